@@ -1,0 +1,380 @@
+//! Policy configuration: what counts as sensitive, budgets, thresholds, windows and overrides.
+//!
+//! Every field has a safe default, so an empty document (`{}`) is a complete configuration.
+//! The orchestrator reads it from `ARGUS_POLICY` (JSON) at init; the CLI from `--config FILE`.
+
+use crate::decision::Mode;
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub signals: SignalConfig,
+    pub budget: BudgetPolicy,
+    pub decision: DecisionPolicy,
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+    pub overrides: Vec<SignatureOverride>,
+    /// SSM Automation documents the `ssm.automation` action may run, with their risk.
+    pub ssm_documents: Vec<AllowedDocument>,
+    /// How long a delivered event's id is remembered for de-duplication.
+    pub dedup_ttl_seconds: u64,
+    /// A re-delivered event whose incident stalled (no decision or no workflow) for longer than
+    /// this is picked up again; shorter gaps mean another invocation is still working on it.
+    pub resume_after_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            signals: SignalConfig::default(),
+            budget: BudgetPolicy::default(),
+            decision: DecisionPolicy::default(),
+            maintenance_windows: Vec::new(),
+            overrides: Vec::new(),
+            ssm_documents: vec![
+                AllowedDocument {
+                    name: "AWS-RestartEC2Instance".to_string(),
+                    risk: crate::catalogue::RiskClass::Low,
+                },
+                AllowedDocument {
+                    name: "AWSSupport-TroubleshootECSTaskFailedToStart".to_string(),
+                    risk: crate::catalogue::RiskClass::Low,
+                },
+            ],
+            dedup_ttl_seconds: 7 * 24 * 3600,
+            resume_after_seconds: 180,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalConfig {
+    /// CloudTrail calls (event names without Lambda's version suffix) that become signals.
+    pub sensitive_calls: Vec<String>,
+    /// Principals whose calls are Argus' own (glob patterns, `*` matches any run of characters).
+    pub self_principals: Vec<String>,
+}
+
+impl Default for SignalConfig {
+    fn default() -> Self {
+        Self {
+            sensitive_calls: [
+                "TerminateInstances",
+                "StopInstances",
+                "DeleteTable",
+                "PutParameter",
+                "DeleteParameter",
+                "DeleteFunction",
+                "UpdateFunctionConfiguration",
+                "PutBucketPolicy",
+                "DeleteBucket",
+                "DeleteDBInstance",
+            ]
+            .map(str::to_string)
+            .to_vec(),
+            self_principals: vec![
+                "arn:aws:sts::*:assumed-role/argus-*".to_string(),
+                "arn:aws:iam::*:role/argus-*".to_string(),
+            ],
+        }
+    }
+}
+
+/// The remediation budget per resource and action: at most `max_attempts` in each window, and
+/// at least `cooldown_seconds` between two attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetPolicy {
+    pub window_seconds: u64,
+    pub max_attempts: u32,
+    pub cooldown_seconds: u64,
+}
+
+impl Default for BudgetPolicy {
+    fn default() -> Self {
+        Self {
+            window_seconds: 3600,
+            max_attempts: 3,
+            cooldown_seconds: 0,
+        }
+    }
+}
+
+impl BudgetPolicy {
+    /// Windows are fixed and aligned to the epoch, so every invocation agrees on which window
+    /// an attempt falls in without coordinating.
+    pub fn window_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let length = self.window_seconds.max(1) as i64;
+        let start = now.timestamp().div_euclid(length) * length;
+        DateTime::from_timestamp(start, 0).unwrap_or(now)
+    }
+
+    pub fn window_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.window_start(now) + Duration::seconds(self.window_seconds.max(1) as i64)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecisionPolicy {
+    /// Confidence at or above which a low-risk action may run without a human.
+    pub auto_confidence: f64,
+    /// Confidence at or above which a human is asked to approve; below it Argus only advises.
+    pub approval_confidence: f64,
+}
+
+impl Default for DecisionPolicy {
+    fn default() -> Self {
+        Self {
+            auto_confidence: 0.8,
+            approval_confidence: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedDocument {
+    pub name: String,
+    pub risk: crate::catalogue::RiskClass,
+}
+
+/// A window in which actions are suppressed; signals and incidents are still recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    pub name: String,
+    /// Resource patterns (`ec2:instance/*`); empty means every resource.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Signature patterns; empty means every signature.
+    #[serde(default)]
+    pub signatures: Vec<String>,
+    pub schedule: Schedule,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    Once {
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    },
+    /// Every week on `days`, from `start` to `end` (UTC, `HH:MM`); an `end` at or before
+    /// `start` runs past midnight into the next day.
+    Weekly {
+        days: Vec<Weekday>,
+        start: String,
+        end: String,
+    },
+}
+
+impl MaintenanceWindow {
+    pub fn applies_to(&self, resource: &str, signature: &str) -> bool {
+        matches_any(&self.resources, resource) && matches_any(&self.signatures, signature)
+    }
+
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        match &self.schedule {
+            Schedule::Once { starts_at, ends_at } => *starts_at <= now && now < *ends_at,
+            Schedule::Weekly { days, start, end } => {
+                let (Some(start), Some(end)) = (parse_time(start), parse_time(end)) else {
+                    return false;
+                };
+                let time = NaiveTime::from_hms_opt(now.hour(), now.minute(), now.second())
+                    .unwrap_or(NaiveTime::MIN);
+                let today = now.weekday();
+                if end > start {
+                    days.contains(&today) && start <= time && time < end
+                } else {
+                    (days.contains(&today) && time >= start)
+                        || (days.contains(&today.pred()) && time < end)
+                }
+            }
+        }
+    }
+}
+
+/// Per-signature limits on autonomy: `max_mode` caps the decision (an override can lower what
+/// Argus may do, never raise it past the action's risk class), `min_confidence` raises the bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureOverride {
+    pub signature: String,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub max_mode: Option<Mode>,
+    #[serde(default)]
+    pub min_confidence: Option<f64>,
+}
+
+impl SignatureOverride {
+    pub fn applies_to(&self, resource: &str, signature: &str) -> bool {
+        glob_matches(&self.signature, signature) && matches_any(&self.resources, resource)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the configuration is not valid JSON for Argus: {0}")]
+    Parse(String),
+    #[error("configuration field `{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl Config {
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let deserializer = &mut serde_json::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(deserializer)
+            .map_err(|error| ConfigError::Parse(format!("at `{}`: {}", error.path(), error.inner())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, reason: &str| ConfigError::Invalid {
+            field: field.to_string(),
+            reason: reason.to_string(),
+        };
+        let unit = |value: f64| (0.0..=1.0).contains(&value);
+        if !unit(self.decision.auto_confidence) || !unit(self.decision.approval_confidence) {
+            return Err(invalid("decision", "confidences must be between 0 and 1"));
+        }
+        if self.decision.approval_confidence > self.decision.auto_confidence {
+            return Err(invalid("decision.approval_confidence", "must not exceed auto_confidence"));
+        }
+        if self.budget.window_seconds == 0 {
+            return Err(invalid("budget.window_seconds", "must be at least 1"));
+        }
+        if self.dedup_ttl_seconds < 3600 {
+            return Err(invalid("dedup_ttl_seconds", "must be at least 3600, longer than any re-delivery"));
+        }
+        for (index, window) in self.maintenance_windows.iter().enumerate() {
+            let field = format!("maintenance_windows[{index}]");
+            match &window.schedule {
+                Schedule::Once { starts_at, ends_at } if starts_at >= ends_at => {
+                    return Err(invalid(&field, "starts_at must be before ends_at"));
+                }
+                Schedule::Weekly { days, start, end } => {
+                    if days.is_empty() {
+                        return Err(invalid(&field, "a weekly window needs at least one day"));
+                    }
+                    if parse_time(start).is_none() || parse_time(end).is_none() {
+                        return Err(invalid(&field, "start and end must be HH:MM (UTC)"));
+                    }
+                }
+                Schedule::Once { .. } => {}
+            }
+        }
+        for (index, override_) in self.overrides.iter().enumerate() {
+            if override_.min_confidence.is_some_and(|value| !unit(value)) {
+                return Err(invalid(&format!("overrides[{index}].min_confidence"), "must be between 0 and 1"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn active_maintenance(
+        &self,
+        resource: &str,
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> Option<&MaintenanceWindow> {
+        self.maintenance_windows
+            .iter()
+            .find(|window| window.applies_to(resource, signature) && window.is_active(now))
+    }
+
+    pub fn is_self_principal(&self, principal: &str) -> bool {
+        self.signals
+            .self_principals
+            .iter()
+            .any(|pattern| glob_matches(pattern, principal))
+    }
+}
+
+fn parse_time(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(text, "%H:%M").ok()
+}
+
+fn matches_any(patterns: &[String], text: &str) -> bool {
+    patterns.is_empty() || patterns.iter().any(|pattern| glob_matches(pattern, text))
+}
+
+/// `*` matches any run of characters (including none); everything else matches itself.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(position) => rest = &rest[position + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn globs_match_like_shell_stars() {
+        assert!(glob_matches("arn:aws:sts::*:assumed-role/argus-*", "arn:aws:sts::123:assumed-role/argus-recovery/s"));
+        assert!(!glob_matches("arn:aws:sts::*:assumed-role/argus-*", "arn:aws:sts::123:assumed-role/ops/s"));
+        assert!(glob_matches("*", ""));
+        assert!(glob_matches("a*b*c", "abc"));
+        assert!(!glob_matches("a*b*c", "acb"));
+        assert!(glob_matches("exact", "exact"));
+        assert!(!glob_matches("exact", "exactly"));
+        assert!(!glob_matches("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn an_empty_document_is_the_default_configuration() {
+        assert_eq!(Config::from_json("{}").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn a_misspelt_field_is_named_in_the_error() {
+        let error = Config::from_json(r#"{"budget": {"max_attempt": 2}}"#).unwrap_err();
+        assert!(error.to_string().contains("max_attempt"), "{error}");
+    }
+
+    #[test]
+    fn weekly_windows_can_run_past_midnight() {
+        let window = MaintenanceWindow {
+            name: "patching".into(),
+            resources: vec!["ec2:instance/*".into()],
+            signatures: vec![],
+            schedule: Schedule::Weekly { days: vec![Weekday::Sat], start: "23:00".into(), end: "02:00".into() },
+        };
+        let saturday_late = Utc.with_ymd_and_hms(2026, 11, 21, 23, 30, 0).unwrap();
+        let sunday_early = Utc.with_ymd_and_hms(2026, 11, 22, 1, 59, 0).unwrap();
+        let sunday_late = Utc.with_ymd_and_hms(2026, 11, 22, 2, 0, 0).unwrap();
+        assert!(window.is_active(saturday_late));
+        assert!(window.is_active(sunday_early));
+        assert!(!window.is_active(sunday_late));
+        assert!(window.applies_to("ec2:instance/i-1", "alarm:x"));
+        assert!(!window.applies_to("ecs:service/a/b", "alarm:x"));
+    }
+
+    #[test]
+    fn budget_windows_are_aligned_to_the_epoch() {
+        let policy = BudgetPolicy { window_seconds: 3600, ..BudgetPolicy::default() };
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 5, 59, 59).unwrap();
+        assert_eq!(policy.window_start(now), Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap());
+        assert_eq!(policy.window_end(now), Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap());
+    }
+}

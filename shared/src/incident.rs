@@ -1,0 +1,369 @@
+//! Incidents: lifecycle states, the record kept per incident, and its hash-chained audit trail.
+
+use crate::analysis::Assessment;
+use crate::correlation::CorrelationId;
+use crate::decision::Decision;
+use crate::resource::ResourceRef;
+use crate::signal::{Signal, SignalSource};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    /// Accepted; guards passed; not yet decided.
+    Open,
+    /// A maintenance window suppresses actions; recorded and kept open.
+    Suppressed,
+    /// People were told; nothing will be run.
+    Advisory,
+    /// Waiting for a human to approve the action.
+    AwaitingApproval,
+    /// The recovery workflow is running the action or verifying it.
+    Recovering,
+    /// A human was paged; Argus will not act on it again.
+    Escalated,
+    /// The problem went away (verified, or the source cleared it).
+    Resolved,
+    /// Closed by a person or superseded.
+    Closed,
+}
+
+impl IncidentStatus {
+    pub const ALL: [IncidentStatus; 8] = [
+        Self::Open,
+        Self::Suppressed,
+        Self::Advisory,
+        Self::AwaitingApproval,
+        Self::Recovering,
+        Self::Escalated,
+        Self::Resolved,
+        Self::Closed,
+    ];
+
+    /// Open incidents hold the "one open incident per resource + signature" guard.
+    pub fn is_open(self) -> bool {
+        !matches!(self, Self::Resolved | Self::Closed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Suppressed => "suppressed",
+            Self::Advisory => "advisory",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Recovering => "recovering",
+            Self::Escalated => "escalated",
+            Self::Resolved => "resolved",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Closed states are final and nothing returns to `open`.
+    pub fn can_become(self, next: Self) -> bool {
+        self.is_open() && next != Self::Open
+    }
+}
+
+/// The execution the orchestrator started for this incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRef {
+    pub name: String,
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+}
+
+/// The tip of the audit chain, kept on the incident so appends are checked against it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    /// Sequence number the next record takes.
+    pub next_seq: u64,
+    pub hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: CorrelationId,
+    /// Bumped on every write; writes are conditional on it.
+    pub revision: u64,
+    pub status: IncidentStatus,
+    pub resource: ResourceRef,
+    pub signature: String,
+    pub title: String,
+    pub source: SignalSource,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+    pub first_signal_id: String,
+    pub signal_count: u32,
+    pub last_signal_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessment: Option<Assessment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ExecutionRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    pub audit_head: AuditHead,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("incident {id} cannot go from {from} to {to}")]
+pub struct TransitionError {
+    pub id: String,
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl Incident {
+    /// A new incident opened by `signal`, with an empty audit chain anchored to its id.
+    pub fn open(id: CorrelationId, signal: &Signal, now: DateTime<Utc>) -> Self {
+        let genesis = genesis_hash(&id);
+        Self {
+            id,
+            revision: 1,
+            status: IncidentStatus::Open,
+            resource: signal.resource.clone(),
+            signature: signal.signature.clone(),
+            title: signal.title.clone(),
+            source: signal.source,
+            account: signal.account.clone(),
+            region: signal.region.clone(),
+            opened_at: now,
+            updated_at: now,
+            closed_at: None,
+            first_signal_id: signal.source_event_id.clone(),
+            signal_count: 1,
+            last_signal_at: signal.observed_at,
+            assessment: None,
+            decision: None,
+            execution: None,
+            resolution: None,
+            audit_head: AuditHead { next_seq: 0, hash: genesis },
+        }
+    }
+
+    pub fn transition(&mut self, next: IncidentStatus, now: DateTime<Utc>) -> Result<(), TransitionError> {
+        if self.status == next {
+            return Ok(());
+        }
+        if !self.status.can_become(next) {
+            return Err(TransitionError { id: self.id.to_string(), from: self.status.as_str(), to: next.as_str() });
+        }
+        self.status = next;
+        self.updated_at = now;
+        if !next.is_open() {
+            self.closed_at = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Appends a record to the chain: its hash covers the previous hash and its own content.
+    pub fn audit(&mut self, entry: AuditEntry, at: DateTime<Utc>) -> AuditRecord {
+        let seq = self.audit_head.next_seq;
+        let prev_hash = self.audit_head.hash.clone();
+        let hash = record_hash(&prev_hash, seq, at, &entry);
+        self.audit_head = AuditHead { next_seq: seq + 1, hash: hash.clone() };
+        AuditRecord { seq, at, actor: entry.actor, kind: entry.kind, summary: entry.summary, data: entry.data, prev_hash, hash }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    IncidentOpened,
+    SignalAttached,
+    SelfCausedAttached,
+    Cleared,
+    Suppressed,
+    BudgetSpent,
+    Assessed,
+    AnalystFallback,
+    Decided,
+    BudgetConsumed,
+    WorkflowStarted,
+    StatusChanged,
+}
+
+/// What an audit record says, before it is sealed into the chain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub kind: AuditKind,
+    pub summary: String,
+    pub data: Value,
+}
+
+impl AuditEntry {
+    pub fn new(actor: &str, kind: AuditKind, summary: impl Into<String>, data: Value) -> Self {
+        Self { actor: actor.to_string(), kind, summary: summary.into(), data }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub kind: AuditKind,
+    pub summary: String,
+    pub data: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+fn genesis_hash(id: &CorrelationId) -> String {
+    hex(&Sha256::digest(format!("argus-audit-genesis:{id}").as_bytes()))
+}
+
+fn record_hash(prev_hash: &str, seq: u64, at: DateTime<Utc>, entry: &AuditEntry) -> String {
+    #[derive(Serialize)]
+    struct Sealed<'a> {
+        prev_hash: &'a str,
+        seq: u64,
+        at: String,
+        actor: &'a str,
+        kind: AuditKind,
+        summary: &'a str,
+        data: &'a Value,
+    }
+    let sealed = Sealed {
+        prev_hash,
+        seq,
+        at: at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        actor: &entry.actor,
+        kind: entry.kind,
+        summary: &entry.summary,
+        data: &entry.data,
+    };
+    // Serialising a struct of plain fields and a `Value` (whose maps are sorted) is canonical.
+    let bytes = serde_json::to_vec(&sealed).unwrap_or_default();
+    hex(&Sha256::digest(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The result of checking an incident's audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum ChainVerdict {
+    Intact { records: u64 },
+    Broken { seq: u64, reason: String },
+}
+
+impl ChainVerdict {
+    pub fn is_intact(&self) -> bool {
+        matches!(self, Self::Intact { .. })
+    }
+}
+
+/// Recomputes every hash from the genesis of `incident` and checks the chain ends at its head,
+/// so an edited, removed, reordered or appended-behind-our-back record is detected.
+pub fn verify_chain(incident: &Incident, records: &[AuditRecord]) -> ChainVerdict {
+    let mut expected_prev = genesis_hash(&incident.id);
+    for (position, record) in records.iter().enumerate() {
+        let broken = |reason: &str| ChainVerdict::Broken { seq: record.seq, reason: reason.to_string() };
+        if record.seq != position as u64 {
+            return broken("sequence numbers are not contiguous from 0");
+        }
+        if record.prev_hash != expected_prev {
+            return broken("does not link to the previous record");
+        }
+        let entry = AuditEntry { actor: record.actor.clone(), kind: record.kind, summary: record.summary.clone(), data: record.data.clone() };
+        if record_hash(&record.prev_hash, record.seq, record.at, &entry) != record.hash {
+            return broken("its content does not match its hash");
+        }
+        expected_prev = record.hash.clone();
+    }
+    let count = records.len() as u64;
+    if incident.audit_head.next_seq != count || incident.audit_head.hash != expected_prev {
+        return ChainVerdict::Broken { seq: count, reason: "the chain does not end at the incident's recorded head (records missing at the end)".to_string() };
+    }
+    ChainVerdict::Intact { records: count }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::{SignalEffect, SignalSource};
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn incident() -> Incident {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap();
+        let signal = Signal {
+            source_event_id: "e1".into(),
+            source: SignalSource::AlarmEventBridge,
+            effect: SignalEffect::Opens,
+            signature: "alarm:AWS/EC2/CPUUtilization".into(),
+            resource: ResourceRef::parse("ec2:instance/i-1").unwrap(),
+            account: None,
+            region: None,
+            observed_at: now,
+            title: "t".into(),
+            state: "ALARM".into(),
+            alarm_kind: None,
+            metric: None,
+            severity_hint: None,
+            principal: None,
+            correlation_hint: None,
+            evidence: vec![],
+        };
+        let id = CorrelationId::derive(&signal.signature, signal.resource.as_str(), "e1", now);
+        Incident::open(id, &signal, now)
+    }
+
+    fn trail(incident: &mut Incident) -> Vec<AuditRecord> {
+        let at = incident.opened_at;
+        (0..3)
+            .map(|n| incident.audit(AuditEntry::new("test", AuditKind::Decided, format!("step {n}"), json!({"n": n})), at))
+            .collect()
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let mut incident = incident();
+        let records = trail(&mut incident);
+        assert_eq!(verify_chain(&incident, &records), ChainVerdict::Intact { records: 3 });
+    }
+
+    #[test]
+    fn edits_removals_and_reorders_are_detected() {
+        let mut incident = incident();
+        let records = trail(&mut incident);
+        let mut edited = records.clone();
+        edited[1].summary = "something else".into();
+        assert!(!verify_chain(&incident, &edited).is_intact());
+        let mut truncated = records.clone();
+        truncated.pop();
+        assert!(!verify_chain(&incident, &truncated).is_intact());
+        let mut reordered = records.clone();
+        reordered.swap(0, 1);
+        assert!(!verify_chain(&incident, &reordered).is_intact());
+        let mut data_changed = records;
+        data_changed[2].data = json!({"n": 99});
+        assert!(!verify_chain(&incident, &data_changed).is_intact());
+    }
+
+    #[test]
+    fn closed_incidents_stay_closed() {
+        let mut incident = incident();
+        let now = incident.opened_at;
+        incident.transition(IncidentStatus::Resolved, now).unwrap();
+        assert!(incident.closed_at.is_some());
+        assert!(incident.transition(IncidentStatus::Recovering, now).is_err());
+        assert!(!IncidentStatus::Advisory.can_become(IncidentStatus::Open));
+    }
+}

@@ -1,0 +1,19 @@
+//! Argus: self-healing incident response for AWS. This library holds the domain (signals,
+//! incidents, guards, analysis, decisions) and the ports every adapter implements; the Lambda
+//! functions and the `argus` CLI are thin shells around it.
+
+pub mod analysis;
+pub mod catalogue;
+pub mod clock;
+pub mod config;
+pub mod correlation;
+pub mod decision;
+pub mod incident;
+pub mod intake;
+pub mod ports;
+pub mod resource;
+pub mod signal;
+pub mod store;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,253 @@
+//! The ports: narrow traits for every external system, with the value types they exchange.
+//! Real adapters (DynamoDB, Step Functions) and embedded ones implement the same traits.
+
+use crate::analysis::{AnalysisContext, Assessment, PastIncident};
+use crate::catalogue::ActionId;
+use crate::correlation::CorrelationId;
+use crate::incident::{AuditRecord, Incident, IncidentStatus};
+use crate::resource::ResourceRef;
+use crate::signal::Signal;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::clock::Clock;
+
+/// The idempotency key of one delivered event, written in the same atomic step as its effect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DedupClaim {
+    pub source_event_id: String,
+    /// The incident the event belongs to; `None` when it opened or joined nothing.
+    pub correlation_id: Option<CorrelationId>,
+    pub claimed_at: DateTime<Utc>,
+    /// After this the event id is forgotten (DynamoDB TTL); an expired claim counts as absent.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A signal as recorded against an incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    pub incident_id: CorrelationId,
+    pub received_at: DateTime<Utc>,
+    /// What the signal did: opened, attached, cleared, self-caused.
+    pub outcome: String,
+    pub signal: Signal,
+}
+
+/// Writes a new incident: claim, open guard, incident, first signal and audit, all or nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct NewIncident<'a> {
+    pub incident: &'a Incident,
+    pub claim: &'a DedupClaim,
+    pub signal: &'a SignalRecord,
+    pub audit: &'a [AuditRecord],
+}
+
+/// Writes an incident conditionally on its revision, with optional claim and signal, all or
+/// nothing. When the incident's status is closed, the store also releases its open guard.
+#[derive(Clone, Copy, Debug)]
+pub struct IncidentWrite<'a> {
+    pub incident: &'a Incident,
+    pub expected_revision: u64,
+    pub claim: Option<&'a DedupClaim>,
+    pub signal: Option<&'a SignalRecord>,
+    pub audit: &'a [AuditRecord],
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpenOutcome {
+    Opened,
+    /// The event was seen before; it belongs to this incident (if any).
+    Duplicate { correlation_id: Option<CorrelationId> },
+    /// Another incident is open for the same resource and signature.
+    AlreadyOpen { correlation_id: CorrelationId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written,
+    Duplicate { correlation_id: Option<CorrelationId> },
+    /// The incident changed since it was read: read it again and re-apply.
+    Conflict,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    Duplicate { correlation_id: Option<CorrelationId> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct IncidentQuery {
+    /// `None` lists every status.
+    pub statuses: Option<Vec<IncidentStatus>>,
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BudgetKey {
+    pub resource: ResourceRef,
+    pub action: ActionId,
+    pub window_start: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetLimits {
+    pub max_attempts: u32,
+    pub cooldown: Duration,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BudgetOutcome {
+    Granted { used: u32 },
+    Spent { used: u32 },
+    CoolingDown { used: u32, last_attempt_at: DateTime<Utc> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetUsage {
+    pub action: ActionId,
+    pub used: u32,
+    pub last_attempt_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the incident store is throttling requests: {0}")]
+    Throttled(String),
+    #[error("the incident store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Throttled(_) => "StoreThrottled",
+            Self::Unavailable(_) => "StoreUnavailable",
+            Self::Corrupt(_) => "StoreCorrupt",
+        }
+    }
+}
+
+/// Incidents, their signals and audit trails, and the guards (dedup, open, budget).
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    async fn open_incident(&self, new: NewIncident<'_>) -> Result<OpenOutcome, StoreError>;
+    async fn write_incident(&self, write: IncidentWrite<'_>) -> Result<WriteOutcome, StoreError>;
+    /// Records an event that belongs to no incident, so a re-delivery is still recognised.
+    async fn claim_event(&self, claim: &DedupClaim) -> Result<ClaimOutcome, StoreError>;
+    async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError>;
+    async fn open_incident_for(&self, resource: &ResourceRef, signature: &str) -> Result<Option<CorrelationId>, StoreError>;
+    /// Incidents on a resource, newest first.
+    async fn incidents_on(&self, resource: &ResourceRef, limit: usize) -> Result<Vec<Incident>, StoreError>;
+    /// Incidents, most recently updated first.
+    async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError>;
+    async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError>;
+    async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError>;
+    async fn budget_usage(&self, resource: &ResourceRef, window_start: DateTime<Utc>) -> Result<Vec<BudgetUsage>, StoreError>;
+    /// Takes one attempt from the budget if the window has room and the cooldown has passed.
+    async fn consume_budget(&self, key: &BudgetKey, limits: &BudgetLimits, now: DateTime<Utc>) -> Result<BudgetOutcome, StoreError>;
+}
+
+/// Per signature and action: how often it ran and how often it was verified.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ActionStats {
+    pub attempts: u64,
+    pub verified_successes: u64,
+    pub failures: u64,
+    pub total_recovery_seconds: u64,
+}
+
+impl ActionStats {
+    pub fn mean_time_to_recover_seconds(&self) -> Option<u64> {
+        (self.verified_successes > 0).then(|| self.total_recovery_seconds / self.verified_successes)
+    }
+}
+
+/// The outcome of a closed incident, as the patterns table learns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    pub signature: String,
+    pub action: ActionId,
+    pub verified: bool,
+    pub time_to_recover_seconds: Option<u64>,
+    pub summary: PastIncident,
+}
+
+/// What Argus has learned per signature: action outcomes and summaries of past incidents.
+#[async_trait]
+pub trait PatternStore: Send + Sync {
+    async fn action_stats(&self, signature: &str, action: ActionId) -> Result<ActionStats, StoreError>;
+    /// Counts the outcome once per incident (a retried call changes nothing) and keeps at most
+    /// `keep_summaries` summaries for the signature, newest first.
+    async fn record_outcome(&self, outcome: &OutcomeRecord, keep_summaries: usize) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn recent_incidents(&self, signature: &str, limit: usize) -> Result<Vec<PastIncident>, StoreError>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowStart {
+    pub execution_id: String,
+    /// An execution of that name existed already (a retried start): nothing new was started.
+    pub already_started: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("the workflow service is throttling: {0}")]
+    Throttled(String),
+    #[error("the workflow service is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the workflow service refused the execution: {0}")]
+    Rejected(String),
+}
+
+impl WorkflowError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Throttled(_) => "WorkflowThrottled",
+            Self::Unavailable(_) => "WorkflowUnavailable",
+            Self::Rejected(_) => "WorkflowRejected",
+        }
+    }
+}
+
+/// Starts recovery executions; the execution name is the correlation id, so starting twice is safe.
+#[async_trait]
+pub trait Workflow: Send + Sync {
+    async fn start(&self, name: &CorrelationId, input: &Value) -> Result<WorkflowStart, WorkflowError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnalystError {
+    #[error("the analyst is throttled: {0}")]
+    Throttled(String),
+    #[error("the analyst timed out after {0} ms")]
+    Timeout(u64),
+    #[error("the analyst is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the analyst answered out of schema: {0}")]
+    OutOfSchema(String),
+}
+
+/// Produces an assessment from a bounded context. The rules analyst never fails.
+#[async_trait]
+pub trait Analyst: Send + Sync {
+    fn name(&self) -> &str;
+    async fn assess(&self, context: &AnalysisContext) -> Result<Assessment, AnalystError>;
+}
+
+#[async_trait]
+impl Analyst for crate::analysis::RulesAnalyst {
+    fn name(&self) -> &str {
+        "rules"
+    }
+
+    async fn assess(&self, context: &AnalysisContext) -> Result<Assessment, AnalystError> {
+        Ok(crate::analysis::RulesAnalyst::assess(self, context))
+    }
+}

@@ -1,0 +1,159 @@
+//! The one `Signal` type every source is normalised into, and the normalisers themselves.
+
+mod alarm;
+mod argus_events;
+mod cloudtrail;
+mod ec2;
+mod health;
+mod normalise;
+
+pub use argus_events::{
+    EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail, LOG_ANOMALY_DETAIL_TYPE,
+    LOG_ANOMALY_SOURCE, LogAnomalyDetail,
+};
+pub use normalise::{NormaliseError, Normalised, normalise, normalise_str};
+
+use crate::correlation::CorrelationId;
+use crate::resource::ResourceRef;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest text kept from any untrusted field (alarm reasons, descriptions, log samples).
+pub const MAX_EVIDENCE_TEXT: usize = 2_000;
+
+/// Where a signal came from, and how it was delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalSource {
+    /// "CloudWatch Alarm State Change" on EventBridge.
+    AlarmEventBridge,
+    /// The payload an alarm's own Lambda action sends.
+    AlarmLambdaAction,
+    /// The classic SNS notification of an alarm.
+    AlarmSns,
+    /// "AWS API Call via CloudTrail" for a sensitive call.
+    CloudTrail,
+    /// "EC2 Instance State-change Notification".
+    Ec2StateChange,
+    /// "AWS Health Event".
+    AwsHealth,
+    /// "Argus Log Anomaly", from the log analyzer.
+    LogAnomaly,
+    /// "Argus External Alert", from the connectors' webhooks.
+    ExternalAlert,
+}
+
+impl SignalSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::AlarmEventBridge => "CloudWatch alarm (EventBridge)",
+            Self::AlarmLambdaAction => "CloudWatch alarm (Lambda action)",
+            Self::AlarmSns => "CloudWatch alarm (SNS)",
+            Self::CloudTrail => "CloudTrail API call",
+            Self::Ec2StateChange => "EC2 state change",
+            Self::AwsHealth => "AWS Health",
+            Self::LogAnomaly => "Argus log anomaly",
+            Self::ExternalAlert => "Argus external alert",
+        }
+    }
+}
+
+/// What a signal means for incidents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalEffect {
+    /// A problem: opens an incident, or joins the open one for the same resource and signature.
+    Opens,
+    /// The problem went away (alarm OK, instance running, alert resolved): recorded against the
+    /// open incident, which it resolves; never opens one.
+    Clears,
+    /// Context only (INSUFFICIENT_DATA, pending): recorded against the open incident if any.
+    Informs,
+}
+
+/// The kind of alarm, which changes what the rules analyst can infer from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    Metric,
+    MetricMath,
+    AnomalyDetection,
+    Composite,
+}
+
+/// One piece of evidence carried by a signal. `id` is what hypotheses cite; `text` may come
+/// from outside Argus and is treated as untrusted data wherever it goes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub id: String,
+    pub label: String,
+    pub text: String,
+}
+
+impl Evidence {
+    pub fn new(id: impl Into<String>, label: impl Into<String>, text: impl AsRef<str>) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+            text: cap_text(text.as_ref(), MAX_EVIDENCE_TEXT),
+        }
+    }
+}
+
+/// A normalised signal: one problem (or the end of one) on one resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// The id of the delivery's source event: the idempotency key.
+    pub source_event_id: String,
+    pub source: SignalSource,
+    pub effect: SignalEffect,
+    /// What kind of problem this is, independent of which resource has it; incidents are
+    /// "one open per resource + signature", and learning is per signature.
+    pub signature: String,
+    pub resource: ResourceRef,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub observed_at: DateTime<Utc>,
+    pub title: String,
+    /// The source's own word for the state: ALARM, OK, TerminateInstances, stopped, firing.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_kind: Option<AlarmKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_hint: Option<u8>,
+    /// Who made the call (CloudTrail), for recognising changes Argus made itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// A correlation id found on the request (a tag or client token Argus set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_hint: Option<CorrelationId>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
+pub fn cap_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_text_stays_on_a_character_boundary() {
+        let text = "é".repeat(10);
+        let capped = cap_text(&text, 8);
+        assert!(capped.len() <= 8, "{capped}");
+        assert!(capped.ends_with("..."));
+        assert_eq!(cap_text("short", 8), "short");
+    }
+}

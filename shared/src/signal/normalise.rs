@@ -1,0 +1,198 @@
+//! Entry point of normalisation: recognises the event's shape and hands it to its normaliser.
+
+use super::{Signal, alarm, argus_events, cloudtrail, ec2, health};
+use crate::config::SignalConfig;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// What an event turned into.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Normalised {
+    /// One or more signals (an SNS batch or a CloudTrail call on several resources gives several).
+    Signals(Vec<Signal>),
+    /// A recognised event that Argus deliberately does nothing with, and why.
+    Ignored { reason: String },
+}
+
+/// Why an event could not be normalised. The message names what is wrong; the raw event is
+/// kept by the caller (the Lambda's failure destination, or the CLI's error output).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormaliseError {
+    #[error("the event is not valid JSON: {0}")]
+    Malformed(String),
+    #[error("the event must be a JSON object, found {found}")]
+    NotAnObject { found: &'static str },
+    #[error(
+        "unsupported event: detail-type `{detail_type}` from source `{source_name}`; Argus accepts \
+         CloudWatch Alarm State Change, AWS API Call via CloudTrail, EC2 Instance State-change \
+         Notification, AWS Health Event, Argus Log Anomaly and Argus External Alert"
+    )]
+    UnknownDetailType {
+        detail_type: String,
+        source_name: String,
+    },
+    #[error(
+        "unrecognised event: expected an EventBridge event (with `detail-type`), the payload of \
+         an alarm's Lambda action (with `alarmData`), or an SNS notification (with `Records`); {hint}"
+    )]
+    UnknownShape { hint: String },
+    #[error("{event}: missing field `{field}`")]
+    MissingField { event: &'static str, field: String },
+    #[error("{event}: field `{field}` is invalid: {reason}")]
+    InvalidField {
+        event: &'static str,
+        field: String,
+        reason: String,
+    },
+}
+
+impl NormaliseError {
+    /// The stable name the Lambda reports as `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::UnknownDetailType { .. } | Self::UnknownShape { .. } => "UnsupportedEvent",
+            _ => "InvalidEvent",
+        }
+    }
+}
+
+/// Normalises an event given as JSON text.
+pub fn normalise_str(text: &str, config: &SignalConfig) -> Result<Normalised, NormaliseError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|error| NormaliseError::Malformed(error.to_string()))?;
+    normalise(&value, config)
+}
+
+/// Normalises one delivered event into signals.
+pub fn normalise(event: &Value, config: &SignalConfig) -> Result<Normalised, NormaliseError> {
+    let object = event.as_object().ok_or(NormaliseError::NotAnObject {
+        found: json_kind(event),
+    })?;
+    if let Some(detail_type) = object.get("detail-type") {
+        let detail_type = detail_type
+            .as_str()
+            .ok_or_else(|| invalid("EventBridge event", "detail-type", "not a string"))?;
+        let source = object.get("source").and_then(Value::as_str).unwrap_or("");
+        return match detail_type {
+            alarm::STATE_CHANGE_DETAIL_TYPE => alarm::from_eventbridge(event),
+            "CloudWatch Alarm Configuration Change" => Ok(Normalised::Ignored {
+                reason: "alarm configuration changes are not incidents".to_string(),
+            }),
+            cloudtrail::DETAIL_TYPE => cloudtrail::from_eventbridge(event, config),
+            ec2::DETAIL_TYPE => ec2::from_eventbridge(event),
+            health::DETAIL_TYPE => health::from_eventbridge(event),
+            argus_events::LOG_ANOMALY_DETAIL_TYPE => argus_events::log_anomaly(event),
+            argus_events::EXTERNAL_ALERT_DETAIL_TYPE => argus_events::external_alert(event),
+            other => Err(NormaliseError::UnknownDetailType {
+                detail_type: other.to_string(),
+                source_name: source.to_string(),
+            }),
+        };
+    }
+    if object.contains_key("alarmData") {
+        return alarm::from_lambda_action(event);
+    }
+    if let Some(records) = object.get("Records").and_then(Value::as_array) {
+        let first = records.first().and_then(Value::as_object);
+        let is_sns = first.is_some_and(|record| {
+            record.get("EventSource").and_then(Value::as_str) == Some("aws:sns")
+                || record.contains_key("Sns")
+        });
+        if is_sns {
+            return alarm::from_sns(event);
+        }
+        let is_cloudtrail_log = first.is_some_and(|record| record.contains_key("eventName"));
+        if is_cloudtrail_log {
+            return cloudtrail::from_log_records(records, config);
+        }
+        return Err(NormaliseError::UnknownShape {
+            hint: "`Records` holds neither SNS records nor CloudTrail records".to_string(),
+        });
+    }
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
+    keys.sort_unstable();
+    Err(NormaliseError::UnknownShape {
+        hint: format!("its top-level fields are [{}]", keys.join(", ")),
+    })
+}
+
+/// Deserialises `value` into `T`, turning serde's complaint into an error that names the field
+/// by its path (`detail.state.value`) and the kind of event it was read from.
+pub(super) fn decode<T: DeserializeOwned>(
+    value: &Value,
+    event: &'static str,
+    path_prefix: &str,
+) -> Result<T, NormaliseError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let inner = error.inner().to_string();
+        let mut field = error.path().to_string();
+        if field == "." {
+            field.clear();
+        }
+        if let Some(missing) = inner
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            let field = join_path(path_prefix, &join_path(&field, missing));
+            NormaliseError::MissingField { event, field }
+        } else {
+            NormaliseError::InvalidField {
+                event,
+                field: join_path(path_prefix, &field),
+                reason: inner,
+            }
+        }
+    })
+}
+
+fn join_path(prefix: &str, rest: &str) -> String {
+    match (prefix.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{rest}"),
+    }
+}
+
+pub(super) fn invalid(event: &'static str, field: &str, reason: &str) -> NormaliseError {
+    NormaliseError::InvalidField {
+        event,
+        field: field.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+pub(super) fn missing(event: &'static str, field: &str) -> NormaliseError {
+    NormaliseError::MissingField {
+        event,
+        field: field.to_string(),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The EventBridge envelope fields every detail-type shares.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct Envelope {
+    pub id: String,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub time: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    pub detail: Value,
+}
+
+pub(super) fn envelope(event: &Value, name: &'static str) -> Result<Envelope, NormaliseError> {
+    decode(event, name, "")
+}

@@ -121,7 +121,10 @@ static ECS_FORCE_NEW_DEPLOYMENT: ActionSpec = ActionSpec {
     risk: RiskClass::Medium,
     target_kind: Some("ecs:service"),
     inverse: None,
-    parameters: &[("cluster", "the cluster name"), ("service", "the service name")],
+    parameters: &[
+        ("cluster", "the cluster name"),
+        ("service", "the service name"),
+    ],
 };
 static LAMBDA_ROLLBACK_ALIAS: ActionSpec = ActionSpec {
     name: "lambda.rollback_alias",
@@ -153,9 +156,15 @@ static SSM_AUTOMATION: ActionSpec = ActionSpec {
     target_kind: None,
     inverse: None,
     parameters: &[
-        ("document_name", "an allow-listed document (configuration `ssm_documents`)"),
+        (
+            "document_name",
+            "an allow-listed document (configuration `ssm_documents`)",
+        ),
         ("resource", "the incident's resource the document acts on"),
-        ("parameters", "optional document parameters, a map of string lists"),
+        (
+            "parameters",
+            "optional document parameters, a map of string lists",
+        ),
     ],
 };
 static CODEBUILD_TERRAFORM_APPLY: ActionSpec = ActionSpec {
@@ -165,7 +174,10 @@ static CODEBUILD_TERRAFORM_APPLY: ActionSpec = ActionSpec {
     target_kind: None,
     inverse: None,
     parameters: &[
-        ("project_name", "the CodeBuild project that runs terraform apply"),
+        (
+            "project_name",
+            "the CodeBuild project that runs terraform apply",
+        ),
         ("resource", "the incident's resource the apply restores"),
     ],
 };
@@ -266,8 +278,15 @@ pub struct ValidatedAction {
     pub target: Option<ResourceRef>,
 }
 
-fn parse_params<T: serde::de::DeserializeOwned>(action: ActionId, params: &Value) -> Result<T, ActionError> {
-    let params = if params.is_null() { Value::Object(Default::default()) } else { params.clone() };
+fn parse_params<T: serde::de::DeserializeOwned>(
+    action: ActionId,
+    params: &Value,
+) -> Result<T, ActionError> {
+    let params = if params.is_null() {
+        Value::Object(Default::default())
+    } else {
+        params.clone()
+    };
     serde_json::from_value(params).map_err(|error| ActionError::BadParameters {
         action,
         reason: error.to_string(),
@@ -277,7 +296,9 @@ fn parse_params<T: serde::de::DeserializeOwned>(action: ActionId, params: &Value
 fn non_empty(action: ActionId, field: &str, value: &str) -> Result<(), ActionError> {
     let valid = !value.trim().is_empty()
         && value.len() <= 256
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
     if valid {
         Ok(())
     } else {
@@ -310,7 +331,12 @@ pub fn validate(
             let parsed: EcsServiceParams = parse_params(action, params)?;
             non_empty(action, "cluster", &parsed.cluster)?;
             non_empty(action, "service", &parsed.service)?;
-            let target = ResourceRef::new("ecs", "service", &format!("{}/{}", parsed.cluster, parsed.service)).ok();
+            let target = ResourceRef::new(
+                "ecs",
+                "service",
+                &format!("{}/{}", parsed.cluster, parsed.service),
+            )
+            .ok();
             (ActionParams::EcsService(parsed), target)
         }
         ActionId::LambdaRollbackAlias => {
@@ -330,14 +356,19 @@ pub fn validate(
         }
         ActionId::AsgInstanceRefresh => {
             let parsed: AutoScalingGroupParams = parse_params(action, params)?;
-            non_empty(action, "auto_scaling_group_name", &parsed.auto_scaling_group_name)?;
+            non_empty(
+                action,
+                "auto_scaling_group_name",
+                &parsed.auto_scaling_group_name,
+            )?;
             if parsed.min_healthy_percentage.is_some_and(|p| p > 100) {
                 return Err(ActionError::BadParameters {
                     action,
                     reason: "`min_healthy_percentage` must be 0-100".to_string(),
                 });
             }
-            let target = ResourceRef::new("autoscaling", "group", &parsed.auto_scaling_group_name).ok();
+            let target =
+                ResourceRef::new("autoscaling", "group", &parsed.auto_scaling_group_name).ok();
             (ActionParams::AutoScalingGroup(parsed), target)
         }
         ActionId::SsmAutomation => {
@@ -346,7 +377,11 @@ pub fn validate(
                 .ssm_documents
                 .iter()
                 .find(|document| document.name == parsed.document_name)
-                .ok_or_else(|| ActionError::DocumentNotAllowed(parsed.document_name.chars().take(120).collect()))?;
+                .ok_or_else(|| {
+                    ActionError::DocumentNotAllowed(
+                        parsed.document_name.chars().take(120).collect(),
+                    )
+                })?;
             risk = allowed.risk.max(RiskClass::Low);
             let target = Some(parsed.resource.clone());
             (ActionParams::SsmAutomation(parsed), target)
@@ -375,7 +410,12 @@ pub fn validate(
             });
         }
     }
-    Ok(ValidatedAction { action, params, risk, target })
+    Ok(ValidatedAction {
+        action,
+        params,
+        risk,
+        target,
+    })
 }
 
 /// The actions that could remediate something on a resource of this kind, for the budget
@@ -384,7 +424,12 @@ pub fn remediations_for(resource: &ResourceRef) -> Vec<ActionId> {
     ActionId::ALL
         .into_iter()
         .filter(|action| action.is_remediation())
-        .filter(|action| action.spec().target_kind.is_none_or(|kind| kind == resource.kind()))
+        .filter(|action| {
+            action
+                .spec()
+                .target_kind
+                .is_none_or(|kind| kind == resource.kind())
+        })
         .collect()
 }
 
@@ -399,7 +444,13 @@ mod tests {
 
     #[test]
     fn a_valid_reboot_is_pinned_to_the_incident_resource() {
-        let validated = validate("ec2.reboot", &json!({"instance_id": "i-0abc"}), &instance(), &Config::default()).unwrap();
+        let validated = validate(
+            "ec2.reboot",
+            &json!({"instance_id": "i-0abc"}),
+            &instance(),
+            &Config::default(),
+        )
+        .unwrap();
         assert_eq!(validated.action, ActionId::Ec2Reboot);
         assert_eq!(validated.risk, RiskClass::Low);
         assert_eq!(validated.target, Some(instance()));
@@ -413,12 +464,24 @@ mod tests {
             ("ec2.reboot", json!({"instance_id": "i-other"})),
             ("ec2.reboot", json!({"instance_id": "i-0abc", "extra": 1})),
             ("ec2.reboot", json!({"instance_id": "i-0abc; rm -rf /"})),
-            ("ssm.automation", json!({"document_name": "AWS-RunShellScript", "resource": "ec2:instance/i-0abc"})),
-            ("codebuild.terraform_apply", json!({"project_name": "tf", "resource": "s3:bucket/other"})),
-            ("lambda.rollback_alias", json!({"function_name": "f", "alias": "live", "target_version": "$LATEST"})),
+            (
+                "ssm.automation",
+                json!({"document_name": "AWS-RunShellScript", "resource": "ec2:instance/i-0abc"}),
+            ),
+            (
+                "codebuild.terraform_apply",
+                json!({"project_name": "tf", "resource": "s3:bucket/other"}),
+            ),
+            (
+                "lambda.rollback_alias",
+                json!({"function_name": "f", "alias": "live", "target_version": "$LATEST"}),
+            ),
         ];
         for (action, params) in cases {
-            assert!(validate(action, &params, &instance(), &config).is_err(), "{action} {params}");
+            assert!(
+                validate(action, &params, &instance(), &config).is_err(),
+                "{action} {params}"
+            );
         }
     }
 

@@ -228,8 +228,9 @@ pub enum ConfigError {
 impl Config {
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
         let deserializer = &mut serde_json::Deserializer::from_str(text);
-        let config: Config = serde_path_to_error::deserialize(deserializer)
-            .map_err(|error| ConfigError::Parse(format!("at `{}`: {}", error.path(), error.inner())))?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            ConfigError::Parse(format!("at `{}`: {}", error.path(), error.inner()))
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -244,13 +245,19 @@ impl Config {
             return Err(invalid("decision", "confidences must be between 0 and 1"));
         }
         if self.decision.approval_confidence > self.decision.auto_confidence {
-            return Err(invalid("decision.approval_confidence", "must not exceed auto_confidence"));
+            return Err(invalid(
+                "decision.approval_confidence",
+                "must not exceed auto_confidence",
+            ));
         }
         if self.budget.window_seconds == 0 {
             return Err(invalid("budget.window_seconds", "must be at least 1"));
         }
         if self.dedup_ttl_seconds < 3600 {
-            return Err(invalid("dedup_ttl_seconds", "must be at least 3600, longer than any re-delivery"));
+            return Err(invalid(
+                "dedup_ttl_seconds",
+                "must be at least 3600, longer than any re-delivery",
+            ));
         }
         for (index, window) in self.maintenance_windows.iter().enumerate() {
             let field = format!("maintenance_windows[{index}]");
@@ -271,7 +278,10 @@ impl Config {
         }
         for (index, override_) in self.overrides.iter().enumerate() {
             if override_.min_confidence.is_some_and(|value| !unit(value)) {
-                return Err(invalid(&format!("overrides[{index}].min_confidence"), "must be between 0 and 1"));
+                return Err(invalid(
+                    &format!("overrides[{index}].min_confidence"),
+                    "must be between 0 and 1",
+                ));
             }
         }
         Ok(())
@@ -331,8 +341,14 @@ mod tests {
 
     #[test]
     fn globs_match_like_shell_stars() {
-        assert!(glob_matches("arn:aws:sts::*:assumed-role/argus-*", "arn:aws:sts::123:assumed-role/argus-recovery/s"));
-        assert!(!glob_matches("arn:aws:sts::*:assumed-role/argus-*", "arn:aws:sts::123:assumed-role/ops/s"));
+        assert!(glob_matches(
+            "arn:aws:sts::*:assumed-role/argus-*",
+            "arn:aws:sts::123:assumed-role/argus-recovery/s"
+        ));
+        assert!(!glob_matches(
+            "arn:aws:sts::*:assumed-role/argus-*",
+            "arn:aws:sts::123:assumed-role/ops/s"
+        ));
         assert!(glob_matches("*", ""));
         assert!(glob_matches("a*b*c", "abc"));
         assert!(!glob_matches("a*b*c", "acb"));
@@ -358,7 +374,11 @@ mod tests {
             name: "patching".into(),
             resources: vec!["ec2:instance/*".into()],
             signatures: vec![],
-            schedule: Schedule::Weekly { days: vec![Weekday::Sat], start: "23:00".into(), end: "02:00".into() },
+            schedule: Schedule::Weekly {
+                days: vec![Weekday::Sat],
+                start: "23:00".into(),
+                end: "02:00".into(),
+            },
         };
         let saturday_late = Utc.with_ymd_and_hms(2026, 11, 21, 23, 30, 0).unwrap();
         let sunday_early = Utc.with_ymd_and_hms(2026, 11, 22, 1, 59, 0).unwrap();
@@ -372,9 +392,18 @@ mod tests {
 
     #[test]
     fn budget_windows_are_aligned_to_the_epoch() {
-        let policy = BudgetPolicy { window_seconds: 3600, ..BudgetPolicy::default() };
+        let policy = BudgetPolicy {
+            window_seconds: 3600,
+            ..BudgetPolicy::default()
+        };
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 5, 59, 59).unwrap();
-        assert_eq!(policy.window_start(now), Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap());
-        assert_eq!(policy.window_end(now), Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap());
+        assert_eq!(
+            policy.window_start(now),
+            Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()
+        );
+        assert_eq!(
+            policy.window_end(now),
+            Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap()
+        );
     }
 }

@@ -169,7 +169,13 @@ mod tests {
 
     #[test]
     fn foreign_strings_are_not_taken_for_correlation_ids() {
-        for bad in ["", "abc", "20261122T050412Z", "20261122T050412Z-x-zzzzzzzzzzzz", "2026-11-22-abcdefabcdef"] {
+        for bad in [
+            "",
+            "abc",
+            "20261122T050412Z",
+            "20261122T050412Z-x-zzzzzzzzzzzz",
+            "2026-11-22-abcdefabcdef",
+        ] {
             assert!(CorrelationId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -80,7 +80,9 @@ pub struct DecisionInput<'a> {
 
 impl std::fmt::Debug for DecisionInput<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DecisionInput").field("budget", &self.budget).finish_non_exhaustive()
+        f.debug_struct("DecisionInput")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,17 +102,24 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
     let action = match &input.validated.action {
         Some(action) if action.action.is_remediation() => action,
         _ => {
-            decision.reasons.push("no remediation was proposed; people are told".to_string());
+            decision
+                .reasons
+                .push("no remediation was proposed; people are told".to_string());
             decision.escalate = severe;
             if severe {
-                decision.reasons.push(format!("severity {} pages a human", assessment.severity));
+                decision
+                    .reasons
+                    .push(format!("severity {} pages a human", assessment.severity));
             }
             return decision;
         }
     };
     if let Some(window) = input.maintenance {
         decision.suppressed = true;
-        decision.reasons.push(format!("maintenance window `{}` suppresses actions", window.name));
+        decision.reasons.push(format!(
+            "maintenance window `{}` suppresses actions",
+            window.name
+        ));
         return decision;
     }
     if let Some(budget) = input.budget.as_ref().filter(|budget| budget.is_spent()) {
@@ -130,29 +139,49 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
         .filter_map(|override_| override_.min_confidence)
         .fold(input.policy.approval_confidence, f64::max);
     let mode = if confidence < minimum {
-        decision.reasons.push(format!("confidence {confidence:.2} is below {minimum:.2}; advising only"));
+        decision.reasons.push(format!(
+            "confidence {confidence:.2} is below {minimum:.2}; advising only"
+        ));
         Mode::Advisory
     } else {
         match action.risk {
             RiskClass::None => Mode::Advisory,
             RiskClass::Low if confidence >= input.policy.auto_confidence => {
-                decision.reasons.push(format!("low-risk action and confidence {confidence:.2} ≥ {:.2}", input.policy.auto_confidence));
+                decision.reasons.push(format!(
+                    "low-risk action and confidence {confidence:.2} ≥ {:.2}",
+                    input.policy.auto_confidence
+                ));
                 Mode::Auto
             }
             RiskClass::Low => {
-                decision.reasons.push(format!("confidence {confidence:.2} is below the auto threshold {:.2}; asking a human", input.policy.auto_confidence));
+                decision.reasons.push(format!(
+                    "confidence {confidence:.2} is below the auto threshold {:.2}; asking a human",
+                    input.policy.auto_confidence
+                ));
                 Mode::Approval
             }
             RiskClass::Medium => {
-                decision.reasons.push(format!("{} is {:?}-risk; a human approves it", action.action, action.risk).to_lowercase());
+                decision.reasons.push(
+                    format!(
+                        "{} is {:?}-risk; a human approves it",
+                        action.action, action.risk
+                    )
+                    .to_lowercase(),
+                );
                 Mode::Approval
             }
             RiskClass::High if confidence >= input.policy.auto_confidence => {
-                decision.reasons.push(format!("{} is high-risk; a human approves it", action.action));
+                decision.reasons.push(format!(
+                    "{} is high-risk; a human approves it",
+                    action.action
+                ));
                 Mode::Approval
             }
             RiskClass::High => {
-                decision.reasons.push(format!("{} is high-risk and confidence {confidence:.2} is below {:.2}; advising only", action.action, input.policy.auto_confidence));
+                decision.reasons.push(format!(
+                    "{} is high-risk and confidence {confidence:.2} is below {:.2}; advising only",
+                    action.action, input.policy.auto_confidence
+                ));
                 Mode::Advisory
             }
         }
@@ -163,7 +192,10 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
         .filter_map(|override_| override_.max_mode)
         .fold(mode, Mode::min);
     if capped < mode {
-        decision.reasons.push(format!("an override caps this signature at {}", capped.as_str()));
+        decision.reasons.push(format!(
+            "an override caps this signature at {}",
+            capped.as_str()
+        ));
     }
     decision.mode = capped;
     if capped != Mode::Advisory {
@@ -171,7 +203,9 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
     }
     if severe && capped == Mode::Advisory {
         decision.escalate = true;
-        decision.reasons.push(format!("severity {} pages a human", assessment.severity));
+        decision
+            .reasons
+            .push(format!("severity {} pages a human", assessment.severity));
     }
     decision
 }
@@ -197,7 +231,9 @@ mod tests {
             },
             action: Some(ValidatedAction {
                 action: ActionId::Ec2Reboot,
-                params: ActionParams::Instance(InstanceParams { instance_id: "i-1".into() }),
+                params: ActionParams::Instance(InstanceParams {
+                    instance_id: "i-1".into(),
+                }),
                 risk,
                 target: ResourceRef::parse("ec2:instance/i-1").ok(),
             }),
@@ -209,22 +245,54 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()
     }
 
-    fn decide_with(validated: &ValidatedAssessment, budget: Option<BudgetState>, overrides: Vec<&SignatureOverride>) -> Decision {
-        decide(DecisionInput { validated, budget, maintenance: None, overrides, policy: &DecisionPolicy::default(), now: now() })
+    fn decide_with(
+        validated: &ValidatedAssessment,
+        budget: Option<BudgetState>,
+        overrides: Vec<&SignatureOverride>,
+    ) -> Decision {
+        decide(DecisionInput {
+            validated,
+            budget,
+            maintenance: None,
+            overrides,
+            policy: &DecisionPolicy::default(),
+            now: now(),
+        })
     }
 
     #[test]
     fn only_confident_low_risk_actions_run_on_their_own() {
-        assert_eq!(decide_with(&validated(0.9, RiskClass::Low), None, vec![]).mode, Mode::Auto);
-        assert_eq!(decide_with(&validated(0.6, RiskClass::Low), None, vec![]).mode, Mode::Approval);
-        assert_eq!(decide_with(&validated(0.3, RiskClass::Low), None, vec![]).mode, Mode::Advisory);
-        assert_eq!(decide_with(&validated(0.99, RiskClass::Medium), None, vec![]).mode, Mode::Approval);
-        assert_eq!(decide_with(&validated(0.7, RiskClass::High), None, vec![]).mode, Mode::Advisory);
+        assert_eq!(
+            decide_with(&validated(0.9, RiskClass::Low), None, vec![]).mode,
+            Mode::Auto
+        );
+        assert_eq!(
+            decide_with(&validated(0.6, RiskClass::Low), None, vec![]).mode,
+            Mode::Approval
+        );
+        assert_eq!(
+            decide_with(&validated(0.3, RiskClass::Low), None, vec![]).mode,
+            Mode::Advisory
+        );
+        assert_eq!(
+            decide_with(&validated(0.99, RiskClass::Medium), None, vec![]).mode,
+            Mode::Approval
+        );
+        assert_eq!(
+            decide_with(&validated(0.7, RiskClass::High), None, vec![]).mode,
+            Mode::Advisory
+        );
     }
 
     #[test]
     fn a_spent_budget_leaves_only_escalation() {
-        let budget = BudgetState { used: 3, max: 3, window_start: now(), window_end: now(), cooling_down_until: None };
+        let budget = BudgetState {
+            used: 3,
+            max: 3,
+            window_start: now(),
+            window_end: now(),
+            cooling_down_until: None,
+        };
         let decision = decide_with(&validated(0.99, RiskClass::Low), Some(budget), vec![]);
         assert_eq!(decision.mode, Mode::Advisory);
         assert!(decision.escalate);
@@ -233,11 +301,35 @@ mod tests {
 
     #[test]
     fn overrides_can_only_lower_autonomy() {
-        let cap = SignatureOverride { signature: "*".into(), resources: vec![], max_mode: Some(Mode::Approval), min_confidence: None };
-        assert_eq!(decide_with(&validated(0.95, RiskClass::Low), None, vec![&cap]).mode, Mode::Approval);
-        let raise = SignatureOverride { signature: "*".into(), resources: vec![], max_mode: Some(Mode::Auto), min_confidence: None };
-        assert_eq!(decide_with(&validated(0.95, RiskClass::Medium), None, vec![&raise]).mode, Mode::Approval);
-        let bar = SignatureOverride { signature: "*".into(), resources: vec![], max_mode: None, min_confidence: Some(0.97) };
-        assert_eq!(decide_with(&validated(0.95, RiskClass::Low), None, vec![&bar]).mode, Mode::Advisory);
+        let cap = SignatureOverride {
+            signature: "*".into(),
+            resources: vec![],
+            max_mode: Some(Mode::Approval),
+            min_confidence: None,
+        };
+        assert_eq!(
+            decide_with(&validated(0.95, RiskClass::Low), None, vec![&cap]).mode,
+            Mode::Approval
+        );
+        let raise = SignatureOverride {
+            signature: "*".into(),
+            resources: vec![],
+            max_mode: Some(Mode::Auto),
+            min_confidence: None,
+        };
+        assert_eq!(
+            decide_with(&validated(0.95, RiskClass::Medium), None, vec![&raise]).mode,
+            Mode::Approval
+        );
+        let bar = SignatureOverride {
+            signature: "*".into(),
+            resources: vec![],
+            max_mode: None,
+            min_confidence: Some(0.97),
+        };
+        assert_eq!(
+            decide_with(&validated(0.95, RiskClass::Low), None, vec![&bar]).mode,
+            Mode::Advisory
+        );
     }
 }

@@ -149,16 +149,27 @@ impl Incident {
             decision: None,
             execution: None,
             resolution: None,
-            audit_head: AuditHead { next_seq: 0, hash: genesis },
+            audit_head: AuditHead {
+                next_seq: 0,
+                hash: genesis,
+            },
         }
     }
 
-    pub fn transition(&mut self, next: IncidentStatus, now: DateTime<Utc>) -> Result<(), TransitionError> {
+    pub fn transition(
+        &mut self,
+        next: IncidentStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
         if self.status == next {
             return Ok(());
         }
         if !self.status.can_become(next) {
-            return Err(TransitionError { id: self.id.to_string(), from: self.status.as_str(), to: next.as_str() });
+            return Err(TransitionError {
+                id: self.id.to_string(),
+                from: self.status.as_str(),
+                to: next.as_str(),
+            });
         }
         self.status = next;
         self.updated_at = now;
@@ -173,8 +184,20 @@ impl Incident {
         let seq = self.audit_head.next_seq;
         let prev_hash = self.audit_head.hash.clone();
         let hash = record_hash(&prev_hash, seq, at, &entry);
-        self.audit_head = AuditHead { next_seq: seq + 1, hash: hash.clone() };
-        AuditRecord { seq, at, actor: entry.actor, kind: entry.kind, summary: entry.summary, data: entry.data, prev_hash, hash }
+        self.audit_head = AuditHead {
+            next_seq: seq + 1,
+            hash: hash.clone(),
+        };
+        AuditRecord {
+            seq,
+            at,
+            actor: entry.actor,
+            kind: entry.kind,
+            summary: entry.summary,
+            data: entry.data,
+            prev_hash,
+            hash,
+        }
     }
 }
 
@@ -206,7 +229,12 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     pub fn new(actor: &str, kind: AuditKind, summary: impl Into<String>, data: Value) -> Self {
-        Self { actor: actor.to_string(), kind, summary: summary.into(), data }
+        Self {
+            actor: actor.to_string(),
+            kind,
+            summary: summary.into(),
+            data,
+        }
     }
 }
 
@@ -223,7 +251,9 @@ pub struct AuditRecord {
 }
 
 fn genesis_hash(id: &CorrelationId) -> String {
-    hex(&Sha256::digest(format!("argus-audit-genesis:{id}").as_bytes()))
+    hex(&Sha256::digest(
+        format!("argus-audit-genesis:{id}").as_bytes(),
+    ))
 }
 
 fn record_hash(prev_hash: &str, seq: u64, at: DateTime<Utc>, entry: &AuditEntry) -> String {
@@ -274,14 +304,22 @@ impl ChainVerdict {
 pub fn verify_chain(incident: &Incident, records: &[AuditRecord]) -> ChainVerdict {
     let mut expected_prev = genesis_hash(&incident.id);
     for (position, record) in records.iter().enumerate() {
-        let broken = |reason: &str| ChainVerdict::Broken { seq: record.seq, reason: reason.to_string() };
+        let broken = |reason: &str| ChainVerdict::Broken {
+            seq: record.seq,
+            reason: reason.to_string(),
+        };
         if record.seq != position as u64 {
             return broken("sequence numbers are not contiguous from 0");
         }
         if record.prev_hash != expected_prev {
             return broken("does not link to the previous record");
         }
-        let entry = AuditEntry { actor: record.actor.clone(), kind: record.kind, summary: record.summary.clone(), data: record.data.clone() };
+        let entry = AuditEntry {
+            actor: record.actor.clone(),
+            kind: record.kind,
+            summary: record.summary.clone(),
+            data: record.data.clone(),
+        };
         if record_hash(&record.prev_hash, record.seq, record.at, &entry) != record.hash {
             return broken("its content does not match its hash");
         }
@@ -328,7 +366,17 @@ mod tests {
     fn trail(incident: &mut Incident) -> Vec<AuditRecord> {
         let at = incident.opened_at;
         (0..3)
-            .map(|n| incident.audit(AuditEntry::new("test", AuditKind::Decided, format!("step {n}"), json!({"n": n})), at))
+            .map(|n| {
+                incident.audit(
+                    AuditEntry::new(
+                        "test",
+                        AuditKind::Decided,
+                        format!("step {n}"),
+                        json!({"n": n}),
+                    ),
+                    at,
+                )
+            })
             .collect()
     }
 
@@ -336,7 +384,10 @@ mod tests {
     fn an_untouched_chain_verifies() {
         let mut incident = incident();
         let records = trail(&mut incident);
-        assert_eq!(verify_chain(&incident, &records), ChainVerdict::Intact { records: 3 });
+        assert_eq!(
+            verify_chain(&incident, &records),
+            ChainVerdict::Intact { records: 3 }
+        );
     }
 
     #[test]
@@ -363,7 +414,11 @@ mod tests {
         let now = incident.opened_at;
         incident.transition(IncidentStatus::Resolved, now).unwrap();
         assert!(incident.closed_at.is_some());
-        assert!(incident.transition(IncidentStatus::Recovering, now).is_err());
+        assert!(
+            incident
+                .transition(IncidentStatus::Recovering, now)
+                .is_err()
+        );
         assert!(!IncidentStatus::Advisory.can_become(IncidentStatus::Open));
     }
 }

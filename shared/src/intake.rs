@@ -38,7 +38,9 @@ pub struct Intake<'a> {
 
 impl std::fmt::Debug for Intake<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Intake").field("analyst", &self.analyst.name()).finish_non_exhaustive()
+        f.debug_struct("Intake")
+            .field("analyst", &self.analyst.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,7 +154,10 @@ impl SignalReport {
     }
 
     fn step(&mut self, stage: &'static str, detail: impl Into<String>) {
-        self.steps.push(Step { stage, detail: detail.into() });
+        self.steps.push(Step {
+            stage,
+            detail: detail.into(),
+        });
     }
 
     fn with_incident(mut self, incident: &Incident) -> Self {
@@ -168,14 +173,20 @@ impl<'a> Intake<'a> {
         match normalise(event, &self.config.signals)? {
             Normalised::Ignored { reason } => {
                 tracing::info!(reason = %reason, "event ignored");
-                Ok(EventReport { ignored: Some(reason), signals: Vec::new() })
+                Ok(EventReport {
+                    ignored: Some(reason),
+                    signals: Vec::new(),
+                })
             }
             Normalised::Signals(signals) => {
                 let mut reports = Vec::with_capacity(signals.len());
                 for signal in &signals {
                     reports.push(self.process_signal(signal).await?);
                 }
-                Ok(EventReport { ignored: None, signals: reports })
+                Ok(EventReport {
+                    ignored: None,
+                    signals: reports,
+                })
             }
         }
     }
@@ -194,14 +205,21 @@ impl<'a> Intake<'a> {
         if let Some(id) = &report.correlation_id {
             span.record("correlation_id", id.as_str());
         }
-        tracing::info!(outcome = report.outcome.as_str(), status = report.incident_status.map(IncidentStatus::as_str), "signal processed");
+        tracing::info!(
+            outcome = report.outcome.as_str(),
+            status = report.incident_status.map(IncidentStatus::as_str),
+            "signal processed"
+        );
         Ok(report)
     }
 
     fn is_self_caused(&self, signal: &Signal) -> bool {
         signal.source == SignalSource::CloudTrail
             && (signal.correlation_hint.is_some()
-                || signal.principal.as_deref().is_some_and(|principal| self.config.is_self_principal(principal)))
+                || signal
+                    .principal
+                    .as_deref()
+                    .is_some_and(|principal| self.config.is_self_principal(principal)))
     }
 
     fn claim(&self, signal: &Signal, id: Option<&CorrelationId>, now: DateTime<Utc>) -> DedupClaim {
@@ -216,24 +234,53 @@ impl<'a> Intake<'a> {
     async fn open_or_attach(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let now = self.clock.now();
-            let id = CorrelationId::derive(&signal.signature, signal.resource.as_str(), &signal.source_event_id, signal.observed_at);
+            let id = CorrelationId::derive(
+                &signal.signature,
+                signal.resource.as_str(),
+                &signal.source_event_id,
+                signal.observed_at,
+            );
             let mut incident = Incident::open(id.clone(), signal, now);
             let audit = [incident.audit(
                 AuditEntry::new(ACTOR, AuditKind::IncidentOpened, format!("opened by {}: {}", signal.source.label(), signal.title), json!({"source_event_id": signal.source_event_id, "signature": signal.signature, "resource": signal.resource})),
                 now,
             )];
-            let record = SignalRecord { incident_id: id.clone(), received_at: now, outcome: Outcome::Opened.as_str().to_string(), signal: signal.clone() };
+            let record = SignalRecord {
+                incident_id: id.clone(),
+                received_at: now,
+                outcome: Outcome::Opened.as_str().to_string(),
+                signal: signal.clone(),
+            };
             let claim = self.claim(signal, Some(&id), now);
-            let outcome = self.store.open_incident(NewIncident { incident: &incident, claim: &claim, signal: &record, audit: &audit }).await?;
+            let outcome = self
+                .store
+                .open_incident(NewIncident {
+                    incident: &incident,
+                    claim: &claim,
+                    signal: &record,
+                    audit: &audit,
+                })
+                .await?;
             match outcome {
                 OpenOutcome::Opened => {
                     let mut report = SignalReport::new(signal, Outcome::Opened);
-                    report.step("incident", format!("new incident {id} for {} / {}", signal.resource, signal.signature));
+                    report.step(
+                        "incident",
+                        format!(
+                            "new incident {id} for {} / {}",
+                            signal.resource, signal.signature
+                        ),
+                    );
                     return self.advance(incident, signal, report).await;
                 }
-                OpenOutcome::Duplicate { correlation_id } => return self.duplicate(signal, correlation_id).await,
+                OpenOutcome::Duplicate { correlation_id } => {
+                    return self.duplicate(signal, correlation_id).await;
+                }
                 OpenOutcome::AlreadyOpen { correlation_id } => {
-                    if let Some(report) = self.attach(&correlation_id, signal, Outcome::Attached).await? {
+                    if let Some(report) = self
+                        .attach(&correlation_id, signal, Outcome::Attached)
+                        .await?
+                    {
                         return Ok(report);
                     }
                     // The open incident closed between the two writes: try to open again.
@@ -244,7 +291,12 @@ impl<'a> Intake<'a> {
     }
 
     /// Records `signal` against an open incident. `None` when the incident is no longer open.
-    async fn attach(&self, id: &CorrelationId, signal: &Signal, outcome: Outcome) -> Result<Option<SignalReport>, IntakeError> {
+    async fn attach(
+        &self,
+        id: &CorrelationId,
+        signal: &Signal,
+        outcome: Outcome,
+    ) -> Result<Option<SignalReport>, IntakeError> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let Some(mut incident) = self.store.incident(id).await? else {
                 return Ok(None);
@@ -258,32 +310,89 @@ impl<'a> Intake<'a> {
             incident.signal_count += 1;
             incident.last_signal_at = incident.last_signal_at.max(signal.observed_at);
             incident.updated_at = now;
-            let outcome = if outcome == Outcome::Attached && signal.effect == SignalEffect::Clears { Outcome::Resolved } else { outcome };
-            let (kind, summary) = match outcome {
-                Outcome::Resolved => (AuditKind::Cleared, format!("cleared by {}: {}", signal.source.label(), signal.title)),
-                Outcome::SelfCaused => (AuditKind::SelfCausedAttached, format!("Argus' own change recorded: {}", signal.title)),
-                _ => (AuditKind::SignalAttached, format!("signal attached: {}", signal.title)),
+            let outcome = if outcome == Outcome::Attached && signal.effect == SignalEffect::Clears {
+                Outcome::Resolved
+            } else {
+                outcome
             };
-            let mut audit = vec![incident.audit(AuditEntry::new(ACTOR, kind, summary, json!({"source_event_id": signal.source_event_id, "state": signal.state})), now)];
+            let (kind, summary) = match outcome {
+                Outcome::Resolved => (
+                    AuditKind::Cleared,
+                    format!("cleared by {}: {}", signal.source.label(), signal.title),
+                ),
+                Outcome::SelfCaused => (
+                    AuditKind::SelfCausedAttached,
+                    format!("Argus' own change recorded: {}", signal.title),
+                ),
+                _ => (
+                    AuditKind::SignalAttached,
+                    format!("signal attached: {}", signal.title),
+                ),
+            };
+            let mut audit = vec![incident.audit(
+                AuditEntry::new(
+                    ACTOR,
+                    kind,
+                    summary,
+                    json!({"source_event_id": signal.source_event_id, "state": signal.state}),
+                ),
+                now,
+            )];
             if outcome == Outcome::Resolved {
                 incident.transition(IncidentStatus::Resolved, now)?;
-                incident.resolution = Some(format!("{} reported {}", signal.source.label(), signal.state));
-                audit.push(incident.audit(AuditEntry::new(ACTOR, AuditKind::StatusChanged, "resolved: the source reports the problem gone", json!({"status": "resolved"})), now));
+                incident.resolution = Some(format!(
+                    "{} reported {}",
+                    signal.source.label(),
+                    signal.state
+                ));
+                audit.push(incident.audit(
+                    AuditEntry::new(
+                        ACTOR,
+                        AuditKind::StatusChanged,
+                        "resolved: the source reports the problem gone",
+                        json!({"status": "resolved"}),
+                    ),
+                    now,
+                ));
             }
-            let record = SignalRecord { incident_id: id.clone(), received_at: now, outcome: outcome.as_str().to_string(), signal: signal.clone() };
+            let record = SignalRecord {
+                incident_id: id.clone(),
+                received_at: now,
+                outcome: outcome.as_str().to_string(),
+                signal: signal.clone(),
+            };
             let claim = self.claim(signal, Some(id), now);
-            let write = IncidentWrite { incident: &incident, expected_revision, claim: Some(&claim), signal: Some(&record), audit: &audit };
+            let write = IncidentWrite {
+                incident: &incident,
+                expected_revision,
+                claim: Some(&claim),
+                signal: Some(&record),
+                audit: &audit,
+            };
             match self.store.write_incident(write).await? {
                 WriteOutcome::Written => {
                     let mut report = SignalReport::new(signal, outcome).with_incident(&incident);
-                    report.step("incident", match outcome {
-                        Outcome::Resolved => format!("resolved incident {id}: {} is {}", signal.resource, signal.state),
-                        Outcome::SelfCaused => format!("Argus' own change, recorded on incident {id}"),
-                        _ => format!("attached to open incident {id} ({} signals)", incident.signal_count),
-                    });
+                    report.step(
+                        "incident",
+                        match outcome {
+                            Outcome::Resolved => format!(
+                                "resolved incident {id}: {} is {}",
+                                signal.resource, signal.state
+                            ),
+                            Outcome::SelfCaused => {
+                                format!("Argus' own change, recorded on incident {id}")
+                            }
+                            _ => format!(
+                                "attached to open incident {id} ({} signals)",
+                                incident.signal_count
+                            ),
+                        },
+                    );
                     return Ok(Some(report));
                 }
-                WriteOutcome::Duplicate { correlation_id } => return self.duplicate(signal, correlation_id).await.map(Some),
+                WriteOutcome::Duplicate { correlation_id } => {
+                    return self.duplicate(signal, correlation_id).await.map(Some);
+                }
                 WriteOutcome::Conflict => continue,
             }
         }
@@ -291,12 +400,20 @@ impl<'a> Intake<'a> {
     }
 
     async fn attach_to_open(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
-        if let Some(id) = self.store.open_incident_for(&signal.resource, &signal.signature).await? {
+        if let Some(id) = self
+            .store
+            .open_incident_for(&signal.resource, &signal.signature)
+            .await?
+        {
             if let Some(report) = self.attach(&id, signal, Outcome::Attached).await? {
                 return Ok(report);
             }
         }
-        self.unattached(signal, "no open incident for this resource and signature; recorded only").await
+        self.unattached(
+            signal,
+            "no open incident for this resource and signature; recorded only",
+        )
+        .await
     }
 
     async fn attach_self_caused(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
@@ -305,13 +422,23 @@ impl<'a> Intake<'a> {
             candidates.push(hint.clone());
         }
         let on_resource = self.store.incidents_on(&signal.resource, 20).await?;
-        candidates.extend(on_resource.into_iter().filter(|incident| incident.status.is_open()).map(|incident| incident.id));
+        candidates.extend(
+            on_resource
+                .into_iter()
+                .filter(|incident| incident.status.is_open())
+                .map(|incident| incident.id),
+        );
         for id in candidates {
             if let Some(report) = self.attach(&id, signal, Outcome::SelfCaused).await? {
                 return Ok(report);
             }
         }
-        let mut report = self.unattached(signal, "a change Argus made itself; no open incident to attach it to").await?;
+        let mut report = self
+            .unattached(
+                signal,
+                "a change Argus made itself; no open incident to attach it to",
+            )
+            .await?;
         if report.outcome == Outcome::Unattached {
             report.outcome = Outcome::SelfCaused;
         }
@@ -326,39 +453,65 @@ impl<'a> Intake<'a> {
                 report.step("incident", why);
                 Ok(report)
             }
-            ClaimOutcome::Duplicate { correlation_id } => self.duplicate(signal, correlation_id).await,
+            ClaimOutcome::Duplicate { correlation_id } => {
+                self.duplicate(signal, correlation_id).await
+            }
         }
     }
 
     /// A re-delivered event. If its incident stalled before a decision or a workflow start for
     /// longer than `resume_after_seconds`, the path is picked up where it stopped.
-    async fn duplicate(&self, signal: &Signal, id: Option<CorrelationId>) -> Result<SignalReport, IntakeError> {
+    async fn duplicate(
+        &self,
+        signal: &Signal,
+        id: Option<CorrelationId>,
+    ) -> Result<SignalReport, IntakeError> {
         let mut report = SignalReport::new(signal, Outcome::Duplicate);
         let Some(id) = id else {
             report.step("dedup", "already delivered; it belonged to no incident");
             return Ok(report);
         };
         report.correlation_id = Some(id.clone());
-        report.step("dedup", format!("already delivered; it belongs to incident {id}"));
+        report.step(
+            "dedup",
+            format!("already delivered; it belongs to incident {id}"),
+        );
         let Some(incident) = self.store.incident(&id).await? else {
             return Ok(report);
         };
         report.incident_status = Some(incident.status);
-        let stalled = self.clock.now() - incident.updated_at > Duration::seconds(self.config.resume_after_seconds as i64);
+        let stalled = self.clock.now() - incident.updated_at
+            > Duration::seconds(self.config.resume_after_seconds as i64);
         if incident.status.is_open() && stalled && needs_work(&incident) {
-            report.step("resume", format!("incident {id} stalled since {}; resuming", incident.updated_at.to_rfc3339()));
+            report.step(
+                "resume",
+                format!(
+                    "incident {id} stalled since {}; resuming",
+                    incident.updated_at.to_rfc3339()
+                ),
+            );
             let resumed = self.advance(incident, signal, report).await?;
-            return Ok(SignalReport { outcome: Outcome::Duplicate, ..resumed });
+            return Ok(SignalReport {
+                outcome: Outcome::Duplicate,
+                ..resumed
+            });
         }
         Ok(report)
     }
 
     /// Takes a new (or stalled) incident through guards, analysis, decision and workflow start.
-    async fn advance(&self, incident: Incident, signal: &Signal, mut report: SignalReport) -> Result<SignalReport, IntakeError> {
+    async fn advance(
+        &self,
+        incident: Incident,
+        signal: &Signal,
+        mut report: SignalReport,
+    ) -> Result<SignalReport, IntakeError> {
         let id = incident.id.clone();
         let mut incident = incident;
         if incident.decision.is_none() {
-            let (decision, assessment, mut audit) = self.assess_and_decide(&incident, signal, &mut report).await?;
+            let (decision, assessment, mut audit) = self
+                .assess_and_decide(&incident, signal, &mut report)
+                .await?;
             let status = status_for(&decision);
             let decided_at = decision.decided_at;
             audit.push(AuditEntry::new(ACTOR, AuditKind::Decided, decision_summary(&decision), json!({"mode": decision.mode, "escalate": decision.escalate, "suppressed": decision.suppressed, "reasons": decision.reasons, "action": decision.action.as_ref().map(|a| a.action)})));
@@ -367,7 +520,9 @@ impl<'a> Intake<'a> {
                     if !incident.status.is_open() {
                         return Vec::new();
                     }
-                    incident.assessment = assessment.as_ref().map(|validated| validated.assessment.clone());
+                    incident.assessment = assessment
+                        .as_ref()
+                        .map(|validated| validated.assessment.clone());
                     incident.decision = Some(decision.clone());
                     // The status write cannot fail: the incident is open and `status_for` never says `open`.
                     let _ = incident.transition(status, decided_at);
@@ -399,11 +554,19 @@ impl<'a> Intake<'a> {
             let input = json!({"correlation_id": id, "incident": incident, "decision": decision});
             let started = self.workflow.start(&id, &input).await?;
             let now = self.clock.now();
-            let execution = crate::incident::ExecutionRef { name: id.to_string(), id: started.execution_id.clone(), started_at: now };
+            let execution = crate::incident::ExecutionRef {
+                name: id.to_string(),
+                id: started.execution_id.clone(),
+                started_at: now,
+            };
             let entry = AuditEntry::new(
                 ACTOR,
                 AuditKind::WorkflowStarted,
-                if started.already_started { "recovery workflow was already running" } else { "recovery workflow started" },
+                if started.already_started {
+                    "recovery workflow was already running"
+                } else {
+                    "recovery workflow started"
+                },
                 json!({"execution": started.execution_id, "mode": decision.mode}),
             );
             if let Some(updated) = self
@@ -415,7 +578,19 @@ impl<'a> Intake<'a> {
             {
                 report = report.with_incident(&updated);
             }
-            report.step("workflow", format!("{} execution {} ({} mode)", if started.already_started { "found running" } else { "started" }, started.execution_id, decision.mode.as_str()));
+            report.step(
+                "workflow",
+                format!(
+                    "{} execution {} ({} mode)",
+                    if started.already_started {
+                        "found running"
+                    } else {
+                        "started"
+                    },
+                    started.execution_id,
+                    decision.mode.as_str()
+                ),
+            );
             tracing::info!(execution = %started.execution_id, mode = decision.mode.as_str(), "recovery workflow started");
             report.workflow = Some(started);
         }
@@ -432,71 +607,205 @@ impl<'a> Intake<'a> {
         let mut audit = Vec::new();
         let resource = &incident.resource;
         let signature = &incident.signature;
-        let overrides: Vec<_> = self.config.overrides.iter().filter(|o| o.applies_to(resource.as_str(), signature)).collect();
+        let overrides: Vec<_> = self
+            .config
+            .overrides
+            .iter()
+            .filter(|o| o.applies_to(resource.as_str(), signature))
+            .collect();
 
         // Suppression comes first: a maintenance window keeps the record but spends nothing.
-        if let Some(window) = self.config.active_maintenance(resource.as_str(), signature, now) {
-            report.step("guards", format!("suppressed by maintenance window `{}`", window.name));
-            audit.push(AuditEntry::new(ACTOR, AuditKind::Suppressed, format!("maintenance window `{}` is active", window.name), json!({"window": window.name})));
-            let decision = Decision { mode: Mode::Advisory, action: None, escalate: false, suppressed: true, reasons: vec![format!("maintenance window `{}` suppresses actions", window.name)], budget: None, decided_at: now };
+        if let Some(window) = self
+            .config
+            .active_maintenance(resource.as_str(), signature, now)
+        {
+            report.step(
+                "guards",
+                format!("suppressed by maintenance window `{}`", window.name),
+            );
+            audit.push(AuditEntry::new(
+                ACTOR,
+                AuditKind::Suppressed,
+                format!("maintenance window `{}` is active", window.name),
+                json!({"window": window.name}),
+            ));
+            let decision = Decision {
+                mode: Mode::Advisory,
+                action: None,
+                escalate: false,
+                suppressed: true,
+                reasons: vec![format!(
+                    "maintenance window `{}` suppresses actions",
+                    window.name
+                )],
+                budget: None,
+                decided_at: now,
+            };
             return Ok((decision, None, audit));
         }
 
         // The budget of the action this signal's playbook calls for is checked before any
         // analysis is paid for: a spent budget can only escalate.
-        let history = self.patterns.recent_incidents(signature, HISTORY_LIMIT).await?;
+        let history = self
+            .patterns
+            .recent_incidents(signature, HISTORY_LIMIT)
+            .await?;
         let context = AnalysisContext::build(incident.id.clone(), signal, history);
         report.context_tokens = Some(context.estimated_tokens());
         let window_start = self.config.budget.window_start(now);
         let usage = self.store.budget_usage(resource, window_start).await?;
-        let playbook = validate_assessment(RulesAnalyst.assess(&context), &context, self.config).ok();
-        if let Some(action) = playbook.as_ref().and_then(|validated| validated.action.as_ref()).filter(|a| a.action.is_remediation()) {
+        let playbook =
+            validate_assessment(RulesAnalyst.assess(&context), &context, self.config).ok();
+        if let Some(action) = playbook
+            .as_ref()
+            .and_then(|validated| validated.action.as_ref())
+            .filter(|a| a.action.is_remediation())
+        {
             let budget = self.budget_state(&usage, action.action, now);
             if budget.is_spent() {
-                report.step("guards", format!("remediation budget for {} spent ({}/{}); no analysis", action.action, budget.used, budget.max));
-                audit.push(AuditEntry::new(ACTOR, AuditKind::BudgetSpent, format!("budget for {} spent: {}/{} in the window", action.action, budget.used, budget.max), json!({"action": action.action, "used": budget.used, "max": budget.max})));
-                let validated = playbook.clone().unwrap_or_else(|| unreachable_validated(&context));
-                let decision = decide(DecisionInput { validated: &validated, budget: Some(budget), maintenance: None, overrides, policy: &self.config.decision, now });
+                report.step(
+                    "guards",
+                    format!(
+                        "remediation budget for {} spent ({}/{}); no analysis",
+                        action.action, budget.used, budget.max
+                    ),
+                );
+                audit.push(AuditEntry::new(
+                    ACTOR,
+                    AuditKind::BudgetSpent,
+                    format!(
+                        "budget for {} spent: {}/{} in the window",
+                        action.action, budget.used, budget.max
+                    ),
+                    json!({"action": action.action, "used": budget.used, "max": budget.max}),
+                ));
+                let validated = playbook
+                    .clone()
+                    .unwrap_or_else(|| unreachable_validated(&context));
+                let decision = decide(DecisionInput {
+                    validated: &validated,
+                    budget: Some(budget),
+                    maintenance: None,
+                    overrides,
+                    policy: &self.config.decision,
+                    now,
+                });
                 return Ok((decision, None, audit));
             }
         }
-        report.step("guards", "passed: not a duplicate, no maintenance window, budget available");
-        report.step("context", format!("{} evidence items, {} past incidents, ~{} tokens", context.items.len(), context.history.len(), context.estimated_tokens()));
+        report.step(
+            "guards",
+            "passed: not a duplicate, no maintenance window, budget available",
+        );
+        report.step(
+            "context",
+            format!(
+                "{} evidence items, {} past incidents, ~{} tokens",
+                context.items.len(),
+                context.history.len(),
+                context.estimated_tokens()
+            ),
+        );
 
         let validated = self.analyse(&context, &mut audit).await;
-        report.step("assessment", format!(
-            "{} says {:?}, severity {}, confidence {:.2}; proposes {}",
-            validated.assessment.analyst, validated.assessment.classification, validated.assessment.severity, validated.assessment.confidence,
-            validated.action.as_ref().map_or("nothing".to_string(), |a| a.action.to_string())
-        ));
+        report.step(
+            "assessment",
+            format!(
+                "{} says {:?}, severity {}, confidence {:.2}; proposes {}",
+                validated.assessment.analyst,
+                validated.assessment.classification,
+                validated.assessment.severity,
+                validated.assessment.confidence,
+                validated
+                    .action
+                    .as_ref()
+                    .map_or("nothing".to_string(), |a| a.action.to_string())
+            ),
+        );
 
-        let proposed = validated.action.as_ref().filter(|a| a.action.is_remediation()).map(|a| a.action);
+        let proposed = validated
+            .action
+            .as_ref()
+            .filter(|a| a.action.is_remediation())
+            .map(|a| a.action);
         let budget = proposed.map(|action| self.budget_state(&usage, action, now));
-        let mut decision = decide(DecisionInput { validated: &validated, budget: budget.clone(), maintenance: None, overrides: overrides.clone(), policy: &self.config.decision, now });
-        if let (Some(action), Mode::Auto | Mode::Approval) = (decision.action.as_ref().map(|a| a.action), decision.mode) {
-            let key = BudgetKey { resource: resource.clone(), action, window_start };
+        let mut decision = decide(DecisionInput {
+            validated: &validated,
+            budget: budget.clone(),
+            maintenance: None,
+            overrides: overrides.clone(),
+            policy: &self.config.decision,
+            now,
+        });
+        if let (Some(action), Mode::Auto | Mode::Approval) =
+            (decision.action.as_ref().map(|a| a.action), decision.mode)
+        {
+            let key = BudgetKey {
+                resource: resource.clone(),
+                action,
+                window_start,
+            };
             let limits = BudgetLimits {
                 max_attempts: self.config.budget.max_attempts,
                 cooldown: Duration::seconds(self.config.budget.cooldown_seconds as i64),
                 expires_at: self.config.budget.window_end(now) + Duration::days(1),
             };
-            let mut budget_now = budget.clone().unwrap_or_else(|| self.budget_state(&[], action, now));
+            let mut budget_now = budget
+                .clone()
+                .unwrap_or_else(|| self.budget_state(&[], action, now));
             match self.store.consume_budget(&key, &limits, now).await? {
                 BudgetOutcome::Granted { used } => {
                     budget_now.used = used;
                     decision.budget = Some(budget_now);
-                    report.step("budget", format!("attempt {used} of {} for {action} in this window", self.config.budget.max_attempts));
-                    audit.push(AuditEntry::new(ACTOR, AuditKind::BudgetConsumed, format!("attempt {used} of {} for {action}", self.config.budget.max_attempts), json!({"action": action, "used": used})));
+                    report.step(
+                        "budget",
+                        format!(
+                            "attempt {used} of {} for {action} in this window",
+                            self.config.budget.max_attempts
+                        ),
+                    );
+                    audit.push(AuditEntry::new(
+                        ACTOR,
+                        AuditKind::BudgetConsumed,
+                        format!(
+                            "attempt {used} of {} for {action}",
+                            self.config.budget.max_attempts
+                        ),
+                        json!({"action": action, "used": used}),
+                    ));
                 }
                 BudgetOutcome::Spent { used } => {
                     budget_now.used = used;
-                    decision = decide(DecisionInput { validated: &validated, budget: Some(budget_now), maintenance: None, overrides, policy: &self.config.decision, now });
-                    report.step("budget", format!("spent by a concurrent attempt ({used}/{}); escalating", self.config.budget.max_attempts));
+                    decision = decide(DecisionInput {
+                        validated: &validated,
+                        budget: Some(budget_now),
+                        maintenance: None,
+                        overrides,
+                        policy: &self.config.decision,
+                        now,
+                    });
+                    report.step(
+                        "budget",
+                        format!(
+                            "spent by a concurrent attempt ({used}/{}); escalating",
+                            self.config.budget.max_attempts
+                        ),
+                    );
                 }
-                BudgetOutcome::CoolingDown { used, last_attempt_at } => {
+                BudgetOutcome::CoolingDown {
+                    used,
+                    last_attempt_at,
+                } => {
                     budget_now.used = used;
                     budget_now.cooling_down_until = Some(last_attempt_at + limits.cooldown);
-                    decision = decide(DecisionInput { validated: &validated, budget: Some(budget_now), maintenance: None, overrides, policy: &self.config.decision, now });
+                    decision = decide(DecisionInput {
+                        validated: &validated,
+                        budget: Some(budget_now),
+                        maintenance: None,
+                        overrides,
+                        policy: &self.config.decision,
+                        now,
+                    });
                     report.step("budget", "cooling down after a recent attempt; escalating");
                 }
             }
@@ -507,11 +816,20 @@ impl<'a> Intake<'a> {
 
     /// Asks the configured analyst, and falls back to the rules when it fails or its answer
     /// does not validate; the audit trail says why.
-    async fn analyse(&self, context: &AnalysisContext, audit: &mut Vec<AuditEntry>) -> ValidatedAssessment {
+    async fn analyse(
+        &self,
+        context: &AnalysisContext,
+        audit: &mut Vec<AuditEntry>,
+    ) -> ValidatedAssessment {
         let failure = match self.analyst.assess(context).await {
             Ok(assessment) => match validate_assessment(assessment, context, self.config) {
                 Ok(validated) => {
-                    audit.push(AuditEntry::new(ACTOR, AuditKind::Assessed, format!("assessed by {}", validated.assessment.analyst), json!({"assessment": validated.assessment, "notes": validated.notes})));
+                    audit.push(AuditEntry::new(
+                        ACTOR,
+                        AuditKind::Assessed,
+                        format!("assessed by {}", validated.assessment.analyst),
+                        json!({"assessment": validated.assessment, "notes": validated.notes}),
+                    ));
                     return validated;
                 }
                 Err(error) => format!("the answer failed validation: {error}"),
@@ -519,13 +837,32 @@ impl<'a> Intake<'a> {
             Err(error) => error.to_string(),
         };
         tracing::warn!(analyst = self.analyst.name(), reason = %failure, "falling back to the rules analyst");
-        audit.push(AuditEntry::new(ACTOR, AuditKind::AnalystFallback, format!("{} failed; the rules analyst decided: {failure}", self.analyst.name()), json!({"analyst": self.analyst.name(), "reason": failure})));
-        let validated = validate_assessment(RulesAnalyst.assess(context), context, self.config).unwrap_or_else(|_| unreachable_validated(context));
-        audit.push(AuditEntry::new(ACTOR, AuditKind::Assessed, "assessed by the rules analyst", json!({"assessment": validated.assessment, "notes": validated.notes})));
+        audit.push(AuditEntry::new(
+            ACTOR,
+            AuditKind::AnalystFallback,
+            format!(
+                "{} failed; the rules analyst decided: {failure}",
+                self.analyst.name()
+            ),
+            json!({"analyst": self.analyst.name(), "reason": failure}),
+        ));
+        let validated = validate_assessment(RulesAnalyst.assess(context), context, self.config)
+            .unwrap_or_else(|_| unreachable_validated(context));
+        audit.push(AuditEntry::new(
+            ACTOR,
+            AuditKind::Assessed,
+            "assessed by the rules analyst",
+            json!({"assessment": validated.assessment, "notes": validated.notes}),
+        ));
         validated
     }
 
-    fn budget_state(&self, usage: &[BudgetUsage], action: ActionId, now: DateTime<Utc>) -> BudgetState {
+    fn budget_state(
+        &self,
+        usage: &[BudgetUsage],
+        action: ActionId,
+        now: DateTime<Utc>,
+    ) -> BudgetState {
         let policy = &self.config.budget;
         let found = usage.iter().find(|entry| entry.action == action);
         let cooldown = Duration::seconds(policy.cooldown_seconds as i64);
@@ -543,7 +880,12 @@ impl<'a> Intake<'a> {
 
     /// Applies `change` to the incident and writes it conditionally on its revision, reading it
     /// again and re-applying on conflict. `None` when the incident does not exist.
-    async fn update<F>(&self, id: &CorrelationId, known: Option<Incident>, mut change: F) -> Result<Option<Incident>, IntakeError>
+    async fn update<F>(
+        &self,
+        id: &CorrelationId,
+        known: Option<Incident>,
+        mut change: F,
+    ) -> Result<Option<Incident>, IntakeError>
     where
         F: FnMut(&mut Incident) -> Vec<AuditEntry> + Send,
     {
@@ -564,8 +906,17 @@ impl<'a> Intake<'a> {
             let now = self.clock.now();
             incident.revision += 1;
             incident.updated_at = now;
-            let audit: Vec<_> = entries.into_iter().map(|entry| incident.audit(entry, now)).collect();
-            let write = IncidentWrite { incident: &incident, expected_revision, claim: None, signal: None, audit: &audit };
+            let audit: Vec<_> = entries
+                .into_iter()
+                .map(|entry| incident.audit(entry, now))
+                .collect();
+            let write = IncidentWrite {
+                incident: &incident,
+                expected_revision,
+                claim: None,
+                signal: None,
+                audit: &audit,
+            };
             match self.store.write_incident(write).await? {
                 WriteOutcome::Written => return Ok(Some(incident)),
                 WriteOutcome::Conflict | WriteOutcome::Duplicate { .. } => continue,
@@ -598,7 +949,10 @@ fn status_for(decision: &Decision) -> IncidentStatus {
 }
 
 pub fn decision_summary(decision: &Decision) -> String {
-    let action = decision.action.as_ref().map_or("no action".to_string(), |a| a.action.to_string());
+    let action = decision
+        .action
+        .as_ref()
+        .map_or("no action".to_string(), |a| a.action.to_string());
     let mut summary = format!("{} — {action}", decision.mode.as_str());
     if decision.escalate {
         summary.push_str(", escalate");

@@ -59,15 +59,21 @@ pub struct IncidentWrite<'a> {
 pub enum OpenOutcome {
     Opened,
     /// The event was seen before; it belongs to this incident (if any).
-    Duplicate { correlation_id: Option<CorrelationId> },
+    Duplicate {
+        correlation_id: Option<CorrelationId>,
+    },
     /// Another incident is open for the same resource and signature.
-    AlreadyOpen { correlation_id: CorrelationId },
+    AlreadyOpen {
+        correlation_id: CorrelationId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteOutcome {
     Written,
-    Duplicate { correlation_id: Option<CorrelationId> },
+    Duplicate {
+        correlation_id: Option<CorrelationId>,
+    },
     /// The incident changed since it was read: read it again and re-apply.
     Conflict,
 }
@@ -75,7 +81,9 @@ pub enum WriteOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
     Claimed,
-    Duplicate { correlation_id: Option<CorrelationId> },
+    Duplicate {
+        correlation_id: Option<CorrelationId>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -101,9 +109,16 @@ pub struct BudgetLimits {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BudgetOutcome {
-    Granted { used: u32 },
-    Spent { used: u32 },
-    CoolingDown { used: u32, last_attempt_at: DateTime<Utc> },
+    Granted {
+        used: u32,
+    },
+    Spent {
+        used: u32,
+    },
+    CoolingDown {
+        used: u32,
+        last_attempt_at: DateTime<Utc>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,16 +156,33 @@ pub trait IncidentStore: Send + Sync {
     /// Records an event that belongs to no incident, so a re-delivery is still recognised.
     async fn claim_event(&self, claim: &DedupClaim) -> Result<ClaimOutcome, StoreError>;
     async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError>;
-    async fn open_incident_for(&self, resource: &ResourceRef, signature: &str) -> Result<Option<CorrelationId>, StoreError>;
+    async fn open_incident_for(
+        &self,
+        resource: &ResourceRef,
+        signature: &str,
+    ) -> Result<Option<CorrelationId>, StoreError>;
     /// Incidents on a resource, newest first.
-    async fn incidents_on(&self, resource: &ResourceRef, limit: usize) -> Result<Vec<Incident>, StoreError>;
+    async fn incidents_on(
+        &self,
+        resource: &ResourceRef,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError>;
     /// Incidents, most recently updated first.
     async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError>;
     async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError>;
     async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError>;
-    async fn budget_usage(&self, resource: &ResourceRef, window_start: DateTime<Utc>) -> Result<Vec<BudgetUsage>, StoreError>;
+    async fn budget_usage(
+        &self,
+        resource: &ResourceRef,
+        window_start: DateTime<Utc>,
+    ) -> Result<Vec<BudgetUsage>, StoreError>;
     /// Takes one attempt from the budget if the window has room and the cooldown has passed.
-    async fn consume_budget(&self, key: &BudgetKey, limits: &BudgetLimits, now: DateTime<Utc>) -> Result<BudgetOutcome, StoreError>;
+    async fn consume_budget(
+        &self,
+        key: &BudgetKey,
+        limits: &BudgetLimits,
+        now: DateTime<Utc>,
+    ) -> Result<BudgetOutcome, StoreError>;
 }
 
 /// Per signature and action: how often it ran and how often it was verified.
@@ -181,12 +213,24 @@ pub struct OutcomeRecord {
 /// What Argus has learned per signature: action outcomes and summaries of past incidents.
 #[async_trait]
 pub trait PatternStore: Send + Sync {
-    async fn action_stats(&self, signature: &str, action: ActionId) -> Result<ActionStats, StoreError>;
+    async fn action_stats(
+        &self,
+        signature: &str,
+        action: ActionId,
+    ) -> Result<ActionStats, StoreError>;
     /// Counts the outcome once per incident (a retried call changes nothing) and keeps at most
     /// `keep_summaries` summaries for the signature, newest first.
-    async fn record_outcome(&self, outcome: &OutcomeRecord, keep_summaries: usize) -> Result<(), StoreError>;
+    async fn record_outcome(
+        &self,
+        outcome: &OutcomeRecord,
+        keep_summaries: usize,
+    ) -> Result<(), StoreError>;
     /// Newest first.
-    async fn recent_incidents(&self, signature: &str, limit: usize) -> Result<Vec<PastIncident>, StoreError>;
+    async fn recent_incidents(
+        &self,
+        signature: &str,
+        limit: usize,
+    ) -> Result<Vec<PastIncident>, StoreError>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,7 +263,11 @@ impl WorkflowError {
 /// Starts recovery executions; the execution name is the correlation id, so starting twice is safe.
 #[async_trait]
 pub trait Workflow: Send + Sync {
-    async fn start(&self, name: &CorrelationId, input: &Value) -> Result<WorkflowStart, WorkflowError>;
+    async fn start(
+        &self,
+        name: &CorrelationId,
+        input: &Value,
+    ) -> Result<WorkflowStart, WorkflowError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -109,7 +109,15 @@ mod tests {
 
     #[test]
     fn malformed_references_are_refused_with_a_reason() {
-        for bad in ["", "ec2", "ec2:instance", "ec2:/i-1", ":instance/i-1", "ec2:instance/ ", "e c2:instance/i"] {
+        for bad in [
+            "",
+            "ec2",
+            "ec2:instance",
+            "ec2:/i-1",
+            ":instance/i-1",
+            "ec2:instance/ ",
+            "e c2:instance/i",
+        ] {
             let error = ResourceRef::parse(bad).unwrap_err();
             assert!(!error.reason.is_empty(), "{bad}");
         }

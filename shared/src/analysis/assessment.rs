@@ -120,15 +120,27 @@ pub fn validate_assessment(
             }
         } else {
             if hypothesis.evidence.len() < cited {
-                notes.push(format!("hypothesis {}: dropped citations of missing evidence", index + 1));
+                notes.push(format!(
+                    "hypothesis {}: dropped citations of missing evidence",
+                    index + 1
+                ));
             }
             kept.push(hypothesis);
         }
     }
     assessment.hypotheses = kept;
     let action = match &assessment.proposal {
-        Some(proposal) => Some(catalogue::validate(&proposal.action_id, &proposal.params, &context.resource, config)?),
+        Some(proposal) => Some(catalogue::validate(
+            &proposal.action_id,
+            &proposal.params,
+            &context.resource,
+            config,
+        )?),
         None => None,
     };
-    Ok(ValidatedAssessment { assessment, action, notes })
+    Ok(ValidatedAssessment {
+        assessment,
+        action,
+        notes,
+    })
 }

@@ -29,7 +29,13 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn notify(classification: Classification, severity: u8, confidence: f64, statement: String, evidence: &'static [&'static str]) -> Self {
+    fn notify(
+        classification: Classification,
+        severity: u8,
+        confidence: f64,
+        statement: String,
+        evidence: &'static [&'static str],
+    ) -> Self {
         Self {
             classification,
             severity,
@@ -43,27 +49,40 @@ impl Verdict {
     }
 }
 
-const ALARM_EVIDENCE: &[&str] = &["alarm.state", "alarm.metric", "alarm.datapoints", "alarm.reason"];
+const ALARM_EVIDENCE: &[&str] = &[
+    "alarm.state",
+    "alarm.metric",
+    "alarm.datapoints",
+    "alarm.reason",
+];
 
 impl RulesAnalyst {
     pub fn assess(&self, context: &AnalysisContext) -> Assessment {
         let signal = &context.signal;
         let verdict = match signal.source {
-            SignalSource::AlarmEventBridge | SignalSource::AlarmLambdaAction | SignalSource::AlarmSns => alarm_verdict(context),
+            SignalSource::AlarmEventBridge
+            | SignalSource::AlarmLambdaAction
+            | SignalSource::AlarmSns => alarm_verdict(context),
             SignalSource::CloudTrail => cloudtrail_verdict(context),
             SignalSource::Ec2StateChange => ec2_state_verdict(context),
             SignalSource::AwsHealth => Verdict::notify(
                 Classification::InfrastructureEvent,
                 6,
                 0.8,
-                format!("AWS reports an event affecting {}: {}", context.resource, signal.title),
+                format!(
+                    "AWS reports an event affecting {}: {}",
+                    context.resource, signal.title
+                ),
                 &["health.event", "health.description"],
             ),
             SignalSource::LogAnomaly => Verdict::notify(
                 Classification::ErrorRate,
                 6,
                 0.6,
-                format!("a log pattern changed in {} ({})", context.resource, signal.state),
+                format!(
+                    "a log pattern changed in {} ({})",
+                    context.resource, signal.state
+                ),
                 &["log.anomaly", "log.template", "log.sample.1"],
             ),
             SignalSource::ExternalAlert => Verdict::notify(
@@ -88,7 +107,9 @@ impl RulesAnalyst {
         // What happened the last times this signature was handled moves the confidence: a
         // verified success with the same action raises it, a failed verification lowers it.
         for (index, past) in context.history.iter().enumerate() {
-            if past.action.as_deref() != Some(verdict.action.as_str()) || !verdict.action.is_remediation() {
+            if past.action.as_deref() != Some(verdict.action.as_str())
+                || !verdict.action.is_remediation()
+            {
                 continue;
             }
             let evidence_id = format!("history.{}", index + 1);
@@ -96,7 +117,10 @@ impl RulesAnalyst {
                 Some(true) => {
                     confidence = (confidence + 0.1).min(0.95);
                     hypotheses.push(Hypothesis {
-                        statement: format!("{} recovered this signature before ({})", verdict.action, past.correlation_id),
+                        statement: format!(
+                            "{} recovered this signature before ({})",
+                            verdict.action, past.correlation_id
+                        ),
                         likelihood: 0.6,
                         evidence: vec![evidence_id],
                     });
@@ -104,7 +128,10 @@ impl RulesAnalyst {
                 Some(false) => {
                     confidence = (confidence - 0.2).max(0.1);
                     hypotheses.push(Hypothesis {
-                        statement: format!("{} did not recover this signature last time ({})", verdict.action, past.correlation_id),
+                        statement: format!(
+                            "{} did not recover this signature last time ({})",
+                            verdict.action, past.correlation_id
+                        ),
                         likelihood: 0.4,
                         evidence: vec![evidence_id],
                     });
@@ -112,7 +139,11 @@ impl RulesAnalyst {
                 None => {}
             }
         }
-        let severity = context.signal.severity_hint.unwrap_or(verdict.severity).clamp(1, 10);
+        let severity = context
+            .signal
+            .severity_hint
+            .unwrap_or(verdict.severity)
+            .clamp(1, 10);
         Assessment {
             analyst: RULES_ANALYST.to_string(),
             classification: verdict.classification,
@@ -135,7 +166,11 @@ fn alarm_verdict(context: &AnalysisContext) -> Verdict {
     let metric = signal.metric.as_deref().unwrap_or("");
     let kind = signal.alarm_kind.unwrap_or(AlarmKind::Metric);
     // An anomaly band is a statistical guess; a composite alarm is a summary of other alarms.
-    let discount = if kind == AlarmKind::AnomalyDetection { 0.1 } else { 0.0 };
+    let discount = if kind == AlarmKind::AnomalyDetection {
+        0.1
+    } else {
+        0.0
+    };
     if kind == AlarmKind::Composite {
         return Verdict::notify(
             Classification::Availability,
@@ -151,7 +186,10 @@ fn alarm_verdict(context: &AnalysisContext) -> Verdict {
             classification: Classification::Availability,
             severity: 7,
             confidence: 0.85 - discount,
-            statement: format!("{} fails its status checks; the guest is hung or impaired", resource.id()),
+            statement: format!(
+                "{} fails its status checks; the guest is hung or impaired",
+                resource.id()
+            ),
             evidence: ALARM_EVIDENCE,
             action: ActionId::Ec2Reboot,
             params: json!({"instance_id": resource.id()}),
@@ -161,7 +199,10 @@ fn alarm_verdict(context: &AnalysisContext) -> Verdict {
             classification,
             severity: 5,
             confidence: 0.6 - discount,
-            statement: format!("{} is CPU-saturated: a runaway process or more load than it can take", resource.id()),
+            statement: format!(
+                "{} is CPU-saturated: a runaway process or more load than it can take",
+                resource.id()
+            ),
             evidence: ALARM_EVIDENCE,
             action: ActionId::Ec2Reboot,
             params: json!({"instance_id": resource.id()}),
@@ -173,7 +214,10 @@ fn alarm_verdict(context: &AnalysisContext) -> Verdict {
                 classification,
                 severity: 6,
                 confidence: 0.65 - discount,
-                statement: format!("tasks of ECS service {} are unhealthy or saturated", resource.id()),
+                statement: format!(
+                    "tasks of ECS service {} are unhealthy or saturated",
+                    resource.id()
+                ),
                 evidence: ALARM_EVIDENCE,
                 action: ActionId::EcsForceNewDeployment,
                 params: json!({"cluster": cluster, "service": service}),
@@ -184,7 +228,10 @@ fn alarm_verdict(context: &AnalysisContext) -> Verdict {
             classification,
             severity: 5,
             confidence: 0.6 - discount,
-            statement: format!("instances of Auto Scaling group {} are degraded", resource.id()),
+            statement: format!(
+                "instances of Auto Scaling group {} are degraded",
+                resource.id()
+            ),
             evidence: ALARM_EVIDENCE,
             action: ActionId::AsgInstanceRefresh,
             params: json!({"auto_scaling_group_name": resource.id()}),
@@ -194,7 +241,14 @@ fn alarm_verdict(context: &AnalysisContext) -> Verdict {
             classification,
             5,
             0.5 - discount,
-            format!("{} crossed its threshold on {resource}", if metric.is_empty() { "the alarm's expression" } else { metric }),
+            format!(
+                "{} crossed its threshold on {resource}",
+                if metric.is_empty() {
+                    "the alarm's expression"
+                } else {
+                    metric
+                }
+            ),
             ALARM_EVIDENCE,
         ),
     }
@@ -202,9 +256,15 @@ fn alarm_verdict(context: &AnalysisContext) -> Verdict {
 
 fn metric_classification(metric: &str) -> Classification {
     let lower = metric.to_ascii_lowercase();
-    if ["error", "5xx", "fault", "fail"].iter().any(|word| lower.contains(word)) {
+    if ["error", "5xx", "fault", "fail"]
+        .iter()
+        .any(|word| lower.contains(word))
+    {
         Classification::ErrorRate
-    } else if ["latency", "duration", "responsetime"].iter().any(|word| lower.contains(word)) {
+    } else if ["latency", "duration", "responsetime"]
+        .iter()
+        .any(|word| lower.contains(word))
+    {
         Classification::Latency
     } else if lower.is_empty() {
         Classification::Unknown
@@ -222,7 +282,10 @@ fn cloudtrail_verdict(context: &AnalysisContext) -> Verdict {
             classification: Classification::ConfigurationChange,
             severity: 6,
             confidence: 0.55,
-            statement: format!("{} was stopped by someone other than Argus", context.resource.id()),
+            statement: format!(
+                "{} was stopped by someone other than Argus",
+                context.resource.id()
+            ),
             evidence,
             action: ActionId::Ec2Start,
             params: json!({"instance_id": context.resource.id()}),
@@ -232,14 +295,20 @@ fn cloudtrail_verdict(context: &AnalysisContext) -> Verdict {
             Classification::SecurityTamper,
             8,
             0.7,
-            format!("{call} destroyed {}; this cannot be undone by an action", context.resource),
+            format!(
+                "{call} destroyed {}; this cannot be undone by an action",
+                context.resource
+            ),
             evidence,
         ),
         _ => Verdict::notify(
             Classification::ConfigurationChange,
             5,
             0.6,
-            format!("{call} changed {} outside the usual pipeline", context.resource),
+            format!(
+                "{call} changed {} outside the usual pipeline",
+                context.resource
+            ),
             evidence,
         ),
     }
@@ -263,7 +332,10 @@ fn ec2_state_verdict(context: &AnalysisContext) -> Verdict {
             Classification::InfrastructureEvent,
             7,
             0.7,
-            format!("{} is {state}; it cannot be started again", context.resource.id()),
+            format!(
+                "{} is {state}; it cannot be started again",
+                context.resource.id()
+            ),
             &["ec2.state"],
         )
     }

@@ -39,13 +39,18 @@ struct AlarmFacts {
 pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseError> {
     let envelope = envelope(event, EVENTBRIDGE)?;
     let data: CloudWatchAlarmData<Value, Value> = decode(&envelope.detail, EVENTBRIDGE, "detail")?;
-    let state = data.state.ok_or_else(|| missing(EVENTBRIDGE, "detail.state"))?;
+    let state = data
+        .state
+        .ok_or_else(|| missing(EVENTBRIDGE, "detail.state"))?;
     let shape = ConfigurationShape::read(&data.configuration);
     let facts = AlarmFacts {
         alarm_name: data.alarm_name,
         alarm_arn: envelope.resources.first().cloned(),
         state: state_name(&state.value).to_string(),
-        previous_state: data.previous_state.as_ref().map(|s| state_name(&s.value).to_string()),
+        previous_state: data
+            .previous_state
+            .as_ref()
+            .map(|s| state_name(&s.value).to_string()),
         reason: state.reason.clone(),
         reason_data: reason_data_text(&state),
         changed_at: state.timestamp,
@@ -65,13 +70,18 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
 pub(super) fn from_lambda_action(event: &Value) -> Result<Normalised, NormaliseError> {
     let alarm: CloudWatchAlarm<Value, Value> = decode(event, LAMBDA_ACTION, "")?;
     let data = alarm.alarm_data;
-    let state = data.state.ok_or_else(|| missing(LAMBDA_ACTION, "alarmData.state"))?;
+    let state = data
+        .state
+        .ok_or_else(|| missing(LAMBDA_ACTION, "alarmData.state"))?;
     let shape = ConfigurationShape::read(&data.configuration);
     let facts = AlarmFacts {
         alarm_name: data.alarm_name,
         alarm_arn: alarm.alarm_arn,
         state: state_name(&state.value).to_string(),
-        previous_state: data.previous_state.as_ref().map(|s| state_name(&s.value).to_string()),
+        previous_state: data
+            .previous_state
+            .as_ref()
+            .map(|s| state_name(&s.value).to_string()),
         reason: state.reason.clone(),
         reason_data: reason_data_text(&state),
         changed_at: state.timestamp,
@@ -101,9 +111,8 @@ pub(super) fn from_sns(event: &Value) -> Result<Normalised, NormaliseError> {
             }
         })?;
         let payload: CloudWatchAlarmPayload = decode(&message, SNS, &field)?;
-        let changed_at = parse_alarm_time(&payload.state_change_time).ok_or_else(|| {
-            invalid(SNS, &format!("{field}.StateChangeTime"), "not a timestamp")
-        })?;
+        let changed_at = parse_alarm_time(&payload.state_change_time)
+            .ok_or_else(|| invalid(SNS, &format!("{field}.StateChangeTime"), "not a timestamp"))?;
         let trigger = &payload.trigger;
         let dimensions = trigger
             .dimensions
@@ -283,11 +292,15 @@ impl AlarmFacts {
         };
         // One state transition of one alarm is one source event, whichever way it arrived: the
         // EventBridge event, the Lambda action and the SNS message of the same transition dedupe.
-        let alarm_key = self.alarm_arn.clone().unwrap_or_else(|| self.alarm_name.clone());
+        let alarm_key = self
+            .alarm_arn
+            .clone()
+            .unwrap_or_else(|| self.alarm_name.clone());
         let source_event_id = format!(
             "alarm:{alarm_key}:{}:{}",
             self.state,
-            self.changed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            self.changed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
         let mut evidence = vec![Evidence::new(
             "alarm.state",
@@ -313,7 +326,11 @@ impl AlarmFacts {
             evidence.push(Evidence::new(
                 "alarm.metric",
                 "metric",
-                format!("{metric} [{}] ({:?} alarm)", dimensions.join(", "), self.kind),
+                format!(
+                    "{metric} [{}] ({:?} alarm)",
+                    dimensions.join(", "),
+                    self.kind
+                ),
             ));
         }
         if let Some(rule) = &self.alarm_rule {
@@ -372,12 +389,16 @@ fn datapoints_summary(reason_data: &str) -> Option<String> {
 }
 
 /// Maps well-known CloudWatch dimensions to the resource an action would target.
-pub(crate) fn resource_from_dimensions(dimensions: &BTreeMap<String, String>) -> Option<ResourceRef> {
+pub(crate) fn resource_from_dimensions(
+    dimensions: &BTreeMap<String, String>,
+) -> Option<ResourceRef> {
     let get = |name: &str| dimensions.get(name).map(String::as_str);
     let candidates = [
         get("InstanceId").map(|id| ("ec2", "instance", id.to_string())),
         match (get("ClusterName"), get("ServiceName")) {
-            (Some(cluster), Some(service)) => Some(("ecs", "service", format!("{cluster}/{service}"))),
+            (Some(cluster), Some(service)) => {
+                Some(("ecs", "service", format!("{cluster}/{service}")))
+            }
             _ => None,
         },
         get("FunctionName").map(|name| ("lambda", "function", name.to_string())),

@@ -87,7 +87,11 @@ fn check_version(version: u32, event: &'static str) -> Result<(), NormaliseError
     if version == SCHEMA_VERSION {
         Ok(())
     } else {
-        Err(invalid(event, "detail.schema_version", &format!("{version} is not supported (expected {SCHEMA_VERSION})")))
+        Err(invalid(
+            event,
+            "detail.schema_version",
+            &format!("{version} is not supported (expected {SCHEMA_VERSION})"),
+        ))
     }
 }
 
@@ -95,8 +99,15 @@ pub(super) fn log_anomaly(event: &Value) -> Result<Normalised, NormaliseError> {
     let envelope = envelope(event, ANOMALY_EVENT)?;
     let detail: LogAnomalyDetail = decode(&envelope.detail, ANOMALY_EVENT, "detail")?;
     check_version(detail.schema_version, ANOMALY_EVENT)?;
-    if !matches!(detail.kind.as_str(), "new_error_template" | "rate_spike" | "heartbeat_missing") {
-        return Err(invalid(ANOMALY_EVENT, "detail.kind", "expected new_error_template, rate_spike or heartbeat_missing"));
+    if !matches!(
+        detail.kind.as_str(),
+        "new_error_template" | "rate_spike" | "heartbeat_missing"
+    ) {
+        return Err(invalid(
+            ANOMALY_EVENT,
+            "detail.kind",
+            "expected new_error_template, rate_spike or heartbeat_missing",
+        ));
     }
     let resource = match &detail.resource {
         Some(resource) => ResourceRef::parse(resource)
@@ -110,15 +121,26 @@ pub(super) fn log_anomaly(event: &Value) -> Result<Normalised, NormaliseError> {
             "log anomaly",
             format!(
                 "{} in {}: template {} seen {} times between {} and {} (baseline mean {:.2}, stddev {:.2} over {} windows; score {:.2})",
-                detail.kind, detail.log_group, detail.template_id, detail.count,
-                detail.window.start.to_rfc3339(), detail.window.end.to_rfc3339(),
-                detail.baseline.mean, detail.baseline.stddev, detail.baseline.windows, detail.score
+                detail.kind,
+                detail.log_group,
+                detail.template_id,
+                detail.count,
+                detail.window.start.to_rfc3339(),
+                detail.window.end.to_rfc3339(),
+                detail.baseline.mean,
+                detail.baseline.stddev,
+                detail.baseline.windows,
+                detail.score
             ),
         ),
         Evidence::new("log.template", "log template", &detail.template),
     ];
     for (index, sample) in detail.samples.iter().take(MAX_SAMPLES).enumerate() {
-        evidence.push(Evidence::new(format!("log.sample.{}", index + 1), "log sample", sample));
+        evidence.push(Evidence::new(
+            format!("log.sample.{}", index + 1),
+            "log sample",
+            sample,
+        ));
     }
     let severity_hint = match detail.level.as_deref() {
         Some("fatal" | "critical") => Some(8),
@@ -152,7 +174,13 @@ pub(super) fn external_alert(event: &Value) -> Result<Normalised, NormaliseError
     let effect = match detail.status.as_str() {
         "firing" => SignalEffect::Opens,
         "resolved" => SignalEffect::Clears,
-        _ => return Err(invalid(ALERT_EVENT, "detail.status", "expected firing or resolved")),
+        _ => {
+            return Err(invalid(
+                ALERT_EVENT,
+                "detail.status",
+                "expected firing or resolved",
+            ));
+        }
     };
     let resource = match &detail.resource {
         Some(resource) => ResourceRef::parse(resource)
@@ -160,27 +188,53 @@ pub(super) fn external_alert(event: &Value) -> Result<Normalised, NormaliseError
         None => ResourceRef::new("external", &detail.vendor, &detail.alert_id)
             .map_err(|error| invalid(ALERT_EVENT, "detail.alert_id", error.reason))?,
     };
-    let severity_hint = match detail.severity.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let severity_hint = match detail
+        .severity
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("critical" | "p1" | "sev1") => Some(8),
         Some("error" | "high" | "p2") => Some(6),
         Some("warning" | "medium" | "p3") => Some(4),
         Some(_) => Some(3),
         None => None,
     };
-    let labels: Vec<String> = detail.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let labels: Vec<String> = detail
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let mut evidence = vec![
-        Evidence::new("alert.summary", "alert summary", format!("{} ({}) from {}: {}", detail.name, detail.status, detail.vendor, detail.summary)),
+        Evidence::new(
+            "alert.summary",
+            "alert summary",
+            format!(
+                "{} ({}) from {}: {}",
+                detail.name, detail.status, detail.vendor, detail.summary
+            ),
+        ),
         Evidence::new("alert.labels", "alert labels", labels.join(", ")),
     ];
     if let Some(description) = &detail.description {
-        evidence.push(Evidence::new("alert.description", "alert description", description));
+        evidence.push(Evidence::new(
+            "alert.description",
+            "alert description",
+            description,
+        ));
     }
     let observed_at = match (effect, detail.ends_at) {
         (SignalEffect::Clears, Some(ends_at)) => ends_at,
         _ => detail.starts_at,
     };
     Ok(Normalised::Signals(vec![Signal {
-        source_event_id: format!("external:{}:{}:{}:{}", detail.vendor, detail.alert_id, detail.status, observed_at.to_rfc3339()),
+        source_event_id: format!(
+            "external:{}:{}:{}:{}",
+            detail.vendor,
+            detail.alert_id,
+            detail.status,
+            observed_at.to_rfc3339()
+        ),
         source: SignalSource::ExternalAlert,
         effect,
         signature: format!("external:{}:{}", detail.vendor, detail.name),
@@ -188,7 +242,10 @@ pub(super) fn external_alert(event: &Value) -> Result<Normalised, NormaliseError
         account: envelope.account,
         region: envelope.region,
         observed_at,
-        title: format!("{} alert {} is {}", detail.vendor, detail.name, detail.status),
+        title: format!(
+            "{} alert {} is {}",
+            detail.vendor, detail.name, detail.status
+        ),
         state: detail.status.clone(),
         alarm_kind: None,
         metric: None,

@@ -55,7 +55,10 @@ pub(super) fn from_eventbridge(
 ) -> Result<Normalised, NormaliseError> {
     let envelope = envelope(event, EVENT)?;
     let record: Record = decode(&envelope.detail, EVENT, "detail")?;
-    let account = envelope.account.clone().or(record.recipient_account_id.clone());
+    let account = envelope
+        .account
+        .clone()
+        .or(record.recipient_account_id.clone());
     from_record(record, account, config)
 }
 
@@ -112,7 +115,11 @@ fn from_record(
     config: &SignalConfig,
 ) -> Result<Normalised, NormaliseError> {
     let call = call_name(&record.event_name).to_string();
-    if !config.sensitive_calls.iter().any(|sensitive| *sensitive == call) {
+    if !config
+        .sensitive_calls
+        .iter()
+        .any(|sensitive| *sensitive == call)
+    {
         return Ok(Normalised::Ignored {
             reason: format!("{call} is not in the list of sensitive calls"),
         });
@@ -140,19 +147,26 @@ fn from_record(
         resources.extend(ResourceRef::new("aws", "account", &account_id).ok());
     }
     let total = resources.len();
-    let severity_hint = Some(if call.starts_with("Delete") || call.starts_with("Terminate") {
-        8
-    } else if call.starts_with("Stop") {
-        6
-    } else {
-        5
-    });
+    let severity_hint = Some(
+        if call.starts_with("Delete") || call.starts_with("Terminate") {
+            8
+        } else if call.starts_with("Stop") {
+            6
+        } else {
+            5
+        },
+    );
     let request = serde_json::to_string(&record.request_parameters).unwrap_or_default();
-    let who = principal.clone().unwrap_or_else(|| "an unknown principal".to_string());
+    let who = principal
+        .clone()
+        .unwrap_or_else(|| "an unknown principal".to_string());
     let call_text = format!(
         "{who} called {service}:{call} at {} from {} ({})",
         record.event_time.to_rfc3339(),
-        record.source_i_p_address.as_deref().unwrap_or("an unknown address"),
+        record
+            .source_i_p_address
+            .as_deref()
+            .unwrap_or("an unknown address"),
         record.user_agent.as_deref().unwrap_or("unknown agent"),
     );
     let signals = resources
@@ -247,8 +261,13 @@ fn resources_of(call: &str, record: &Record) -> Vec<ResourceRef> {
 /// A best-effort reading of an ARN into a resource reference: `arn:aws:<svc>:…:<type>/<id>`.
 pub fn resource_from_arn(arn: &str) -> Option<ResourceRef> {
     let mut parts = arn.splitn(6, ':');
-    let (_arn, _partition, service, _region, _account) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (_arn, _partition, service, _region, _account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     let rest = parts.next()?;
     let (kind, id) = rest.split_once('/').or_else(|| rest.split_once(':'))?;
     ResourceRef::new(service, kind, id).ok()
@@ -259,9 +278,15 @@ pub fn resource_from_arn(arn: &str) -> Option<ResourceRef> {
 fn find_correlation_id(value: &Value) -> Option<CorrelationId> {
     match value {
         Value::Object(map) => {
-            let key = map.get("key").or_else(|| map.get("Key")).and_then(Value::as_str);
+            let key = map
+                .get("key")
+                .or_else(|| map.get("Key"))
+                .and_then(Value::as_str);
             if key == Some(CORRELATION_TAG) {
-                let tagged = map.get("value").or_else(|| map.get("Value")).and_then(Value::as_str);
+                let tagged = map
+                    .get("value")
+                    .or_else(|| map.get("Value"))
+                    .and_then(Value::as_str);
                 if let Some(id) = tagged.and_then(|v| CorrelationId::parse(v).ok()) {
                     return Some(id);
                 }
@@ -292,7 +317,10 @@ mod tests {
     #[test]
     fn lambda_call_names_lose_their_api_version() {
         assert_eq!(call_name("DeleteFunction20150331"), "DeleteFunction");
-        assert_eq!(call_name("UpdateFunctionConfiguration20150331v2"), "UpdateFunctionConfiguration");
+        assert_eq!(
+            call_name("UpdateFunctionConfiguration20150331v2"),
+            "UpdateFunctionConfiguration"
+        );
         assert_eq!(call_name("TerminateInstances"), "TerminateInstances");
         assert_eq!(call_name("Put2"), "Put2");
     }
@@ -307,12 +335,16 @@ mod tests {
         });
         let id = find_correlation_id(&request).unwrap();
         assert_eq!(id.as_str(), "20261122T050412Z-ec2-cpu-5f0c2a9d1b7e");
-        assert_eq!(find_correlation_id(&serde_json::json!({"clientToken": "abc"})), None);
+        assert_eq!(
+            find_correlation_id(&serde_json::json!({"clientToken": "abc"})),
+            None
+        );
     }
 
     #[test]
     fn arns_become_resource_references() {
-        let resource = resource_from_arn("arn:aws:dynamodb:us-east-1:123456789012:table/orders").unwrap();
+        let resource =
+            resource_from_arn("arn:aws:dynamodb:us-east-1:123456789012:table/orders").unwrap();
         assert_eq!(resource.as_str(), "dynamodb:table/orders");
         assert!(resource_from_arn("not an arn").is_none());
     }

@@ -27,7 +27,13 @@ pub(super) fn from_eventbridge(event: &serde_json::Value) -> Result<Normalised, 
         "stopping" | "stopped" | "shutting-down" | "terminated" => SignalEffect::Opens,
         "running" => SignalEffect::Clears,
         "pending" => SignalEffect::Informs,
-        other => return Err(invalid(EVENT, "detail.state", &format!("unknown state `{other}`"))),
+        other => {
+            return Err(invalid(
+                EVENT,
+                "detail.state",
+                &format!("unknown state `{other}`"),
+            ));
+        }
     };
     let severity_hint = match detail.state.as_str() {
         "terminated" | "shutting-down" => Some(7),
@@ -53,7 +59,12 @@ pub(super) fn from_eventbridge(event: &serde_json::Value) -> Result<Normalised, 
         evidence: vec![Evidence::new(
             "ec2.state",
             "instance state",
-            format!("instance {} entered `{}` at {}", detail.instance_id, detail.state, envelope.time.to_rfc3339()),
+            format!(
+                "instance {} entered `{}` at {}",
+                detail.instance_id,
+                detail.state,
+                envelope.time.to_rfc3339()
+            ),
         )],
     }]))
 }

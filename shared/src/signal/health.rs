@@ -42,10 +42,16 @@ struct Entity {
 pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseError> {
     let envelope = envelope(event, EVENT)?;
     let detail: Detail = decode(&envelope.detail, EVENT, "detail")?;
-    let category = detail.event_type_category.clone().unwrap_or_else(|| "issue".to_string());
+    let category = detail
+        .event_type_category
+        .clone()
+        .unwrap_or_else(|| "issue".to_string());
     if category == "accountNotification" {
         return Ok(Normalised::Ignored {
-            reason: format!("{} is an account notification, not an incident", detail.event_type_code),
+            reason: format!(
+                "{} is an account notification, not an incident",
+                detail.event_type_code
+            ),
         });
     }
     let effect = match detail.status_code.as_deref() {
@@ -63,7 +69,10 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
     resources.sort();
     resources.dedup();
     if resources.is_empty() {
-        let account = envelope.account.clone().unwrap_or_else(|| "unknown".to_string());
+        let account = envelope
+            .account
+            .clone()
+            .unwrap_or_else(|| "unknown".to_string());
         resources.extend(ResourceRef::new("aws", "account", &account).ok());
     }
     let description = detail
@@ -72,8 +81,14 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
         .map(|description| description.latest_description.as_str())
         .unwrap_or("");
     let severity_hint = Some(if category == "issue" { 6 } else { 4 });
-    let event_key = detail.event_arn.clone().unwrap_or_else(|| envelope.id.clone());
-    let status = detail.status_code.clone().unwrap_or_else(|| "open".to_string());
+    let event_key = detail
+        .event_arn
+        .clone()
+        .unwrap_or_else(|| envelope.id.clone());
+    let status = detail
+        .status_code
+        .clone()
+        .unwrap_or_else(|| "open".to_string());
     let signals = resources
         .into_iter()
         .map(|resource| Signal {
@@ -92,7 +107,14 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
             principal: None,
             correlation_hint: None,
             evidence: vec![
-                Evidence::new("health.event", "AWS Health event", format!("{} {} ({category}, {status}) affecting {resource}", detail.service, detail.event_type_code)),
+                Evidence::new(
+                    "health.event",
+                    "AWS Health event",
+                    format!(
+                        "{} {} ({category}, {status}) affecting {resource}",
+                        detail.service, detail.event_type_code
+                    ),
+                ),
                 Evidence::new("health.description", "AWS Health description", description),
             ],
             resource,

@@ -8,8 +8,8 @@ mod health;
 mod normalise;
 
 pub use argus_events::{
-    EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail, LOG_ANOMALY_DETAIL_TYPE,
-    LOG_ANOMALY_SOURCE, LogAnomalyDetail,
+    EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail,
+    LOG_ANOMALY_DETAIL_TYPE, LOG_ANOMALY_SOURCE, LogAnomalyDetail,
 };
 pub use normalise::{NormaliseError, Normalised, normalise, normalise_str};
 
@@ -69,6 +69,16 @@ pub enum SignalEffect {
     Clears,
     /// Context only (INSUFFICIENT_DATA, pending): recorded against the open incident if any.
     Informs,
+}
+
+impl SignalEffect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opens => "opens",
+            Self::Clears => "clears",
+            Self::Informs => "informs",
+        }
+    }
 }
 
 /// The kind of alarm, which changes what the rules analyst can infer from it.

@@ -31,7 +31,18 @@ const EXECUTIONS: Table = TableDefinition::new("executions");
 const PATTERN_STATS: Table = TableDefinition::new("pattern_stats");
 const PATTERN_INCIDENTS: Table = TableDefinition::new("pattern_incidents");
 const PATTERN_SEEN: Table = TableDefinition::new("pattern_seen");
-const ALL_TABLES: [Table; 10] = [INCIDENTS, OPEN_GUARDS, DEDUP, SIGNALS, AUDIT, BUDGET, EXECUTIONS, PATTERN_STATS, PATTERN_INCIDENTS, PATTERN_SEEN];
+const ALL_TABLES: [Table; 10] = [
+    INCIDENTS,
+    OPEN_GUARDS,
+    DEDUP,
+    SIGNALS,
+    AUDIT,
+    BUDGET,
+    EXECUTIONS,
+    PATTERN_STATS,
+    PATTERN_INCIDENTS,
+    PATTERN_SEEN,
+];
 
 /// Separates key parts; it cannot occur in resources (no control characters) or ids.
 const SEP: char = '\u{1f}';
@@ -52,7 +63,9 @@ impl std::fmt::Debug for EmbeddedStore {
 fn store_error(error: impl Into<redb::Error>) -> StoreError {
     let error: redb::Error = error.into();
     match error {
-        redb::Error::DatabaseAlreadyOpen => StoreError::Unavailable("the store file is open in another argus process; wait for it to finish".to_string()),
+        redb::Error::DatabaseAlreadyOpen => StoreError::Unavailable(
+            "the store file is open in another argus process; wait for it to finish".to_string(),
+        ),
         other => StoreError::Unavailable(other.to_string()),
     }
 }
@@ -89,8 +102,13 @@ struct ExecutionItem {
 impl EmbeddedStore {
     /// Opens (or creates) the store file, creating its folder.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| StoreError::Unavailable(format!("cannot create {}: {error}", parent.display())))?;
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
+            })?;
         }
         let db = Database::create(path).map_err(store_error)?;
         Self::initialise(db)
@@ -98,7 +116,9 @@ impl EmbeddedStore {
 
     /// A store that lives in memory only, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(store_error)?;
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(store_error)?;
         Self::initialise(db)
     }
 
@@ -113,17 +133,26 @@ impl EmbeddedStore {
 
     /// A workflow port that records executions in this store, as `argus replay` runs them.
     pub fn local_workflow(&self) -> LocalWorkflow {
-        LocalWorkflow { db: Arc::clone(&self.db), region: "local".to_string() }
+        LocalWorkflow {
+            db: Arc::clone(&self.db),
+            region: "local".to_string(),
+        }
     }
 
-    fn read<T>(&self, read: impl FnOnce(&redb::ReadTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let txn = self.db.begin_read().map_err(store_error)?;
         read(&txn)
     }
 
     /// Runs `write` in one write transaction; it commits only when `write` says so, which is
     /// what makes every guard below all-or-nothing.
-    fn write<T>(&self, write: impl FnOnce(&redb::WriteTransaction) -> Result<(T, bool), StoreError>) -> Result<T, StoreError> {
+    fn write<T>(
+        &self,
+        write: impl FnOnce(&redb::WriteTransaction) -> Result<(T, bool), StoreError>,
+    ) -> Result<T, StoreError> {
         let txn = self.db.begin_write().map_err(store_error)?;
         let (result, commit) = write(&txn)?;
         if commit {
@@ -135,24 +164,38 @@ impl EmbeddedStore {
     }
 }
 
-fn get<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str, what: &str) -> Result<Option<T>, StoreError> {
+fn get<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
     match table.get(key).map_err(store_error)? {
         Some(guard) => decode(guard.value(), what).map(Some),
         None => Ok(None),
     }
 }
 
-fn scan<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u8]>, prefix: &str, what: &str) -> Result<Vec<T>, StoreError> {
+fn scan<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    prefix: &str,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
     let (start, end) = prefix_range(prefix);
     let mut found = Vec::new();
-    for entry in table.range(start.as_str()..end.as_str()).map_err(store_error)? {
+    for entry in table
+        .range(start.as_str()..end.as_str())
+        .map_err(store_error)?
+    {
         let (_, value) = entry.map_err(store_error)?;
         found.push(decode(value.value(), what)?);
     }
     Ok(found)
 }
 
-fn all<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u8]>, what: &str) -> Result<Vec<T>, StoreError> {
+fn all<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
     let mut found = Vec::new();
     for entry in table.iter().map_err(store_error)? {
         let (_, value) = entry.map_err(store_error)?;
@@ -166,28 +209,50 @@ fn guard_key(resource: &ResourceRef, signature: &str) -> String {
 }
 
 /// A live (unexpired) claim for this event, if any.
-fn existing_claim(table: &impl ReadableTable<&'static str, &'static [u8]>, claim: &DedupClaim, now: DateTime<Utc>) -> Result<Option<DedupClaim>, StoreError> {
+fn existing_claim(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    claim: &DedupClaim,
+    now: DateTime<Utc>,
+) -> Result<Option<DedupClaim>, StoreError> {
     let found: Option<DedupClaim> = get(table, &claim.source_event_id, "dedup claim")?;
     Ok(found.filter(|existing| existing.expires_at > now))
 }
 
-fn put_records(txn: &redb::WriteTransaction, incident: &Incident, signal: Option<&SignalRecord>, audit: &[AuditRecord]) -> Result<(), StoreError> {
+fn put_records(
+    txn: &redb::WriteTransaction,
+    incident: &Incident,
+    signal: Option<&SignalRecord>,
+    audit: &[AuditRecord],
+) -> Result<(), StoreError> {
     let id = incident.id.as_str();
     let mut incidents = txn.open_table(INCIDENTS).map_err(store_error)?;
-    incidents.insert(id, encode(incident)?.as_slice()).map_err(store_error)?;
+    incidents
+        .insert(id, encode(incident)?.as_slice())
+        .map_err(store_error)?;
     if let Some(signal) = signal {
         let mut signals = txn.open_table(SIGNALS).map_err(store_error)?;
         let seq = format!("{:010}", incident.signal_count);
-        signals.insert(key(&[id, &seq]).as_str(), encode(signal)?.as_slice()).map_err(store_error)?;
+        signals
+            .insert(key(&[id, &seq]).as_str(), encode(signal)?.as_slice())
+            .map_err(store_error)?;
     }
     let mut trail = txn.open_table(AUDIT).map_err(store_error)?;
     for record in audit {
         let seq = format!("{:020}", record.seq);
         let record_key = key(&[id, &seq]);
-        if trail.get(record_key.as_str()).map_err(store_error)?.is_some() {
-            return Err(StoreError::Corrupt(format!("audit record {} of {id} exists already", record.seq)));
+        if trail
+            .get(record_key.as_str())
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(StoreError::Corrupt(format!(
+                "audit record {} of {id} exists already",
+                record.seq
+            )));
         }
-        trail.insert(record_key.as_str(), encode(record)?.as_slice()).map_err(store_error)?;
+        trail
+            .insert(record_key.as_str(), encode(record)?.as_slice())
+            .map_err(store_error)?;
     }
     Ok(())
 }
@@ -199,25 +264,48 @@ impl IncidentStore for EmbeddedStore {
         self.write(|txn| {
             let mut dedup = txn.open_table(DEDUP).map_err(store_error)?;
             if let Some(existing) = existing_claim(&dedup, new.claim, now)? {
-                return Ok((OpenOutcome::Duplicate { correlation_id: existing.correlation_id }, false));
+                return Ok((
+                    OpenOutcome::Duplicate {
+                        correlation_id: existing.correlation_id,
+                    },
+                    false,
+                ));
             }
             let mut guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
             let guard = guard_key(&new.incident.resource, &new.incident.signature);
             if let Some(open) = guards.get(guard.as_str()).map_err(store_error)? {
-                let id = std::str::from_utf8(open.value()).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-                let correlation_id = CorrelationId::parse(id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                let id = std::str::from_utf8(open.value())
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                let correlation_id = CorrelationId::parse(id)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
                 return Ok((OpenOutcome::AlreadyOpen { correlation_id }, false));
             }
             {
                 let incidents = txn.open_table(INCIDENTS).map_err(store_error)?;
-                if incidents.get(new.incident.id.as_str()).map_err(store_error)?.is_some() {
+                if incidents
+                    .get(new.incident.id.as_str())
+                    .map_err(store_error)?
+                    .is_some()
+                {
                     // The same id means the same first event, which the claim above would have caught
                     // unless it expired; the incident exists, so this delivery is a duplicate.
-                    return Ok((OpenOutcome::Duplicate { correlation_id: Some(new.incident.id.clone()) }, false));
+                    return Ok((
+                        OpenOutcome::Duplicate {
+                            correlation_id: Some(new.incident.id.clone()),
+                        },
+                        false,
+                    ));
                 }
             }
-            dedup.insert(new.claim.source_event_id.as_str(), encode(new.claim)?.as_slice()).map_err(store_error)?;
-            guards.insert(guard.as_str(), new.incident.id.as_str().as_bytes()).map_err(store_error)?;
+            dedup
+                .insert(
+                    new.claim.source_event_id.as_str(),
+                    encode(new.claim)?.as_slice(),
+                )
+                .map_err(store_error)?;
+            guards
+                .insert(guard.as_str(), new.incident.id.as_str().as_bytes())
+                .map_err(store_error)?;
             drop((dedup, guards));
             put_records(txn, new.incident, Some(new.signal), new.audit)?;
             Ok((OpenOutcome::Opened, true))
@@ -229,19 +317,27 @@ impl IncidentStore for EmbeddedStore {
             if let Some(claim) = write.claim {
                 let dedup = txn.open_table(DEDUP).map_err(store_error)?;
                 if let Some(existing) = existing_claim(&dedup, claim, claim.claimed_at)? {
-                    return Ok((WriteOutcome::Duplicate { correlation_id: existing.correlation_id }, false));
+                    return Ok((
+                        WriteOutcome::Duplicate {
+                            correlation_id: existing.correlation_id,
+                        },
+                        false,
+                    ));
                 }
             }
             {
                 let incidents = txn.open_table(INCIDENTS).map_err(store_error)?;
-                let current: Option<Incident> = get(&incidents, write.incident.id.as_str(), "incident")?;
+                let current: Option<Incident> =
+                    get(&incidents, write.incident.id.as_str(), "incident")?;
                 if current.map(|incident| incident.revision) != Some(write.expected_revision) {
                     return Ok((WriteOutcome::Conflict, false));
                 }
             }
             if let Some(claim) = write.claim {
                 let mut dedup = txn.open_table(DEDUP).map_err(store_error)?;
-                dedup.insert(claim.source_event_id.as_str(), encode(claim)?.as_slice()).map_err(store_error)?;
+                dedup
+                    .insert(claim.source_event_id.as_str(), encode(claim)?.as_slice())
+                    .map_err(store_error)?;
             }
             if !write.incident.status.is_open() {
                 let mut guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
@@ -263,30 +359,58 @@ impl IncidentStore for EmbeddedStore {
         self.write(|txn| {
             let mut dedup = txn.open_table(DEDUP).map_err(store_error)?;
             if let Some(existing) = existing_claim(&dedup, claim, claim.claimed_at)? {
-                return Ok((ClaimOutcome::Duplicate { correlation_id: existing.correlation_id }, false));
+                return Ok((
+                    ClaimOutcome::Duplicate {
+                        correlation_id: existing.correlation_id,
+                    },
+                    false,
+                ));
             }
-            dedup.insert(claim.source_event_id.as_str(), encode(claim)?.as_slice()).map_err(store_error)?;
+            dedup
+                .insert(claim.source_event_id.as_str(), encode(claim)?.as_slice())
+                .map_err(store_error)?;
             Ok((ClaimOutcome::Claimed, true))
         })
     }
 
     async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError> {
-        self.read(|txn| get(&txn.open_table(INCIDENTS).map_err(store_error)?, id.as_str(), "incident"))
-    }
-
-    async fn open_incident_for(&self, resource: &ResourceRef, signature: &str) -> Result<Option<CorrelationId>, StoreError> {
         self.read(|txn| {
-            let guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
-            let Some(held) = guards.get(guard_key(resource, signature).as_str()).map_err(store_error)? else {
-                return Ok(None);
-            };
-            let id = std::str::from_utf8(held.value()).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            CorrelationId::parse(id).map(Some).map_err(|error| StoreError::Corrupt(error.to_string()))
+            get(
+                &txn.open_table(INCIDENTS).map_err(store_error)?,
+                id.as_str(),
+                "incident",
+            )
         })
     }
 
-    async fn incidents_on(&self, resource: &ResourceRef, limit: usize) -> Result<Vec<Incident>, StoreError> {
-        let mut found: Vec<Incident> = self.read(|txn| all(&txn.open_table(INCIDENTS).map_err(store_error)?, "incident"))?;
+    async fn open_incident_for(
+        &self,
+        resource: &ResourceRef,
+        signature: &str,
+    ) -> Result<Option<CorrelationId>, StoreError> {
+        self.read(|txn| {
+            let guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
+            let Some(held) = guards
+                .get(guard_key(resource, signature).as_str())
+                .map_err(store_error)?
+            else {
+                return Ok(None);
+            };
+            let id = std::str::from_utf8(held.value())
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            CorrelationId::parse(id)
+                .map(Some)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))
+        })
+    }
+
+    async fn incidents_on(
+        &self,
+        resource: &ResourceRef,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let mut found: Vec<Incident> =
+            self.read(|txn| all(&txn.open_table(INCIDENTS).map_err(store_error)?, "incident"))?;
         found.retain(|incident| &incident.resource == resource);
         found.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| b.id.cmp(&a.id)));
         found.truncate(limit);
@@ -294,43 +418,76 @@ impl IncidentStore for EmbeddedStore {
     }
 
     async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
-        let mut found: Vec<Incident> = self.read(|txn| all(&txn.open_table(INCIDENTS).map_err(store_error)?, "incident"))?;
+        let mut found: Vec<Incident> =
+            self.read(|txn| all(&txn.open_table(INCIDENTS).map_err(store_error)?, "incident"))?;
         if let Some(statuses) = &query.statuses {
             found.retain(|incident| statuses.contains(&incident.status));
         }
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| b.id.cmp(&a.id)));
+        found.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
         found.truncate(query.limit);
         Ok(found)
     }
 
     async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError> {
-        self.read(|txn| scan(&txn.open_table(SIGNALS).map_err(store_error)?, id.as_str(), "signal"))
+        self.read(|txn| {
+            scan(
+                &txn.open_table(SIGNALS).map_err(store_error)?,
+                id.as_str(),
+                "signal",
+            )
+        })
     }
 
     async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError> {
-        self.read(|txn| scan(&txn.open_table(AUDIT).map_err(store_error)?, id.as_str(), "audit record"))
+        self.read(|txn| {
+            scan(
+                &txn.open_table(AUDIT).map_err(store_error)?,
+                id.as_str(),
+                "audit record",
+            )
+        })
     }
 
-    async fn budget_usage(&self, resource: &ResourceRef, window_start: DateTime<Utc>) -> Result<Vec<BudgetUsage>, StoreError> {
+    async fn budget_usage(
+        &self,
+        resource: &ResourceRef,
+        window_start: DateTime<Utc>,
+    ) -> Result<Vec<BudgetUsage>, StoreError> {
         let window = format!("{:020}", window_start.timestamp());
         let prefix = key(&[resource.as_str(), &window]);
         self.read(|txn| {
             let table = txn.open_table(BUDGET).map_err(store_error)?;
             let (start, end) = prefix_range(&prefix);
             let mut usage = Vec::new();
-            for entry in table.range(start.as_str()..end.as_str()).map_err(store_error)? {
+            for entry in table
+                .range(start.as_str()..end.as_str())
+                .map_err(store_error)?
+            {
                 let (entry_key, value) = entry.map_err(store_error)?;
                 let item: BudgetItem = decode(value.value(), "budget")?;
                 let action_name = entry_key.value().rsplit(SEP).next().unwrap_or_default();
                 if let Some(action) = ActionId::parse(action_name) {
-                    usage.push(BudgetUsage { action, used: item.used, last_attempt_at: item.last_attempt_at });
+                    usage.push(BudgetUsage {
+                        action,
+                        used: item.used,
+                        last_attempt_at: item.last_attempt_at,
+                    });
                 }
             }
             Ok(usage)
         })
     }
 
-    async fn consume_budget(&self, budget: &BudgetKey, limits: &BudgetLimits, now: DateTime<Utc>) -> Result<BudgetOutcome, StoreError> {
+    async fn consume_budget(
+        &self,
+        budget: &BudgetKey,
+        limits: &BudgetLimits,
+        now: DateTime<Utc>,
+    ) -> Result<BudgetOutcome, StoreError> {
         let window = format!("{:020}", budget.window_start.timestamp());
         let item_key = key(&[budget.resource.as_str(), &window, budget.action.as_str()]);
         self.write(|txn| {
@@ -341,14 +498,26 @@ impl IncidentStore for EmbeddedStore {
                     return Ok((BudgetOutcome::Spent { used: item.used }, false));
                 }
                 if item.last_attempt_at + limits.cooldown > now {
-                    return Ok((BudgetOutcome::CoolingDown { used: item.used, last_attempt_at: item.last_attempt_at }, false));
+                    return Ok((
+                        BudgetOutcome::CoolingDown {
+                            used: item.used,
+                            last_attempt_at: item.last_attempt_at,
+                        },
+                        false,
+                    ));
                 }
             } else if limits.max_attempts == 0 {
                 return Ok((BudgetOutcome::Spent { used: 0 }, false));
             }
             let used = current.map_or(0, |item| item.used) + 1;
-            let item = BudgetItem { used, last_attempt_at: now, expires_at: limits.expires_at };
-            table.insert(item_key.as_str(), encode(&item)?.as_slice()).map_err(store_error)?;
+            let item = BudgetItem {
+                used,
+                last_attempt_at: now,
+                expires_at: limits.expires_at,
+            };
+            table
+                .insert(item_key.as_str(), encode(&item)?.as_slice())
+                .map_err(store_error)?;
             Ok((BudgetOutcome::Granted { used }, true))
         })
     }
@@ -356,13 +525,27 @@ impl IncidentStore for EmbeddedStore {
 
 #[async_trait]
 impl PatternStore for EmbeddedStore {
-    async fn action_stats(&self, signature: &str, action: ActionId) -> Result<ActionStats, StoreError> {
+    async fn action_stats(
+        &self,
+        signature: &str,
+        action: ActionId,
+    ) -> Result<ActionStats, StoreError> {
         let stats_key = key(&[signature, action.as_str()]);
-        let found: Option<ActionStats> = self.read(|txn| get(&txn.open_table(PATTERN_STATS).map_err(store_error)?, &stats_key, "action stats"))?;
+        let found: Option<ActionStats> = self.read(|txn| {
+            get(
+                &txn.open_table(PATTERN_STATS).map_err(store_error)?,
+                &stats_key,
+                "action stats",
+            )
+        })?;
         Ok(found.unwrap_or_default())
     }
 
-    async fn record_outcome(&self, outcome: &OutcomeRecord, keep_summaries: usize) -> Result<(), StoreError> {
+    async fn record_outcome(
+        &self,
+        outcome: &OutcomeRecord,
+        keep_summaries: usize,
+    ) -> Result<(), StoreError> {
         let signature = outcome.signature.as_str();
         let incident_id = outcome.summary.correlation_id.as_str();
         self.write(|txn| {
@@ -371,10 +554,12 @@ impl PatternStore for EmbeddedStore {
             if seen.get(seen_key.as_str()).map_err(store_error)?.is_some() {
                 return Ok(((), false));
             }
-            seen.insert(seen_key.as_str(), b"1".as_slice()).map_err(store_error)?;
+            seen.insert(seen_key.as_str(), b"1".as_slice())
+                .map_err(store_error)?;
             let mut stats_table = txn.open_table(PATTERN_STATS).map_err(store_error)?;
             let stats_key = key(&[signature, outcome.action.as_str()]);
-            let mut stats: ActionStats = get(&stats_table, &stats_key, "action stats")?.unwrap_or_default();
+            let mut stats: ActionStats =
+                get(&stats_table, &stats_key, "action stats")?.unwrap_or_default();
             stats.attempts += 1;
             if outcome.verified {
                 stats.verified_successes += 1;
@@ -382,15 +567,29 @@ impl PatternStore for EmbeddedStore {
             } else {
                 stats.failures += 1;
             }
-            stats_table.insert(stats_key.as_str(), encode(&stats)?.as_slice()).map_err(store_error)?;
+            stats_table
+                .insert(stats_key.as_str(), encode(&stats)?.as_slice())
+                .map_err(store_error)?;
             let mut summaries = txn.open_table(PATTERN_INCIDENTS).map_err(store_error)?;
-            let closed = outcome.summary.closed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            summaries.insert(key(&[signature, &closed, incident_id]).as_str(), encode(&outcome.summary)?.as_slice()).map_err(store_error)?;
+            let closed = outcome
+                .summary
+                .closed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            summaries
+                .insert(
+                    key(&[signature, &closed, incident_id]).as_str(),
+                    encode(&outcome.summary)?.as_slice(),
+                )
+                .map_err(store_error)?;
             let (start, end) = prefix_range(signature);
             let keys: Vec<String> = summaries
                 .range(start.as_str()..end.as_str())
                 .map_err(store_error)?
-                .map(|entry| entry.map(|(k, _)| k.value().to_string()).map_err(store_error))
+                .map(|entry| {
+                    entry
+                        .map(|(k, _)| k.value().to_string())
+                        .map_err(store_error)
+                })
                 .collect::<Result<_, _>>()?;
             // Keys sort oldest first; drop the oldest beyond the bound.
             for old in keys.iter().take(keys.len().saturating_sub(keep_summaries)) {
@@ -400,8 +599,18 @@ impl PatternStore for EmbeddedStore {
         })
     }
 
-    async fn recent_incidents(&self, signature: &str, limit: usize) -> Result<Vec<PastIncident>, StoreError> {
-        let mut found: Vec<PastIncident> = self.read(|txn| scan(&txn.open_table(PATTERN_INCIDENTS).map_err(store_error)?, signature, "past incident"))?;
+    async fn recent_incidents(
+        &self,
+        signature: &str,
+        limit: usize,
+    ) -> Result<Vec<PastIncident>, StoreError> {
+        let mut found: Vec<PastIncident> = self.read(|txn| {
+            scan(
+                &txn.open_table(PATTERN_INCIDENTS).map_err(store_error)?,
+                signature,
+                "past incident",
+            )
+        })?;
         found.reverse();
         found.truncate(limit);
         Ok(found)
@@ -425,28 +634,55 @@ impl LocalWorkflow {
     /// The input an execution was started with, as the local state machine will read it.
     pub fn execution_input(&self, name: &str) -> Result<Option<Value>, StoreError> {
         let txn = self.db.begin_read().map_err(store_error)?;
-        let found: Option<ExecutionItem> = get(&txn.open_table(EXECUTIONS).map_err(store_error)?, name, "execution")?;
+        let found: Option<ExecutionItem> = get(
+            &txn.open_table(EXECUTIONS).map_err(store_error)?,
+            name,
+            "execution",
+        )?;
         Ok(found.map(|item| item.input))
     }
 }
 
 #[async_trait]
 impl Workflow for LocalWorkflow {
-    async fn start(&self, name: &CorrelationId, input: &Value) -> Result<WorkflowStart, WorkflowError> {
+    async fn start(
+        &self,
+        name: &CorrelationId,
+        input: &Value,
+    ) -> Result<WorkflowStart, WorkflowError> {
         let unavailable = |error: StoreError| WorkflowError::Unavailable(error.to_string());
-        let execution_id = format!("arn:aws:states:{}:000000000000:execution:argus-recovery:{name}", self.region);
-        let txn = self.db.begin_write().map_err(|e| unavailable(store_error(e)))?;
+        let execution_id = format!(
+            "arn:aws:states:{}:000000000000:execution:argus-recovery:{name}",
+            self.region
+        );
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| unavailable(store_error(e)))?;
         let already_started = {
-            let mut table = txn.open_table(EXECUTIONS).map_err(|e| unavailable(store_error(e)))?;
-            let exists = table.get(name.as_str()).map_err(|e| unavailable(store_error(e)))?.is_some();
+            let mut table = txn
+                .open_table(EXECUTIONS)
+                .map_err(|e| unavailable(store_error(e)))?;
+            let exists = table
+                .get(name.as_str())
+                .map_err(|e| unavailable(store_error(e)))?
+                .is_some();
             if !exists {
-                let item = ExecutionItem { execution_id: execution_id.clone(), input: input.clone() };
+                let item = ExecutionItem {
+                    execution_id: execution_id.clone(),
+                    input: input.clone(),
+                };
                 let bytes = encode(&item).map_err(unavailable)?;
-                table.insert(name.as_str(), bytes.as_slice()).map_err(|e| unavailable(store_error(e)))?;
+                table
+                    .insert(name.as_str(), bytes.as_slice())
+                    .map_err(|e| unavailable(store_error(e)))?;
             }
             exists
         };
         txn.commit().map_err(|e| unavailable(store_error(e)))?;
-        Ok(WorkflowStart { execution_id, already_started })
+        Ok(WorkflowStart {
+            execution_id,
+            already_started,
+        })
     }
 }

@@ -1,0 +1,495 @@
+//! Test support shared by every crate's tests: the store conformance suite that the embedded and
+//! DynamoDB adapters must both pass, and signal builders. Compiled only with feature `testing`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::analysis::PastIncident;
+use crate::catalogue::ActionId;
+use crate::correlation::CorrelationId;
+use crate::incident::{AuditEntry, AuditKind, Incident, IncidentStatus, verify_chain};
+use crate::ports::{
+    BudgetKey, BudgetLimits, BudgetOutcome, ClaimOutcome, DedupClaim, IncidentQuery, IncidentStore,
+    IncidentWrite, NewIncident, OpenOutcome, OutcomeRecord, PatternStore, SignalRecord,
+    WriteOutcome,
+};
+use crate::resource::ResourceRef;
+use crate::signal::{Evidence, Signal, SignalEffect, SignalSource};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+
+/// A fixed instant tests start from.
+pub fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap()
+}
+
+/// A unique suffix, so suites sharing one DynamoDB table never see each other's items.
+pub fn unique(label: &str) -> String {
+    format!(
+        "{label}-{}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+/// An alarm-like signal that opens an incident on `resource`.
+pub fn alarm_signal(
+    resource: &str,
+    signature: &str,
+    event_id: &str,
+    at: DateTime<Utc>,
+    effect: SignalEffect,
+) -> Signal {
+    Signal {
+        source_event_id: event_id.to_string(),
+        source: SignalSource::AlarmEventBridge,
+        effect,
+        signature: signature.to_string(),
+        resource: ResourceRef::parse(resource).unwrap(),
+        account: Some("123456789012".into()),
+        region: Some("us-east-1".into()),
+        observed_at: at,
+        title: format!("{signature} on {resource}"),
+        state: match effect {
+            SignalEffect::Opens => "ALARM",
+            SignalEffect::Clears => "OK",
+            SignalEffect::Informs => "INSUFFICIENT_DATA",
+        }
+        .into(),
+        alarm_kind: Some(crate::signal::AlarmKind::Metric),
+        metric: Some("AWS/EC2/StatusCheckFailed".into()),
+        severity_hint: None,
+        principal: None,
+        correlation_hint: None,
+        evidence: vec![Evidence::new("alarm.state", "alarm state", "ALARM")],
+    }
+}
+
+fn claim(event_id: &str, id: Option<&CorrelationId>, at: DateTime<Utc>) -> DedupClaim {
+    DedupClaim {
+        source_event_id: event_id.to_string(),
+        correlation_id: id.cloned(),
+        claimed_at: at,
+        expires_at: at + Duration::hours(24),
+    }
+}
+
+struct Opened {
+    incident: Incident,
+}
+
+async fn open(
+    store: &dyn IncidentStore,
+    signal: &Signal,
+    at: DateTime<Utc>,
+) -> (OpenOutcome, Opened) {
+    let id = CorrelationId::derive(
+        &signal.signature,
+        signal.resource.as_str(),
+        &signal.source_event_id,
+        at,
+    );
+    let mut incident = Incident::open(id.clone(), signal, at);
+    let audit = [incident.audit(
+        AuditEntry::new("test", AuditKind::IncidentOpened, "opened", json!({})),
+        at,
+    )];
+    let record = SignalRecord {
+        incident_id: id.clone(),
+        received_at: at,
+        outcome: "opened".into(),
+        signal: signal.clone(),
+    };
+    let outcome = store
+        .open_incident(NewIncident {
+            incident: &incident,
+            claim: &claim(&signal.source_event_id, Some(&id), at),
+            signal: &record,
+            audit: &audit,
+        })
+        .await
+        .unwrap();
+    (outcome, Opened { incident })
+}
+
+/// The conditional semantics every `IncidentStore` must have. Panics with the name of the
+/// first property that does not hold.
+pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) {
+    let run = unique(label);
+    let resource = format!("ec2:instance/i-{run}");
+    let signature = "alarm:AWS/EC2/StatusCheckFailed";
+    let t0 = epoch();
+
+    // GIVEN a new signal WHEN it opens THEN the incident, its guard, signal and audit exist.
+    let first = alarm_signal(
+        &resource,
+        signature,
+        &format!("{run}-e1"),
+        t0,
+        SignalEffect::Opens,
+    );
+    let (outcome, opened) = open(store, &first, t0).await;
+    assert_eq!(outcome, OpenOutcome::Opened, "a new incident opens");
+    let id = opened.incident.id.clone();
+    assert_eq!(
+        store.incident(&id).await.unwrap().as_ref(),
+        Some(&opened.incident),
+        "the incident reads back as written"
+    );
+    assert_eq!(
+        store
+            .open_incident_for(&first.resource, signature)
+            .await
+            .unwrap(),
+        Some(id.clone()),
+        "the open guard names it"
+    );
+    assert_eq!(
+        store.signals(&id).await.unwrap().len(),
+        1,
+        "its first signal is recorded"
+    );
+    assert_eq!(
+        store.audit_trail(&id).await.unwrap().len(),
+        1,
+        "its first audit record is recorded"
+    );
+
+    // The same event again is a duplicate that names its incident.
+    let (again, _) = open(store, &first, t0).await;
+    assert_eq!(
+        again,
+        OpenOutcome::Duplicate {
+            correlation_id: Some(id.clone())
+        },
+        "a re-delivered event is a duplicate"
+    );
+
+    // Another event for the same resource and signature finds the open incident.
+    let second = alarm_signal(
+        &resource,
+        signature,
+        &format!("{run}-e2"),
+        t0 + Duration::minutes(1),
+        SignalEffect::Opens,
+    );
+    let (other, _) = open(store, &second, t0 + Duration::minutes(1)).await;
+    assert_eq!(
+        other,
+        OpenOutcome::AlreadyOpen {
+            correlation_id: id.clone()
+        },
+        "one open incident per resource + signature"
+    );
+
+    // Attaching is conditional on the revision and claims the event in the same write.
+    let mut incident = store.incident(&id).await.unwrap().unwrap();
+    let expected_revision = incident.revision;
+    incident.revision += 1;
+    incident.signal_count += 1;
+    let t1 = t0 + Duration::minutes(1);
+    let audit = [incident.audit(
+        AuditEntry::new("test", AuditKind::SignalAttached, "attached", json!({})),
+        t1,
+    )];
+    let record = SignalRecord {
+        incident_id: id.clone(),
+        received_at: t1,
+        outcome: "attached".into(),
+        signal: second.clone(),
+    };
+    let second_claim = claim(&second.source_event_id, Some(&id), t1);
+    let write = IncidentWrite {
+        incident: &incident,
+        expected_revision,
+        claim: Some(&second_claim),
+        signal: Some(&record),
+        audit: &audit,
+    };
+    assert_eq!(
+        store.write_incident(write).await.unwrap(),
+        WriteOutcome::Written,
+        "an attach with the current revision is written"
+    );
+    assert_eq!(
+        store.write_incident(write).await.unwrap(),
+        WriteOutcome::Duplicate {
+            correlation_id: Some(id.clone())
+        },
+        "the attached event is claimed"
+    );
+    let stale = IncidentWrite {
+        claim: None,
+        signal: None,
+        audit: &[],
+        ..write
+    };
+    assert_eq!(
+        store.write_incident(stale).await.unwrap(),
+        WriteOutcome::Conflict,
+        "a write with a stale revision conflicts"
+    );
+    assert_eq!(
+        store.signals(&id).await.unwrap().len(),
+        2,
+        "the attached signal is recorded"
+    );
+
+    // Events that join nothing are still remembered, until their claim expires.
+    let lone = claim(&format!("{run}-lone"), None, t1);
+    assert_eq!(
+        store.claim_event(&lone).await.unwrap(),
+        ClaimOutcome::Claimed,
+        "an unattached event is claimed"
+    );
+    assert_eq!(
+        store.claim_event(&lone).await.unwrap(),
+        ClaimOutcome::Duplicate {
+            correlation_id: None
+        },
+        "and recognised again"
+    );
+    let later = DedupClaim {
+        claimed_at: lone.expires_at + Duration::seconds(1),
+        expires_at: lone.expires_at + Duration::hours(25),
+        ..lone.clone()
+    };
+    assert_eq!(
+        store.claim_event(&later).await.unwrap(),
+        ClaimOutcome::Claimed,
+        "an expired claim counts as absent"
+    );
+
+    // Closing the incident releases the guard, so the next problem opens a new incident.
+    let mut incident = store.incident(&id).await.unwrap().unwrap();
+    let expected_revision = incident.revision;
+    incident.revision += 1;
+    let t2 = t0 + Duration::minutes(2);
+    incident.transition(IncidentStatus::Resolved, t2).unwrap();
+    let audit = [incident.audit(
+        AuditEntry::new("test", AuditKind::Cleared, "cleared", json!({})),
+        t2,
+    )];
+    let close = IncidentWrite {
+        incident: &incident,
+        expected_revision,
+        claim: None,
+        signal: None,
+        audit: &audit,
+    };
+    assert_eq!(
+        store.write_incident(close).await.unwrap(),
+        WriteOutcome::Written,
+        "closing is written"
+    );
+    assert_eq!(
+        store
+            .open_incident_for(&first.resource, signature)
+            .await
+            .unwrap(),
+        None,
+        "closing releases the guard"
+    );
+    let trail = store.audit_trail(&id).await.unwrap();
+    assert!(
+        verify_chain(&incident, &trail).is_intact(),
+        "the stored audit chain verifies: {:?}",
+        verify_chain(&incident, &trail)
+    );
+
+    let third = alarm_signal(
+        &resource,
+        signature,
+        &format!("{run}-e3"),
+        t0 + Duration::minutes(3),
+        SignalEffect::Opens,
+    );
+    let (reopened, next) = open(store, &third, t0 + Duration::minutes(3)).await;
+    assert_eq!(
+        reopened,
+        OpenOutcome::Opened,
+        "after closing, the next signal opens a new incident"
+    );
+    let on_resource = store.incidents_on(&first.resource, 10).await.unwrap();
+    let ids: Vec<_> = on_resource
+        .iter()
+        .map(|incident| incident.id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![next.incident.id.clone(), id.clone()],
+        "incidents on a resource, newest first"
+    );
+    let resolved = store
+        .list_incidents(&IncidentQuery {
+            statuses: Some(vec![IncidentStatus::Resolved]),
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert!(
+        resolved.iter().any(|incident| incident.id == id),
+        "listing by status finds the resolved incident"
+    );
+    assert!(
+        !resolved
+            .iter()
+            .any(|incident| incident.id == next.incident.id),
+        "and not the open one"
+    );
+
+    // The budget grants at most `max_attempts` per window and honours the cooldown.
+    let budget_resource = ResourceRef::parse(&format!("ecs:service/{run}/api")).unwrap();
+    let key = BudgetKey {
+        resource: budget_resource.clone(),
+        action: ActionId::EcsForceNewDeployment,
+        window_start: t0,
+    };
+    let limits = BudgetLimits {
+        max_attempts: 2,
+        cooldown: Duration::zero(),
+        expires_at: t0 + Duration::days(2),
+    };
+    assert_eq!(
+        store.consume_budget(&key, &limits, t0).await.unwrap(),
+        BudgetOutcome::Granted { used: 1 },
+        "first attempt granted"
+    );
+    assert_eq!(
+        store.consume_budget(&key, &limits, t0).await.unwrap(),
+        BudgetOutcome::Granted { used: 2 },
+        "second attempt granted"
+    );
+    assert_eq!(
+        store.consume_budget(&key, &limits, t0).await.unwrap(),
+        BudgetOutcome::Spent { used: 2 },
+        "third attempt refused"
+    );
+    let usage = store.budget_usage(&budget_resource, t0).await.unwrap();
+    assert_eq!(usage.len(), 1, "usage lists the one action");
+    assert_eq!(
+        (usage[0].action, usage[0].used),
+        (ActionId::EcsForceNewDeployment, 2),
+        "usage counts the attempts"
+    );
+    let next_window = BudgetKey {
+        window_start: t0 + Duration::hours(1),
+        ..key.clone()
+    };
+    assert_eq!(
+        store
+            .consume_budget(&next_window, &limits, t0 + Duration::hours(1))
+            .await
+            .unwrap(),
+        BudgetOutcome::Granted { used: 1 },
+        "a new window starts afresh"
+    );
+    let cooling = BudgetKey {
+        action: ActionId::AsgInstanceRefresh,
+        ..key.clone()
+    };
+    let with_cooldown = BudgetLimits {
+        cooldown: Duration::minutes(5),
+        ..limits.clone()
+    };
+    assert_eq!(
+        store
+            .consume_budget(&cooling, &with_cooldown, t0)
+            .await
+            .unwrap(),
+        BudgetOutcome::Granted { used: 1 },
+        "cooldown: first attempt granted"
+    );
+    assert_eq!(
+        store
+            .consume_budget(&cooling, &with_cooldown, t0 + Duration::minutes(1))
+            .await
+            .unwrap(),
+        BudgetOutcome::CoolingDown {
+            used: 1,
+            last_attempt_at: t0
+        },
+        "cooldown: too soon"
+    );
+    assert_eq!(
+        store
+            .consume_budget(&cooling, &with_cooldown, t0 + Duration::minutes(6))
+            .await
+            .unwrap(),
+        BudgetOutcome::Granted { used: 2 },
+        "cooldown: after it passes"
+    );
+    let none = BudgetLimits {
+        max_attempts: 0,
+        ..limits
+    };
+    let zero_key = BudgetKey {
+        action: ActionId::Ec2Reboot,
+        ..key
+    };
+    assert_eq!(
+        store.consume_budget(&zero_key, &none, t0).await.unwrap(),
+        BudgetOutcome::Spent { used: 0 },
+        "a zero budget grants nothing"
+    );
+}
+
+/// What every `PatternStore` must do: count each outcome once, bound the summaries, newest first.
+pub async fn pattern_store_conformance(store: &dyn PatternStore, label: &str) {
+    let run = unique(label);
+    let signature = format!("alarm:Test/{run}");
+    let resource = ResourceRef::parse(&format!("ec2:instance/i-{run}")).unwrap();
+    let outcome = |n: i64, verified: bool| {
+        let closed_at = epoch() + Duration::minutes(n);
+        OutcomeRecord {
+            signature: signature.clone(),
+            action: ActionId::Ec2Reboot,
+            verified,
+            time_to_recover_seconds: verified.then_some(60 * n as u64),
+            summary: PastIncident {
+                correlation_id: CorrelationId::derive(
+                    &signature,
+                    resource.as_str(),
+                    &format!("e{n}"),
+                    closed_at,
+                ),
+                resource: resource.clone(),
+                action: Some("ec2.reboot".into()),
+                verified: Some(verified),
+                time_to_recover_seconds: verified.then_some(60 * n as u64),
+                summary: format!("incident {n}"),
+                closed_at,
+            },
+        }
+    };
+    assert_eq!(
+        store
+            .action_stats(&signature, ActionId::Ec2Reboot)
+            .await
+            .unwrap(),
+        Default::default(),
+        "nothing learned yet"
+    );
+    store.record_outcome(&outcome(1, true), 2).await.unwrap();
+    store.record_outcome(&outcome(1, true), 2).await.unwrap();
+    store.record_outcome(&outcome(2, false), 2).await.unwrap();
+    store.record_outcome(&outcome(3, true), 2).await.unwrap();
+    let stats = store
+        .action_stats(&signature, ActionId::Ec2Reboot)
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.attempts, stats.verified_successes, stats.failures),
+        (3, 2, 1),
+        "each incident counts once"
+    );
+    assert_eq!(
+        stats.mean_time_to_recover_seconds(),
+        Some(120),
+        "mean time to recover over verified outcomes"
+    );
+    let recent = store.recent_incidents(&signature, 10).await.unwrap();
+    let summaries: Vec<_> = recent.iter().map(|past| past.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        vec!["incident 3", "incident 2"],
+        "summaries are bounded and newest first"
+    );
+}

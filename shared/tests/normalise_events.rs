@@ -1,0 +1,499 @@
+//! Every sample event in events/ normalises to the signal (or the error) it should, and every
+//! sample has an expectation here, so a new sample cannot go untested.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use argus::config::SignalConfig;
+use argus::signal::{NormaliseError, Normalised, SignalEffect, SignalSource, normalise_str};
+use std::path::{Path, PathBuf};
+
+enum Expect {
+    Signal {
+        source: SignalSource,
+        effect: SignalEffect,
+        signature: &'static str,
+        resource: &'static str,
+    },
+    Ignored,
+    Error {
+        error_type: &'static str,
+        mentions: &'static str,
+    },
+}
+
+use Expect::*;
+use SignalEffect::{Clears, Informs, Opens};
+use SignalSource::*;
+
+fn expectations() -> Vec<(&'static str, Expect)> {
+    vec![
+        (
+            "cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Opens,
+                signature: "alarm:AWS/EC2/CPUUtilization",
+                resource: "ec2:instance/i-12345678901234567",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-metric-alarm-ALARM-again.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Opens,
+                signature: "alarm:AWS/EC2/CPUUtilization",
+                resource: "ec2:instance/i-12345678901234567",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-metric-alarm-OK.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Clears,
+                signature: "alarm:AWS/EC2/CPUUtilization",
+                resource: "ec2:instance/i-12345678901234567",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-metric-alarm-INSUFFICIENT_DATA.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Informs,
+                signature: "alarm:AWS/EC2/CPUUtilization",
+                resource: "ec2:instance/i-12345678901234567",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-metric-math-alarm-ALARM.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Opens,
+                signature: "alarm-math:checkout-error-rate",
+                resource: "lambda:function/checkout",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-anomaly-detection-alarm-ALARM.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Opens,
+                signature: "alarm:AWS/ECS/CPUUtilization",
+                resource: "ecs:service/prod/checkout",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-composite-alarm-ALARM.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Opens,
+                signature: "alarm-composite:checkout-degraded",
+                resource: "cloudwatch:alarm/checkout-degraded",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-alarm-configuration-change.json",
+            Ignored,
+        ),
+        (
+            "cloudwatch-alarm/lambda-action-metric-alarm-ALARM.json",
+            Signal {
+                source: AlarmLambdaAction,
+                effect: Opens,
+                signature: "alarm:AWS/Logs/CallCount",
+                resource: "ec2:instance/i-12345678",
+            },
+        ),
+        (
+            "cloudwatch-alarm/sns-metric-alarm-ALARM.json",
+            Signal {
+                source: AlarmSns,
+                effect: Opens,
+                signature: "alarm:AWS/EC2/NetworkOut",
+                resource: "ec2:instance/TestInstance",
+            },
+        ),
+        (
+            "cloudtrail/ec2-TerminateInstances.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ec2:TerminateInstances",
+                resource: "ec2:instance/i-1a2b3c4d",
+            },
+        ),
+        (
+            "cloudtrail/ec2-StopInstances.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ec2:StopInstances",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "cloudtrail/ec2-StopInstances-by-argus.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ec2:StopInstances",
+                resource: "ec2:instance/i-12345678901234567",
+            },
+        ),
+        (
+            "cloudtrail/dynamodb-DeleteTable.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:dynamodb:DeleteTable",
+                resource: "dynamodb:table/Music",
+            },
+        ),
+        (
+            "cloudtrail/ssm-PutParameter.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ssm:PutParameter",
+                resource: "ssm:parameter//checkout/prod/payment-timeout-ms",
+            },
+        ),
+        (
+            "cloudtrail/ssm-DeleteParameter.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ssm:DeleteParameter",
+                resource: "ssm:parameter//checkout/prod/feature-flags",
+            },
+        ),
+        (
+            "cloudtrail/lambda-DeleteFunction.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:lambda:DeleteFunction",
+                resource: "lambda:function/checkout-reports",
+            },
+        ),
+        (
+            "cloudtrail/lambda-UpdateFunctionConfiguration.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:lambda:UpdateFunctionConfiguration",
+                resource: "lambda:function/checkout",
+            },
+        ),
+        (
+            "cloudtrail/s3-PutBucketPolicy.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:s3:PutBucketPolicy",
+                resource: "s3:bucket/checkout-receipts-123456789012",
+            },
+        ),
+        (
+            "cloudtrail/s3-DeleteBucket.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:s3:DeleteBucket",
+                resource: "s3:bucket/checkout-tmp-exports-123456789012",
+            },
+        ),
+        (
+            "cloudtrail/rds-DeleteDBInstance.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:rds:DeleteDBInstance",
+                resource: "rds:db/orders-db",
+            },
+        ),
+        ("cloudtrail/s3-CreateBucket.json", Ignored),
+        (
+            "ec2-state-change/pending.json",
+            Signal {
+                source: Ec2StateChange,
+                effect: Informs,
+                signature: "ec2:instance-state",
+                resource: "ec2:instance/i-abcd1111",
+            },
+        ),
+        (
+            "ec2-state-change/stopped.json",
+            Signal {
+                source: Ec2StateChange,
+                effect: Opens,
+                signature: "ec2:instance-state",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "ec2-state-change/running.json",
+            Signal {
+                source: Ec2StateChange,
+                effect: Clears,
+                signature: "ec2:instance-state",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "ec2-state-change/terminated.json",
+            Signal {
+                source: Ec2StateChange,
+                effect: Opens,
+                signature: "ec2:instance-state",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "aws-health/ec2-instance-retirement-scheduled.json",
+            Signal {
+                source: AwsHealth,
+                effect: Opens,
+                signature: "health:ec2:AWS_EC2_PERSISTENT_INSTANCE_RETIREMENT_SCHEDULED",
+                resource: "ec2:instance/i-00ddbf07ce6372082",
+            },
+        ),
+        (
+            "aws-health/ec2-operational-issue.json",
+            Signal {
+                source: AwsHealth,
+                effect: Opens,
+                signature: "health:ec2:AWS_EC2_OPERATIONAL_ISSUE",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "argus/log-anomaly.json",
+            Signal {
+                source: LogAnomaly,
+                effect: Opens,
+                signature: "log:/aws/lambda/checkout:t-9f2c41d07a3e5b18",
+                resource: "lambda:function/checkout",
+            },
+        ),
+        (
+            "argus/log-anomaly-rate-spike.json",
+            Signal {
+                source: LogAnomaly,
+                effect: Opens,
+                signature: "log:/ecs/prod/checkout:t-2b7e90c4d13f6a85",
+                resource: "logs:log-group//ecs/prod/checkout",
+            },
+        ),
+        (
+            "argus/external-alert-firing.json",
+            Signal {
+                source: ExternalAlert,
+                effect: Opens,
+                signature: "external:alertmanager:HighErrorRate",
+                resource: "ecs:service/prod/checkout",
+            },
+        ),
+        (
+            "argus/external-alert-resolved.json",
+            Signal {
+                source: ExternalAlert,
+                effect: Clears,
+                signature: "external:alertmanager:HighErrorRate",
+                resource: "ecs:service/prod/checkout",
+            },
+        ),
+        (
+            "invalid/malformed.json",
+            Error {
+                error_type: "InvalidEvent",
+                mentions: "not valid JSON",
+            },
+        ),
+        (
+            "invalid/not-an-object.json",
+            Error {
+                error_type: "InvalidEvent",
+                mentions: "must be a JSON object",
+            },
+        ),
+        (
+            "invalid/unknown-detail-type.json",
+            Error {
+                error_type: "UnsupportedEvent",
+                mentions: "Some Other Thing",
+            },
+        ),
+        (
+            "invalid/alarm-missing-state.json",
+            Error {
+                error_type: "InvalidEvent",
+                mentions: "detail.state",
+            },
+        ),
+        (
+            "invalid/cloudtrail-missing-event-name.json",
+            Error {
+                error_type: "InvalidEvent",
+                mentions: "detail.eventName",
+            },
+        ),
+        (
+            "scheduled/scheduled-event.json",
+            Error {
+                error_type: "UnsupportedEvent",
+                mentions: "Scheduled Event",
+            },
+        ),
+    ]
+}
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn sample_files() -> Vec<String> {
+    let mut files = Vec::new();
+    for folder in std::fs::read_dir(events_dir()).unwrap() {
+        let folder = folder.unwrap().path();
+        if !folder.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&folder).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|ext| ext == "json") {
+                files.push(
+                    file.strip_prefix(events_dir())
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn every_sample_event_has_an_expectation() {
+    let expected: Vec<&str> = expectations().iter().map(|(file, _)| *file).collect();
+    for file in sample_files() {
+        assert!(
+            expected.contains(&file.as_str()),
+            "events/{file} has no expectation in normalise_events.rs"
+        );
+    }
+}
+
+#[test]
+fn every_sample_event_normalises_as_expected() {
+    let config = SignalConfig::default();
+    for (file, expect) in expectations() {
+        let text = std::fs::read_to_string(events_dir().join(file))
+            .unwrap_or_else(|error| panic!("events/{file}: {error}"));
+        let result = normalise_str(&text, &config);
+        match (expect, result) {
+            (
+                Signal {
+                    source,
+                    effect,
+                    signature,
+                    resource,
+                },
+                Ok(Normalised::Signals(signals)),
+            ) => {
+                let signal = signals
+                    .first()
+                    .unwrap_or_else(|| panic!("{file}: no signal"));
+                assert_eq!(signal.source, source, "{file}: source");
+                assert_eq!(signal.effect, effect, "{file}: effect");
+                assert_eq!(signal.signature, signature, "{file}: signature");
+                assert_eq!(signal.resource.as_str(), resource, "{file}: resource");
+                assert!(
+                    !signal.source_event_id.is_empty(),
+                    "{file}: source event id"
+                );
+                assert!(!signal.evidence.is_empty(), "{file}: evidence");
+            }
+            (Ignored, Ok(Normalised::Ignored { reason })) => {
+                assert!(!reason.is_empty(), "{file}: ignored without a reason")
+            }
+            (
+                Error {
+                    error_type,
+                    mentions,
+                },
+                Err(error),
+            ) => {
+                assert_eq!(error.error_type(), error_type, "{file}: {error}");
+                assert!(
+                    error.to_string().contains(mentions),
+                    "{file}: `{error}` should mention `{mentions}`"
+                );
+            }
+            (_, other) => panic!("{file}: unexpected result {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_three_deliveries_of_one_alarm_transition_share_a_source_event_id() {
+    // The EventBridge event and the Lambda action of one transition are the same source event.
+    let config = SignalConfig::default();
+    let eventbridge = std::fs::read_to_string(
+        events_dir().join("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json"),
+    )
+    .unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&eventbridge).unwrap();
+    let Normalised::Signals(first) = argus::signal::normalise(&event, &config).unwrap() else {
+        panic!("no signal")
+    };
+    event["id"] = serde_json::json!("a-different-delivery-id");
+    let Normalised::Signals(second) = argus::signal::normalise(&event, &config).unwrap() else {
+        panic!("no signal")
+    };
+    assert_eq!(first[0].source_event_id, second[0].source_event_id);
+}
+
+#[test]
+fn non_sensitive_and_failed_calls_are_ignored_with_a_reason() {
+    let text =
+        std::fs::read_to_string(events_dir().join("cloudtrail/ec2-StopInstances.json")).unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    event["detail"]["errorCode"] = serde_json::json!("Client.UnauthorizedOperation");
+    match argus::signal::normalise(&event, &SignalConfig::default()).unwrap() {
+        Normalised::Ignored { reason } => assert!(reason.contains("failed"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let narrow = SignalConfig {
+        sensitive_calls: vec!["DeleteTable".into()],
+        ..SignalConfig::default()
+    };
+    assert!(matches!(
+        normalise_str(&text, &narrow).unwrap(),
+        Normalised::Ignored { .. }
+    ));
+}
+
+#[test]
+fn garbage_never_panics() {
+    let config = SignalConfig::default();
+    for text in [
+        "",
+        "null",
+        "1",
+        "\"x\"",
+        "[]",
+        "{}",
+        "{\"detail-type\": 5}",
+        "{\"detail-type\": \"CloudWatch Alarm State Change\"}",
+        "{\"Records\": [{}]}",
+        "{\"Records\": [{\"EventSource\": \"aws:sns\", \"Sns\": {\"Message\": \"{}\"}}]}",
+        "{\"alarmData\": {}}",
+    ] {
+        let result: Result<Normalised, NormaliseError> = normalise_str(text, &config);
+        assert!(
+            result.is_err(),
+            "`{text}` should be rejected, got {result:?}"
+        );
+    }
+}

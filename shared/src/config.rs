@@ -4,6 +4,9 @@
 //! The orchestrator reads it from `ARGUS_POLICY` (JSON) at init; the CLI from `--config FILE`.
 
 use crate::decision::Mode;
+
+/// Environment variable holding the policy configuration (JSON) for the functions.
+pub const POLICY_ENV: &str = "ARGUS_POLICY";
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 

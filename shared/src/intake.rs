@@ -23,7 +23,20 @@ pub const ACTOR: &str = "argus/orchestrator";
 /// How many past incidents of the same signature the context carries.
 pub const HISTORY_LIMIT: usize = 5;
 /// Optimistic writes give up after this many conflicts in a row; the event is then retried whole.
-const MAX_WRITE_ATTEMPTS: usize = 8;
+const MAX_WRITE_ATTEMPTS: usize = 16;
+
+/// Waits before retrying a conflicting write: exponential from 5 ms (capped at 320 ms) with a
+/// random factor in [0.5, 1.5), so writers racing for one incident stop colliding in lockstep.
+async fn conflict_backoff(attempt: usize) {
+    use std::hash::BuildHasher;
+    if attempt == 0 {
+        return;
+    }
+    let base_ms = 5u64 << attempt.min(6);
+    let random = std::collections::hash_map::RandomState::new().hash_one(attempt) % 1000;
+    let millis = base_ms * (500 + random) / 1000;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
 
 /// Everything the path needs, each behind the narrowest port.
 #[derive(Clone, Copy)]
@@ -232,7 +245,8 @@ impl<'a> Intake<'a> {
     }
 
     async fn open_or_attach(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            conflict_backoff(attempt).await;
             let now = self.clock.now();
             let id = CorrelationId::derive(
                 &signal.signature,
@@ -297,7 +311,8 @@ impl<'a> Intake<'a> {
         signal: &Signal,
         outcome: Outcome,
     ) -> Result<Option<SignalReport>, IntakeError> {
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            conflict_backoff(attempt).await;
             let Some(mut incident) = self.store.incident(id).await? else {
                 return Ok(None);
             };
@@ -890,7 +905,8 @@ impl<'a> Intake<'a> {
         F: FnMut(&mut Incident) -> Vec<AuditEntry> + Send,
     {
         let mut current = known;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            conflict_backoff(attempt).await;
             let mut incident = match current.take() {
                 Some(incident) => incident,
                 None => match self.store.incident(id).await? {

@@ -1,2 +1,37 @@
-//! placeholder
-fn main() {}
+//! Composition root of the orchestrator Lambda: tracing, configuration (checked at init), SDK
+//! clients built once, then the runtime loop.
+
+mod handler;
+mod metrics;
+mod settings;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .init();
+    // A misconfigured function fails here, once, naming what is wrong, instead of on every event.
+    let settings =
+        settings::Settings::from_env(|name| std::env::var(name).ok()).map_err(|error| {
+            tracing::error!(%error, "orchestrator configuration is invalid");
+            error
+        })?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let orchestrator = handler::Orchestrator::new(&aws, settings);
+    let orchestrator = &orchestrator;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        orchestrator.handle(event).await
+    }))
+    .await
+}

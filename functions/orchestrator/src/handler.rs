@@ -1,0 +1,81 @@
+//! Translates a Lambda invocation into one run of the library's intake path, and its errors
+//! into stable `errorType` names for retries, the failure destination and alarms.
+
+use crate::metrics;
+use crate::settings::Settings;
+use argus::analysis::RulesAnalyst;
+use argus::clock::SystemClock;
+use argus::config::Config;
+use argus::intake::{Intake, IntakeError};
+use argus::store::dynamodb::DynamoStore;
+use argus::store::sfn::StepFunctionsWorkflow;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct Orchestrator {
+    store: DynamoStore,
+    workflow: StepFunctionsWorkflow,
+    config: Config,
+}
+
+/// The error the Lambda reports: the intake error, named by its stable type.
+#[derive(Debug)]
+pub struct HandlerError(IntakeError);
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        Diagnostic {
+            error_type: error.0.error_type().to_string(),
+            error_message: error.0.to_string(),
+        }
+    }
+}
+
+impl Orchestrator {
+    pub fn new(aws: &aws_config::SdkConfig, settings: Settings) -> Self {
+        Self {
+            store: DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                settings.incidents_table,
+                settings.patterns_table,
+            ),
+            workflow: StepFunctionsWorkflow::new(
+                aws_sdk_sfn::Client::new(aws),
+                settings.state_machine_arn,
+            ),
+            config: settings.config,
+        }
+    }
+
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        let intake = Intake {
+            store: &self.store,
+            patterns: &self.store,
+            analyst: &RulesAnalyst,
+            workflow: &self.workflow,
+            clock: &SystemClock,
+            config: &self.config,
+        };
+        match intake.process_event(&event.payload).await {
+            Ok(report) => {
+                for signal in &report.signals {
+                    metrics::count("Signals", 1, &[("outcome", signal.outcome.as_str())]);
+                }
+                let summary: Vec<Value> = report
+                    .signals
+                    .iter()
+                    .map(|signal| json!({"outcome": signal.outcome, "correlation_id": signal.correlation_id, "status": signal.incident_status, "execution": signal.workflow.as_ref().map(|w| &w.execution_id)}))
+                    .collect();
+                Ok(json!({"ignored": report.ignored, "signals": summary}))
+            }
+            Err(error) => {
+                // The raw event goes to the failure destination with this error; it is logged
+                // here without its body, which may carry request parameters.
+                tracing::error!(error_type = error.error_type(), retryable = error.is_retryable(), %error, request_id = %event.context.request_id, "event not processed");
+                metrics::count("SignalsRejected", 1, &[("error_type", error.error_type())]);
+                Err(HandlerError(error))
+            }
+        }
+    }
+}

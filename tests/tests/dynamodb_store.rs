@@ -1,0 +1,260 @@
+//! The DynamoDB adapter against DynamoDB Local: the conformance suites, and the races that
+//! exactly-once intake depends on, over the real wire protocol.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use argus::analysis::RulesAnalyst;
+use argus::catalogue::ActionId;
+use argus::clock::ManualClock;
+use argus::config::Config;
+use argus::correlation::CorrelationId;
+use argus::intake::{Intake, Outcome};
+use argus::ports::{
+    BudgetKey, BudgetLimits, BudgetOutcome, IncidentQuery, IncidentStore, Workflow, WorkflowError,
+    WorkflowStart,
+};
+use argus::resource::ResourceRef;
+use argus::store::dynamodb::{DynamoStore, create_tables};
+use argus::testing::{epoch, incident_store_conformance, pattern_store_conformance};
+use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
+use async_trait::async_trait;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+async fn store(test: &str) -> Option<DynamoStore> {
+    let endpoint = peer(DYNAMODB_ENDPOINT_ENV, test)?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&endpoint).await);
+    let incidents = unique_name("incidents");
+    let patterns = unique_name("patterns");
+    create_tables(&client, &incidents, &patterns).await.unwrap();
+    Some(DynamoStore::new(client, incidents, patterns))
+}
+
+/// Counts starts; behaves like Step Functions for repeated names.
+#[derive(Default)]
+struct CountingWorkflow {
+    starts: AtomicUsize,
+    names: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+#[async_trait]
+impl Workflow for CountingWorkflow {
+    async fn start(
+        &self,
+        name: &CorrelationId,
+        _input: &Value,
+    ) -> Result<WorkflowStart, WorkflowError> {
+        let fresh = self.names.lock().unwrap().insert(name.to_string());
+        if fresh {
+            self.starts.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(WorkflowStart {
+            execution_id: format!("exec:{name}"),
+            already_started: !fresh,
+        })
+    }
+}
+
+struct Deps {
+    store: DynamoStore,
+    workflow: CountingWorkflow,
+    clock: ManualClock,
+    config: Config,
+}
+
+impl Deps {
+    fn intake(&self) -> Intake<'_> {
+        Intake {
+            store: &self.store,
+            patterns: &self.store,
+            analyst: &RulesAnalyst,
+            workflow: &self.workflow,
+            clock: &self.clock,
+            config: &self.config,
+        }
+    }
+}
+
+fn alarm(instance: &str, state: &str, seconds: i64) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let at = (epoch() + chrono::Duration::seconds(seconds))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    event["id"] = Value::String(format!("{instance}-{state}-{seconds}"));
+    event["detail"]["state"]["value"] = Value::String(state.into());
+    event["detail"]["state"]["timestamp"] = Value::String(at);
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] =
+        Value::String(instance.into());
+    event
+}
+
+#[tokio::test]
+async fn dynamodb_store_conforms() {
+    let Some(store) = store("dynamodb_store_conforms").await else {
+        return;
+    };
+    incident_store_conformance(&store, "dynamodb").await;
+    pattern_store_conformance(&store, "dynamodb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_deliveries_of_one_event_give_one_incident_and_one_start() {
+    let Some(store) = store("a_hundred_concurrent_deliveries").await else {
+        return;
+    };
+    let deps = Arc::new(Deps {
+        store,
+        workflow: CountingWorkflow::default(),
+        clock: ManualClock::new(epoch()),
+        config: Config::default(),
+    });
+    let event = alarm("i-hundred", "ALARM", 0);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let deps = Arc::clone(&deps);
+        let event = event.clone();
+        tasks.spawn(async move { deps.intake().process_event(&event).await.unwrap() });
+    }
+    let mut outcomes: HashMap<&'static str, usize> = HashMap::new();
+    let mut ids = std::collections::HashSet::new();
+    while let Some(report) = tasks.join_next().await {
+        let report = report.unwrap();
+        *outcomes
+            .entry(report.signals[0].outcome.as_str())
+            .or_default() += 1;
+        ids.insert(report.signals[0].correlation_id.clone().unwrap());
+    }
+    assert_eq!(outcomes.get("opened"), Some(&1), "{outcomes:?}");
+    assert_eq!(outcomes.get("duplicate"), Some(&99), "{outcomes:?}");
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        deps.workflow.starts.load(Ordering::SeqCst),
+        1,
+        "one workflow start"
+    );
+    let all = deps
+        .store
+        .list_incidents(&IncidentQuery {
+            statuses: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "one incident in the table");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn distinct_events_racing_for_one_alarm_join_one_incident() {
+    let Some(store) = store("distinct_events_racing").await else {
+        return;
+    };
+    let deps = Arc::new(Deps {
+        store,
+        workflow: CountingWorkflow::default(),
+        clock: ManualClock::new(epoch()),
+        config: Config::default(),
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let deps = Arc::clone(&deps);
+        tasks.spawn(async move {
+            deps.intake()
+                .process_event(&alarm("i-contended", "ALARM", n))
+                .await
+                .unwrap()
+        });
+    }
+    let mut opened = 0;
+    let mut ids = std::collections::HashSet::new();
+    while let Some(report) = tasks.join_next().await {
+        let signal = report.unwrap().signals.remove(0);
+        opened += usize::from(signal.outcome == Outcome::Opened);
+        ids.insert(signal.correlation_id.unwrap());
+    }
+    assert_eq!(opened, 1, "exactly one delivery opens the incident");
+    assert_eq!(ids.len(), 1, "all join the same incident");
+    let id = ids.into_iter().next().unwrap();
+    assert_eq!(
+        deps.store.signals(&id).await.unwrap().len(),
+        20,
+        "every signal is recorded once"
+    );
+    let incident = deps.store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(incident.signal_count, 20);
+    let trail = deps.store.audit_trail(&id).await.unwrap();
+    assert!(
+        argus::incident::verify_chain(&incident, &trail).is_intact(),
+        "the audit chain survives the race"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_attempts_never_exceed_the_budget() {
+    let Some(store) = store("racing_attempts").await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let key = BudgetKey {
+        resource: ResourceRef::parse("ec2:instance/i-budget").unwrap(),
+        action: ActionId::Ec2Reboot,
+        window_start: epoch(),
+    };
+    let limits = BudgetLimits {
+        max_attempts: 3,
+        cooldown: chrono::Duration::zero(),
+        expires_at: epoch() + chrono::Duration::days(1),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..25 {
+        let (store, key, limits) = (Arc::clone(&store), key.clone(), limits.clone());
+        tasks.spawn(async move { store.consume_budget(&key, &limits, epoch()).await.unwrap() });
+    }
+    let mut granted = 0;
+    while let Some(outcome) = tasks.join_next().await {
+        if let BudgetOutcome::Granted { .. } = outcome.unwrap() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 3);
+}
+
+#[tokio::test]
+async fn twenty_flaps_through_dynamodb_stay_within_the_budget() {
+    let Some(store) = store("twenty_flaps").await else {
+        return;
+    };
+    let deps = Deps {
+        store,
+        workflow: CountingWorkflow::default(),
+        clock: ManualClock::new(epoch()),
+        config: Config::default(),
+    };
+    let mut remediations = 0;
+    for flap in 0..20 {
+        let report = deps
+            .intake()
+            .process_event(&alarm("i-flap", "ALARM", flap * 60))
+            .await
+            .unwrap();
+        let decision = report.signals[0].decision.clone().unwrap();
+        if decision.action.is_some() {
+            remediations += 1;
+        } else {
+            assert!(
+                decision.escalate,
+                "flap {flap}: only escalation once the budget is spent"
+            );
+        }
+        deps.clock.advance(chrono::Duration::seconds(30));
+        let ok = deps
+            .intake()
+            .process_event(&alarm("i-flap", "OK", flap * 60 + 30))
+            .await
+            .unwrap();
+        assert_eq!(ok.signals[0].outcome, Outcome::Resolved);
+        deps.clock.advance(chrono::Duration::seconds(30));
+    }
+    assert_eq!(remediations, deps.config.budget.max_attempts);
+}

@@ -1,2 +1,134 @@
-//! placeholder
-fn main() {}
+//! The `argus` command: runs the orchestrator's path locally on sample events and inspects the
+//! incidents it recorded, with no AWS account.
+
+mod commands;
+mod render;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Argus: self-healing incident response for AWS, run locally.
+///
+/// `argus replay` takes CloudWatch alarm, CloudTrail, EC2, AWS Health and Argus events (JSON
+/// files as AWS delivers them) through the same path the orchestrator Lambda runs: de-duplicate,
+/// correlate into incidents, apply maintenance windows and remediation budgets, assess with the
+/// rules analyst, decide auto / approval / advisory, and start the recovery workflow. State is
+/// kept in an embedded store (default `.argus/`), so replaying an event twice shows the duplicate.
+///
+/// Exit codes: 0 success; 1 store or internal failure; 2 usage error; 3 an event was invalid or
+/// unsupported; 4 not found; 5 an audit trail failed verification.
+#[derive(Debug, Parser)]
+#[command(
+    name = "argus",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalOptions {
+    /// Folder of the embedded store (created when missing).
+    #[arg(
+        long,
+        global = true,
+        env = "ARGUS_HOME",
+        default_value = ".argus",
+        value_name = "DIR"
+    )]
+    home: PathBuf,
+    /// Policy configuration (JSON); without it the embedded defaults apply (`argus config defaults`).
+    #[arg(long, global = true, env = "ARGUS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON (one object per line) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run events through the incident path and record the results in the store.
+    Replay(ReplayArgs),
+    /// Show what `replay` would do with an event, without writing anything.
+    Explain(ExplainArgs),
+    /// List and inspect recorded incidents.
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
+    /// List the action catalogue: what Argus may ever run, with risk and inverse.
+    Catalogue,
+    /// Show configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// Event files (JSON), folders of them (read in name order), or `-` for standard input.
+    #[arg(required = true, value_name = "EVENT")]
+    events: Vec<PathBuf>,
+    /// Pin the clock: the first event is processed at this time (RFC 3339) and each next one a
+    /// second later, so runs are reproducible. Default: the system clock.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// The event file (JSON), or `-` for standard input.
+    #[arg(value_name = "EVENT")]
+    event: PathBuf,
+    /// Evaluate as if at this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum IncidentsCommand {
+    /// List incidents, most recently updated first.
+    List {
+        /// Only these statuses (repeatable): open, suppressed, advisory, awaiting_approval,
+        /// recovering, escalated, resolved, closed.
+        #[arg(long = "status", value_name = "STATUS")]
+        statuses: Vec<String>,
+        /// Only open incidents.
+        #[arg(long, conflicts_with = "statuses")]
+        open: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one incident: its decision, signals and audit trail, and whether the chain verifies.
+    Show {
+        /// The correlation id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the embedded default configuration, a starting point for `--config`.
+    Defaults,
+    /// Print the configuration in effect (defaults merged with `--config`), after validation.
+    Show,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("argus: cannot start the runtime: {error}");
+            return ExitCode::from(commands::EXIT_FAILURE);
+        }
+    };
+    let code = runtime.block_on(commands::run(cli));
+    ExitCode::from(code)
+}

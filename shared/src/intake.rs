@@ -415,14 +415,14 @@ impl<'a> Intake<'a> {
     }
 
     async fn attach_to_open(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
-        if let Some(id) = self
+        let open = self
             .store
             .open_incident_for(&signal.resource, &signal.signature)
-            .await?
+            .await?;
+        if let Some(id) = open
+            && let Some(report) = self.attach(&id, signal, Outcome::Attached).await?
         {
-            if let Some(report) = self.attach(&id, signal, Outcome::Attached).await? {
-                return Ok(report);
-            }
+            return Ok(report);
         }
         self.unattached(
             signal,

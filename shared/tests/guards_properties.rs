@@ -67,17 +67,17 @@ fn check_invariants(incidents: &[Incident], policy: &BudgetPolicy) -> Result<(),
                 .entry((incident.resource.to_string(), incident.signature.clone()))
                 .or_default() += 1;
         }
-        if let Some(decision) = &incident.decision {
-            if let (Some(action), Mode::Auto | Mode::Approval) = (&decision.action, decision.mode) {
-                let window = policy.window_start(decision.decided_at);
-                *attempts
-                    .entry((
-                        incident.resource.to_string(),
-                        action.action.to_string(),
-                        window,
-                    ))
-                    .or_default() += 1;
-            }
+        if let Some(decision) = &incident.decision
+            && let (Some(action), Mode::Auto | Mode::Approval) = (&decision.action, decision.mode)
+        {
+            let window = policy.window_start(decision.decided_at);
+            *attempts
+                .entry((
+                    incident.resource.to_string(),
+                    action.action.to_string(),
+                    window,
+                ))
+                .or_default() += 1;
         }
     }
     for (key, count) in open {

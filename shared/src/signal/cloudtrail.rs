@@ -115,11 +115,7 @@ fn from_record(
     config: &SignalConfig,
 ) -> Result<Normalised, NormaliseError> {
     let call = call_name(&record.event_name).to_string();
-    if !config
-        .sensitive_calls
-        .iter()
-        .any(|sensitive| *sensitive == call)
-    {
+    if !config.sensitive_calls.contains(&call) {
         return Ok(Normalised::Ignored {
             reason: format!("{call} is not in the list of sensitive calls"),
         });
@@ -294,10 +290,10 @@ fn find_correlation_id(value: &Value) -> Option<CorrelationId> {
             for (name, field) in map {
                 let is_token = name.eq_ignore_ascii_case("clientToken")
                     || name.eq_ignore_ascii_case("clientRequestToken");
-                if is_token {
-                    if let Some(id) = field.as_str().and_then(|v| CorrelationId::parse(v).ok()) {
-                        return Some(id);
-                    }
+                if is_token
+                    && let Some(id) = field.as_str().and_then(|v| CorrelationId::parse(v).ok())
+                {
+                    return Some(id);
                 }
                 if let Some(id) = find_correlation_id(field) {
                     return Some(id);

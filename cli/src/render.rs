@@ -1,0 +1,229 @@
+//! How the CLI prints: a readable timeline for people, JSON lines for scripts.
+
+use argus::catalogue::ActionId;
+use argus::incident::{AuditRecord, ChainVerdict, Incident};
+use argus::intake::{EventReport, IntakeError, SignalReport};
+use argus::ports::SignalRecord;
+use serde::Serialize;
+use serde_json::json;
+
+const LABEL_WIDTH: usize = 11;
+
+fn line(label: &str, text: &str) {
+    println!("  {label:<LABEL_WIDTH$}{text}");
+}
+
+pub fn json_pretty<T: Serialize>(value: &T) -> Result<(), crate::commands::CliError> {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("argus: cannot print JSON: {error}");
+            Ok(())
+        }
+    }
+}
+
+fn json_line(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+pub fn event_report(file: &str, heading: &str, report: &EventReport, as_json: bool) {
+    if as_json {
+        json_line(&json!({"file": file, "mode": heading, "report": report}));
+        return;
+    }
+    println!("{heading}: {file}");
+    if let Some(reason) = &report.ignored {
+        line("ignored", reason);
+        println!();
+        return;
+    }
+    for signal in &report.signals {
+        signal_timeline(signal);
+    }
+}
+
+fn signal_timeline(report: &SignalReport) {
+    let signal = &report.signal;
+    line(
+        "signal",
+        &format!("{}: {}", signal.source.label(), signal.title),
+    );
+    line(
+        "",
+        &format!(
+            "{} · {} · {} · event {}",
+            signal.resource,
+            signal.signature,
+            signal.effect.as_str(),
+            signal.source_event_id
+        ),
+    );
+    for step in &report.steps {
+        line(step.stage, &step.detail);
+    }
+    let status = report.incident_status.map_or("-", |status| status.as_str());
+    match &report.correlation_id {
+        Some(id) => println!("  => {} incident {id} ({status})", report.outcome.as_str()),
+        None => println!("  => {}", report.outcome.as_str()),
+    }
+    println!();
+}
+
+pub fn event_error(file: &str, error: &IntakeError, as_json: bool) {
+    if as_json {
+        json_line(
+            &json!({"file": file, "error": {"type": error.error_type(), "message": error.to_string()}}),
+        );
+    }
+    eprintln!("argus: {file}: {} ({})", error, error.error_type());
+}
+
+pub fn incident_list(incidents: &[Incident], as_json: bool) {
+    if as_json {
+        for incident in incidents {
+            json_line(&json!(incident));
+        }
+        return;
+    }
+    if incidents.is_empty() {
+        println!("no incidents");
+        return;
+    }
+    println!(
+        "{:<62} {:<18} {:>3}  {:<20} RESOURCE / SIGNATURE",
+        "CORRELATION ID", "STATUS", "SIG", "UPDATED"
+    );
+    for incident in incidents {
+        println!(
+            "{:<62} {:<18} {:>3}  {:<20} {} / {}",
+            incident.id.as_str(),
+            incident.status.as_str(),
+            incident.signal_count,
+            incident.updated_at.format("%Y-%m-%d %H:%M:%S"),
+            incident.resource,
+            incident.signature
+        );
+    }
+}
+
+pub fn incident_detail(
+    incident: &Incident,
+    signals: &[SignalRecord],
+    audit: &[AuditRecord],
+    verdict: &ChainVerdict,
+    as_json: bool,
+) {
+    if as_json {
+        json_line(
+            &json!({"incident": incident, "signals": signals, "audit": audit, "chain": verdict}),
+        );
+        return;
+    }
+    println!("incident {}", incident.id);
+    line("status", incident.status.as_str());
+    line("title", &incident.title);
+    line("resource", incident.resource.as_str());
+    line("signature", &incident.signature);
+    line("opened", &incident.opened_at.to_rfc3339());
+    line("updated", &incident.updated_at.to_rfc3339());
+    if let Some(closed) = incident.closed_at {
+        line("closed", &closed.to_rfc3339());
+    }
+    if let Some(resolution) = &incident.resolution {
+        line("resolution", resolution);
+    }
+    if let Some(assessment) = &incident.assessment {
+        line(
+            "assessment",
+            &format!(
+                "{:?}, severity {}, confidence {:.2} ({})",
+                assessment.classification,
+                assessment.severity,
+                assessment.confidence,
+                assessment.analyst
+            ),
+        );
+        for (index, hypothesis) in assessment.hypotheses.iter().enumerate() {
+            line(
+                "",
+                &format!(
+                    "{}. {} [{}]",
+                    index + 1,
+                    hypothesis.statement,
+                    hypothesis.evidence.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(decision) = &incident.decision {
+        line("decision", &argus::intake::decision_summary(decision));
+    }
+    if let Some(execution) = &incident.execution {
+        line("execution", &execution.id);
+    }
+    println!("  signals ({})", signals.len());
+    for record in signals {
+        line(
+            "",
+            &format!(
+                "{} {:<10} {}",
+                record.received_at.format("%H:%M:%S"),
+                record.outcome,
+                record.signal.title
+            ),
+        );
+    }
+    println!("  audit trail ({} records)", audit.len());
+    for record in audit {
+        line(
+            "",
+            &format!(
+                "#{:<3} {} {:<20} {}",
+                record.seq,
+                record.at.format("%H:%M:%S"),
+                format!("{:?}", record.kind),
+                record.summary
+            ),
+        );
+    }
+    match verdict {
+        ChainVerdict::Intact { records } => line(
+            "chain",
+            &format!("verified: {records} records, each hash links to the one before"),
+        ),
+        ChainVerdict::Broken { seq, reason } => {
+            line("chain", &format!("BROKEN at record {seq}: {reason}"))
+        }
+    }
+}
+
+pub fn catalogue(as_json: bool) {
+    for action in ActionId::ALL {
+        let spec = action.spec();
+        if as_json {
+            let parameters: Vec<_> = spec
+                .parameters
+                .iter()
+                .map(|(name, meaning)| json!({"name": name, "meaning": meaning}))
+                .collect();
+            json_line(
+                &json!({"id": spec.name, "title": spec.title, "risk": spec.risk, "target": spec.target_kind, "inverse": spec.inverse, "parameters": parameters}),
+            );
+            continue;
+        }
+        println!("{}  ({:?} risk) {}", spec.name, spec.risk, spec.title);
+        line(
+            "target",
+            spec.target_kind
+                .unwrap_or("the incident's resource, named in the parameters"),
+        );
+        line("inverse", spec.inverse.unwrap_or("none"));
+        for (name, meaning) in spec.parameters {
+            line("param", &format!("{name}: {meaning}"));
+        }
+    }
+}

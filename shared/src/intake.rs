@@ -17,6 +17,12 @@ use crate::signal::{NormaliseError, Normalised, Signal, SignalEffect, SignalSour
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
+
+/// Puts the incident's id on the signal's span, so every later log line of it carries the id.
+fn note_correlation(id: &CorrelationId) {
+    tracing::Span::current().record("correlation_id", id.as_str());
+}
 
 /// Who the audit trail says acted.
 pub const ACTOR: &str = "argus/orchestrator";
@@ -206,7 +212,10 @@ impl<'a> Intake<'a> {
 
     pub async fn process_signal(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
         let span = tracing::info_span!("signal", source_event_id = %signal.source_event_id, correlation_id = tracing::field::Empty);
-        let _entered = span.enter();
+        self.route(signal).instrument(span).await
+    }
+
+    async fn route(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
         let report = if self.is_self_caused(signal) {
             self.attach_self_caused(signal).await?
         } else {
@@ -215,9 +224,6 @@ impl<'a> Intake<'a> {
                 SignalEffect::Clears | SignalEffect::Informs => self.attach_to_open(signal).await?,
             }
         };
-        if let Some(id) = &report.correlation_id {
-            span.record("correlation_id", id.as_str());
-        }
         tracing::info!(
             outcome = report.outcome.as_str(),
             status = report.incident_status.map(IncidentStatus::as_str),
@@ -254,6 +260,7 @@ impl<'a> Intake<'a> {
                 &signal.source_event_id,
                 signal.observed_at,
             );
+            note_correlation(&id);
             let mut incident = Incident::open(id.clone(), signal, now);
             let audit = [incident.audit(
                 AuditEntry::new(ACTOR, AuditKind::IncidentOpened, format!("opened by {}: {}", signal.source.label(), signal.title), json!({"source_event_id": signal.source_event_id, "signature": signal.signature, "resource": signal.resource})),
@@ -311,6 +318,7 @@ impl<'a> Intake<'a> {
         signal: &Signal,
         outcome: Outcome,
     ) -> Result<Option<SignalReport>, IntakeError> {
+        note_correlation(id);
         for attempt in 0..MAX_WRITE_ATTEMPTS {
             conflict_backoff(attempt).await;
             let Some(mut incident) = self.store.incident(id).await? else {
@@ -486,6 +494,7 @@ impl<'a> Intake<'a> {
             report.step("dedup", "already delivered; it belonged to no incident");
             return Ok(report);
         };
+        note_correlation(&id);
         report.correlation_id = Some(id.clone());
         report.step(
             "dedup",

@@ -2,6 +2,7 @@
 //! clients built once, then the runtime loop.
 
 mod handler;
+mod logging;
 mod metrics;
 mod settings;
 
@@ -10,17 +11,10 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .init();
+    tracing::subscriber::set_global_default(logging::subscriber(
+        std::io::stdout,
+        logging::filter_from_env(),
+    ))?;
     // A misconfigured function fails here, once, naming what is wrong, instead of on every event.
     let settings =
         settings::Settings::from_env(|name| std::env::var(name).ok()).map_err(|error| {

@@ -16,6 +16,7 @@ pub struct Config {
     pub signals: SignalConfig,
     pub budget: BudgetPolicy,
     pub decision: DecisionPolicy,
+    pub recovery: RecoveryPolicy,
     pub maintenance_windows: Vec<MaintenanceWindow>,
     pub overrides: Vec<SignatureOverride>,
     /// SSM Automation documents the `ssm.automation` action may run, with their risk.
@@ -33,6 +34,7 @@ impl Default for Config {
             signals: SignalConfig::default(),
             budget: BudgetPolicy::default(),
             decision: DecisionPolicy::default(),
+            recovery: RecoveryPolicy::default(),
             maintenance_windows: Vec::new(),
             overrides: Vec::new(),
             ssm_documents: vec![
@@ -116,6 +118,36 @@ impl BudgetPolicy {
 
     pub fn window_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         self.window_start(now) + Duration::seconds(self.window_seconds.max(1) as i64)
+    }
+}
+
+/// How the recovery workflow waits, verifies and asks; passed to each execution as `recovery`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecoveryPolicy {
+    /// Wait after the action before the first check.
+    pub settle_seconds: u64,
+    /// Wait between checks.
+    pub check_interval_seconds: u64,
+    /// Checks before an unconfirmed recovery counts as failed.
+    pub max_checks: u32,
+    /// How long the alarm must stay OK to count as recovered.
+    pub stable_seconds: u64,
+    /// An approval not given within this time fails closed to escalation.
+    pub approval_timeout_seconds: u64,
+    pub approval_heartbeat_seconds: u64,
+}
+
+impl Default for RecoveryPolicy {
+    fn default() -> Self {
+        Self {
+            settle_seconds: 60,
+            check_interval_seconds: 60,
+            max_checks: 5,
+            stable_seconds: 180,
+            approval_timeout_seconds: 3600,
+            approval_heartbeat_seconds: 3600,
+        }
     }
 }
 

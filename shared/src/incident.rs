@@ -97,6 +97,9 @@ pub struct Incident {
     pub signature: String,
     pub title: String,
     pub source: SignalSource,
+    /// The alarm that opened it, if an alarm did: what verification reads back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_name: Option<String>,
     pub account: Option<String>,
     pub region: Option<String>,
     pub opened_at: DateTime<Utc>,
@@ -137,6 +140,7 @@ impl Incident {
             signature: signal.signature.clone(),
             title: signal.title.clone(),
             source: signal.source,
+            alarm_name: signal.alarm_name.clone(),
             account: signal.account.clone(),
             region: signal.region.clone(),
             opened_at: now,
@@ -216,6 +220,8 @@ pub enum AuditKind {
     BudgetConsumed,
     WorkflowStarted,
     StatusChanged,
+    RecoveryStarted,
+    RecoveryOutcome,
 }
 
 /// What an audit record says, before it is sealed into the chain.
@@ -353,6 +359,7 @@ mod tests {
             title: "t".into(),
             state: "ALARM".into(),
             alarm_kind: None,
+            alarm_name: None,
             metric: None,
             severity_hint: None,
             principal: None,

@@ -575,7 +575,7 @@ impl<'a> Intake<'a> {
             return Ok(report);
         }
         if incident.execution.is_none() {
-            let input = json!({"correlation_id": id, "incident": incident, "decision": decision});
+            let input = json!({"correlation_id": id, "incident": incident, "decision": decision, "recovery": self.config.recovery});
             let started = self.workflow.start(&id, &input).await?;
             let now = self.clock.now();
             let execution = crate::incident::ExecutionRef {
@@ -908,46 +908,12 @@ impl<'a> Intake<'a> {
         &self,
         id: &CorrelationId,
         known: Option<Incident>,
-        mut change: F,
+        change: F,
     ) -> Result<Option<Incident>, IntakeError>
     where
         F: FnMut(&mut Incident) -> Vec<AuditEntry> + Send,
     {
-        let mut current = known;
-        for attempt in 0..MAX_WRITE_ATTEMPTS {
-            conflict_backoff(attempt).await;
-            let mut incident = match current.take() {
-                Some(incident) => incident,
-                None => match self.store.incident(id).await? {
-                    Some(incident) => incident,
-                    None => return Ok(None),
-                },
-            };
-            let expected_revision = incident.revision;
-            let entries = change(&mut incident);
-            if entries.is_empty() {
-                return Ok(Some(incident));
-            }
-            let now = self.clock.now();
-            incident.revision += 1;
-            incident.updated_at = now;
-            let audit: Vec<_> = entries
-                .into_iter()
-                .map(|entry| incident.audit(entry, now))
-                .collect();
-            let write = IncidentWrite {
-                incident: &incident,
-                expected_revision,
-                claim: None,
-                signal: None,
-                audit: &audit,
-            };
-            match self.store.write_incident(write).await? {
-                WriteOutcome::Written => return Ok(Some(incident)),
-                WriteOutcome::Conflict | WriteOutcome::Duplicate { .. } => continue,
-            }
-        }
-        Err(IntakeError::Contended(id.to_string()))
+        update_incident(self.store, self.clock, id, known, change).await
     }
 }
 
@@ -1007,4 +973,54 @@ fn unreachable_validated(context: &AnalysisContext) -> ValidatedAssessment {
         action: None,
         notes: vec!["the rules analyst's proposal did not validate; advising only".to_string()],
     }
+}
+
+/// Applies `change` to the incident and writes it conditionally on its revision, reading it
+/// again and re-applying on conflict. `None` when the incident does not exist; a change that
+/// returns no audit entries writes nothing. Every writer of incidents goes through this.
+pub async fn update_incident<F>(
+    store: &dyn IncidentStore,
+    clock: &dyn Clock,
+    id: &CorrelationId,
+    known: Option<Incident>,
+    mut change: F,
+) -> Result<Option<Incident>, IntakeError>
+where
+    F: FnMut(&mut Incident) -> Vec<AuditEntry> + Send,
+{
+    let mut current = known;
+    for attempt in 0..MAX_WRITE_ATTEMPTS {
+        conflict_backoff(attempt).await;
+        let mut incident = match current.take() {
+            Some(incident) => incident,
+            None => match store.incident(id).await? {
+                Some(incident) => incident,
+                None => return Ok(None),
+            },
+        };
+        let expected_revision = incident.revision;
+        let entries = change(&mut incident);
+        if entries.is_empty() {
+            return Ok(Some(incident));
+        }
+        let now = clock.now();
+        incident.revision += 1;
+        incident.updated_at = now;
+        let audit: Vec<_> = entries
+            .into_iter()
+            .map(|entry| incident.audit(entry, now))
+            .collect();
+        let write = IncidentWrite {
+            incident: &incident,
+            expected_revision,
+            claim: None,
+            signal: None,
+            audit: &audit,
+        };
+        match store.write_incident(write).await? {
+            WriteOutcome::Written => return Ok(Some(incident)),
+            WriteOutcome::Conflict | WriteOutcome::Duplicate { .. } => continue,
+        }
+    }
+    Err(IntakeError::Contended(id.to_string()))
 }

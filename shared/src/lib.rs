@@ -11,6 +11,7 @@ pub mod decision;
 pub mod incident;
 pub mod intake;
 pub mod ports;
+pub mod recovery;
 pub mod resource;
 pub mod signal;
 pub mod store;

@@ -54,6 +54,7 @@ pub fn alarm_signal(
         }
         .into(),
         alarm_kind: Some(crate::signal::AlarmKind::Metric),
+        alarm_name: Some(format!("alarm-{resource}")),
         metric: Some("AWS/EC2/StatusCheckFailed".into()),
         severity_hint: None,
         principal: None,

@@ -358,6 +358,7 @@ impl AlarmFacts {
             title: format!("{} is {}", self.alarm_name, self.state),
             state: self.state,
             alarm_kind: Some(self.kind),
+            alarm_name: Some(self.alarm_name.clone()),
             metric,
             severity_hint: None,
             principal: None,

@@ -192,6 +192,7 @@ fn from_record(
                 title: format!("{call} by {who}"),
                 state: call.clone(),
                 alarm_kind: None,
+                alarm_name: None,
                 metric: None,
                 severity_hint,
                 principal: principal.clone(),

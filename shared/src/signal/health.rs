@@ -102,6 +102,7 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
             title: format!("AWS Health {category}: {}", detail.event_type_code),
             state: status.clone(),
             alarm_kind: None,
+            alarm_name: None,
             metric: None,
             severity_hint,
             principal: None,

@@ -129,6 +129,9 @@ pub struct Signal {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_kind: Option<AlarmKind>,
+    /// The alarm's name, which the recovery workflow reads back to verify recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,16 @@
+//! Recovery: the state machine definition, a local engine for the subset of ASL it uses, the
+//! verifier's judgement, the workflow's records, and a simulated world for local runs.
+
+pub mod asl;
+pub mod engine;
+pub mod record;
+pub mod verifier;
+pub mod world;
+
+/// statemachines/recovery.asl.json as Terraform deploys it (placeholders still in it).
+pub const RECOVERY_ASL: &str = include_str!("../../../statemachines/recovery.asl.json");
+
+/// The recovery state machine, parsed and checked against what the local engine supports.
+pub fn recovery_machine() -> Result<asl::StateMachine, asl::AslError> {
+    asl::StateMachine::parse(RECOVERY_ASL)
+}

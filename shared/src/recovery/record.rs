@@ -1,0 +1,184 @@
+//! The recovery workflow's records: "recovery started" (only while the incident is open) and
+//! the outcome (status, audit record, and what the patterns table learns). The orchestrator
+//! Lambda runs these for the state machine; `argus replay` runs them in-process.
+
+use crate::analysis::PastIncident;
+use crate::catalogue::ActionId;
+use crate::correlation::CorrelationId;
+use crate::incident::{AuditEntry, AuditKind, IncidentStatus};
+use crate::intake::{IntakeError, update_incident};
+use crate::ports::{Clock, IncidentStore, OutcomeRecord, PatternStore, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub const ACTOR: &str = "argus/recovery";
+/// Summaries kept per signature in the patterns table.
+pub const SUMMARIES_PER_SIGNATURE: usize = 20;
+
+/// What the state machine sends to the orchestrator's record operations.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordRequest {
+    pub operation: String,
+    pub correlation_id: CorrelationId,
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    #[serde(default)]
+    pub progress: Option<Progress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Recovered,
+    Escalated,
+    Advisory,
+}
+
+/// What the workflow did, as it accumulated under `$.progress`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Progress {
+    #[serde(default)]
+    pub action_ran: bool,
+    #[serde(default)]
+    pub verification: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    #[error("incident {0} does not exist")]
+    NotFound(String),
+    #[error("invalid record request: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+impl RecordError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "IncidentNotFound",
+            Self::Invalid(_) => "InvalidRequest",
+            Self::Store(error) => error.error_type(),
+            Self::Intake(error) => error.error_type(),
+        }
+    }
+}
+
+/// Runs one record operation from the state machine's payload.
+pub async fn handle(
+    request: &Value,
+    store: &dyn IncidentStore,
+    patterns: &dyn PatternStore,
+    clock: &dyn Clock,
+) -> Result<Value, RecordError> {
+    let request: RecordRequest = serde_json::from_value(request.clone())
+        .map_err(|error| RecordError::Invalid(error.to_string()))?;
+    match request.operation.as_str() {
+        "record_start" => record_start(&request, store, clock).await,
+        "record_outcome" => record_outcome(&request, store, patterns, clock).await,
+        other => Err(RecordError::Invalid(format!("unknown operation `{other}`"))),
+    }
+}
+
+async fn record_start(
+    request: &RecordRequest,
+    store: &dyn IncidentStore,
+    clock: &dyn Clock,
+) -> Result<Value, RecordError> {
+    let id = &request.correlation_id;
+    let execution = request.execution_id.clone().unwrap_or_default();
+    let updated = update_incident(store, clock, id, None, |incident| {
+        if !incident.status.is_open() {
+            return Vec::new();
+        }
+        vec![AuditEntry::new(
+            ACTOR,
+            AuditKind::RecoveryStarted,
+            "recovery workflow began",
+            json!({"execution": execution}),
+        )]
+    })
+    .await?
+    .ok_or_else(|| RecordError::NotFound(id.to_string()))?;
+    Ok(json!({"proceed": updated.status.is_open(), "status": updated.status}))
+}
+
+fn verdict_of(progress: &Progress) -> String {
+    progress
+        .verification
+        .as_ref()
+        .and_then(|verification| verification.pointer("/result/verdict"))
+        .and_then(Value::as_str)
+        .unwrap_or("NOT_CHECKED")
+        .to_string()
+}
+
+async fn record_outcome(
+    request: &RecordRequest,
+    store: &dyn IncidentStore,
+    patterns: &dyn PatternStore,
+    clock: &dyn Clock,
+) -> Result<Value, RecordError> {
+    let id = &request.correlation_id;
+    let outcome = request
+        .outcome
+        .ok_or_else(|| RecordError::Invalid("record_outcome needs `outcome`".to_string()))?;
+    let progress = request.progress.clone().unwrap_or_default();
+    let verdict = verdict_of(&progress);
+    let now = clock.now();
+    let updated = update_incident(store, clock, id, None, |incident| {
+        if !incident.status.is_open() {
+            return Vec::new();
+        }
+        let (status, summary) = match outcome {
+            Outcome::Recovered => (IncidentStatus::Resolved, "recovery verified".to_string()),
+            Outcome::Escalated => (IncidentStatus::Escalated, format!("escalated to on-call (verification: {verdict})")),
+            Outcome::Advisory => (IncidentStatus::Advisory, "people were told; no action was run".to_string()),
+        };
+        if incident.transition(status, now).is_err() {
+            return Vec::new();
+        }
+        if outcome == Outcome::Recovered {
+            incident.resolution = Some("verified recovered by the recovery workflow".to_string());
+        }
+        vec![AuditEntry::new(ACTOR, AuditKind::RecoveryOutcome, summary, json!({"outcome": outcome, "action_ran": progress.action_ran, "verification": progress.verification}))]
+    })
+    .await?
+    .ok_or_else(|| RecordError::NotFound(id.to_string()))?;
+    let time_to_recover_seconds = (outcome == Outcome::Recovered)
+        .then(|| (now - updated.opened_at).num_seconds().max(0) as u64);
+    // Only an action that actually ran teaches anything about that action.
+    let action = updated
+        .decision
+        .as_ref()
+        .and_then(|decision| decision.action.as_ref())
+        .map(|validated| validated.action);
+    if let (true, Some(action)) = (progress.action_ran, action) {
+        let verified = verdict == "RECOVERED" && outcome == Outcome::Recovered;
+        let record = OutcomeRecord {
+            signature: updated.signature.clone(),
+            action,
+            verified,
+            time_to_recover_seconds,
+            summary: PastIncident {
+                correlation_id: updated.id.clone(),
+                resource: updated.resource.clone(),
+                action: Some(ActionId::as_str(action).to_string()),
+                verified: Some(verified),
+                time_to_recover_seconds,
+                summary: updated.title.clone(),
+                closed_at: now,
+            },
+        };
+        patterns
+            .record_outcome(&record, SUMMARIES_PER_SIGNATURE)
+            .await?;
+    }
+    Ok(
+        json!({"status": updated.status, "outcome": outcome, "time_to_recover_seconds": time_to_recover_seconds}),
+    )
+}

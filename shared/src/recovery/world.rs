@@ -1,0 +1,405 @@
+//! A simulated AWS world for running the recovery workflow locally: resources that recover
+//! after the action, stay broken, or break again; approvals answered from the command line;
+//! actions that are throttled or fail. Lambda tasks go to the in-process handlers.
+
+use super::engine::{TaskCall, TaskFailure, TaskOutput, TaskRunner};
+use super::record;
+use super::verifier::{VerifyRequest, verify};
+use crate::ports::{Clock, IncidentStore, PatternStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// The resource recovers shortly after the action and stays healthy.
+    Recovers,
+    /// The action changes nothing.
+    StaysBroken,
+    /// The resource recovers, then breaks again before it counts as recovered.
+    Relapses,
+}
+
+impl Behaviour {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "recovers" => Some(Self::Recovers),
+            "stays-broken" => Some(Self::StaysBroken),
+            "relapses" => Some(Self::Relapses),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Approval {
+    Approve,
+    Reject,
+    /// Nobody answers: the approval times out and fails closed.
+    NoAnswer,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorldSettings {
+    pub behaviour: Behaviour,
+    pub approval: Approval,
+    /// The action is throttled this many times before it goes through.
+    pub throttle_action: u32,
+    /// The action fails for good (permission denied).
+    pub action_fails: bool,
+    pub approver: String,
+}
+
+impl Default for WorldSettings {
+    fn default() -> Self {
+        Self {
+            behaviour: Behaviour::Recovers,
+            approval: Approval::NoAnswer,
+            throttle_action: 0,
+            action_fails: false,
+            approver: "local-operator".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct WorldState {
+    acted_at: Option<f64>,
+    throttled: u32,
+    alarm_reads: u32,
+    messages: Vec<String>,
+}
+
+/// Runs the workflow's tasks against the simulated world and the in-process handlers.
+pub struct LocalRunner<'a> {
+    pub settings: WorldSettings,
+    pub store: &'a dyn IncidentStore,
+    pub patterns: &'a dyn PatternStore,
+    /// The execution's start; simulated seconds are added to it for "now".
+    pub started_at: DateTime<Utc>,
+    state: Mutex<WorldState>,
+}
+
+impl std::fmt::Debug for LocalRunner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRunner")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A clock frozen at one simulated instant, for the handlers a task calls.
+struct FixedClock(DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+const LAMBDA_SECONDS: f64 = 0.2;
+const SDK_SECONDS: f64 = 0.5;
+const HUMAN_SECONDS: f64 = 90.0;
+const BUILD_SECONDS: f64 = 240.0;
+
+fn failure(error: &str, cause: impl Into<String>, seconds: f64) -> TaskFailure {
+    TaskFailure {
+        error: error.to_string(),
+        cause: cause.into(),
+        seconds,
+    }
+}
+
+impl<'a> LocalRunner<'a> {
+    pub fn new(
+        settings: WorldSettings,
+        store: &'a dyn IncidentStore,
+        patterns: &'a dyn PatternStore,
+        started_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            settings,
+            store,
+            patterns,
+            started_at,
+            state: Mutex::new(WorldState::default()),
+        }
+    }
+
+    /// What the connectors would have sent (notifications, pages, tickets), in order.
+    pub fn messages(&self) -> Vec<String> {
+        self.lock().messages.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WorldState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn at(&self, elapsed: f64) -> DateTime<Utc> {
+        self.started_at + Duration::milliseconds((elapsed * 1000.0) as i64)
+    }
+
+    async fn lambda(&self, call: &TaskCall<'_>) -> Result<TaskOutput, TaskFailure> {
+        let function = call
+            .parameters
+            .get("FunctionName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let payload = call
+            .parameters
+            .get("Payload")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let now = self.at(call.elapsed_seconds);
+        if function.contains("orchestrator") {
+            let clock = FixedClock(now);
+            return record::handle(&payload, self.store, self.patterns, &clock)
+                .await
+                .map(|output| TaskOutput {
+                    output,
+                    seconds: LAMBDA_SECONDS,
+                })
+                .map_err(|error| failure(error.error_type(), error.to_string(), LAMBDA_SECONDS));
+        }
+        if function.contains("verifier") {
+            let request: VerifyRequest = serde_json::from_value(payload)
+                .map_err(|error| failure("InvalidRequest", error.to_string(), LAMBDA_SECONDS))?;
+            let response = verify(&request, now);
+            return Ok(TaskOutput {
+                output: json!(response),
+                seconds: LAMBDA_SECONDS,
+            });
+        }
+        if function.contains("connectors") {
+            let operation = payload
+                .get("operation")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            if operation == "request_approval" {
+                return self.approval(call);
+            }
+            let kind = payload
+                .get("kind")
+                .and_then(Value::as_str)
+                .map(|kind| format!(" ({kind})"))
+                .unwrap_or_default();
+            self.lock()
+                .messages
+                .push(format!("connectors: {operation}{kind}"));
+            return Ok(TaskOutput {
+                output: json!({"delivered": true, "channel": "local"}),
+                seconds: LAMBDA_SECONDS,
+            });
+        }
+        Err(failure(
+            "Lambda.ResourceNotFoundException",
+            format!("no local handler for {function}"),
+            LAMBDA_SECONDS,
+        ))
+    }
+
+    fn approval(&self, call: &TaskCall<'_>) -> Result<TaskOutput, TaskFailure> {
+        let mut state = self.lock();
+        match self.settings.approval {
+            Approval::Approve => {
+                state.messages.push(format!(
+                    "connectors: approval requested; approved by {}",
+                    self.settings.approver
+                ));
+                Ok(TaskOutput {
+                    output: json!({"approved": true, "approver": self.settings.approver}),
+                    seconds: HUMAN_SECONDS,
+                })
+            }
+            Approval::Reject => {
+                state.messages.push(format!(
+                    "connectors: approval requested; rejected by {}",
+                    self.settings.approver
+                ));
+                Err(failure(
+                    "ApprovalRejected",
+                    format!("rejected by {}", self.settings.approver),
+                    HUMAN_SECONDS,
+                ))
+            }
+            Approval::NoAnswer => {
+                state
+                    .messages
+                    .push("connectors: approval requested; nobody answered".to_string());
+                let waited = call.timeout_seconds.unwrap_or(3600) as f64;
+                Err(failure(
+                    "States.Timeout",
+                    "the approval was not answered in time",
+                    waited,
+                ))
+            }
+        }
+    }
+
+    fn act(
+        &self,
+        call: &TaskCall<'_>,
+        service: &str,
+        throttling_error: &str,
+    ) -> Result<TaskOutput, TaskFailure> {
+        let mut state = self.lock();
+        let seconds = if call.resource.ends_with(".sync") {
+            BUILD_SECONDS
+        } else {
+            SDK_SECONDS
+        };
+        if self.settings.action_fails {
+            return Err(failure(
+                &format!("{service}.AccessDeniedException"),
+                "the recovery role may not do this here",
+                seconds,
+            ));
+        }
+        if state.throttled < self.settings.throttle_action {
+            state.throttled += 1;
+            return Err(failure(throttling_error, "rate exceeded", seconds));
+        }
+        state.acted_at = Some(call.elapsed_seconds);
+        Ok(TaskOutput {
+            output: json!({}),
+            seconds,
+        })
+    }
+
+    fn healthy_now(&self, elapsed: f64) -> bool {
+        let state = self.lock();
+        match (self.settings.behaviour, state.acted_at) {
+            (_, None) | (Behaviour::StaysBroken, _) => false,
+            (Behaviour::Recovers, Some(_)) => true,
+            // Healthy for the first check after the action, broken again from the second on.
+            (Behaviour::Relapses, Some(_)) => state.alarm_reads <= 1 && elapsed >= 0.0,
+        }
+    }
+
+    fn describe_alarms(&self, call: &TaskCall<'_>) -> TaskOutput {
+        let name = call
+            .parameters
+            .get("AlarmNames")
+            .and_then(|names| names.get(0))
+            .and_then(Value::as_str)
+            .unwrap_or("alarm")
+            .to_string();
+        let acted_at = {
+            let mut state = self.lock();
+            state.alarm_reads += 1;
+            state.acted_at
+        };
+        let healthy = self.healthy_now(call.elapsed_seconds);
+        // A recovered alarm went OK half a minute after the action; a broken one never left ALARM.
+        let (state, since) = match (healthy, acted_at) {
+            (true, Some(acted)) => ("OK", self.at(acted + 30.0)),
+            (false, Some(acted)) if self.settings.behaviour == Behaviour::Relapses => {
+                ("ALARM", self.at(acted + 90.0))
+            }
+            _ => ("ALARM", self.started_at),
+        };
+        let alarm = json!({"AlarmName": name, "StateValue": state, "StateUpdatedTimestamp": since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
+        TaskOutput {
+            output: json!({"MetricAlarms": [alarm], "CompositeAlarms": []}),
+            seconds: SDK_SECONDS,
+        }
+    }
+
+    fn resource_health(&self, call: &TaskCall<'_>, api: &str) -> TaskOutput {
+        let healthy =
+            self.lock().acted_at.is_some() && self.settings.behaviour != Behaviour::StaysBroken;
+        let output = match api {
+            "describeInstanceStatus" => {
+                let (state, status) = if healthy {
+                    ("running", "ok")
+                } else if self.settings.behaviour == Behaviour::StaysBroken {
+                    ("running", "impaired")
+                } else {
+                    ("running", "ok")
+                };
+                json!({"InstanceStatuses": [{"InstanceState": {"Name": state}, "InstanceStatus": {"Status": status}, "SystemStatus": {"Status": "ok"}}]})
+            }
+            "describeServices" => {
+                let running = if healthy { 3 } else { 1 };
+                json!({"Services": [{"RunningCount": running, "DesiredCount": 3, "Deployments": [{}]}]})
+            }
+            _ => {
+                // getAlias: the version before the action, or the target after a successful one.
+                let target = call.parameters.get("FunctionVersion").cloned();
+                let version = if healthy {
+                    target.unwrap_or(json!("target"))
+                } else {
+                    json!("previous")
+                };
+                json!({"FunctionVersion": version})
+            }
+        };
+        TaskOutput {
+            output,
+            seconds: SDK_SECONDS,
+        }
+    }
+}
+
+#[async_trait]
+impl TaskRunner for LocalRunner<'_> {
+    async fn run(&self, call: TaskCall<'_>) -> Result<TaskOutput, TaskFailure> {
+        let resource = call.resource;
+        if resource.starts_with("arn:aws:states:::lambda:invoke") {
+            return self.lambda(&call).await;
+        }
+        let api = resource
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".sync");
+        match api {
+            "describeAlarms" => Ok(self.describe_alarms(&call)),
+            "describeInstanceStatus" | "describeServices" => Ok(self.resource_health(&call, api)),
+            "getAlias" => {
+                if self.lock().acted_at.is_none() {
+                    Ok(TaskOutput {
+                        output: json!({"FunctionVersion": "previous"}),
+                        seconds: SDK_SECONDS,
+                    })
+                } else {
+                    Ok(self.resource_health(&call, api))
+                }
+            }
+            "stopInstances" | "rollbackInstanceRefresh" => {
+                self.lock().messages.push(format!("rollback: {api}"));
+                Ok(TaskOutput {
+                    output: json!({}),
+                    seconds: SDK_SECONDS,
+                })
+            }
+            "updateAlias" if self.lock().acted_at.is_some() => {
+                self.lock()
+                    .messages
+                    .push("rollback: updateAlias".to_string());
+                Ok(TaskOutput {
+                    output: json!({}),
+                    seconds: SDK_SECONDS,
+                })
+            }
+            "rebootInstances" | "startInstances" => {
+                self.act(&call, "Ec2", "Ec2.RequestLimitExceededException")
+            }
+            "updateService" => self.act(&call, "Ecs", "Ecs.ThrottlingException"),
+            "updateAlias" => self.act(&call, "Lambda", "Lambda.TooManyRequestsException"),
+            "startInstanceRefresh" => {
+                self.act(&call, "AutoScaling", "AutoScaling.ThrottlingException")
+            }
+            "startAutomationExecution" => self.act(&call, "Ssm", "Ssm.ThrottlingException"),
+            "startBuild" => self.act(&call, "CodeBuild", "CodeBuild.ThrottlingException"),
+            other => Err(failure(
+                "States.TaskFailed",
+                format!("the simulated world does not answer {other}"),
+                SDK_SECONDS,
+            )),
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! Every path of statemachines/recovery.asl.json, executed by the local engine after the real
+//! intake path: auto success, pending then recovered, failed → rollback → escalate, approval
+//! approved / rejected / timed out, throttled action, permanent failure, spent budget, and an
+//! incident already closed when the execution starts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use argus::config::{BudgetPolicy, Config};
+use argus::incident::IncidentStatus;
+use argus::ports::IncidentStore;
+use argus::recovery::engine::{ExecutionRecord, ExecutionStatus, execute};
+use argus::recovery::recovery_machine;
+use argus::recovery::world::{Approval, Behaviour, LocalRunner, WorldSettings};
+use argus::testing::epoch;
+use serde_json::Value;
+use support::{Harness, alarm_event, sample};
+
+/// The sample alarm on StatusCheckFailed: the rules analyst's confident, low-risk reboot (auto).
+fn status_check_alarm(instance: &str) -> Value {
+    let mut event = alarm_event("ALARM", epoch(), instance);
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
+        Value::String("StatusCheckFailed".into());
+    event
+}
+
+struct Run {
+    record: ExecutionRecord,
+    messages: Vec<String>,
+    status: IncidentStatus,
+}
+
+async fn run(harness: &Harness, event: &Value, settings: WorldSettings) -> Run {
+    let report = harness.deliver(event).await.unwrap();
+    let signal = &report.signals[0];
+    let id = signal.correlation_id.clone().unwrap();
+    let input = harness
+        .workflow
+        .inner
+        .execution_input(id.as_str())
+        .unwrap()
+        .expect("a workflow was started");
+    let runner = LocalRunner::new(settings, &harness.store, &harness.store, epoch());
+    let record = execute(&recovery_machine().unwrap(), id.as_str(), input, &runner)
+        .await
+        .unwrap();
+    let status = harness.store.incident(&id).await.unwrap().unwrap().status;
+    Run {
+        record,
+        messages: runner.messages(),
+        status,
+    }
+}
+
+fn world(behaviour: Behaviour, approval: Approval) -> WorldSettings {
+    WorldSettings {
+        behaviour,
+        approval,
+        ..WorldSettings::default()
+    }
+}
+
+fn assert_path_contains(record: &ExecutionRecord, expected: &[&str]) {
+    let path = record.path();
+    let mut position = 0;
+    for state in expected {
+        match path[position..].iter().position(|visited| visited == state) {
+            Some(found) => position += found + 1,
+            None => panic!("`{state}` not found in order in {path:?}"),
+        }
+    }
+}
+
+fn assert_never_visits(record: &ExecutionRecord, states: &[&str]) {
+    for state in states {
+        assert!(
+            !record.path().contains(state),
+            "`{state}` should not run: {:?}",
+            record.path()
+        );
+    }
+}
+
+const ACTIONS: [&str; 7] = [
+    "Reboot EC2 instance",
+    "Start EC2 instance",
+    "Force new ECS deployment",
+    "Roll back Lambda alias",
+    "Start ASG instance refresh",
+    "Run SSM automation",
+    "Re-apply Terraform",
+];
+
+#[tokio::test]
+async fn auto_recovery_is_verified_after_pending_checks_and_resolves_the_incident() {
+    let harness = Harness::new(Config::default());
+    let run = run(
+        &harness,
+        &status_check_alarm("i-auto"),
+        world(Behaviour::Recovers, Approval::NoAnswer),
+    )
+    .await;
+    assert_eq!(run.record.status, ExecutionStatus::Succeeded);
+    assert_path_contains(
+        &run.record,
+        &[
+            "Record recovery start",
+            "Choose recovery mode",
+            "Choose action",
+            "Reboot EC2 instance",
+            "Action sent",
+            "Wait for recovery to settle",
+            "Read alarm state",
+            "Read instance status",
+            "Verify recovery",
+            "Recovered?",
+            "Wait before next check",
+            "Verify recovery",
+            "Record recovery",
+            "Publish post-mortem",
+            "Notify outcome",
+            "Recovery finished",
+        ],
+    );
+    assert_never_visits(&run.record, &["Request approval", "Escalate to on-call"]);
+    assert_eq!(run.status, IncidentStatus::Resolved);
+    let stats = argus::ports::PatternStore::action_stats(
+        &harness.store,
+        "alarm:AWS/EC2/StatusCheckFailed",
+        argus::catalogue::ActionId::Ec2Reboot,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (stats.attempts, stats.verified_successes),
+        (1, 1),
+        "the verified outcome is learned"
+    );
+}
+
+#[tokio::test]
+async fn a_resource_that_stays_broken_is_rolled_back_and_escalated() {
+    let harness = Harness::new(Config::default());
+    let run = run(
+        &harness,
+        &sample("ec2-state-change/stopped.json"),
+        world(Behaviour::StaysBroken, Approval::Approve),
+    )
+    .await;
+    assert_path_contains(
+        &run.record,
+        &[
+            "Request approval",
+            "Start EC2 instance",
+            "Verify recovery",
+            "Has an inverse?",
+            "Roll back: stop EC2 instance",
+            "Escalate to on-call",
+            "Open ticket",
+            "Record escalation",
+            "Recovery finished",
+        ],
+    );
+    assert_eq!(run.status, IncidentStatus::Escalated);
+    assert!(
+        run.messages
+            .iter()
+            .any(|message| message.contains("rollback: stopInstances")),
+        "{:?}",
+        run.messages
+    );
+    let checks = run
+        .record
+        .path()
+        .iter()
+        .filter(|state| **state == "Verify recovery")
+        .count();
+    assert_eq!(
+        checks,
+        Config::default().recovery.max_checks as usize,
+        "verification is bounded"
+    );
+}
+
+#[tokio::test]
+async fn a_resource_that_breaks_again_is_not_counted_as_recovered() {
+    let harness = Harness::new(Config::default());
+    let run = run(
+        &harness,
+        &status_check_alarm("i-relapse"),
+        world(Behaviour::Relapses, Approval::NoAnswer),
+    )
+    .await;
+    assert_path_contains(
+        &run.record,
+        &[
+            "Reboot EC2 instance",
+            "Verify recovery",
+            "Has an inverse?",
+            "Escalate to on-call",
+            "Record escalation",
+        ],
+    );
+    assert_never_visits(&run.record, &["Record recovery"]);
+    assert_eq!(run.status, IncidentStatus::Escalated);
+    let stats = argus::ports::PatternStore::action_stats(
+        &harness.store,
+        "alarm:AWS/EC2/StatusCheckFailed",
+        argus::catalogue::ActionId::Ec2Reboot,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (stats.attempts, stats.failures),
+        (1, 1),
+        "the failed verification is learned"
+    );
+}
+
+#[tokio::test]
+async fn an_approved_action_runs_and_a_rejected_or_unanswered_one_fails_closed() {
+    let cpu = || alarm_event("ALARM", epoch(), "i-approval");
+    let approved = run(
+        &Harness::new(Config::default()),
+        &cpu(),
+        world(Behaviour::Recovers, Approval::Approve),
+    )
+    .await;
+    assert_path_contains(
+        &approved.record,
+        &[
+            "Request approval",
+            "Choose action",
+            "Reboot EC2 instance",
+            "Record recovery",
+        ],
+    );
+    for answer in [Approval::Reject, Approval::NoAnswer] {
+        let refused = run(
+            &Harness::new(Config::default()),
+            &cpu(),
+            world(Behaviour::Recovers, answer),
+        )
+        .await;
+        assert_path_contains(
+            &refused.record,
+            &[
+                "Request approval",
+                "Escalate to on-call",
+                "Record escalation",
+            ],
+        );
+        assert_never_visits(&refused.record, &ACTIONS);
+        assert_eq!(refused.status, IncidentStatus::Escalated, "{answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
+    let harness = Harness::new(Config::default());
+    let throttled = run(
+        &harness,
+        &status_check_alarm("i-throttled"),
+        WorldSettings {
+            throttle_action: 2,
+            ..WorldSettings::default()
+        },
+    )
+    .await;
+    let reboot = throttled
+        .record
+        .visits
+        .iter()
+        .find(|visit| visit.state == "Reboot EC2 instance")
+        .unwrap();
+    assert!(reboot.note.contains("retry 2"), "{}", reboot.note);
+    assert_path_contains(
+        &throttled.record,
+        &["Reboot EC2 instance", "Action sent", "Record recovery"],
+    );
+
+    let failing = run(
+        &Harness::new(Config::default()),
+        &status_check_alarm("i-denied"),
+        WorldSettings {
+            action_fails: true,
+            ..WorldSettings::default()
+        },
+    )
+    .await;
+    assert_path_contains(
+        &failing.record,
+        &[
+            "Reboot EC2 instance",
+            "Escalate to on-call",
+            "Record escalation",
+        ],
+    );
+    assert_never_visits(&failing.record, &["Action sent", "Verify recovery"]);
+    assert_eq!(failing.status, IncidentStatus::Escalated);
+}
+
+#[tokio::test]
+async fn a_spent_budget_only_escalates() {
+    let config = Config {
+        budget: BudgetPolicy {
+            max_attempts: 0,
+            ..BudgetPolicy::default()
+        },
+        ..Config::default()
+    };
+    let run = run(
+        &Harness::new(config),
+        &status_check_alarm("i-spent"),
+        WorldSettings::default(),
+    )
+    .await;
+    assert_path_contains(
+        &run.record,
+        &[
+            "Record recovery start",
+            "Choose recovery mode",
+            "Escalate to on-call",
+            "Record escalation",
+        ],
+    );
+    assert_never_visits(&run.record, &ACTIONS);
+}
+
+#[tokio::test]
+async fn an_incident_closed_before_the_execution_starts_runs_nothing() {
+    let harness = Harness::new(Config::default());
+    let report = harness
+        .deliver(&status_check_alarm("i-closed"))
+        .await
+        .unwrap();
+    let id = report.signals[0].correlation_id.clone().unwrap();
+    let mut ok = alarm_event("OK", epoch() + chrono::Duration::seconds(30), "i-closed");
+    ok["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
+        Value::String("StatusCheckFailed".into());
+    harness.deliver(&ok).await.unwrap();
+    let input = harness
+        .workflow
+        .inner
+        .execution_input(id.as_str())
+        .unwrap()
+        .unwrap();
+    let runner = LocalRunner::new(
+        WorldSettings::default(),
+        &harness.store,
+        &harness.store,
+        epoch(),
+    );
+    let record = execute(&recovery_machine().unwrap(), id.as_str(), input, &runner)
+        .await
+        .unwrap();
+    assert_eq!(
+        record.path(),
+        vec![
+            "Record recovery start",
+            "Is the incident still open?",
+            "Incident already closed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn advisory_incidents_notify_and_record_without_acting() {
+    let harness = Harness::new(Config::default());
+    let run = run(
+        &harness,
+        &sample("cloudtrail/s3-PutBucketPolicy.json"),
+        WorldSettings::default(),
+    )
+    .await;
+    assert_path_contains(
+        &run.record,
+        &[
+            "Choose recovery mode",
+            "Notify people (advisory)",
+            "Record advice given",
+            "Publish post-mortem",
+            "Recovery finished",
+        ],
+    );
+    assert_never_visits(&run.record, &ACTIONS);
+    assert_eq!(run.status, IncidentStatus::Advisory);
+}
+
+#[test]
+fn every_task_keeps_its_input_and_the_engine_refuses_what_it_cannot_run() {
+    let machine = recovery_machine().unwrap();
+    assert!(machine.states.len() > 30);
+    let mut definition: Value = serde_json::from_str(argus::recovery::RECOVERY_ASL).unwrap();
+    for (name, state) in definition["States"].as_object().unwrap() {
+        if state["Type"] == "Task" {
+            let path = state["ResultPath"]
+                .as_str()
+                .unwrap_or_else(|| panic!("task `{name}` has no ResultPath"));
+            assert!(
+                path.starts_with("$.") && path != "$",
+                "task `{name}` overwrites its input with ResultPath {path}"
+            );
+        }
+    }
+    let refuse = |definition: &Value, why: &str| {
+        let error = argus::recovery::asl::StateMachine::parse(&definition.to_string()).err();
+        assert!(error.is_some(), "the engine should refuse {why}");
+    };
+    let original = definition.clone();
+    definition["States"]["Recovery finished"] =
+        serde_json::json!({"Type": "Parallel", "Branches": [], "End": true});
+    refuse(&definition, "a Parallel state");
+    let mut overwriting = original.clone();
+    overwriting["States"]["Record recovery start"]["ResultPath"] = Value::String("$".into());
+    refuse(&overwriting, "a task that overwrites its input");
+    let mut unknown_field = original.clone();
+    unknown_field["States"]["Verify recovery"]["OutputPath"] = Value::String("$.x".into());
+    refuse(&unknown_field, "a field it does not implement");
+    let mut unknown_comparison = original.clone();
+    unknown_comparison["States"]["Recovered?"]["Choices"][0] =
+        serde_json::json!({"Variable": "$.x", "StringMatches": "a*", "Next": "Record recovery"});
+    refuse(&unknown_comparison, "a comparison it does not implement");
+    let mut dangling = original;
+    dangling["States"]["Action sent"]["Next"] = Value::String("Nowhere".into());
+    refuse(&dangling, "a transition to a missing state");
+}

@@ -7,11 +7,15 @@ use argus::clock::{Clock, ManualClock, SystemClock};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::{IncidentStatus, verify_chain};
-use argus::intake::{Intake, IntakeError};
+use argus::intake::{EventReport, Intake, IntakeError};
 use argus::ports::{IncidentQuery, IncidentStore};
+use argus::recovery::engine::execute;
+use argus::recovery::recovery_machine;
+use argus::recovery::world::{Approval, Behaviour, LocalRunner, WorldSettings};
 use argus::store::embedded::EmbeddedStore;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
+use std::io::IsTerminal;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +54,15 @@ impl From<argus::ports::StoreError> for CliError {
 pub async fn run(cli: Cli) -> u8 {
     let json = cli.global.json;
     let result = match cli.command {
-        Command::Replay(args) => replay(&cli.global, &args.events, args.at.as_deref()).await,
+        Command::Replay(args) => {
+            replay(
+                &cli.global,
+                &args.events,
+                args.at.as_deref(),
+                &args.recovery,
+            )
+            .await
+        }
         Command::Explain(args) => explain(&cli.global, &args.event, args.at.as_deref()).await,
         Command::Incidents(IncidentsCommand::List {
             statuses,
@@ -196,40 +208,120 @@ impl AnyClock {
     }
 }
 
-/// Runs one event file through `intake`, printing its timeline; returns the file's exit code.
+/// Reads one event file and runs it through `intake`. The outer error is a usage problem
+/// (unreadable file); the inner result is the path's own outcome.
 async fn run_file(
     intake: &Intake<'_>,
     path: &Path,
-    json: bool,
-    heading: &str,
-) -> Result<u8, CliError> {
-    let label = path.display().to_string();
+) -> Result<Result<EventReport, IntakeError>, CliError> {
     let text = read_event(path)?;
-    let outcome = match serde_json::from_str::<Value>(&text) {
+    Ok(match serde_json::from_str::<Value>(&text) {
         Ok(event) => intake.process_event(&event).await,
         Err(error) => Err(IntakeError::Invalid(
             argus::signal::NormaliseError::Malformed(error.to_string()),
         )),
-    };
-    match outcome {
-        Ok(report) => {
-            render::event_report(&label, heading, &report, json);
-            Ok(EXIT_OK)
-        }
-        Err(error) => {
-            render::event_error(&label, &error, json);
-            Ok(match error {
-                IntakeError::Invalid(_) => EXIT_INVALID_EVENT,
-                _ => EXIT_FAILURE,
-            })
-        }
+    })
+}
+
+fn exit_code_of(error: &IntakeError) -> u8 {
+    match error {
+        IntakeError::Invalid(_) => EXIT_INVALID_EVENT,
+        _ => EXIT_FAILURE,
     }
+}
+
+/// The world and approvals for local recovery runs, from the command line.
+fn world_settings(args: &crate::RecoveryArgs) -> WorldSettings {
+    let approval = if args.approve {
+        Approval::Approve
+    } else if args.reject {
+        Approval::Reject
+    } else {
+        Approval::NoAnswer
+    };
+    WorldSettings {
+        behaviour: Behaviour::parse(&args.world).unwrap_or(Behaviour::Recovers),
+        approval,
+        throttle_action: args.throttle_action,
+        action_fails: args.action_fails,
+        approver: std::env::var("USER").unwrap_or_else(|_| "local-operator".to_string()),
+    }
+}
+
+/// Asks on the terminal whether to approve, when nothing was said on the command line.
+fn ask_approval(report: &argus::intake::SignalReport) -> Approval {
+    let Some(decision) = &report.decision else {
+        return Approval::NoAnswer;
+    };
+    let action = decision
+        .action
+        .as_ref()
+        .map_or("the action".to_string(), |a| a.action.to_string());
+    eprint!("approve {action} on {}? [y/N] ", report.signal.resource);
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return Approval::NoAnswer;
+    }
+    match answer.trim() {
+        "y" | "Y" | "yes" => Approval::Approve,
+        _ => Approval::Reject,
+    }
+}
+
+/// Executes the recovery workflow locally for every execution this event started.
+async fn run_recoveries(
+    report: &EventReport,
+    store: &EmbeddedStore,
+    workflow: &argus::store::embedded::LocalWorkflow,
+    clock: &dyn Clock,
+    args: &crate::RecoveryArgs,
+) -> Result<Vec<render::RecoveryRun>, CliError> {
+    let mut runs = Vec::new();
+    if args.no_recovery {
+        return Ok(runs);
+    }
+    let machine =
+        recovery_machine().map_err(|error| CliError::new(EXIT_FAILURE, error.to_string()))?;
+    for signal in &report.signals {
+        let (Some(id), Some(started)) = (&signal.correlation_id, &signal.workflow) else {
+            continue;
+        };
+        if started.already_started {
+            continue;
+        }
+        let Some(input) = workflow.execution_input(id.as_str())? else {
+            continue;
+        };
+        let mut settings = world_settings(args);
+        let needs_approval = signal
+            .decision
+            .as_ref()
+            .is_some_and(|decision| decision.mode == argus::decision::Mode::Approval);
+        if needs_approval && !args.approve && !args.reject && std::io::stdin().is_terminal() {
+            settings.approval = ask_approval(signal);
+        }
+        let world = args.world.clone();
+        let runner = LocalRunner::new(settings, store, store, clock.now());
+        let record = execute(&machine, id.as_str(), input, &runner)
+            .await
+            .map_err(|error| CliError::new(EXIT_FAILURE, error.to_string()))?;
+        let final_status = store.incident(id).await?.map(|incident| incident.status);
+        runs.push(render::RecoveryRun {
+            correlation_id: id.clone(),
+            world,
+            record,
+            messages: runner.messages(),
+            final_status,
+        });
+    }
+    Ok(runs)
 }
 
 async fn replay(
     global: &crate::GlobalOptions,
     events: &[PathBuf],
     at: Option<&str>,
+    recovery: &crate::RecoveryArgs,
 ) -> Result<u8, CliError> {
     let config = load_config(global.config.as_deref())?;
     let files = expand(events)?;
@@ -249,8 +341,18 @@ async fn replay(
         if !global.json && files.len() > 1 {
             eprintln!("[{}/{}] {}", index + 1, files.len(), path.display());
         }
-        let code = run_file(&intake, path, global.json, "replay").await?;
-        worst = worse(worst, code);
+        let label = path.display().to_string();
+        match run_file(&intake, path).await? {
+            Ok(report) => {
+                let runs =
+                    run_recoveries(&report, &store, &workflow, clock.as_clock(), recovery).await?;
+                render::event_report(&label, "replay", &report, &runs, global.json);
+            }
+            Err(error) => {
+                render::event_error(&label, &error, global.json);
+                worst = worse(worst, exit_code_of(&error));
+            }
+        }
         clock.tick();
     }
     Ok(worst)
@@ -301,7 +403,24 @@ async fn explain(
         clock: clock.as_clock(),
         config: &config,
     };
-    let result = run_file(&intake, event, global.json, "explain (nothing is written)").await;
+    let label = event.display().to_string();
+    let result = match run_file(&intake, event).await {
+        Ok(Ok(report)) => {
+            render::event_report(
+                &label,
+                "explain (nothing is written)",
+                &report,
+                &[],
+                global.json,
+            );
+            Ok(EXIT_OK)
+        }
+        Ok(Err(error)) => {
+            render::event_error(&label, &error, global.json);
+            Ok(exit_code_of(&error))
+        }
+        Err(error) => Err(error),
+    };
     drop(store);
     let _ = std::fs::remove_file(&scratch);
     result

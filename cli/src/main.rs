@@ -76,6 +76,33 @@ struct ReplayArgs {
     /// second later, so runs are reproducible. Default: the system clock.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
+    #[command(flatten)]
+    recovery: RecoveryArgs,
+}
+
+/// How the recovery workflow runs locally after each started execution.
+#[derive(Debug, Args)]
+struct RecoveryArgs {
+    /// How the simulated AWS world answers the action: the resource recovers, stays broken, or
+    /// recovers and breaks again.
+    #[arg(long, default_value = "recovers", value_parser = ["recovers", "stays-broken", "relapses"], value_name = "WORLD")]
+    world: String,
+    /// Approve actions that need approval. Without --approve or --reject, a terminal is asked;
+    /// otherwise nobody answers and the approval times out, which escalates.
+    #[arg(long, conflicts_with = "reject")]
+    approve: bool,
+    /// Reject actions that need approval (the workflow escalates).
+    #[arg(long)]
+    reject: bool,
+    /// The action is throttled this many times before it goes through.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    throttle_action: u32,
+    /// The action fails for good (as when the recovery role may not run it).
+    #[arg(long)]
+    action_fails: bool,
+    /// Only run the orchestrator's path; do not execute the recovery workflow.
+    #[arg(long)]
+    no_recovery: bool,
 }
 
 #[derive(Debug, Args)]

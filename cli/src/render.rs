@@ -1,9 +1,11 @@
 //! How the CLI prints: a readable timeline for people, JSON lines for scripts.
 
 use argus::catalogue::ActionId;
-use argus::incident::{AuditRecord, ChainVerdict, Incident};
+use argus::correlation::CorrelationId;
+use argus::incident::{AuditRecord, ChainVerdict, Incident, IncidentStatus};
 use argus::intake::{EventReport, IntakeError, SignalReport};
 use argus::ports::SignalRecord;
+use argus::recovery::engine::{ExecutionRecord, ExecutionStatus};
 use serde::Serialize;
 use serde_json::json;
 
@@ -30,9 +32,27 @@ fn json_line(value: &serde_json::Value) {
     println!("{value}");
 }
 
-pub fn event_report(file: &str, heading: &str, report: &EventReport, as_json: bool) {
+/// One local execution of the recovery workflow, for printing.
+#[derive(Debug, Serialize)]
+pub struct RecoveryRun {
+    pub correlation_id: CorrelationId,
+    pub world: String,
+    pub record: ExecutionRecord,
+    pub messages: Vec<String>,
+    pub final_status: Option<IncidentStatus>,
+}
+
+pub fn event_report(
+    file: &str,
+    heading: &str,
+    report: &EventReport,
+    recoveries: &[RecoveryRun],
+    as_json: bool,
+) {
     if as_json {
-        json_line(&json!({"file": file, "mode": heading, "report": report}));
+        json_line(
+            &json!({"file": file, "mode": heading, "report": report, "recovery": recoveries}),
+        );
         return;
     }
     println!("{heading}: {file}");
@@ -43,7 +63,65 @@ pub fn event_report(file: &str, heading: &str, report: &EventReport, as_json: bo
     }
     for signal in &report.signals {
         signal_timeline(signal);
+        for run in recoveries
+            .iter()
+            .filter(|run| Some(&run.correlation_id) == signal.correlation_id.as_ref())
+        {
+            recovery_timeline(run);
+        }
     }
+}
+
+fn clock_label(seconds: f64) -> String {
+    let whole = seconds.round() as u64;
+    if whole >= 3600 {
+        format!("+{}h{:02}m", whole / 3600, (whole % 3600) / 60)
+    } else if whole >= 60 {
+        format!("+{}m{:02}s", whole / 60, whole % 60)
+    } else {
+        format!("+{whole}s")
+    }
+}
+
+/// The path of states, like the console's graph, with simulated times.
+fn recovery_timeline(run: &RecoveryRun) {
+    line(
+        "recovery",
+        &format!(
+            "local execution of statemachines/recovery.asl.json (simulated world: {})",
+            run.world
+        ),
+    );
+    for visit in &run.record.visits {
+        let note = if visit.note.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", visit.note)
+        };
+        println!(
+            "  {:<LABEL_WIDTH$}  {:<9}{}{note}",
+            "",
+            clock_label(visit.started_at_seconds),
+            visit.state
+        );
+    }
+    for message in &run.messages {
+        line("sent", message);
+    }
+    let status = run.final_status.map_or("-", IncidentStatus::as_str);
+    let elapsed = clock_label(run.record.elapsed_seconds);
+    match &run.record.status {
+        ExecutionStatus::Succeeded if run.final_status == Some(IncidentStatus::Resolved) => {
+            println!("  => recovered and verified at {elapsed} (simulated); incident {status}");
+        }
+        ExecutionStatus::Succeeded => {
+            println!("  => workflow finished at {elapsed} (simulated); incident {status}")
+        }
+        ExecutionStatus::Failed { error, cause } => {
+            println!("  => workflow FAILED at {elapsed}: {error}: {cause}; incident {status}")
+        }
+    }
+    println!();
 }
 
 fn signal_timeline(report: &SignalReport) {

@@ -260,6 +260,7 @@ fn explain_shows_the_path_and_writes_nothing() {
         &home,
         &[
             "replay",
+            "--no-recovery",
             &path("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json"),
         ],
     );
@@ -376,5 +377,92 @@ fn configuration_defaults_round_trip_and_bad_configuration_is_refused() {
     );
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("max_attempt"), "{}", bad.stderr);
+    std::fs::remove_dir_all(home).ok();
+}
+
+#[test]
+fn replay_runs_the_recovery_workflow_in_the_chosen_world() {
+    let home = home();
+    let alarm = path("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json");
+    let approved = argus(&home, &["replay", "--approve", &alarm]);
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    for expected in [
+        "local execution of statemachines/recovery.asl.json",
+        "Request approval",
+        "Reboot EC2 instance",
+        "Verify recovery",
+        "Record recovery",
+        "=> recovered and verified at",
+    ] {
+        assert!(
+            approved.stdout.contains(expected),
+            "missing `{expected}`:\n{}",
+            approved.stdout
+        );
+    }
+    std::fs::remove_dir_all(&home).ok();
+
+    // A stopped instance that stays broken: the start is rolled back and people are paged.
+    let broken = json_lines(
+        &argus(
+            &home,
+            &[
+                "--json",
+                "replay",
+                "--approve",
+                "--world",
+                "stays-broken",
+                &path("ec2-state-change/stopped.json"),
+            ],
+        )
+        .stdout,
+    );
+    let visited: Vec<&str> = broken[0]["recovery"][0]["record"]["visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|visit| visit["state"].as_str().unwrap())
+        .collect();
+    for state in [
+        "Start EC2 instance",
+        "Roll back: stop EC2 instance",
+        "Escalate to on-call",
+        "Record escalation",
+    ] {
+        assert!(visited.contains(&state), "missing {state} in {visited:?}");
+    }
+    assert_eq!(broken[0]["recovery"][0]["final_status"], "escalated");
+    std::fs::remove_dir_all(&home).ok();
+
+    // Without an answer (no terminal here) the approval times out and fails closed.
+    let unanswered = argus(&home, &["replay", &alarm]);
+    assert!(
+        unanswered.stdout.contains("nobody answered"),
+        "{}",
+        unanswered.stdout
+    );
+    assert!(
+        unanswered.stdout.contains("Escalate to on-call"),
+        "{}",
+        unanswered.stdout
+    );
+    assert!(
+        !unanswered.stdout.contains("Reboot EC2 instance"),
+        "{}",
+        unanswered.stdout
+    );
+    std::fs::remove_dir_all(&home).ok();
+
+    let rejected = argus(&home, &["replay", "--reject", &alarm]);
+    assert!(
+        rejected.stdout.contains("rejected by"),
+        "{}",
+        rejected.stdout
+    );
+    assert!(
+        !rejected.stdout.contains("Reboot EC2 instance"),
+        "{}",
+        rejected.stdout
+    );
     std::fs::remove_dir_all(home).ok();
 }

@@ -13,5 +13,8 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+step "state machines (asl-validator)"
+bash tests/validate-asl.sh
+
 step "cargo test (with DynamoDB Local and moto on loopback)"
 bash tests/peers.sh cargo test --workspace --all-features --locked

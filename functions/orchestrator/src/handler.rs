@@ -7,6 +7,7 @@ use argus::analysis::RulesAnalyst;
 use argus::clock::SystemClock;
 use argus::config::Config;
 use argus::intake::{Intake, IntakeError};
+use argus::recovery::record::{self, RecordError};
 use argus::store::dynamodb::DynamoStore;
 use argus::store::sfn::StepFunctionsWorkflow;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -19,15 +20,37 @@ pub struct Orchestrator {
     config: Config,
 }
 
-/// The error the Lambda reports: the intake error, named by its stable type.
+/// The error the Lambda reports: a stable `errorType` (named by the state machine's Retry and
+/// Catch, and by alarms) and a message.
 #[derive(Debug)]
-pub struct HandlerError(IntakeError);
+pub struct HandlerError {
+    error_type: &'static str,
+    message: String,
+}
+
+impl From<IntakeError> for HandlerError {
+    fn from(error: IntakeError) -> Self {
+        Self {
+            error_type: error.error_type(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<RecordError> for HandlerError {
+    fn from(error: RecordError) -> Self {
+        Self {
+            error_type: error.error_type(),
+            message: error.to_string(),
+        }
+    }
+}
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
         Diagnostic {
-            error_type: error.0.error_type().to_string(),
-            error_message: error.0.to_string(),
+            error_type: error.error_type.to_string(),
+            error_message: error.message,
         }
     }
 }
@@ -49,6 +72,14 @@ impl Orchestrator {
     }
 
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        // The recovery state machine calls the same function with `{"operation": …}` to record
+        // the start and the outcome of a recovery; everything else is an event to take in.
+        if event.payload.get("operation").is_some() {
+            return record::handle(&event.payload, &self.store, &self.store, &SystemClock).await.map_err(|error| {
+                tracing::error!(error_type = error.error_type(), %error, "record operation failed");
+                HandlerError::from(error)
+            });
+        }
         let intake = Intake {
             store: &self.store,
             patterns: &self.store,
@@ -74,7 +105,7 @@ impl Orchestrator {
                 // here without its body, which may carry request parameters.
                 tracing::error!(error_type = error.error_type(), retryable = error.is_retryable(), %error, request_id = %event.context.request_id, "event not processed");
                 metrics::count("SignalsRejected", 1, &[("error_type", error.error_type())]);
-                Err(HandlerError(error))
+                Err(HandlerError::from(error))
             }
         }
     }

@@ -54,6 +54,26 @@ fn field<'a>(value: &'a Value, pascal: &str) -> Option<&'a Value> {
     value.get(pascal).or_else(|| value.get(&camel))
 }
 
+/// A timestamp as an SDK integration may give it: RFC 3339 text, or epoch seconds or millis.
+fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::String(text) => DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|time| time.with_timezone(&Utc)),
+        Value::Number(number) => {
+            let number = number.as_f64()?;
+            // Anything past the year 2286 in seconds is certainly milliseconds.
+            let millis = if number > 1e10 {
+                number
+            } else {
+                number * 1000.0
+            };
+            DateTime::from_timestamp_millis(millis as i64)
+        }
+        _ => None,
+    }
+}
+
 fn read_alarm(request: &VerifyRequest, now: DateTime<Utc>) -> Reading {
     let alarm_name = request.incident.get("alarm_name").and_then(Value::as_str);
     let Some(alarm_name) = alarm_name else {
@@ -73,10 +93,7 @@ fn read_alarm(request: &VerifyRequest, now: DateTime<Utc>) -> Reading {
     let state = field(alarm, "StateValue")
         .and_then(Value::as_str)
         .unwrap_or("UNKNOWN");
-    let since = field(alarm, "StateUpdatedTimestamp")
-        .and_then(Value::as_str)
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map(|time| time.with_timezone(&Utc));
+    let since = field(alarm, "StateUpdatedTimestamp").and_then(timestamp);
     match state {
         "OK" => {
             let stable_for = since.map(|since| (now - since).num_seconds()).unwrap_or(0);
@@ -312,6 +329,19 @@ mod tests {
         let mut nothing = request(json!({}), json!({}), 1);
         nothing.incident = json!({});
         assert_eq!(verify(&nothing, now()).verdict, Verdict::Failed);
+    }
+
+    #[test]
+    fn epoch_timestamps_are_read_too() {
+        let seconds =
+            json!({"MetricAlarms": [{"StateValue": "OK", "StateUpdatedTimestamp": 1_795_327_200}]});
+        let millis = json!({"MetricAlarms": [{"StateValue": "OK", "StateUpdatedTimestamp": 1_795_327_200_000i64}]});
+        for alarm in [seconds, millis] {
+            assert_eq!(
+                verify(&request(alarm, instance("running", "ok"), 1), now()).verdict,
+                Verdict::Recovered
+            );
+        }
     }
 
     #[test]

@@ -337,12 +337,17 @@ async fn replay(
         config: &config,
     };
     let mut worst = EXIT_OK;
+    let mut deferred = Vec::new();
     for (index, path) in files.iter().enumerate() {
         if !global.json && files.len() > 1 {
             eprintln!("[{}/{}] {}", index + 1, files.len(), path.display());
         }
         let label = path.display().to_string();
         match run_file(&intake, path).await? {
+            Ok(report) if recovery.defer_recovery => {
+                render::event_report(&label, "replay", &report, &[], global.json);
+                deferred.push((label, report));
+            }
             Ok(report) => {
                 let runs =
                     run_recoveries(&report, &store, &workflow, clock.as_clock(), recovery).await?;
@@ -354,6 +359,13 @@ async fn replay(
             }
         }
         clock.tick();
+    }
+    // The workflows start late, after every event was taken in: what a slow start looks like.
+    for (label, report) in deferred {
+        let runs = run_recoveries(&report, &store, &workflow, clock.as_clock(), recovery).await?;
+        if !runs.is_empty() {
+            render::event_report(&label, "deferred recovery", &report, &runs, global.json);
+        }
     }
     Ok(worst)
 }

@@ -101,8 +101,12 @@ struct RecoveryArgs {
     #[arg(long)]
     action_fails: bool,
     /// Only run the orchestrator's path; do not execute the recovery workflow.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "defer_recovery")]
     no_recovery: bool,
+    /// Run the workflows only after every event was taken in, as if they started late: an
+    /// ALARM replayed with its OK shows the workflow finding the incident already closed.
+    #[arg(long)]
+    defer_recovery: bool,
 }
 
 #[derive(Debug, Args)]

@@ -111,7 +111,12 @@ fn recovery_timeline(run: &RecoveryRun) {
     let status = run.final_status.map_or("-", IncidentStatus::as_str);
     let elapsed = clock_label(run.record.elapsed_seconds);
     match &run.record.status {
-        ExecutionStatus::Succeeded if run.final_status == Some(IncidentStatus::Resolved) => {
+        ExecutionStatus::Succeeded if run.record.path().contains(&"Incident already closed") => {
+            println!(
+                "  => nothing was run: the incident was already {status} when the workflow started"
+            );
+        }
+        ExecutionStatus::Succeeded if run.record.path().contains(&"Record recovery") => {
             println!("  => recovered and verified at {elapsed} (simulated); incident {status}");
         }
         ExecutionStatus::Succeeded => {

@@ -466,3 +466,60 @@ fn replay_runs_the_recovery_workflow_in_the_chosen_world() {
     );
     std::fs::remove_dir_all(home).ok();
 }
+
+#[test]
+fn replay_shows_the_auto_budget_and_already_closed_paths() {
+    let home = home();
+    let status_check = path("cloudwatch-alarm/eventbridge-status-check-failed-ALARM.json");
+    let auto = argus(&home, &["replay", &status_check]);
+    assert!(auto.stdout.contains("decision   auto"), "{}", auto.stdout);
+    assert!(!auto.stdout.contains("Request approval"), "{}", auto.stdout);
+    assert!(
+        auto.stdout.contains("=> recovered and verified"),
+        "{}",
+        auto.stdout
+    );
+    std::fs::remove_dir_all(&home).ok();
+
+    let spent = argus(
+        &home,
+        &[
+            "--config",
+            &path("scenarios/no-remediation-budget.policy.json"),
+            "replay",
+            &status_check,
+        ],
+    );
+    assert!(
+        spent.stdout.contains("Escalate to on-call"),
+        "{}",
+        spent.stdout
+    );
+    assert!(
+        !spent.stdout.contains("Reboot EC2 instance"),
+        "{}",
+        spent.stdout
+    );
+    std::fs::remove_dir_all(&home).ok();
+
+    let late = argus(
+        &home,
+        &[
+            "replay",
+            "--defer-recovery",
+            &status_check,
+            &path("cloudwatch-alarm/eventbridge-status-check-failed-OK.json"),
+        ],
+    );
+    assert!(
+        late.stdout.contains("Incident already closed"),
+        "{}",
+        late.stdout
+    );
+    assert!(
+        late.stdout.contains("=> nothing was run"),
+        "{}",
+        late.stdout
+    );
+    std::fs::remove_dir_all(home).ok();
+}

@@ -63,6 +63,24 @@ fn expectations() -> Vec<(&'static str, Expect)> {
             },
         ),
         (
+            "cloudwatch-alarm/eventbridge-status-check-failed-ALARM.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Opens,
+                signature: "alarm:AWS/EC2/StatusCheckFailed",
+                resource: "ec2:instance/i-0abc1234def567890",
+            },
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-status-check-failed-OK.json",
+            Signal {
+                source: AlarmEventBridge,
+                effect: Clears,
+                signature: "alarm:AWS/EC2/StatusCheckFailed",
+                resource: "ec2:instance/i-0abc1234def567890",
+            },
+        ),
+        (
             "cloudwatch-alarm/eventbridge-metric-math-alarm-ALARM.json",
             Signal {
                 source: AlarmEventBridge,
@@ -354,7 +372,11 @@ fn sample_files() -> Vec<String> {
     let mut files = Vec::new();
     for folder in std::fs::read_dir(events_dir()).unwrap() {
         let folder = folder.unwrap().path();
-        if !folder.is_dir() {
+        // These folders hold policies and verifier requests, not delivered events.
+        let not_events = folder
+            .file_name()
+            .is_some_and(|name| name == "scenarios" || name == "verifier");
+        if !folder.is_dir() || not_events {
             continue;
         }
         for file in std::fs::read_dir(&folder).unwrap() {

@@ -27,6 +27,10 @@ pub struct VerifyRequest {
     /// `getAlias`), `{}` when there is none, or `{Error, Cause}`.
     #[serde(default)]
     pub resource: Value,
+    /// `cloudwatch:describeAlarms` for every alarm in ALARM: another one on the same resource
+    /// means the problem moved rather than went away.
+    #[serde(default)]
+    pub other_alarms: Value,
     /// 1 for the first check.
     pub check: u32,
     pub policy: RecoveryPolicy,
@@ -187,11 +191,57 @@ fn read_resource(request: &VerifyRequest) -> Reading {
     Reading::NotApplicable
 }
 
+/// Another alarm in ALARM whose dimensions name the incident's resource id.
+fn read_other_alarms(request: &VerifyRequest) -> Reading {
+    let Some(alarms) = field(&request.other_alarms, "MetricAlarms").and_then(Value::as_array)
+    else {
+        return Reading::NotApplicable;
+    };
+    let own = request.incident.get("alarm_name").and_then(Value::as_str);
+    let resource_id = request
+        .incident
+        .get("resource")
+        .and_then(Value::as_str)
+        .and_then(|resource| resource.split_once('/'))
+        .map(|(_, id)| id.to_string());
+    let Some(resource_id) = resource_id else {
+        return Reading::NotApplicable;
+    };
+    let correlated = alarms.iter().find(|alarm| {
+        let name = field(alarm, "AlarmName").and_then(Value::as_str);
+        let names_resource = field(alarm, "Dimensions")
+            .and_then(Value::as_array)
+            .is_some_and(|dimensions| {
+                dimensions.iter().any(|dimension| {
+                    field(dimension, "Value")
+                        .and_then(Value::as_str)
+                        .is_some_and(|value| {
+                            resource_id == value || resource_id.ends_with(&format!("/{value}"))
+                        })
+                })
+            });
+        name != own && names_resource
+    });
+    match correlated {
+        Some(alarm) => Reading::Unhealthy(format!(
+            "another alarm fires on the resource: {}",
+            field(alarm, "AlarmName")
+                .and_then(Value::as_str)
+                .unwrap_or("unnamed")
+        )),
+        None => Reading::NotApplicable,
+    }
+}
+
 /// Combines the readings: any unhealthy or unconfirmed reading keeps the verdict PENDING until
 /// the last check, when it becomes FAILED; RECOVERED needs at least one healthy reading and no
 /// other kind. Nothing to read at all is FAILED: recovery that cannot be shown is not assumed.
 pub fn verify(request: &VerifyRequest, now: DateTime<Utc>) -> VerifyResponse {
-    let readings = [read_alarm(request, now), read_resource(request)];
+    let readings = [
+        read_alarm(request, now),
+        read_resource(request),
+        read_other_alarms(request),
+    ];
     let last_check = request.check >= request.policy.max_checks;
     let mut reasons = Vec::new();
     let (mut healthy, mut doubtful) = (0, 0);
@@ -238,6 +288,7 @@ mod tests {
             decision: json!({"action": {"action": "ec2.reboot", "params": {"instance_id": "i-1"}}}),
             alarm,
             resource,
+            other_alarms: json!({"MetricAlarms": []}),
             check,
             policy: RecoveryPolicy::default(),
         }
@@ -329,6 +380,27 @@ mod tests {
         let mut nothing = request(json!({}), json!({}), 1);
         nothing.incident = json!({});
         assert_eq!(verify(&nothing, now()).verdict, Verdict::Failed);
+    }
+
+    #[test]
+    fn a_new_alarm_on_the_same_resource_is_not_recovery() {
+        let mut moved = request(
+            alarm("OK", "2026-11-22T06:00:00Z"),
+            instance("running", "ok"),
+            1,
+        );
+        moved.incident = json!({"alarm_name": "ServerCpuTooHigh", "resource": "ec2:instance/i-1"});
+        moved.other_alarms = json!({"MetricAlarms": [{"AlarmName": "DiskFull", "StateValue": "ALARM", "Dimensions": [{"Name": "InstanceId", "Value": "i-1"}]}]});
+        let verdict = verify(&moved, now());
+        assert_eq!(verdict.verdict, Verdict::Pending, "{verdict:?}");
+        assert!(
+            verdict
+                .reasons
+                .iter()
+                .any(|reason| reason.contains("DiskFull"))
+        );
+        moved.other_alarms = json!({"MetricAlarms": [{"AlarmName": "Elsewhere", "Dimensions": [{"Name": "InstanceId", "Value": "i-2"}]}]});
+        assert_eq!(verify(&moved, now()).verdict, Verdict::Recovered);
     }
 
     #[test]

@@ -271,6 +271,7 @@ fn ask_approval(report: &argus::intake::SignalReport) -> Approval {
 /// Executes the recovery workflow locally for every execution this event started.
 async fn run_recoveries(
     report: &EventReport,
+    config: &Config,
     store: &EmbeddedStore,
     workflow: &argus::store::embedded::LocalWorkflow,
     clock: &dyn Clock,
@@ -301,7 +302,8 @@ async fn run_recoveries(
             settings.approval = ask_approval(signal);
         }
         let world = args.world.clone();
-        let runner = LocalRunner::new(settings, store, store, clock.now());
+        let runner =
+            LocalRunner::new(settings, store, store, clock.now()).with_config(config.clone());
         let record = execute(&machine, id.as_str(), input, &runner)
             .await
             .map_err(|error| CliError::new(EXIT_FAILURE, error.to_string()))?;
@@ -349,8 +351,15 @@ async fn replay(
                 deferred.push((label, report));
             }
             Ok(report) => {
-                let runs =
-                    run_recoveries(&report, &store, &workflow, clock.as_clock(), recovery).await?;
+                let runs = run_recoveries(
+                    &report,
+                    &config,
+                    &store,
+                    &workflow,
+                    clock.as_clock(),
+                    recovery,
+                )
+                .await?;
                 render::event_report(&label, "replay", &report, &runs, global.json);
             }
             Err(error) => {
@@ -362,7 +371,15 @@ async fn replay(
     }
     // The workflows start late, after every event was taken in: what a slow start looks like.
     for (label, report) in deferred {
-        let runs = run_recoveries(&report, &store, &workflow, clock.as_clock(), recovery).await?;
+        let runs = run_recoveries(
+            &report,
+            &config,
+            &store,
+            &workflow,
+            clock.as_clock(),
+            recovery,
+        )
+        .await?;
         if !runs.is_empty() {
             render::event_report(&label, "deferred recovery", &report, &runs, global.json);
         }

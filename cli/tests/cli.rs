@@ -471,7 +471,8 @@ fn replay_runs_the_recovery_workflow_in_the_chosen_world() {
 fn replay_shows_the_auto_budget_and_already_closed_paths() {
     let home = home();
     let status_check = path("cloudwatch-alarm/eventbridge-status-check-failed-ALARM.json");
-    let auto = argus(&home, &["replay", &status_check]);
+    let trusting = path("scenarios/trust-confident-actions.policy.json");
+    let auto = argus(&home, &["--config", &trusting, "replay", &status_check]);
     assert!(auto.stdout.contains("decision   auto"), "{}", auto.stdout);
     assert!(!auto.stdout.contains("Request approval"), "{}", auto.stdout);
     assert!(

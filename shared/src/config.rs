@@ -17,6 +17,7 @@ pub struct Config {
     pub budget: BudgetPolicy,
     pub decision: DecisionPolicy,
     pub recovery: RecoveryPolicy,
+    pub analysis: AnalysisPolicy,
     pub maintenance_windows: Vec<MaintenanceWindow>,
     pub overrides: Vec<SignatureOverride>,
     /// SSM Automation documents the `ssm.automation` action may run, with their risk.
@@ -35,6 +36,7 @@ impl Default for Config {
             budget: BudgetPolicy::default(),
             decision: DecisionPolicy::default(),
             recovery: RecoveryPolicy::default(),
+            analysis: AnalysisPolicy::default(),
             maintenance_windows: Vec::new(),
             overrides: Vec::new(),
             ssm_documents: vec![
@@ -158,6 +160,9 @@ pub struct DecisionPolicy {
     pub auto_confidence: f64,
     /// Confidence at or above which a human is asked to approve; below it Argus only advises.
     pub approval_confidence: f64,
+    /// The autonomy ladder: a low-risk action runs on its own for a signature only after this
+    /// many verified successes there since its last failed verification (0 turns the ladder off).
+    pub verified_successes_for_auto: u32,
 }
 
 impl Default for DecisionPolicy {
@@ -165,9 +170,48 @@ impl Default for DecisionPolicy {
         Self {
             auto_confidence: 0.8,
             approval_confidence: 0.5,
+            verified_successes_for_auto: 3,
         }
     }
 }
+
+/// What an analyst is shown, and how much of it: the prompt's token budget and how much
+/// history, change and untrusted text the context may carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisPolicy {
+    /// Estimated input tokens the prompt may take (instructions, answer schema and context);
+    /// beyond it the least relevant context items are dropped, and the audit trail says which.
+    pub context_token_budget: usize,
+    /// Resolved incidents of the same signature shown, newest first.
+    pub history_limit: usize,
+    /// Earlier incidents and changes on the same resource shown, newest first.
+    pub recent_changes_limit: usize,
+    /// How far back an incident or change on the resource still counts as recent.
+    pub recent_changes_lookback_seconds: u64,
+    /// Longest text (bytes) kept from one untrusted item: a log line, request parameters, a
+    /// description.
+    pub untrusted_item_bytes: usize,
+    /// Summaries of resolved incidents the patterns table keeps per signature.
+    pub summaries_per_signature: usize,
+}
+
+impl Default for AnalysisPolicy {
+    fn default() -> Self {
+        Self {
+            context_token_budget: 4_000,
+            history_limit: 5,
+            recent_changes_limit: 5,
+            recent_changes_lookback_seconds: 24 * 3600,
+            untrusted_item_bytes: 1_000,
+            summaries_per_signature: 20,
+        }
+    }
+}
+
+/// The smallest context budget accepted: the instructions and the answer schema alone take
+/// about half of it.
+pub const MIN_CONTEXT_TOKEN_BUDGET: usize = 2_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,6 +327,33 @@ impl Config {
             return Err(invalid(
                 "decision.approval_confidence",
                 "must not exceed auto_confidence",
+            ));
+        }
+        if self.analysis.context_token_budget < MIN_CONTEXT_TOKEN_BUDGET {
+            return Err(invalid(
+                "analysis.context_token_budget",
+                &format!("must be at least {MIN_CONTEXT_TOKEN_BUDGET}"),
+            ));
+        }
+        if !(64..=crate::signal::MAX_EVIDENCE_TEXT).contains(&self.analysis.untrusted_item_bytes) {
+            return Err(invalid(
+                "analysis.untrusted_item_bytes",
+                &format!(
+                    "must be between 64 and {}",
+                    crate::signal::MAX_EVIDENCE_TEXT
+                ),
+            ));
+        }
+        if self.analysis.history_limit > 20 || self.analysis.recent_changes_limit > 20 {
+            return Err(invalid(
+                "analysis",
+                "history_limit and recent_changes_limit must be at most 20",
+            ));
+        }
+        if self.analysis.summaries_per_signature < self.analysis.history_limit {
+            return Err(invalid(
+                "analysis.summaries_per_signature",
+                "must be at least history_limit",
             ));
         }
         if self.budget.window_seconds == 0 {

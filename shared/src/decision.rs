@@ -1,9 +1,11 @@
-//! The decision policy: auto, approval or advisory, from risk, confidence, budget, maintenance
-//! windows and overrides. Anything uncertain degrades to asking or telling a human, never to acting.
+//! The decision policy: auto, approval or advisory, from risk, confidence, the autonomy ladder,
+//! budget, maintenance windows and overrides. Anything uncertain degrades to asking or telling a
+//! human, never to acting.
 
 use crate::analysis::ValidatedAssessment;
-use crate::catalogue::{RiskClass, ValidatedAction};
+use crate::catalogue::{ActionId, RiskClass, ValidatedAction};
 use crate::config::{DecisionPolicy, MaintenanceWindow, SignatureOverride};
+use crate::ports::ActionStats;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +77,9 @@ pub struct DecisionInput<'a> {
     pub maintenance: Option<&'a MaintenanceWindow>,
     pub overrides: Vec<&'a SignatureOverride>,
     pub policy: &'a DecisionPolicy,
+    /// What was learned about the proposed action for this signature: the autonomy ladder's
+    /// input. `None` counts as nothing learned yet.
+    pub track_record: Option<ActionStats>,
     pub now: DateTime<Utc>,
 }
 
@@ -147,11 +152,19 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
         match action.risk {
             RiskClass::None => Mode::Advisory,
             RiskClass::Low if confidence >= input.policy.auto_confidence => {
-                decision.reasons.push(format!(
-                    "low-risk action and confidence {confidence:.2} ≥ {:.2}",
-                    input.policy.auto_confidence
-                ));
-                Mode::Auto
+                let (climbed, rung) = ladder(
+                    action.action,
+                    input.track_record.as_ref(),
+                    input.policy.verified_successes_for_auto,
+                );
+                if climbed {
+                    decision.reasons.push(format!(
+                        "low-risk action and confidence {confidence:.2} ≥ {:.2}",
+                        input.policy.auto_confidence
+                    ));
+                }
+                decision.reasons.extend(rung);
+                if climbed { Mode::Auto } else { Mode::Approval }
             }
             RiskClass::Low => {
                 decision.reasons.push(format!(
@@ -210,11 +223,39 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
     decision
 }
 
+/// The autonomy ladder: whether `action` has earned running on its own for this signature
+/// (`needed` verified successes since its last failed verification), and the reason to give.
+fn ladder(action: ActionId, record: Option<&ActionStats>, needed: u32) -> (bool, Option<String>) {
+    if needed == 0 {
+        return (true, None);
+    }
+    let in_a_row = record.map_or(0, |record| record.consecutive_verified_successes);
+    let needed = u64::from(needed);
+    if in_a_row >= needed {
+        return (
+            true,
+            Some(format!(
+                "autonomy ladder: {action} was verified {in_a_row} time(s) in a row for this signature (needs {needed})"
+            )),
+        );
+    }
+    let reason = match record.and_then(|record| record.last_failure_at) {
+        Some(failed_at) => format!(
+            "autonomy ladder: {action} failed verification for this signature at {} and has {in_a_row} of {needed} verified successes since; asking a human",
+            failed_at.to_rfc3339()
+        ),
+        None => format!(
+            "autonomy ladder: {action} has {in_a_row} of the {needed} verified successes for this signature that running on its own needs; asking a human"
+        ),
+    };
+    (false, Some(reason))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::{Assessment, Classification};
-    use crate::catalogue::{ActionId, ActionParams, InstanceParams};
+    use crate::catalogue::{ActionParams, InstanceParams};
     use crate::resource::ResourceRef;
     use chrono::TimeZone;
 
@@ -228,6 +269,7 @@ mod tests {
                 summary: String::new(),
                 hypotheses: vec![],
                 proposal: None,
+                usage: None,
             },
             action: Some(ValidatedAction {
                 action: ActionId::Ec2Reboot,
@@ -245,6 +287,16 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()
     }
 
+    /// A track record that has climbed the ladder, so tests of other rules see them alone.
+    fn proven() -> ActionStats {
+        ActionStats {
+            attempts: 3,
+            verified_successes: 3,
+            consecutive_verified_successes: 3,
+            ..ActionStats::default()
+        }
+    }
+
     fn decide_with(
         validated: &ValidatedAssessment,
         budget: Option<BudgetState>,
@@ -256,6 +308,7 @@ mod tests {
             maintenance: None,
             overrides,
             policy: &DecisionPolicy::default(),
+            track_record: Some(proven()),
             now: now(),
         })
     }
@@ -330,6 +383,69 @@ mod tests {
         assert_eq!(
             decide_with(&validated(0.95, RiskClass::Low), None, vec![&bar]).mode,
             Mode::Advisory
+        );
+    }
+
+    fn decide_on_record(record: Option<ActionStats>, needed: u32) -> Decision {
+        decide(DecisionInput {
+            validated: &validated(0.95, RiskClass::Low),
+            budget: None,
+            maintenance: None,
+            overrides: vec![],
+            policy: &DecisionPolicy {
+                verified_successes_for_auto: needed,
+                ..DecisionPolicy::default()
+            },
+            track_record: record,
+            now: now(),
+        })
+    }
+
+    #[test]
+    fn the_ladder_keeps_a_confident_low_risk_action_waiting_for_approval_until_it_has_earned_auto()
+    {
+        let untried = decide_on_record(None, 3);
+        assert_eq!(untried.mode, Mode::Approval);
+        assert!(untried.action.is_some(), "a human is asked about it");
+        assert!(
+            untried.reasons.iter().any(|r| r.contains("0 of the 3")),
+            "{:?}",
+            untried.reasons
+        );
+        let two = ActionStats {
+            consecutive_verified_successes: 2,
+            verified_successes: 2,
+            attempts: 2,
+            ..ActionStats::default()
+        };
+        assert_eq!(decide_on_record(Some(two), 3).mode, Mode::Approval);
+        assert_eq!(decide_on_record(Some(proven()), 3).mode, Mode::Auto);
+        let after_failure = ActionStats {
+            attempts: 6,
+            verified_successes: 5,
+            failures: 1,
+            consecutive_verified_successes: 1,
+            last_failure_at: Some(now()),
+            ..ActionStats::default()
+        };
+        let decision = decide_on_record(Some(after_failure), 3);
+        assert_eq!(
+            decision.mode,
+            Mode::Approval,
+            "verified successes before the failure do not count"
+        );
+        assert!(
+            decision
+                .reasons
+                .iter()
+                .any(|r| r.contains("failed verification")),
+            "{:?}",
+            decision.reasons
+        );
+        assert_eq!(
+            decide_on_record(None, 0).mode,
+            Mode::Auto,
+            "a ladder of zero rungs is off"
         );
     }
 }

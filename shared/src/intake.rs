@@ -2,7 +2,9 @@
 //! normalise → dedup → correlate → suppress → budget → context → analyse → validate → decide →
 //! start. The Lambda handler and `argus replay` both run exactly this code.
 
-use crate::analysis::{AnalysisContext, RulesAnalyst, ValidatedAssessment, validate_assessment};
+use crate::analysis::{
+    AnalysisContext, ContextInputs, RulesAnalyst, ValidatedAssessment, validate_assessment,
+};
 use crate::catalogue::ActionId;
 use crate::config::Config;
 use crate::correlation::CorrelationId;
@@ -26,8 +28,8 @@ fn note_correlation(id: &CorrelationId) {
 
 /// Who the audit trail says acted.
 pub const ACTOR: &str = "argus/orchestrator";
-/// How many past incidents of the same signature the context carries.
-pub const HISTORY_LIMIT: usize = 5;
+/// How many incidents on the resource are read for its recent changes and budget activity.
+pub const RESOURCE_SCAN_LIMIT: usize = 10;
 /// Optimistic writes give up after this many conflicts in a row; the event is then retried whole.
 const MAX_WRITE_ATTEMPTS: usize = 16;
 
@@ -155,6 +157,9 @@ pub struct SignalReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowStart>,
     pub steps: Vec<Step>,
+    /// The context the analyst was given, for `argus explain`; not part of the report's JSON.
+    #[serde(skip)]
+    pub context: Option<AnalysisContext>,
 }
 
 impl SignalReport {
@@ -169,6 +174,7 @@ impl SignalReport {
             decision: None,
             workflow: None,
             steps: Vec::new(),
+            context: None,
         }
     }
 
@@ -668,16 +674,33 @@ impl<'a> Intake<'a> {
             return Ok((decision, None, audit));
         }
 
+        // What was learned about the signature (one patterns-table query for the action stats
+        // and the past incidents) and what happened on the resource (one query), read together.
+        let scan_limit = RESOURCE_SCAN_LIMIT.max(self.config.analysis.recent_changes_limit + 1);
+        let (learned, on_resource) = tokio::try_join!(
+            self.patterns
+                .signature_history(signature, self.config.analysis.history_limit),
+            self.store.incidents_on(resource, scan_limit),
+        )?;
+        let window_start = self.config.budget.window_start(now);
+        let budget_possibly_used =
+            budget_possibly_used(&on_resource, &incident.id, window_start, scan_limit);
+        let context = AnalysisContext::assemble(ContextInputs {
+            incident_id: incident.id.clone(),
+            signal,
+            learned,
+            resource_incidents: on_resource,
+            now,
+            config: self.config,
+        });
+        report.context_tokens = Some(context.estimated_tokens());
         // The budget of the action this signal's playbook calls for is checked before any
         // analysis is paid for: a spent budget can only escalate.
-        let history = self
-            .patterns
-            .recent_incidents(signature, HISTORY_LIMIT)
-            .await?;
-        let context = AnalysisContext::build(incident.id.clone(), signal, history);
-        report.context_tokens = Some(context.estimated_tokens());
-        let window_start = self.config.budget.window_start(now);
-        let usage = self.store.budget_usage(resource, window_start).await?;
+        let usage = if budget_possibly_used {
+            self.store.budget_usage(resource, window_start).await?
+        } else {
+            Vec::new()
+        };
         let playbook =
             validate_assessment(RulesAnalyst.assess(&context), &context, self.config).ok();
         if let Some(action) = playbook
@@ -712,6 +735,7 @@ impl<'a> Intake<'a> {
                     maintenance: None,
                     overrides,
                     policy: &self.config.decision,
+                    track_record: Some(context.stats(action.action)),
                     now,
                 });
                 return Ok((decision, None, audit));
@@ -724,12 +748,17 @@ impl<'a> Intake<'a> {
         report.step(
             "context",
             format!(
-                "{} evidence items, {} past incidents, ~{} tokens",
+                "{} evidence items, {} past incidents, {} recent changes, ~{} tokens (budget {})",
                 context.items.len(),
                 context.history.len(),
-                context.estimated_tokens()
+                context.changes.len(),
+                context.estimated_tokens(),
+                context.budget_tokens
             ),
         );
+        if let Some(note) = context.budget_note() {
+            report.step("context", note);
+        }
 
         let validated = self.analyse(&context, &mut audit).await;
         report.step(
@@ -753,12 +782,14 @@ impl<'a> Intake<'a> {
             .filter(|a| a.action.is_remediation())
             .map(|a| a.action);
         let budget = proposed.map(|action| self.budget_state(&usage, action, now));
+        let track_record = proposed.map(|action| context.stats(action));
         let mut decision = decide(DecisionInput {
             validated: &validated,
             budget: budget.clone(),
             maintenance: None,
             overrides: overrides.clone(),
             policy: &self.config.decision,
+            track_record: track_record.clone(),
             now,
         });
         if let (Some(action), Mode::Auto | Mode::Approval) =
@@ -806,6 +837,7 @@ impl<'a> Intake<'a> {
                         maintenance: None,
                         overrides,
                         policy: &self.config.decision,
+                        track_record: track_record.clone(),
                         now,
                     });
                     report.step(
@@ -828,6 +860,7 @@ impl<'a> Intake<'a> {
                         maintenance: None,
                         overrides,
                         policy: &self.config.decision,
+                        track_record: track_record.clone(),
                         now,
                     });
                     report.step("budget", "cooling down after a recent attempt; escalating");
@@ -835,6 +868,7 @@ impl<'a> Intake<'a> {
             }
         }
         report.step("decision", decision_summary(&decision));
+        report.context = Some(context);
         Ok((decision, Some(validated), audit))
     }
 
@@ -845,20 +879,18 @@ impl<'a> Intake<'a> {
         context: &AnalysisContext,
         audit: &mut Vec<AuditEntry>,
     ) -> ValidatedAssessment {
-        let failure = match self.analyst.assess(context).await {
-            Ok(assessment) => match validate_assessment(assessment, context, self.config) {
-                Ok(validated) => {
-                    audit.push(AuditEntry::new(
-                        ACTOR,
-                        AuditKind::Assessed,
-                        format!("assessed by {}", validated.assessment.analyst),
-                        json!({"assessment": validated.assessment, "notes": validated.notes}),
-                    ));
-                    return validated;
+        let (failure, spent) = match self.analyst.assess(context).await {
+            Ok(assessment) => {
+                let usage = assessment.usage.clone();
+                match validate_assessment(assessment, context, self.config) {
+                    Ok(validated) => {
+                        audit.push(assessed_entry(&validated, context));
+                        return validated;
+                    }
+                    Err(error) => (format!("the answer failed validation: {error}"), usage),
                 }
-                Err(error) => format!("the answer failed validation: {error}"),
-            },
-            Err(error) => error.to_string(),
+            }
+            Err(error) => (error.to_string(), error.usage().cloned()),
         };
         tracing::warn!(analyst = self.analyst.name(), reason = %failure, "falling back to the rules analyst");
         audit.push(AuditEntry::new(
@@ -870,14 +902,11 @@ impl<'a> Intake<'a> {
             ),
             json!({"analyst": self.analyst.name(), "reason": failure}),
         ));
-        let validated = validate_assessment(RulesAnalyst.assess(context), context, self.config)
+        let mut validated = validate_assessment(RulesAnalyst.assess(context), context, self.config)
             .unwrap_or_else(|_| unreachable_validated(context));
-        audit.push(AuditEntry::new(
-            ACTOR,
-            AuditKind::Assessed,
-            "assessed by the rules analyst",
-            json!({"assessment": validated.assessment, "notes": validated.notes}),
-        ));
+        // The refused answer's tokens were paid for: they stay on the incident's record.
+        validated.assessment.usage = spent;
+        audit.push(assessed_entry(&validated, context));
         validated
     }
 
@@ -915,6 +944,57 @@ impl<'a> Intake<'a> {
     {
         update_incident(self.store, self.clock, id, known, change).await
     }
+}
+
+/// The audit record of an assessment: who assessed, what it cost, and what the context held
+/// (its size against the budget, and the items dropped to stay within it).
+fn assessed_entry(validated: &ValidatedAssessment, context: &AnalysisContext) -> AuditEntry {
+    let assessment = &validated.assessment;
+    let mut summary = format!("assessed by {}", assessment.analyst);
+    if let Some(usage) = &assessment.usage {
+        summary.push_str(&format!(
+            " ({} input and {} output tokens of {})",
+            usage.input_tokens, usage.output_tokens, usage.model
+        ));
+    }
+    if let Some(note) = context.budget_note() {
+        summary.push_str(&format!("; {note}"));
+    }
+    let items: Vec<&str> = context.items.iter().map(|item| item.id.as_str()).collect();
+    AuditEntry::new(
+        ACTOR,
+        AuditKind::Assessed,
+        summary,
+        json!({
+            "assessment": assessment,
+            "notes": validated.notes,
+            "context": {
+                "estimated_tokens": context.estimated_tokens(),
+                "budget_tokens": context.budget_tokens,
+                "items": items,
+                "dropped": context.dropped,
+            },
+        }),
+    )
+}
+
+/// Whether any of the resource's remediation budget can have been used in the window that
+/// starts at `window_start`. Budget is only ever spent by a decision on an incident of this
+/// resource, which then writes that incident; so when the listing is complete and no other
+/// incident on the resource is open or was written since the window started, nothing was used
+/// and the budget read is skipped. Being wrong (a listing that lags a concurrent writer) can
+/// only cost one analysis: the conditional consume that follows stays the guard.
+fn budget_possibly_used(
+    on_resource: &[Incident],
+    this: &CorrelationId,
+    window_start: DateTime<Utc>,
+    scan_limit: usize,
+) -> bool {
+    on_resource.len() >= scan_limit
+        || on_resource.iter().any(|incident| {
+            &incident.id != this
+                && (incident.status.is_open() || incident.updated_at >= window_start)
+        })
 }
 
 /// Whether a stalled incident still has path left to run.
@@ -969,6 +1049,7 @@ fn unreachable_validated(context: &AnalysisContext) -> ValidatedAssessment {
             summary: format!("{} on {}", context.signal.title, context.resource),
             hypotheses: Vec::new(),
             proposal: None,
+            usage: None,
         },
         action: None,
         notes: vec!["the rules analyst's proposal did not validate; advising only".to_string()],

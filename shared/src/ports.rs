@@ -1,7 +1,7 @@
 //! The ports: narrow traits for every external system, with the value types they exchange.
 //! Real adapters (DynamoDB, Step Functions) and embedded ones implement the same traits.
 
-use crate::analysis::{AnalysisContext, Assessment, PastIncident};
+use crate::analysis::{AnalysisContext, Assessment, PastIncident, TokenUsage};
 use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident, IncidentStatus};
@@ -192,11 +192,35 @@ pub struct ActionStats {
     pub verified_successes: u64,
     pub failures: u64,
     pub total_recovery_seconds: u64,
+    /// Verified successes since the last failed verification: the autonomy ladder's rung.
+    #[serde(default)]
+    pub consecutive_verified_successes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_at: Option<DateTime<Utc>>,
 }
 
 impl ActionStats {
     pub fn mean_time_to_recover_seconds(&self) -> Option<u64> {
         (self.verified_successes > 0).then(|| self.total_recovery_seconds / self.verified_successes)
+    }
+}
+
+/// Everything learned about one signature, read in one go for an analysis: the stats of each
+/// action tried on it and the newest summaries of its resolved incidents.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct SignatureHistory {
+    pub actions: Vec<(ActionId, ActionStats)>,
+    /// Newest first.
+    pub incidents: Vec<PastIncident>,
+}
+
+impl SignatureHistory {
+    pub fn stats(&self, action: ActionId) -> ActionStats {
+        self.actions
+            .iter()
+            .find(|(id, _)| *id == action)
+            .map(|(_, stats)| stats.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -231,6 +255,25 @@ pub trait PatternStore: Send + Sync {
         signature: &str,
         limit: usize,
     ) -> Result<Vec<PastIncident>, StoreError>;
+    /// The stats of every action tried on `signature` and its `limit` newest summaries. The
+    /// default asks once per action; adapters answer it with one read.
+    async fn signature_history(
+        &self,
+        signature: &str,
+        limit: usize,
+    ) -> Result<SignatureHistory, StoreError> {
+        let mut actions = Vec::new();
+        for action in ActionId::ALL {
+            let stats = self.action_stats(signature, action).await?;
+            if stats != ActionStats::default() {
+                actions.push((action, stats));
+            }
+        }
+        Ok(SignatureHistory {
+            actions,
+            incidents: self.recent_incidents(signature, limit).await?,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,8 +321,22 @@ pub enum AnalystError {
     Timeout(u64),
     #[error("the analyst is unavailable: {0}")]
     Unavailable(String),
-    #[error("the analyst answered out of schema: {0}")]
-    OutOfSchema(String),
+    /// The answer was not the structured assessment asked for; the tokens were still spent.
+    #[error("the analyst answered out of schema: {reason}")]
+    OutOfSchema {
+        reason: String,
+        usage: Option<TokenUsage>,
+    },
+}
+
+impl AnalystError {
+    /// Tokens spent on a failed call, for cost accounting.
+    pub fn usage(&self) -> Option<&TokenUsage> {
+        match self {
+            Self::OutOfSchema { usage, .. } => usage.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Produces an assessment from a bounded context. The rules analyst never fails.

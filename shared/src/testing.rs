@@ -432,16 +432,18 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     );
 }
 
-/// What every `PatternStore` must do: count each outcome once, bound the summaries, newest first.
+/// What every `PatternStore` must do: count each outcome once, keep the ladder's run of verified
+/// successes (reset by a failure), bound the summaries, newest first, and read a signature's
+/// stats and summaries together.
 pub async fn pattern_store_conformance(store: &dyn PatternStore, label: &str) {
     let run = unique(label);
     let signature = format!("alarm:Test/{run}");
     let resource = ResourceRef::parse(&format!("ec2:instance/i-{run}")).unwrap();
-    let outcome = |n: i64, verified: bool| {
+    let outcome_of = |n: i64, verified: bool, action: ActionId| {
         let closed_at = epoch() + Duration::minutes(n);
         OutcomeRecord {
             signature: signature.clone(),
-            action: ActionId::Ec2Reboot,
+            action,
             verified,
             time_to_recover_seconds: verified.then_some(60 * n as u64),
             summary: PastIncident {
@@ -452,7 +454,7 @@ pub async fn pattern_store_conformance(store: &dyn PatternStore, label: &str) {
                     closed_at,
                 ),
                 resource: resource.clone(),
-                action: Some("ec2.reboot".into()),
+                action: Some(action.as_str().into()),
                 verified: Some(verified),
                 time_to_recover_seconds: verified.then_some(60 * n as u64),
                 summary: format!("incident {n}"),
@@ -460,6 +462,7 @@ pub async fn pattern_store_conformance(store: &dyn PatternStore, label: &str) {
             },
         }
     };
+    let outcome = |n: i64, verified: bool| outcome_of(n, verified, ActionId::Ec2Reboot);
     assert_eq!(
         store
             .action_stats(&signature, ActionId::Ec2Reboot)
@@ -486,11 +489,60 @@ pub async fn pattern_store_conformance(store: &dyn PatternStore, label: &str) {
         Some(120),
         "mean time to recover over verified outcomes"
     );
+    assert_eq!(
+        stats.consecutive_verified_successes, 1,
+        "the failure reset the run of verified successes"
+    );
+    assert_eq!(
+        stats.last_failure_at,
+        Some(epoch() + Duration::minutes(2)),
+        "the failure's time is kept"
+    );
     let recent = store.recent_incidents(&signature, 10).await.unwrap();
     let summaries: Vec<_> = recent.iter().map(|past| past.summary.as_str()).collect();
     assert_eq!(
         summaries,
         vec!["incident 3", "incident 2"],
         "summaries are bounded and newest first"
+    );
+    store.record_outcome(&outcome(4, true), 2).await.unwrap();
+    store
+        .record_outcome(&outcome_of(5, true, ActionId::Ec2Start), 2)
+        .await
+        .unwrap();
+    let history = store.signature_history(&signature, 10).await.unwrap();
+    let reboot = history
+        .actions
+        .iter()
+        .find(|(action, _)| *action == ActionId::Ec2Reboot)
+        .map(|(_, stats)| stats.clone())
+        .unwrap();
+    assert_eq!(
+        (reboot.attempts, reboot.consecutive_verified_successes),
+        (4, 2),
+        "verified successes since the failure"
+    );
+    assert_eq!(history.stats(ActionId::Ec2Start).verified_successes, 1);
+    assert_eq!(history.actions.len(), 2, "one entry per action tried");
+    let summaries: Vec<_> = history
+        .incidents
+        .iter()
+        .map(|past| past.summary.as_str())
+        .collect();
+    assert_eq!(
+        summaries,
+        vec!["incident 5", "incident 4"],
+        "stats and summaries come together, newest first"
+    );
+    let limited = store.signature_history(&signature, 1).await.unwrap();
+    assert_eq!(limited.incidents.len(), 1, "the summary limit holds");
+    let other = store
+        .signature_history(&format!("{signature}-other"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        other,
+        Default::default(),
+        "another signature sharing a prefix learned nothing"
     );
 }

@@ -272,6 +272,7 @@ async fn a_confident_proposal_on_another_resource_never_runs() {
             params: json!({"instance_id": "i-database"}),
             rationale: String::new(),
         }),
+        usage: None,
     }));
     let report = harness
         .deliver(&alarm_event("ALARM", epoch(), "i-web"))

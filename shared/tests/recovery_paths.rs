@@ -52,6 +52,14 @@ async fn run(harness: &Harness, event: &Value, settings: WorldSettings) -> Run {
     }
 }
 
+/// The autonomy ladder off, so a confident low-risk action runs without approval on its first
+/// incident; the ladder itself is tested with the decision policy.
+fn trusting() -> Config {
+    let mut config = Config::default();
+    config.decision.verified_successes_for_auto = 0;
+    config
+}
+
 fn world(behaviour: Behaviour, approval: Approval) -> WorldSettings {
     WorldSettings {
         behaviour,
@@ -93,7 +101,7 @@ const ACTIONS: [&str; 7] = [
 
 #[tokio::test]
 async fn auto_recovery_is_verified_after_pending_checks_and_resolves_the_incident() {
-    let harness = Harness::new(Config::default());
+    let harness = Harness::new(trusting());
     let run = run(
         &harness,
         &status_check_alarm("i-auto"),
@@ -184,7 +192,7 @@ async fn a_resource_that_stays_broken_is_rolled_back_and_escalated() {
 
 #[tokio::test]
 async fn a_resource_that_breaks_again_is_not_counted_as_recovered() {
-    let harness = Harness::new(Config::default());
+    let harness = Harness::new(trusting());
     let run = run(
         &harness,
         &status_check_alarm("i-relapse"),
@@ -257,7 +265,7 @@ async fn an_approved_action_runs_and_a_rejected_or_unanswered_one_fails_closed()
 
 #[tokio::test]
 async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
-    let harness = Harness::new(Config::default());
+    let harness = Harness::new(trusting());
     let throttled = run(
         &harness,
         &status_check_alarm("i-throttled"),
@@ -280,7 +288,7 @@ async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
     );
 
     let failing = run(
-        &Harness::new(Config::default()),
+        &Harness::new(trusting()),
         &status_check_alarm("i-denied"),
         WorldSettings {
             action_fails: true,
@@ -329,7 +337,7 @@ async fn a_spent_budget_only_escalates() {
 
 #[tokio::test]
 async fn an_incident_closed_before_the_execution_starts_runs_nothing() {
-    let harness = Harness::new(Config::default());
+    let harness = Harness::new(trusting());
     let report = harness
         .deliver(&status_check_alarm("i-closed"))
         .await

@@ -75,7 +75,15 @@ impl Orchestrator {
         // The recovery state machine calls the same function with `{"operation": …}` to record
         // the start and the outcome of a recovery; everything else is an event to take in.
         if event.payload.get("operation").is_some() {
-            return record::handle(&event.payload, &self.store, &self.store, &SystemClock).await.map_err(|error| {
+            return record::handle(
+                &event.payload,
+                &self.store,
+                &self.store,
+                &SystemClock,
+                &self.config,
+            )
+            .await
+            .map_err(|error| {
                 tracing::error!(error_type = error.error_type(), %error, "record operation failed");
                 HandlerError::from(error)
             });

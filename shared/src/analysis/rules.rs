@@ -156,6 +156,7 @@ impl RulesAnalyst {
                 params: verdict.params,
                 rationale: verdict.rationale.to_string(),
             }),
+            usage: None,
         }
     }
 }

@@ -2,18 +2,16 @@
 //! the outcome (status, audit record, and what the patterns table learns). The orchestrator
 //! Lambda runs these for the state machine; `argus replay` runs them in-process.
 
-use crate::analysis::PastIncident;
-use crate::catalogue::ActionId;
+use crate::analysis::{RecoveryOutcome, learn_from_outcome};
+use crate::config::Config;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditEntry, AuditKind, IncidentStatus};
 use crate::intake::{IntakeError, update_incident};
-use crate::ports::{Clock, IncidentStore, OutcomeRecord, PatternStore, StoreError};
+use crate::ports::{Clock, IncidentStore, PatternStore, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub const ACTOR: &str = "argus/recovery";
-/// Summaries kept per signature in the patterns table.
-pub const SUMMARIES_PER_SIGNATURE: usize = 20;
 
 /// What the state machine sends to the orchestrator's record operations.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,12 +72,13 @@ pub async fn handle(
     store: &dyn IncidentStore,
     patterns: &dyn PatternStore,
     clock: &dyn Clock,
+    config: &Config,
 ) -> Result<Value, RecordError> {
     let request: RecordRequest = serde_json::from_value(request.clone())
         .map_err(|error| RecordError::Invalid(error.to_string()))?;
     match request.operation.as_str() {
         "record_start" => record_start(&request, store, clock).await,
-        "record_outcome" => record_outcome(&request, store, patterns, clock).await,
+        "record_outcome" => record_outcome(&request, store, patterns, clock, config).await,
         other => Err(RecordError::Invalid(format!("unknown operation `{other}`"))),
     }
 }
@@ -122,6 +121,7 @@ async fn record_outcome(
     store: &dyn IncidentStore,
     patterns: &dyn PatternStore,
     clock: &dyn Clock,
+    config: &Config,
 ) -> Result<Value, RecordError> {
     let id = &request.correlation_id;
     let outcome = request
@@ -149,34 +149,28 @@ async fn record_outcome(
     })
     .await?
     .ok_or_else(|| RecordError::NotFound(id.to_string()))?;
-    let time_to_recover_seconds = (outcome == Outcome::Recovered)
-        .then(|| (now - updated.opened_at).num_seconds().max(0) as u64);
     // Only an action that actually ran teaches anything about that action.
     let action = updated
         .decision
         .as_ref()
         .and_then(|decision| decision.action.as_ref())
         .map(|validated| validated.action);
+    let mut time_to_recover_seconds = None;
     if let (true, Some(action)) = (progress.action_ran, action) {
-        let verified = verdict == "RECOVERED" && outcome == Outcome::Recovered;
-        let record = OutcomeRecord {
-            signature: updated.signature.clone(),
+        let settled = RecoveryOutcome {
             action,
-            verified,
-            time_to_recover_seconds,
-            summary: PastIncident {
-                correlation_id: updated.id.clone(),
-                resource: updated.resource.clone(),
-                action: Some(ActionId::as_str(action).to_string()),
-                verified: Some(verified),
-                time_to_recover_seconds,
-                summary: updated.title.clone(),
-                closed_at: now,
-            },
+            verified: verdict == "RECOVERED" && outcome == Outcome::Recovered,
+            action_started_at: updated
+                .execution
+                .as_ref()
+                .map_or(updated.opened_at, |execution| execution.started_at)
+                .min(now),
+            settled_at: now,
         };
-        patterns
-            .record_outcome(&record, SUMMARIES_PER_SIGNATURE)
-            .await?;
+        let learned = learn_from_outcome(patterns, &updated, &settled, config)
+            .await
+            .map_err(|error| RecordError::Invalid(error.to_string()))?;
+        time_to_recover_seconds = learned.time_to_recover_seconds;
     }
     Ok(
         json!({"status": updated.status, "outcome": outcome, "time_to_recover_seconds": time_to_recover_seconds}),

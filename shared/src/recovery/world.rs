@@ -5,6 +5,7 @@
 use super::engine::{TaskCall, TaskFailure, TaskOutput, TaskRunner};
 use super::record;
 use super::verifier::{VerifyRequest, verify};
+use crate::config::Config;
 use crate::ports::{Clock, IncidentStore, PatternStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -78,6 +79,8 @@ pub struct LocalRunner<'a> {
     pub patterns: &'a dyn PatternStore,
     /// The execution's start; simulated seconds are added to it for "now".
     pub started_at: DateTime<Utc>,
+    /// The policy the workflow's records run under (outcome learning reads it).
+    pub config: Config,
     state: Mutex<WorldState>,
 }
 
@@ -123,8 +126,15 @@ impl<'a> LocalRunner<'a> {
             store,
             patterns,
             started_at,
+            config: Config::default(),
             state: Mutex::new(WorldState::default()),
         }
+    }
+
+    /// Runs the workflow's records under this policy instead of the defaults.
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
     }
 
     /// What the connectors would have sent (notifications, pages, tickets), in order.
@@ -156,7 +166,7 @@ impl<'a> LocalRunner<'a> {
         let now = self.at(call.elapsed_seconds);
         if function.contains("orchestrator") {
             let clock = FixedClock(now);
-            return record::handle(&payload, self.store, self.patterns, &clock)
+            return record::handle(&payload, self.store, self.patterns, &clock, &self.config)
                 .await
                 .map(|output| TaskOutput {
                     output,

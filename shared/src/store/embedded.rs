@@ -8,7 +8,8 @@ use crate::incident::{AuditRecord, Incident};
 use crate::ports::{
     ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, DedupClaim,
     IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OutcomeRecord,
-    PatternStore, SignalRecord, StoreError, Workflow, WorkflowError, WorkflowStart, WriteOutcome,
+    PatternStore, SignalRecord, SignatureHistory, StoreError, Workflow, WorkflowError,
+    WorkflowStart, WriteOutcome,
 };
 use crate::resource::ResourceRef;
 use async_trait::async_trait;
@@ -563,9 +564,13 @@ impl PatternStore for EmbeddedStore {
             stats.attempts += 1;
             if outcome.verified {
                 stats.verified_successes += 1;
+                stats.consecutive_verified_successes += 1;
                 stats.total_recovery_seconds += outcome.time_to_recover_seconds.unwrap_or(0);
             } else {
                 stats.failures += 1;
+                // A failed verification sends the action back to the bottom of the ladder.
+                stats.consecutive_verified_successes = 0;
+                stats.last_failure_at = Some(outcome.summary.closed_at);
             }
             stats_table
                 .insert(stats_key.as_str(), encode(&stats)?.as_slice())
@@ -614,6 +619,36 @@ impl PatternStore for EmbeddedStore {
         found.reverse();
         found.truncate(limit);
         Ok(found)
+    }
+
+    async fn signature_history(
+        &self,
+        signature: &str,
+        limit: usize,
+    ) -> Result<SignatureHistory, StoreError> {
+        self.read(|txn| {
+            let stats_table = txn.open_table(PATTERN_STATS).map_err(store_error)?;
+            let (start, end) = prefix_range(signature);
+            let mut actions = Vec::new();
+            for entry in stats_table
+                .range(start.as_str()..end.as_str())
+                .map_err(store_error)?
+            {
+                let (stored_key, value) = entry.map_err(store_error)?;
+                let name = stored_key.value().rsplit(SEP).next().unwrap_or_default();
+                if let Some(action) = ActionId::parse(name) {
+                    actions.push((action, decode(value.value(), "action stats")?));
+                }
+            }
+            let mut incidents: Vec<PastIncident> = scan(
+                &txn.open_table(PATTERN_INCIDENTS).map_err(store_error)?,
+                signature,
+                "past incident",
+            )?;
+            incidents.reverse();
+            incidents.truncate(limit);
+            Ok(SignatureHistory { actions, incidents })
+        })
     }
 }
 

@@ -268,55 +268,66 @@ fn ask_approval(report: &argus::intake::SignalReport) -> Approval {
     }
 }
 
-/// Executes the recovery workflow locally for every execution this event started.
-async fn run_recoveries(
-    report: &EventReport,
-    config: &Config,
-    store: &EmbeddedStore,
-    workflow: &argus::store::embedded::LocalWorkflow,
-    clock: &dyn Clock,
-    args: &crate::RecoveryArgs,
-) -> Result<Vec<render::RecoveryRun>, CliError> {
-    let mut runs = Vec::new();
-    if args.no_recovery {
-        return Ok(runs);
-    }
-    let machine =
-        recovery_machine().map_err(|error| CliError::new(EXIT_FAILURE, error.to_string()))?;
-    for signal in &report.signals {
-        let (Some(id), Some(started)) = (&signal.correlation_id, &signal.workflow) else {
-            continue;
-        };
-        if started.already_started {
-            continue;
+/// What the local recovery runs of one replay share.
+struct Recoveries<'a> {
+    config: &'a Config,
+    store: &'a EmbeddedStore,
+    workflow: &'a argus::store::embedded::LocalWorkflow,
+    clock: &'a dyn Clock,
+    args: &'a crate::RecoveryArgs,
+}
+
+impl Recoveries<'_> {
+    /// Executes the recovery workflow locally for every execution this event started.
+    async fn run(&self, report: &EventReport) -> Result<Vec<render::RecoveryRun>, CliError> {
+        let (config, store, workflow, clock, args) = (
+            self.config,
+            self.store,
+            self.workflow,
+            self.clock,
+            self.args,
+        );
+        let mut runs = Vec::new();
+        if args.no_recovery {
+            return Ok(runs);
         }
-        let Some(input) = workflow.execution_input(id.as_str())? else {
-            continue;
-        };
-        let mut settings = world_settings(args);
-        let needs_approval = signal
-            .decision
-            .as_ref()
-            .is_some_and(|decision| decision.mode == argus::decision::Mode::Approval);
-        if needs_approval && !args.approve && !args.reject && std::io::stdin().is_terminal() {
-            settings.approval = ask_approval(signal);
+        let machine =
+            recovery_machine().map_err(|error| CliError::new(EXIT_FAILURE, error.to_string()))?;
+        for signal in &report.signals {
+            let (Some(id), Some(started)) = (&signal.correlation_id, &signal.workflow) else {
+                continue;
+            };
+            if started.already_started {
+                continue;
+            }
+            let Some(input) = workflow.execution_input(id.as_str())? else {
+                continue;
+            };
+            let mut settings = world_settings(args);
+            let needs_approval = signal
+                .decision
+                .as_ref()
+                .is_some_and(|decision| decision.mode == argus::decision::Mode::Approval);
+            if needs_approval && !args.approve && !args.reject && std::io::stdin().is_terminal() {
+                settings.approval = ask_approval(signal);
+            }
+            let world = args.world.clone();
+            let runner =
+                LocalRunner::new(settings, store, store, clock.now()).with_config(config.clone());
+            let record = execute(&machine, id.as_str(), input, &runner)
+                .await
+                .map_err(|error| CliError::new(EXIT_FAILURE, error.to_string()))?;
+            let final_status = store.incident(id).await?.map(|incident| incident.status);
+            runs.push(render::RecoveryRun {
+                correlation_id: id.clone(),
+                world,
+                record,
+                messages: runner.messages(),
+                final_status,
+            });
         }
-        let world = args.world.clone();
-        let runner =
-            LocalRunner::new(settings, store, store, clock.now()).with_config(config.clone());
-        let record = execute(&machine, id.as_str(), input, &runner)
-            .await
-            .map_err(|error| CliError::new(EXIT_FAILURE, error.to_string()))?;
-        let final_status = store.incident(id).await?.map(|incident| incident.status);
-        runs.push(render::RecoveryRun {
-            correlation_id: id.clone(),
-            world,
-            record,
-            messages: runner.messages(),
-            final_status,
-        });
+        Ok(runs)
     }
-    Ok(runs)
 }
 
 async fn replay(
@@ -338,6 +349,13 @@ async fn replay(
         clock: clock.as_clock(),
         config: &config,
     };
+    let recoveries = Recoveries {
+        config: &config,
+        store: &store,
+        workflow: &workflow,
+        clock: clock.as_clock(),
+        args: recovery,
+    };
     let mut worst = EXIT_OK;
     let mut deferred = Vec::new();
     for (index, path) in files.iter().enumerate() {
@@ -351,15 +369,7 @@ async fn replay(
                 deferred.push((label, report));
             }
             Ok(report) => {
-                let runs = run_recoveries(
-                    &report,
-                    &config,
-                    &store,
-                    &workflow,
-                    clock.as_clock(),
-                    recovery,
-                )
-                .await?;
+                let runs = recoveries.run(&report).await?;
                 render::event_report(&label, "replay", &report, &runs, global.json);
             }
             Err(error) => {
@@ -371,15 +381,7 @@ async fn replay(
     }
     // The workflows start late, after every event was taken in: what a slow start looks like.
     for (label, report) in deferred {
-        let runs = run_recoveries(
-            &report,
-            &config,
-            &store,
-            &workflow,
-            clock.as_clock(),
-            recovery,
-        )
-        .await?;
+        let runs = recoveries.run(&report).await?;
         if !runs.is_empty() {
             render::event_report(&label, "deferred recovery", &report, &runs, global.json);
         }

@@ -80,6 +80,16 @@ impl ExecutionRecord {
     }
 }
 
+fn task_visit(state: &str, started: f64, elapsed: f64, notes: &[String]) -> Visit {
+    Visit {
+        state: state.to_string(),
+        kind: "Task",
+        started_at_seconds: started,
+        seconds: elapsed - started,
+        note: notes.join("; "),
+    }
+}
+
 fn matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|name| {
         name == error
@@ -333,13 +343,7 @@ pub async fn execute(
                             None => result,
                         };
                         write_path(&mut data, &task.result_path, result)?;
-                        visits.push(Visit {
-                            state: current.clone(),
-                            kind: "Task",
-                            started_at_seconds: started,
-                            seconds: elapsed - started,
-                            note: notes.join("; "),
-                        });
+                        visits.push(task_visit(&current, started, elapsed, &notes));
                         match &task.next {
                             Some(next) => current = next.clone(),
                             None => {
@@ -363,23 +367,11 @@ pub async fn execute(
                                     )?;
                                 }
                                 notes.push(format!("caught → {}", catcher.next));
-                                visits.push(Visit {
-                                    state: current.clone(),
-                                    kind: "Task",
-                                    started_at_seconds: started,
-                                    seconds: elapsed - started,
-                                    note: notes.join("; "),
-                                });
+                                visits.push(task_visit(&current, started, elapsed, &notes));
                                 current = catcher.next.clone();
                             }
                             None => {
-                                visits.push(Visit {
-                                    state: current.clone(),
-                                    kind: "Task",
-                                    started_at_seconds: started,
-                                    seconds: elapsed - started,
-                                    note: notes.join("; "),
-                                });
+                                visits.push(task_visit(&current, started, elapsed, &notes));
                                 return finish(
                                     ExecutionStatus::Failed {
                                         error: failure.error,

@@ -101,14 +101,20 @@ fn read_alarm(request: &VerifyRequest, now: DateTime<Utc>) -> Reading {
     match state {
         "OK" => {
             let stable_for = since.map(|since| (now - since).num_seconds()).unwrap_or(0);
-            if stable_for >= request.policy.stable_seconds as i64 {
+            // OK must hold for as many periods as the alarm itself evaluates, and at least the
+            // policy's floor: one good datapoint is not a recovery.
+            let period = field(alarm, "Period").and_then(Value::as_i64).unwrap_or(0);
+            let periods = field(alarm, "EvaluationPeriods")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let required = (request.policy.stable_seconds as i64).max(period * periods);
+            if stable_for >= required {
                 Reading::Healthy(format!(
-                    "alarm `{alarm_name}` is OK and has stayed OK for {stable_for}s"
+                    "alarm `{alarm_name}` is OK and has stayed OK for {stable_for}s (≥ {required}s)"
                 ))
             } else {
                 Reading::Settling(format!(
-                    "alarm `{alarm_name}` is OK for {stable_for}s of the {}s it must hold",
-                    request.policy.stable_seconds
+                    "alarm `{alarm_name}` is OK for {stable_for}s of the {required}s it must hold"
                 ))
             }
         }
@@ -401,6 +407,28 @@ mod tests {
         );
         moved.other_alarms = json!({"MetricAlarms": [{"AlarmName": "Elsewhere", "Dimensions": [{"Name": "InstanceId", "Value": "i-2"}]}]});
         assert_eq!(verify(&moved, now()).verdict, Verdict::Recovered);
+    }
+
+    #[test]
+    fn ok_must_hold_for_the_alarms_own_evaluation_periods() {
+        // Ten five-minute periods: 10 minutes of OK is not enough, an hour is.
+        let slow = |since: &str| json!({"MetricAlarms": [{"StateValue": "OK", "StateUpdatedTimestamp": since, "Period": 300, "EvaluationPeriods": 10}]});
+        assert_eq!(
+            verify(
+                &request(slow("2026-11-22T06:00:00Z"), instance("running", "ok"), 1),
+                now()
+            )
+            .verdict,
+            Verdict::Pending
+        );
+        assert_eq!(
+            verify(
+                &request(slow("2026-11-22T05:10:00Z"), instance("running", "ok"), 1),
+                now()
+            )
+            .verdict,
+            Verdict::Recovered
+        );
     }
 
     #[test]

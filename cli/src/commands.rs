@@ -1,8 +1,8 @@
 //! What each `argus` subcommand does, and how its failures map to exit codes.
 
+use crate::analyst::SelectedAnalyst;
 use crate::render;
-use crate::{Cli, Command, ConfigCommand, IncidentsCommand};
-use argus::analysis::RulesAnalyst;
+use crate::{AnalystChoice, Cli, Command, ConfigCommand, IncidentsCommand};
 use argus::clock::{Clock, ManualClock, SystemClock};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
@@ -37,7 +37,7 @@ pub struct CliError {
 }
 
 impl CliError {
-    fn new(code: u8, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -59,11 +59,14 @@ pub async fn run(cli: Cli) -> u8 {
                 &cli.global,
                 &args.events,
                 args.at.as_deref(),
+                args.analyst,
                 &args.recovery,
             )
             .await
         }
-        Command::Explain(args) => explain(&cli.global, &args.event, args.at.as_deref()).await,
+        Command::Explain(args) => {
+            explain(&cli.global, &args.event, args.at.as_deref(), args.analyst).await
+        }
         Command::Incidents(IncidentsCommand::List {
             statuses,
             open,
@@ -334,17 +337,19 @@ async fn replay(
     global: &crate::GlobalOptions,
     events: &[PathBuf],
     at: Option<&str>,
+    analyst: AnalystChoice,
     recovery: &crate::RecoveryArgs,
 ) -> Result<u8, CliError> {
     let config = load_config(global.config.as_deref())?;
     let files = expand(events)?;
     let clock = AnyClock::new(at)?;
+    let analyst = SelectedAnalyst::select(analyst, &config).await?;
     let store = open_store(&global.home)?;
     let workflow = store.local_workflow();
     let intake = Intake {
         store: &store,
         patterns: &store,
-        analyst: &RulesAnalyst,
+        analyst: analyst.as_port(),
         workflow: &workflow,
         clock: clock.as_clock(),
         config: &config,
@@ -407,9 +412,11 @@ async fn explain(
     global: &crate::GlobalOptions,
     event: &Path,
     at: Option<&str>,
+    analyst: AnalystChoice,
 ) -> Result<u8, CliError> {
     let config = load_config(global.config.as_deref())?;
     let clock = AnyClock::new(at)?;
+    let analyst = SelectedAnalyst::select(analyst, &config).await?;
     // The path runs against a scratch copy of the store, so it sees the current incidents and
     // budgets but nothing it does is kept.
     let live = global.home.join(STORE_FILE);
@@ -429,7 +436,7 @@ async fn explain(
     let intake = Intake {
         store: &store,
         patterns: &store,
-        analyst: &RulesAnalyst,
+        analyst: analyst.as_port(),
         workflow: &workflow,
         clock: clock.as_clock(),
         config: &config,
@@ -444,6 +451,7 @@ async fn explain(
                 &[],
                 global.json,
             );
+            render::analysis(&label, &report, &config, global.json);
             Ok(EXIT_OK)
         }
         Ok(Err(error)) => {

@@ -1,10 +1,11 @@
 //! The `argus` command: runs the orchestrator's path locally on sample events and inspects the
 //! incidents it recorded, with no AWS account.
 
+mod analyst;
 mod commands;
 mod render;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,8 +14,9 @@ use std::process::ExitCode;
 /// `argus replay` takes CloudWatch alarm, CloudTrail, EC2, AWS Health and Argus events (JSON
 /// files as AWS delivers them) through the same path the orchestrator Lambda runs: de-duplicate,
 /// correlate into incidents, apply maintenance windows and remediation budgets, assess with the
-/// rules analyst, decide auto / approval / advisory, and start the recovery workflow. State is
-/// kept in an embedded store (default `.argus/`), so replaying an event twice shows the duplicate.
+/// rules analyst (or Bedrock, `--analyst bedrock`), decide auto / approval / advisory, and start
+/// the recovery workflow. State is kept in an embedded store (default `.argus/`), so replaying
+/// an event twice shows the duplicate.
 ///
 /// Exit codes: 0 success; 1 store or internal failure; 2 usage error; 3 an event was invalid or
 /// unsupported; 4 not found; 5 an audit trail failed verification.
@@ -55,7 +57,8 @@ struct GlobalOptions {
 enum Command {
     /// Run events through the incident path and record the results in the store.
     Replay(ReplayArgs),
-    /// Show what `replay` would do with an event, without writing anything.
+    /// Show what `replay` would do with an event, without writing anything: the path, the
+    /// context an analyst is given (with its token estimate) and the validated assessment.
     Explain(ExplainArgs),
     /// List and inspect recorded incidents.
     #[command(subcommand)]
@@ -67,11 +70,25 @@ enum Command {
     Config(ConfigCommand),
 }
 
+/// Which analyst assesses new incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AnalystChoice {
+    /// The deterministic rules analyst: free, offline, always available.
+    Rules,
+    /// Amazon Bedrock (Converse API) with the rules as fallback; needs AWS credentials and a
+    /// region, and reads ARGUS_BEDROCK_MODEL_ID, ARGUS_BEDROCK_INFERENCE_PROFILE,
+    /// ARGUS_BEDROCK_MAX_TOKENS, ARGUS_BEDROCK_TIMEOUT_MS and ARGUS_BEDROCK_MAX_ATTEMPTS.
+    Bedrock,
+}
+
 #[derive(Debug, Args)]
 struct ReplayArgs {
     /// Event files (JSON), folders of them (read in name order), or `-` for standard input.
     #[arg(required = true, value_name = "EVENT")]
     events: Vec<PathBuf>,
+    /// The analyst for new incidents.
+    #[arg(long, value_enum, default_value = "rules", env = "ARGUS_ANALYST")]
+    analyst: AnalystChoice,
     /// Pin the clock: the first event is processed at this time (RFC 3339) and each next one a
     /// second later, so runs are reproducible. Default: the system clock.
     #[arg(long, value_name = "TIME")]
@@ -114,6 +131,9 @@ struct ExplainArgs {
     /// The event file (JSON), or `-` for standard input.
     #[arg(value_name = "EVENT")]
     event: PathBuf,
+    /// The analyst for a new incident; with `bedrock` the model is really called.
+    #[arg(long, value_enum, default_value = "rules", env = "ARGUS_ANALYST")]
+    analyst: AnalystChoice,
     /// Evaluate as if at this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     at: Option<String>,

@@ -310,3 +310,134 @@ pub fn catalogue(as_json: bool) {
         }
     }
 }
+
+/// What `argus explain` adds to the timeline: the context an analyst was given (every item with
+/// its evidence id, the token estimate against the budget, what was dropped), the size of the
+/// request a model would be sent, and the validated assessment.
+pub fn analysis(file: &str, report: &EventReport, config: &argus::config::Config, as_json: bool) {
+    use argus::analysis::prompt;
+    use argus::analysis::sanitise::Fence;
+    for signal in &report.signals {
+        let Some(context) = &signal.context else {
+            if !as_json {
+                line(
+                    "analysis",
+                    "none: this signal did not need one (duplicate, attached, suppressed or budget spent)",
+                );
+                println!();
+            }
+            continue;
+        };
+        // A fresh fence, as every real request draws one.
+        let request = prompt::render(context, config, &Fence::random());
+        if as_json {
+            json_line(&json!({
+                "file": file,
+                "analysis": {
+                    "correlation_id": signal.correlation_id,
+                    "context": context,
+                    "estimated_tokens": context.estimated_tokens(),
+                    "budget_tokens": context.budget_tokens,
+                    "request": {"system": request.system, "user": request.user, "tool": request.tool_name, "tool_schema": request.tool_schema},
+                    "assessment": signal.assessment,
+                },
+            }));
+            continue;
+        }
+        line(
+            "context",
+            &format!(
+                "what the analyst is given: {} items, ~{} tokens of a {}-token budget",
+                context.items.len(),
+                context.estimated_tokens(),
+                context.budget_tokens
+            ),
+        );
+        for item in &context.items {
+            line(
+                "",
+                &format!(
+                    "[{}] {}: {}",
+                    item.id,
+                    item.label,
+                    one_line(&item.text, 140)
+                ),
+            );
+        }
+        if !context.dropped.is_empty() {
+            let dropped: Vec<String> = context
+                .dropped
+                .iter()
+                .map(|item| format!("{} ({})", item.id, item.label))
+                .collect();
+            line(
+                "",
+                &format!("dropped to fit the budget: {}", dropped.join(", ")),
+            );
+        }
+        line(
+            "request",
+            &format!(
+                "instructions {} bytes, fenced data {} bytes, answer schema {} bytes; every item is fenced as data with a token drawn per request",
+                request.system.len(),
+                request.user.len(),
+                request.tool_schema.to_string().len()
+            ),
+        );
+        if let Some(validated) = &signal.assessment {
+            let assessment = &validated.assessment;
+            line(
+                "validated",
+                &format!(
+                    "{}: {:?}, severity {}, confidence {:.2}",
+                    assessment.analyst,
+                    assessment.classification,
+                    assessment.severity,
+                    assessment.confidence
+                ),
+            );
+            for (index, hypothesis) in assessment.hypotheses.iter().enumerate() {
+                line(
+                    "",
+                    &format!(
+                        "{}. {} [{}]",
+                        index + 1,
+                        one_line(&hypothesis.statement, 120),
+                        hypothesis.evidence.join(", ")
+                    ),
+                );
+            }
+            match &validated.action {
+                Some(action) => match &action.target {
+                    Some(target) => line(
+                        "",
+                        &format!(
+                            "proposal {} on {target} ({:?} risk)",
+                            action.action, action.risk
+                        ),
+                    ),
+                    None => line("", &format!("proposal {} (changes nothing)", action.action)),
+                },
+                None => line("", "proposal: none"),
+            }
+            for note in &validated.notes {
+                line("", &format!("validation: {}", one_line(note, 140)));
+            }
+            if let Some(usage) = &assessment.usage {
+                line(
+                    "",
+                    &format!(
+                        "tokens: {} in, {} out ({})",
+                        usage.input_tokens, usage.output_tokens, usage.model
+                    ),
+                );
+            }
+        }
+        println!();
+    }
+}
+
+/// Text on one line, cut at `max` bytes: item texts can hold newlines and be long.
+fn one_line(text: &str, max: usize) -> String {
+    argus::signal::cap_text(&text.replace(['\n', '\t'], " "), max)
+}

@@ -2,11 +2,13 @@
 //! into stable `errorType` names for retries, the failure destination and alarms.
 
 use crate::metrics;
-use crate::settings::Settings;
+use crate::settings::{AnalystSetting, Settings};
 use argus::analysis::RulesAnalyst;
+use argus::analysis::bedrock::{BedrockAnalyst, BedrockClientConfig};
 use argus::clock::SystemClock;
 use argus::config::Config;
-use argus::intake::{Intake, IntakeError};
+use argus::intake::{Intake, IntakeError, SignalReport};
+use argus::ports::Analyst;
 use argus::recovery::record::{self, RecordError};
 use argus::store::dynamodb::DynamoStore;
 use argus::store::sfn::StepFunctionsWorkflow;
@@ -17,7 +19,28 @@ use serde_json::{Value, json};
 pub struct Orchestrator {
     store: DynamoStore,
     workflow: StepFunctionsWorkflow,
+    analyst: SelectedAnalyst,
     config: Config,
+}
+
+/// The analyst the function was configured with, its client built once at init.
+#[derive(Debug)]
+enum SelectedAnalyst {
+    Rules(RulesAnalyst),
+    Bedrock(Box<BedrockAnalyst>),
+}
+
+impl SelectedAnalyst {
+    fn port(&self) -> &dyn Analyst {
+        match self {
+            Self::Rules(rules) => rules,
+            Self::Bedrock(bedrock) => bedrock.as_ref(),
+        }
+    }
+
+    fn is_model(&self) -> bool {
+        matches!(self, Self::Bedrock(_))
+    }
 }
 
 /// The error the Lambda reports: a stable `errorType` (named by the state machine's Retry and
@@ -67,6 +90,16 @@ impl Orchestrator {
                 aws_sdk_sfn::Client::new(aws),
                 settings.state_machine_arn,
             ),
+            analyst: match settings.analyst {
+                AnalystSetting::Rules => SelectedAnalyst::Rules(RulesAnalyst),
+                AnalystSetting::Bedrock(bedrock) => {
+                    SelectedAnalyst::Bedrock(Box::new(BedrockAnalyst::new(
+                        BedrockClientConfig::from(aws),
+                        bedrock,
+                        settings.config.clone(),
+                    )))
+                }
+            },
             config: settings.config,
         }
     }
@@ -91,7 +124,7 @@ impl Orchestrator {
         let intake = Intake {
             store: &self.store,
             patterns: &self.store,
-            analyst: &RulesAnalyst,
+            analyst: self.analyst.port(),
             workflow: &self.workflow,
             clock: &SystemClock,
             config: &self.config,
@@ -100,6 +133,7 @@ impl Orchestrator {
             Ok(report) => {
                 for signal in &report.signals {
                     metrics::count("Signals", 1, &[("outcome", signal.outcome.as_str())]);
+                    analysis_metrics(signal, self.analyst.is_model());
                 }
                 let summary: Vec<Value> = report
                     .signals
@@ -116,5 +150,29 @@ impl Orchestrator {
                 Err(HandlerError::from(error))
             }
         }
+    }
+}
+
+/// Cost accounting and fallback rate: the tokens each analysis spent (input and output are
+/// priced apart), per model, and every time a configured model was replaced by the rules.
+fn analysis_metrics(signal: &SignalReport, model_configured: bool) {
+    let Some(validated) = &signal.assessment else {
+        return;
+    };
+    let assessment = &validated.assessment;
+    if let Some(usage) = &assessment.usage {
+        let model = [("model", usage.model.as_str())];
+        metrics::count("AnalystInputTokens", usage.input_tokens, &model);
+        metrics::count("AnalystOutputTokens", usage.output_tokens, &model);
+    }
+    if model_configured && assessment.analyst.starts_with("rules") {
+        metrics::count("AnalystFallbacks", 1, &[]);
+    }
+    if let Some(context) = &signal.context {
+        metrics::count(
+            "ContextTokensEstimated",
+            u64::try_from(context.estimated_tokens()).unwrap_or(u64::MAX),
+            &[],
+        );
     }
 }

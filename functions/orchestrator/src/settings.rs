@@ -1,8 +1,21 @@
 //! The orchestrator's configuration from its environment, validated once at init.
 
+use argus::analysis::bedrock::{BedrockSettings, BedrockSettingsError};
 use argus::config::{Config, POLICY_ENV};
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
 use argus::store::sfn::STATE_MACHINE_ARN_ENV;
+
+/// Environment variable naming the analyst: `bedrock` (the default) or `rules`.
+pub const ANALYST_ENV: &str = "ARGUS_ANALYST";
+
+/// Which analyst assesses new incidents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnalystSetting {
+    /// The rules analyst only: no model, no Bedrock permission needed.
+    Rules,
+    /// Bedrock, with the rules analyst as the fallback.
+    Bedrock(BedrockSettings),
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -10,6 +23,7 @@ pub struct Settings {
     pub patterns_table: String,
     pub state_machine_arn: String,
     pub config: Config,
+    pub analyst: AnalystSetting,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +34,10 @@ pub enum SettingsError {
     Policy(#[from] argus::config::ConfigError),
     #[error("environment variable {STATE_MACHINE_ARN_ENV} is not a state machine ARN: {0}")]
     StateMachineArn(String),
+    #[error("environment variable {ANALYST_ENV} is `{0}`; expected `bedrock` or `rules`")]
+    Analyst(String),
+    #[error(transparent)]
+    Bedrock(#[from] BedrockSettingsError),
 }
 
 impl Settings {
@@ -40,11 +58,21 @@ impl Settings {
             Some(text) => Config::from_json(&text)?,
             None => Config::default(),
         };
+        let analyst = match read(ANALYST_ENV)
+            .map(|value| value.trim().to_ascii_lowercase())
+            .filter(|value| !value.is_empty())
+            .as_deref()
+        {
+            None | Some("bedrock") => AnalystSetting::Bedrock(BedrockSettings::from_env(&read)?),
+            Some("rules") => AnalystSetting::Rules,
+            Some(other) => return Err(SettingsError::Analyst(other.to_string())),
+        };
         Ok(Self {
             incidents_table,
             patterns_table,
             state_machine_arn,
             config,
+            analyst,
         })
     }
 }
@@ -99,6 +127,11 @@ mod tests {
         .unwrap();
         assert_eq!(settings.incidents_table, "i");
         assert_eq!(settings.config, Config::default());
+        assert_eq!(
+            settings.analyst,
+            AnalystSetting::Bedrock(BedrockSettings::default()),
+            "Bedrock by default, with its default model"
+        );
         assert!(
             Settings::from_env(env(&[
                 ("ARGUS_INCIDENTS_TABLE", "i"),
@@ -106,6 +139,43 @@ mod tests {
                 ("ARGUS_STATE_MACHINE_ARN", "nope")
             ]))
             .is_err()
+        );
+    }
+
+    #[test]
+    fn the_analyst_and_its_model_are_chosen_by_environment() {
+        let base = [
+            ("ARGUS_INCIDENTS_TABLE", "i"),
+            ("ARGUS_PATTERNS_TABLE", "p"),
+            ("ARGUS_STATE_MACHINE_ARN", ARN),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Settings::from_env(env(&pairs))
+        };
+        assert_eq!(
+            with(&[("ARGUS_ANALYST", "rules")]).unwrap().analyst,
+            AnalystSetting::Rules
+        );
+        let AnalystSetting::Bedrock(bedrock) = with(&[
+            ("ARGUS_ANALYST", "Bedrock"),
+            ("ARGUS_BEDROCK_MODEL_ID", "us.amazon.nova-lite-v1:0"),
+            ("ARGUS_BEDROCK_MAX_TOKENS", "2048"),
+        ])
+        .unwrap()
+        .analyst
+        else {
+            panic!("bedrock was asked for");
+        };
+        assert_eq!(bedrock.target(), "us.amazon.nova-lite-v1:0");
+        assert_eq!(bedrock.max_tokens, 2048);
+        let error = with(&[("ARGUS_ANALYST", "gpt")]).unwrap_err();
+        assert!(error.to_string().contains("ARGUS_ANALYST"), "{error}");
+        let error = with(&[("ARGUS_BEDROCK_TIMEOUT_MS", "soon")]).unwrap_err();
+        assert!(
+            error.to_string().contains("ARGUS_BEDROCK_TIMEOUT_MS"),
+            "{error}"
         );
     }
 }

@@ -34,6 +34,8 @@ use std::time::Duration;
 /// The SDK client configuration builder, re-exported so callers can build one from their
 /// loaded AWS configuration: `BedrockClientConfig::from(&sdk_config)`.
 pub use aws_sdk_bedrockruntime::config::Builder as BedrockClientConfig;
+/// The credentials trait, so callers can check credentials resolve before the first analysis.
+pub use aws_sdk_bedrockruntime::config::ProvideCredentials;
 
 /// Claude Haiku 4.5 through the global cross-region inference profile: Claude 4 models are
 /// invoked through inference profiles, and Haiku keeps an analysis within about a cent.

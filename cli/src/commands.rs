@@ -1,7 +1,7 @@
 //! What each `argus` subcommand does, and how its failures map to exit codes.
 
 use crate::render;
-use crate::{Cli, Command, ConfigCommand, IncidentsCommand};
+use crate::{Cli, Command, ConfigCommand, IncidentsCommand, LogsCommand};
 use argus::analysis::RulesAnalyst;
 use argus::clock::{Clock, ManualClock, SystemClock};
 use argus::config::Config;
@@ -33,7 +33,7 @@ pub struct CliError {
 }
 
 impl CliError {
-    fn new(code: u8, message: impl Into<String>) -> Self {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -68,6 +68,14 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Config(ConfigCommand::Show) => load_config(cli.global.config.as_deref())
             .and_then(|config| render::json_pretty(&config))
             .map(|()| EXIT_OK),
+        Command::Logs(LogsCommand::Mine {
+            input,
+            per_line,
+            top,
+        }) => crate::logs::mine(&input, per_line, top, json),
+        Command::Logs(LogsCommand::Bench { input, repeats }) => {
+            crate::logs::bench(&input, repeats, json)
+        }
     };
     match result {
         Ok(code) => code,

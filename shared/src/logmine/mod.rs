@@ -36,9 +36,10 @@
 //!
 //! # API
 //!
-//! ```ignore
+//! ```
 //! use argus::logmine::{MinerConfig, TemplateMiner};
 //!
+//! # fn main() -> Result<(), argus::logmine::StateError> {
 //! let mut miner = TemplateMiner::new(MinerConfig::default());
 //! let learned = miner.add_line("Connection closed by 10.0.0.7 port 5122");
 //! // learned.template_id, learned.is_new, learned.previous_id, learned.count
@@ -49,6 +50,8 @@
 //! let json = miner.to_json()?;                         // save
 //! let mut restored = TemplateMiner::from_json(&json)?; // load
 //! restored.merge(&miner);                              // merge another miner (or merge_state(&state))
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! * [`TemplateMiner::new`] / `default()`; [`TemplateMiner::add_line`] learns a line and returns a

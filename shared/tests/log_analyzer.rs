@@ -291,18 +291,10 @@ async fn a_burst_of_a_new_error_template_is_one_anomaly_the_orchestrator_accepts
 
     // What the analyzer put on the bus, in the envelope EventBridge delivers, is accepted by the
     // orchestrator's normaliser as a log-anomaly signal for the same template.
-    let event = &world.bus.events()[0];
-    let envelope = json!({
-        "version": "0",
-        "id": "7f0d3b52-3c40-4a1a-9e0e-6a1c1c1f0b1d",
-        "detail-type": event.detail_type,
-        "source": event.source,
-        "account": "123456789012",
-        "time": event.time,
-        "region": "us-east-1",
-        "resources": event.resources,
-        "detail": event.detail,
-    });
+    let envelope = delivered(
+        &world.bus.events()[0],
+        "7f0d3b52-3c40-4a1a-9e0e-6a1c1c1f0b1d",
+    );
     let Normalised::Signals(signals) = normalise(&envelope, &SignalConfig::default()).unwrap()
     else {
         panic!("the anomaly was ignored");
@@ -570,6 +562,74 @@ async fn the_report_serialises_for_the_lambda_response() {
     let value: Value = serde_json::to_value(&report).unwrap();
     assert_eq!(value["groups"][0]["log_group"], GROUP);
     assert_eq!(value["groups"][0]["events_read"], 3);
+}
+
+/// The envelope EventBridge wraps around a put event, with the id it assigns.
+fn delivered(event: &argus::loganalysis::BusEvent, id: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": event.detail_type,
+        "source": event.source,
+        "account": "123456789012",
+        "time": event.time,
+        "region": "us-east-1",
+        "resources": event.resources,
+        "detail": event.detail,
+    })
+}
+
+#[tokio::test]
+async fn the_orchestrator_opens_one_incident_for_an_anomaly_published_twice() {
+    // GIVEN an anomaly published twice (once before an interruption, once on the retry)
+    let world = World::new(tuning());
+    world.put(0, &requests(20, 0));
+    no_errors(&world.run_through(0).await);
+    world.put(1, &payment_errors(30));
+    world.store.interrupt(Interruption::BeforeCheckpoint);
+    world.run_through(1).await;
+    world.store.interrupt(Interruption::None);
+    no_errors(&world.run().await);
+    let published = world.bus.events();
+    assert_eq!(published.len(), 2);
+    // WHEN EventBridge delivers both to the orchestrator's intake path
+    let incidents = EmbeddedStore::in_memory().unwrap();
+    let workflow = incidents.local_workflow();
+    let clock = ManualClock::new(epoch() + Duration::minutes(3));
+    let config = argus::config::Config::default();
+    let intake = argus::intake::Intake {
+        store: &incidents,
+        patterns: &incidents,
+        analyst: &argus::analysis::RulesAnalyst,
+        workflow: &workflow,
+        clock: &clock,
+        config: &config,
+    };
+    let first = intake
+        .process_event(&delivered(
+            &published[0],
+            "0a6c4a0e-0000-4000-8000-000000000001",
+        ))
+        .await
+        .unwrap();
+    let second = intake
+        .process_event(&delivered(
+            &published[1],
+            "0a6c4a0e-0000-4000-8000-000000000002",
+        ))
+        .await
+        .unwrap();
+    // THEN the first opens an incident on the log group's resource and the second joins it
+    assert_eq!(first.signals[0].outcome, argus::intake::Outcome::Opened);
+    assert_eq!(second.signals[0].outcome, argus::intake::Outcome::Attached);
+    assert_eq!(
+        first.signals[0].correlation_id,
+        second.signals[0].correlation_id
+    );
+    assert_eq!(
+        first.signals[0].signal.resource.as_str(),
+        "lambda:function/checkout"
+    );
 }
 
 impl World {

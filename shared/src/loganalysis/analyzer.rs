@@ -249,11 +249,7 @@ fn window_index(start: DateTime<Utc>, window_seconds: u32) -> i64 {
 }
 
 impl GroupState {
-    fn load(
-        log_group: &str,
-        state: &LogGroupState,
-        window_seconds: u32,
-    ) -> Result<Self, AnalyzerError> {
+    fn load(log_group: &str, state: &LogGroupState) -> Result<Self, AnalyzerError> {
         let mut live: Vec<&TemplateRecord> = state
             .templates
             .iter()
@@ -304,13 +300,7 @@ impl GroupState {
         let records = state
             .templates
             .iter()
-            .map(|record| {
-                let mut record = record.clone();
-                if record.stats.window_seconds == 0 {
-                    record.stats.window_seconds = window_seconds;
-                }
-                (record.template_id, record)
-            })
+            .map(|record| (record.template_id, record.clone()))
             .collect();
         Ok(Self {
             miner,
@@ -344,8 +334,9 @@ impl GroupState {
 
     /// Makes the records match the miner: templates it generalised become tombstones whose
     /// baselines are merged into their successor's, new templates get records, and templates
-    /// whose text changed are rewritten. Returns the ids of records created in this call.
-    fn reconcile(&mut self, seen_at: DateTime<Utc>, tuning: &AnalyzerTuning) -> Vec<TemplateId> {
+    /// whose text changed are rewritten. `window` is the window being read; a new record's
+    /// first and last seen start at its end and start, and narrow to the lines' own times.
+    fn reconcile(&mut self, (start, end): (DateTime<Utc>, DateTime<Utc>), tuning: &AnalyzerTuning) {
         let alpha = tuning.ewma_alpha;
         let mut merged_into: BTreeMap<TemplateId, Vec<TemplateRecord>> = BTreeMap::new();
         let mut renamed: Vec<(TemplateId, TemplateId)> = Vec::new();
@@ -366,7 +357,6 @@ impl GroupState {
             self.aliases.insert(*old, *new);
             self.mark(*old);
         }
-        let mut created = Vec::new();
         let saved = self.miner.save_state();
         for template in saved.templates {
             let sources = merged_into.remove(&template.id).unwrap_or_default();
@@ -392,8 +382,8 @@ impl GroupState {
                     // A new template, or one whose id was a tombstone and is live again.
                     let revision = existing.map_or(0, |record| record.revision);
                     let mut stats = BaselineStats::new(tuning.window_seconds);
-                    let mut first_seen = seen_at;
-                    let mut last_seen = seen_at;
+                    let mut first_seen = end;
+                    let mut last_seen = start;
                     let mut sample = sanitise(&template.sample);
                     for source in &sources {
                         stats = if stats.windows == 0 && stats.lines_total == 0 {
@@ -419,15 +409,11 @@ impl GroupState {
                         prior: None,
                         renamed_to: None,
                     };
-                    if sources.is_empty() {
-                        created.push(template.id);
-                    }
                     self.records.insert(template.id, record);
                     self.mark(template.id);
                 }
             }
         }
-        created
     }
 
     /// The records to write, each with its revision moved on.
@@ -530,7 +516,7 @@ impl LogAnalyzer<'_> {
         let length = tuning.window_seconds;
         let log_group = target.name.as_str();
         let stored = self.store.load_log_group(log_group).await?;
-        let mut group = GroupState::load(log_group, &stored, length)?;
+        let mut group = GroupState::load(log_group, &stored)?;
         let now = self.clock.now();
         let horizon = now - Duration::seconds(i64::from(tuning.ingestion_lag_seconds));
         let mut checkpoint = stored.checkpoint.clone().unwrap_or_else(|| Checkpoint {
@@ -623,7 +609,7 @@ impl LogAnalyzer<'_> {
             if !complete {
                 if let Some(token) = token {
                     // Stopped inside the window: keep the position and the counts so far.
-                    group.reconcile(start, tuning);
+                    group.reconcile((start, end), tuning);
                     let counts =
                         counts.resolved(|id| group.resolve(id), tuning.samples_per_anomaly);
                     let mut next = checkpoint.clone();
@@ -695,7 +681,7 @@ impl LogAnalyzer<'_> {
         let start = checkpoint.window_start;
         let end = start + Duration::seconds(i64::from(length));
         let window = window_index(start, length);
-        group.reconcile(start, tuning);
+        group.reconcile((start, end), tuning);
         let counts = counts.resolved(|id| group.resolve(id), tuning.samples_per_anomaly);
         let learning = checkpoint.windows_closed < tuning.learning_windows;
         let mut candidates = Vec::new();

@@ -48,6 +48,12 @@ fn open_input(path: &Path) -> Result<Box<dyn Read>, CliError> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(std::io::stdin().lock()));
     }
+    if path.is_dir() {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            format!("{} is a folder; give a log file or `-`", path.display()),
+        ));
+    }
     std::fs::File::open(path)
         .map(|file| Box::new(file) as Box<dyn Read>)
         .map_err(|error| {

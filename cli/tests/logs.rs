@@ -179,6 +179,11 @@ fn top_limits_the_list_and_a_missing_file_is_a_usage_error() {
     let missing = argus(&["logs", "mine", "/no/such/file.log"], None);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("cannot read"), "{}", missing.stderr);
+    let folder = argus(
+        &["logs", "mine", std::env::temp_dir().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(folder.code, 2, "{}", folder.stderr);
     std::fs::remove_file(path).ok();
 }
 

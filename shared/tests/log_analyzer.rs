@@ -632,6 +632,12 @@ async fn the_orchestrator_opens_one_incident_for_an_anomaly_published_twice() {
     );
 }
 
+#[tokio::test]
+async fn the_embedded_store_passes_the_baseline_store_conformance_suite() {
+    let store = EmbeddedStore::in_memory().unwrap();
+    argus::loganalysis::conformance::baseline_store_conformance(&store, "embedded").await;
+}
+
 impl World {
     fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         use argus::clock::Clock;

@@ -522,3 +522,15 @@ async fn a_template_id_is_the_same_after_a_restart() {
     assert_eq!(after.template_id, before.template_id);
     assert_eq!(after.stats.lines_total, 45);
 }
+
+#[tokio::test]
+async fn dynamodb_passes_the_baseline_store_conformance_suite() {
+    let Some(peers) = peers("dynamodb_passes_the_baseline_store_conformance_suite").await else {
+        return;
+    };
+    argus::loganalysis::conformance::baseline_store_conformance(
+        &peers.store(),
+        &unique_name("conformance"),
+    )
+    .await;
+}

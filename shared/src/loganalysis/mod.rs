@@ -7,6 +7,8 @@
 pub mod analyzer;
 pub mod baseline;
 pub mod config;
+#[cfg(feature = "testing")]
+pub mod conformance;
 pub mod memory;
 pub mod ports;
 pub mod text;

@@ -2,7 +2,7 @@
 
 use crate::analyst::SelectedAnalyst;
 use crate::render;
-use crate::{AnalystChoice, Cli, Command, ConfigCommand, IncidentsCommand};
+use crate::{AnalystChoice, Cli, Command, ConfigCommand, IncidentsCommand, LogsCommand};
 use argus::clock::{Clock, ManualClock, SystemClock};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
@@ -83,6 +83,14 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Config(ConfigCommand::Show) => load_config(cli.global.config.as_deref())
             .and_then(|config| render::json_pretty(&config))
             .map(|()| EXIT_OK),
+        Command::Logs(LogsCommand::Mine {
+            input,
+            per_line,
+            top,
+        }) => crate::logs::mine(&input, per_line, top, json),
+        Command::Logs(LogsCommand::Bench { input, repeats }) => {
+            crate::logs::bench(&input, repeats, json)
+        }
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 
 mod analyst;
 mod commands;
+mod logs;
 mod render;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -17,6 +18,8 @@ use std::process::ExitCode;
 /// rules analyst (or Bedrock, `--analyst bedrock`), decide auto / approval / advisory, and start
 /// the recovery workflow. State is kept in an embedded store (default `.argus/`), so replaying
 /// an event twice shows the duplicate.
+///
+/// `argus logs mine` groups log lines into templates with the same miner the log analyzer runs.
 ///
 /// Exit codes: 0 success; 1 store or internal failure; 2 usage error; 3 an event was invalid or
 /// unsupported; 4 not found; 5 an audit trail failed verification.
@@ -68,6 +71,9 @@ enum Command {
     /// Show configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Mine log lines into templates, as the log analyzer does.
+    #[command(subcommand)]
+    Logs(LogsCommand),
 }
 
 /// Which analyst assesses new incidents.
@@ -166,6 +172,37 @@ enum ConfigCommand {
     Defaults,
     /// Print the configuration in effect (defaults merged with `--config`), after validation.
     Show,
+}
+
+#[derive(Debug, Subcommand)]
+enum LogsCommand {
+    /// Mine a log into templates and print them with their counts, most frequent first.
+    ///
+    /// Lines are split at `\n` (a trailing `\r` is dropped) and invalid UTF-8 is replaced, so any
+    /// file works. Numbers, hex, IPs, UUIDs, times, paths, URLs, durations and sizes are masked;
+    /// ids are `t-` plus 16 hex digits derived from the template text, the same in every run.
+    Mine {
+        /// The log file, or `-` for standard input.
+        #[arg(value_name = "FILE")]
+        input: PathBuf,
+        /// Print exactly one line per input line, in input order: that line's final template id
+        /// (lines of one group always print the same id), for scoring against labels.
+        #[arg(long)]
+        per_line: bool,
+        /// Print only the most frequent N templates.
+        #[arg(long, value_name = "N", conflicts_with = "per_line")]
+        top: Option<usize>,
+    },
+    /// Measure mining throughput on a file, beside the floor (reading and splitting it into
+    /// tokens without mining), both measured in this run.
+    Bench {
+        /// The log file (read several times).
+        #[arg(value_name = "FILE")]
+        input: PathBuf,
+        /// How many times to time each of floor and mining; medians are reported.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        repeats: usize,
+    },
 }
 
 fn main() -> ExitCode {

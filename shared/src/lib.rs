@@ -10,6 +10,8 @@ pub mod correlation;
 pub mod decision;
 pub mod incident;
 pub mod intake;
+pub mod loganalysis;
+pub mod logmine;
 pub mod ports;
 pub mod recovery;
 pub mod resource;

@@ -8,8 +8,8 @@ mod health;
 mod normalise;
 
 pub use argus_events::{
-    EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail,
-    LOG_ANOMALY_DETAIL_TYPE, LOG_ANOMALY_SOURCE, LogAnomalyDetail,
+    Baseline, EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail,
+    LOG_ANOMALY_DETAIL_TYPE, LOG_ANOMALY_SOURCE, LogAnomalyDetail, TimeWindow,
 };
 pub use normalise::{NormaliseError, Normalised, normalise, normalise_str};
 

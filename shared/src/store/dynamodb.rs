@@ -51,7 +51,7 @@ pub mod schema {
 
 use schema::*;
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// How long signals, audit records and closed incidents are kept before TTL removes them.
 pub const DEFAULT_RETENTION_DAYS: i64 = 400;
@@ -60,22 +60,22 @@ const TRANSACTION_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
+    pub(super) client: Client,
     incidents_table: String,
-    patterns_table: String,
+    pub(super) patterns_table: String,
     retention: Duration,
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(super) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
 /// `#` separates key parts; a `#` inside a resource or signature is escaped so keys stay unambiguous.
-fn part(text: &str) -> String {
+pub(super) fn part(text: &str) -> String {
     text.replace('%', "%25").replace('#', "%23")
 }
 
@@ -103,14 +103,14 @@ fn signature_pk(signature: &str) -> String {
     format!("SIG#{}", part(signature))
 }
 
-fn key(pk: String, sk: impl Into<String>) -> Item {
+pub(super) fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([
         (PARTITION_KEY.to_string(), s(pk)),
         (SORT_KEY.to_string(), s(sk)),
     ])
 }
 
-fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(super) fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|value| value.as_s().ok())
         .map(String::as_str)
@@ -122,13 +122,13 @@ fn number_of(item: &Item, name: &str) -> Option<i64> {
         .and_then(|text| text.parse().ok())
 }
 
-fn document<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+pub(super) fn document<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     serde_json::to_string(value)
         .map(s)
         .map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-fn from_document<T: DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
+pub(super) fn from_document<T: DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
     let text = text_of(item, DOCUMENT)
         .ok_or_else(|| StoreError::Corrupt(format!("{what} item has no `{DOCUMENT}`")))?;
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))
@@ -151,7 +151,10 @@ fn is_throttling(code: Option<&str>) -> bool {
     )
 }
 
-fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+pub(super) fn sdk_error<
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+>(
     error: &SdkError<E, R>,
 ) -> StoreError {
     let message = aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string();
@@ -162,7 +165,7 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt:
     }
 }
 
-fn build_error(error: impl std::fmt::Display) -> StoreError {
+pub(super) fn build_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("cannot build the request: {error}"))
 }
 
@@ -175,7 +178,7 @@ async fn backoff(attempt: u32) {
 }
 
 /// How a cancelled transaction ended, read from its cancellation reasons.
-enum Cancelled {
+pub(super) enum Cancelled {
     /// The condition on item `index` failed; the item as it was, when DynamoDB returned it.
     Condition { index: usize, item: Option<Item> },
     /// Another transaction or throttling got in the way: worth retrying.
@@ -218,7 +221,7 @@ impl DynamoStore {
     }
 
     /// Runs a transaction, retrying conflicts and throttling; `Ok(None)` means it committed.
-    async fn transact(
+    pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Cancelled>, StoreError> {
@@ -263,7 +266,7 @@ impl DynamoStore {
         }
     }
 
-    fn put(
+    pub(super) fn put(
         &self,
         table: &str,
         item: Item,
@@ -399,7 +402,11 @@ impl DynamoStore {
         Ok(items)
     }
 
-    async fn get(&self, table: &str, item_key: Item) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get(
+        &self,
+        table: &str,
+        item_key: Item,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -413,7 +420,7 @@ impl DynamoStore {
     }
 
     /// All items of one partition whose sort key starts with `prefix`, following pages.
-    async fn query_prefix(
+    pub(super) async fn query_prefix(
         &self,
         table: &str,
         pk: String,

@@ -52,7 +52,7 @@ const END: char = '\u{20}';
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    pub(super) db: Arc<Database>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -61,7 +61,7 @@ impl std::fmt::Debug for EmbeddedStore {
     }
 }
 
-fn store_error(error: impl Into<redb::Error>) -> StoreError {
+pub(super) fn store_error(error: impl Into<redb::Error>) -> StoreError {
     let error: redb::Error = error.into();
     match error {
         redb::Error::DatabaseAlreadyOpen => StoreError::Unavailable(
@@ -71,19 +71,19 @@ fn store_error(error: impl Into<redb::Error>) -> StoreError {
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))
 }
 
-fn key(parts: &[&str]) -> String {
+pub(super) fn key(parts: &[&str]) -> String {
     parts.join(&SEP.to_string())
 }
 
-fn prefix_range(prefix: &str) -> (String, String) {
+pub(super) fn prefix_range(prefix: &str) -> (String, String) {
     (format!("{prefix}{SEP}"), format!("{prefix}{END}"))
 }
 

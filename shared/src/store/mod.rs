@@ -1,11 +1,22 @@
-//! Adapters for the store and workflow ports: embedded (redb, for local runs and tests) and
-//! DynamoDB / Step Functions (for AWS), each behind its own cargo feature.
+//! Adapters for the store, workflow and log-analysis ports: embedded (redb, for local runs and
+//! tests) and DynamoDB / Step Functions / CloudWatch Logs / EventBridge (for AWS), each behind
+//! its own cargo feature.
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "embedded")]
+mod embedded_baselines;
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "dynamodb")]
+mod dynamodb_baselines;
+
+#[cfg(feature = "cloudwatchlogs")]
+pub mod cloudwatchlogs;
+
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
 
 #[cfg(feature = "sfn")]
 pub mod sfn;

@@ -90,6 +90,30 @@ mod tests {
     }
 
     #[test]
+    fn the_wiring_lists_exactly_the_variables_read_at_init() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let settings = Settings::from_env(|name| {
+            read.borrow_mut().push(name.to_string());
+            match name {
+                "ARGUS_STATE_MACHINE_ARN" => Some(ARN.to_string()),
+                _ => Some("{}".to_string()),
+            }
+        });
+        assert!(settings.is_ok(), "{settings:?}");
+        let mut read = read.into_inner();
+        read.sort();
+        let mut listed: Vec<String> = crate::wiring::ENVIRONMENT
+            .iter()
+            .map(|name| name.to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(
+            read, listed,
+            "Settings::from_env reads differ from wiring::ENVIRONMENT"
+        );
+    }
+
+    #[test]
     fn complete_settings_are_read() {
         let settings = Settings::from_env(env(&[
             ("ARGUS_INCIDENTS_TABLE", "i"),

@@ -16,5 +16,5 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "state machines (asl-validator)"
 bash tests/validate-asl.sh
 
-step "cargo test (with DynamoDB Local and moto on loopback)"
-bash tests/peers.sh cargo test --workspace --all-features --locked
+step "cargo test and the Terraform checks (with DynamoDB Local and moto on loopback)"
+bash tests/peers.sh bash -c 'cargo test --workspace --all-features --locked && bash tests/terraform-checks.sh'

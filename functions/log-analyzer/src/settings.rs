@@ -106,4 +106,30 @@ mod tests {
         assert_eq!(settings.analyzer.log_groups[0].name, "/aws/lambda/checkout");
         assert_eq!(settings.analyzer.tuning.window_seconds, 600);
     }
+
+    #[test]
+    fn the_wiring_lists_exactly_the_variables_read_at_init() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let settings = Settings::from_env(|name| {
+            read.borrow_mut().push(name.to_string());
+            match name {
+                "ARGUS_LOG_GROUPS" => Some("/aws/lambda/checkout".to_string()),
+                "ARGUS_LOG_ANALYZER" => Some("{}".to_string()),
+                _ => Some("value".to_string()),
+            }
+        });
+        assert!(settings.is_ok(), "{settings:?}");
+        let mut read = read.into_inner();
+        read.sort();
+        read.dedup();
+        let mut listed: Vec<String> = crate::wiring::ENVIRONMENT
+            .iter()
+            .map(|name| name.to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(
+            read, listed,
+            "Settings::from_env reads differ from wiring::ENVIRONMENT"
+        );
+    }
 }

@@ -5,6 +5,9 @@ mod handler;
 mod logging;
 mod metrics;
 mod settings;
+// The deployment's contract, read by the settings tests and by tests/tests/wiring.rs.
+#[allow(dead_code)]
+mod wiring;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;

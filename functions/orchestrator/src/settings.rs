@@ -5,8 +5,7 @@ use argus::config::{Config, POLICY_ENV};
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
 use argus::store::sfn::STATE_MACHINE_ARN_ENV;
 
-/// Environment variable naming the analyst: `bedrock` (the default) or `rules`.
-pub const ANALYST_ENV: &str = "ARGUS_ANALYST";
+pub use argus::analysis::bedrock::ANALYST_ENV;
 
 /// Which analyst assesses new incidents.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +114,38 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(error.to_string().contains("window_seconds"), "{error}");
+    }
+
+    #[test]
+    fn the_wiring_lists_exactly_the_variables_read_at_init() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let settings = Settings::from_env(|name| {
+            read.borrow_mut().push(name.to_string());
+            // A valid value for each, so that every optional setting is read too.
+            match name {
+                "ARGUS_STATE_MACHINE_ARN" => Some(ARN.to_string()),
+                "ARGUS_ANALYST" => Some("bedrock".to_string()),
+                "ARGUS_BEDROCK_MAX_TOKENS" => Some("1024".to_string()),
+                "ARGUS_BEDROCK_TIMEOUT_MS" => Some("25000".to_string()),
+                "ARGUS_BEDROCK_MAX_ATTEMPTS" => Some("3".to_string()),
+                "ARGUS_BEDROCK_MODEL_ID" | "ARGUS_BEDROCK_INFERENCE_PROFILE" => {
+                    Some("model".to_string())
+                }
+                _ => Some("{}".to_string()),
+            }
+        });
+        assert!(settings.is_ok(), "{settings:?}");
+        let mut read = read.into_inner();
+        read.sort();
+        let mut listed: Vec<String> = crate::wiring::ENVIRONMENT
+            .iter()
+            .map(|name| name.to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(
+            read, listed,
+            "Settings::from_env reads differ from wiring::ENVIRONMENT"
+        );
     }
 
     #[test]

@@ -5,8 +5,7 @@ use argus::recovery::verifier::{VerifyRequest, verify};
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
-/// `errorType` for a payload that is not a verification request; the state machine escalates.
-pub const INVALID_REQUEST: &str = "InvalidRequest";
+use crate::wiring::INVALID_REQUEST;
 
 pub fn handle(payload: &Value, clock: &dyn Clock) -> Result<Value, Diagnostic> {
     let request: VerifyRequest =

@@ -47,6 +47,10 @@ pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Environment variables the orchestrator and the CLI read the settings from.
 pub const MODEL_ID_ENV: &str = "ARGUS_BEDROCK_MODEL_ID";
+/// Environment variable naming the orchestrator's analyst: `bedrock` (the default) or `rules`.
+pub const ANALYST_ENV: &str = "ARGUS_ANALYST";
+/// The IAM action the Converse API needs (on the model and, for a profile, the profile).
+pub const API_CALLS: &[&str] = &["bedrock:InvokeModel"];
 pub const INFERENCE_PROFILE_ENV: &str = "ARGUS_BEDROCK_INFERENCE_PROFILE";
 pub const MAX_TOKENS_ENV: &str = "ARGUS_BEDROCK_MAX_TOKENS";
 pub const TIMEOUT_MS_ENV: &str = "ARGUS_BEDROCK_TIMEOUT_MS";

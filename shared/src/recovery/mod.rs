@@ -7,6 +7,10 @@ pub mod record;
 pub mod verifier;
 pub mod world;
 
+/// The `errorType` the connectors function reports when a human rejects an approval; the
+/// state machine's "Request approval" state catches it by this name.
+pub const APPROVAL_REJECTED: &str = "ApprovalRejected";
+
 /// statemachines/recovery.asl.json as Terraform deploys it (placeholders still in it).
 pub const RECOVERY_ASL: &str = include_str!("../../../statemachines/recovery.asl.json");
 

@@ -230,7 +230,7 @@ impl<'a> LocalRunner<'a> {
                     self.settings.approver
                 ));
                 Err(failure(
-                    "ApprovalRejected",
+                    super::APPROVAL_REJECTED,
                     format!("rejected by {}", self.settings.approver),
                     HUMAN_SECONDS,
                 ))

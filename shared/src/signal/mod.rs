@@ -13,6 +13,17 @@ pub use argus_events::{
 };
 pub use normalise::{NormaliseError, Normalised, normalise, normalise_str};
 
+/// Every EventBridge detail-type the normalisers accept; terraform/events.tf routes exactly
+/// these to the orchestrator (checked by tests/tests/wiring.rs).
+pub const DETAIL_TYPES: &[&str] = &[
+    alarm::STATE_CHANGE_DETAIL_TYPE,
+    cloudtrail::DETAIL_TYPE,
+    ec2::DETAIL_TYPE,
+    health::DETAIL_TYPE,
+    LOG_ANOMALY_DETAIL_TYPE,
+    EXTERNAL_ALERT_DETAIL_TYPE,
+];
+
 use crate::correlation::CorrelationId;
 use crate::resource::ResourceRef;
 use chrono::{DateTime, Utc};

@@ -6,6 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
+/// The IAM actions this adapter's calls need (checked by tests/tests/wiring.rs).
+pub const API_CALLS: &[&str] = &["logs:FilterLogEvents"];
+
 /// FilterLogEvents returns at most this many events per page.
 const MAX_PAGE_EVENTS: usize = 10_000;
 

@@ -51,6 +51,18 @@ pub mod schema {
 
 use schema::*;
 
+/// The IAM actions this adapter's calls need: Terraform grants the functions that link it exactly
+/// these (checked by tests/tests/wiring.rs). TransactWriteItems has no IAM action of its own:
+/// IAM authorises each item of a transaction by its kind (PutItem, UpdateItem, DeleteItem).
+/// `create_tables` is left out: only local emulators and tests create tables; Terraform does on AWS.
+pub const API_CALLS: &[&str] = &[
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+];
+
 pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// How long signals, audit records and closed incidents are kept before TTL removes them.
@@ -1138,6 +1150,66 @@ pub async fn create_tables(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The IAM actions the adapter's own source calls, read from the source itself, so a new
+    /// call cannot be added without `API_CALLS` (and so the role) following.
+    fn calls_in_source() -> std::collections::BTreeSet<String> {
+        let source = include_str!("dynamodb.rs");
+        let source = source
+            .split("pub async fn create_tables")
+            .next()
+            .unwrap_or_default();
+        let mut calls = std::collections::BTreeSet::new();
+        for after in source.split("client").skip(1) {
+            let after = after.trim_start();
+            let Some(rest) = after.strip_prefix('.') else {
+                continue;
+            };
+            let operation: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if operation.is_empty() || !rest[operation.len()..].starts_with("()") {
+                continue;
+            }
+            if operation == "transact_write_items" {
+                for (builder, action) in [
+                    ("Put::builder", "PutItem"),
+                    ("Update::builder", "UpdateItem"),
+                    ("Delete::builder", "DeleteItem"),
+                    ("ConditionCheck::builder", "ConditionCheckItem"),
+                ] {
+                    if source.contains(builder) {
+                        calls.insert(format!("dynamodb:{action}"));
+                    }
+                }
+                continue;
+            }
+            let pascal: String = operation
+                .split('_')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    chars
+                        .next()
+                        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            calls.insert(format!("dynamodb:{pascal}"));
+        }
+        calls
+    }
+
+    #[test]
+    fn api_calls_list_every_call_the_adapter_makes() {
+        let listed: std::collections::BTreeSet<String> =
+            API_CALLS.iter().map(|call| call.to_string()).collect();
+        assert_eq!(
+            calls_in_source(),
+            listed,
+            "store/dynamodb.rs calls differ from its API_CALLS"
+        );
+    }
 
     #[test]
     fn hashes_inside_key_parts_are_escaped() {

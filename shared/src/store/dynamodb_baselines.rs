@@ -22,6 +22,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use std::collections::BTreeMap;
 
+/// The IAM actions the baseline store's calls need: reads, and puts (alone or as the items of
+/// TransactWriteItems, which IAM authorises per item action). Checked by tests/tests/wiring.rs.
+pub const API_CALLS: &[&str] = &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"];
+
 const LOG_PREFIX: &str = "LOG#";
 const TEMPLATE_PREFIX: &str = "TPL#";
 const CHECKPOINT_SORT_KEY: &str = "CHECKPOINT";

@@ -8,6 +8,9 @@ use aws_sdk_eventbridge::error::ProvideErrorMetadata;
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
+/// The IAM actions this adapter's calls need (checked by tests/tests/wiring.rs).
+pub const API_CALLS: &[&str] = &["events:PutEvents"];
+
 /// PutEvents accepts at most ten entries per call.
 const MAX_ENTRIES_PER_CALL: usize = 10;
 /// Calls per batch when some entries keep failing transiently.

@@ -10,7 +10,7 @@ mod embedded_baselines;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "dynamodb")]
-mod dynamodb_baselines;
+pub mod dynamodb_baselines;
 
 #[cfg(feature = "cloudwatchlogs")]
 pub mod cloudwatchlogs;

@@ -11,6 +11,10 @@ use serde_json::Value;
 /// Environment variable the orchestrator reads the state machine ARN from.
 pub const STATE_MACHINE_ARN_ENV: &str = "ARGUS_STATE_MACHINE_ARN";
 
+/// The IAM actions this adapter's calls need; Terraform grants exactly these to the functions
+/// that link it (checked by tests/tests/wiring.rs).
+pub const API_CALLS: &[&str] = &["states:StartExecution"];
+
 #[derive(Debug, Clone)]
 pub struct StepFunctionsWorkflow {
     client: Client,
@@ -84,5 +88,43 @@ impl Workflow for StepFunctionsWorkflow {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_calls_list_every_call_the_adapter_makes() {
+        // Every `.client.<operation>()` in this file, as an IAM action.
+        let source = include_str!("sfn.rs");
+        let calls: Vec<String> = source
+            .split("client")
+            .skip(1)
+            .filter_map(|after| after.trim_start().strip_prefix('.'))
+            .filter_map(|rest| {
+                let operation: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                rest[operation.len()..]
+                    .starts_with("()")
+                    .then(|| operation.split('_').map(capitalise).collect::<String>())
+            })
+            .map(|operation| format!("states:{operation}"))
+            .collect();
+        assert_eq!(
+            calls, API_CALLS,
+            "store/sfn.rs calls differ from its API_CALLS"
+        );
+    }
+
+    fn capitalise(word: &str) -> String {
+        let mut chars = word.chars();
+        chars
+            .next()
+            .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
     }
 }

@@ -1,0 +1,57 @@
+output "incidents_table" {
+  description = "Name of the incidents DynamoDB table."
+  value       = aws_dynamodb_table.incidents.name
+}
+
+output "patterns_table" {
+  description = "Name of the patterns DynamoDB table."
+  value       = aws_dynamodb_table.patterns.name
+}
+
+output "function_arns" {
+  description = "ARN of each Argus Lambda, by function name."
+  value       = { for name, f in aws_lambda_function.function : name => f.arn }
+}
+
+output "function_role_arns" {
+  description = "Execution role of each Argus Lambda, by function name."
+  value       = { for name, r in aws_iam_role.function : name => r.arn }
+}
+
+output "state_machine_arn" {
+  description = "ARN of the recovery state machine."
+  value       = aws_sfn_state_machine.recovery.arn
+}
+
+output "state_machine_role_arn" {
+  description = "Role the recovery actions run as; it acts only on resources tagged managed_tag_key = managed_tag_value."
+  value       = aws_iam_role.state_machine.arn
+}
+
+output "alerts_topic_arn" {
+  description = "SNS topic Argus' own alarms publish to."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "dead_letter_queues" {
+  description = "URLs of the queues holding events and invocations that failed every retry."
+  value = {
+    function_failures = aws_sqs_queue.function_failures.url
+    events            = aws_sqs_queue.events_dlq.url
+  }
+}
+
+output "connector_secret_arns" {
+  description = "Secrets declared for the connectors, by name; set their values outside Terraform."
+  value       = { for name, s in aws_secretsmanager_secret.connector : name => s.arn }
+}
+
+output "managed_tag" {
+  description = "The tag a resource needs before Argus may act on it."
+  value       = { key = var.managed_tag_key, value = var.managed_tag_value }
+}
+
+output "kms_key_arn" {
+  description = "The customer-managed key encrypting Argus' tables, logs, queues, topic and secrets."
+  value       = aws_kms_key.argus.arn
+}

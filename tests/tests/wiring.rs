@@ -1,0 +1,710 @@
+//! Wiring checks between terraform/, statemachines/recovery.asl.json and the code: functions,
+//! environment, tables, template placeholders, the state machine's permissions, error names and
+//! each function's IAM actions. Every failure names both sides (file and item).
+
+// The helpers below are test code too: a missing file or block is a failed check.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use argus::store::dynamodb::schema;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+// The function crates cannot be dependencies (no crate depends on a function crate), so their
+// deployment contracts are compiled here from source.
+#[allow(dead_code)]
+#[path = "../../functions/log-analyzer/src/wiring.rs"]
+mod log_analyzer_wiring;
+#[allow(dead_code)]
+#[path = "../../functions/orchestrator/src/wiring.rs"]
+mod orchestrator_wiring;
+#[allow(dead_code)]
+#[path = "../../functions/verifier/src/wiring.rs"]
+mod verifier_wiring;
+
+/// One function's contract, as its `functions/<name>/src/wiring.rs` states it.
+struct Contract {
+    name: &'static str,
+    environment: &'static [&'static str],
+    api_calls: Vec<&'static str>,
+    error_types: Vec<&'static str>,
+}
+
+fn contracts() -> Vec<Contract> {
+    vec![
+        Contract {
+            name: "orchestrator",
+            environment: orchestrator_wiring::ENVIRONMENT,
+            api_calls: orchestrator_wiring::api_calls(),
+            error_types: orchestrator_wiring::error_types(),
+        },
+        Contract {
+            name: "verifier",
+            environment: verifier_wiring::ENVIRONMENT,
+            api_calls: verifier_wiring::api_calls(),
+            error_types: verifier_wiring::error_types(),
+        },
+        Contract {
+            name: "log-analyzer",
+            environment: log_analyzer_wiring::ENVIRONMENT,
+            api_calls: log_analyzer_wiring::api_calls(),
+            error_types: log_analyzer_wiring::error_types(),
+        },
+    ]
+}
+
+/// Functions the state machine invokes that arrive from other branches, with the error names
+/// the workflow expects of them; once the package exists it must have a wiring.rs instead.
+const NOT_YET_PACKAGED: &[(&str, &[&str])] =
+    &[("connectors", &[argus::recovery::APPROVAL_REJECTED])];
+
+/// What the Lambda service does with a function's role on its behalf (logs, traces, the
+/// failure destination, the environment's key): granted by terraform/functions.tf's runtime
+/// policy to every function, and nothing more.
+const LAMBDA_RUNTIME_ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "sqs:SendMessage",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+];
+
+/// What Step Functions does with the state machine's role besides the Task states: vended log
+/// delivery (logging level ALL) and X-Ray tracing.
+const STATES_RUNTIME_ACTIONS: &[&str] = &[
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+];
+
+const ASL_FILE: &str = "statemachines/recovery.asl.json";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+// ---------------------------------------------------------------- Terraform, parsed
+
+struct Terraform {
+    files: Vec<(String, hcl::Body)>,
+}
+
+fn terraform() -> Terraform {
+    let dir = root().join("terraform");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("terraform/ cannot be read: {error}"))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "tf"))
+        .collect();
+    names.sort();
+    let files = names
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = format!("terraform/{}", path.file_name().unwrap().to_string_lossy());
+            let body = hcl::parse(&text).unwrap_or_else(|error| panic!("{name}: {error}"));
+            (name, body)
+        })
+        .collect();
+    Terraform { files }
+}
+
+fn label(block: &hcl::Block, index: usize) -> Option<&str> {
+    block.labels.get(index).map(|label| match label {
+        hcl::BlockLabel::String(text) => text.as_str(),
+        hcl::BlockLabel::Identifier(ident) => ident.as_str(),
+    })
+}
+
+fn attribute<'a>(body: &'a hcl::Body, key: &str) -> Option<&'a hcl::Expression> {
+    body.attributes()
+        .find(|attribute| attribute.key.as_str() == key)
+        .map(|attribute| &attribute.expr)
+}
+
+fn blocks<'a>(body: &'a hcl::Body, identifier: &'a str) -> impl Iterator<Item = &'a hcl::Block> {
+    body.blocks()
+        .filter(move |block| block.identifier.as_str() == identifier)
+}
+
+/// An expression as HCL text, for "does it refer to X" checks.
+fn text(expr: &hcl::Expression) -> String {
+    hcl::format::to_string(expr).unwrap_or_default()
+}
+
+fn literal(expr: &hcl::Expression) -> Option<String> {
+    match expr {
+        hcl::Expression::String(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn strings(expr: &hcl::Expression) -> Vec<String> {
+    match expr {
+        hcl::Expression::Array(items) => items.iter().filter_map(literal).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn object(expr: &hcl::Expression) -> BTreeMap<String, &hcl::Expression> {
+    match expr {
+        hcl::Expression::Object(object) => object
+            .iter()
+            .map(|(key, value)| {
+                let key = match key {
+                    hcl::ObjectKey::Identifier(ident) => ident.to_string(),
+                    hcl::ObjectKey::Expression(expr) => literal(expr).unwrap_or_else(|| text(expr)),
+                    _ => String::new(),
+                };
+                (key, value)
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+impl Terraform {
+    /// `(file, block)` of `<kind> "<type>" "<name>"`.
+    fn block<'a>(
+        &'a self,
+        kind: &'a str,
+        kind_type: &str,
+        name: &str,
+    ) -> (&'a str, &'a hcl::Block) {
+        self.files
+            .iter()
+            .flat_map(|(file, body)| blocks(body, kind).map(move |block| (file.as_str(), block)))
+            .find(|(_, block)| label(block, 0) == Some(kind_type) && label(block, 1) == Some(name))
+            .unwrap_or_else(|| panic!("terraform/ declares no {kind} \"{kind_type}\" \"{name}\""))
+    }
+
+    /// `(file, expression)` of `local.<name>`.
+    fn local(&self, name: &str) -> (&str, &hcl::Expression) {
+        self.files
+            .iter()
+            .flat_map(|(file, body)| {
+                blocks(body, "locals").filter_map(move |block| {
+                    attribute(&block.body, name).map(|expr| (file.as_str(), expr))
+                })
+            })
+            .next()
+            .unwrap_or_else(|| panic!("terraform/ defines no local.{name}"))
+    }
+
+    fn variable_default(&self, name: &str) -> (&str, &hcl::Expression) {
+        let (file, block) = self
+            .files
+            .iter()
+            .flat_map(|(file, body)| blocks(body, "variable").map(move |b| (file.as_str(), b)))
+            .find(|(_, block)| label(block, 0) == Some(name))
+            .unwrap_or_else(|| panic!("terraform/ declares no variable \"{name}\""));
+        let default = attribute(&block.body, "default")
+            .unwrap_or_else(|| panic!("{file}: variable \"{name}\" has no default"));
+        (file, default)
+    }
+
+    /// Actions by effect of `data "aws_iam_policy_document" "<name>"`, dynamic statements included.
+    fn policy_actions(&self, name: &str) -> (&str, BTreeMap<String, BTreeSet<String>>) {
+        let (file, block) = self.block("data", "aws_iam_policy_document", name);
+        let mut statements: Vec<&hcl::Body> =
+            blocks(&block.body, "statement").map(|b| &b.body).collect();
+        for dynamic in blocks(&block.body, "dynamic") {
+            if label(dynamic, 0) == Some("statement") {
+                statements.extend(blocks(&dynamic.body, "content").map(|b| &b.body));
+            }
+        }
+        let mut by_effect: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for statement in statements {
+            let effect = attribute(statement, "effect")
+                .and_then(literal)
+                .unwrap_or_else(|| "Allow".to_string());
+            let actions = attribute(statement, "actions")
+                .map(strings)
+                .unwrap_or_default();
+            for action in &actions {
+                assert!(
+                    !action.contains('*'),
+                    "{file}: data.aws_iam_policy_document.{name} grants wildcard action `{action}`"
+                );
+            }
+            by_effect.entry(effect).or_default().extend(actions);
+        }
+        (file, by_effect)
+    }
+}
+
+fn deployed_functions(tf: &Terraform) -> (&str, BTreeMap<String, &hcl::Expression>) {
+    let (file, functions) = tf.local("functions");
+    (file, object(functions))
+}
+
+// ---------------------------------------------------------------- the ASL, parsed
+
+fn asl_text() -> String {
+    std::fs::read_to_string(root().join(ASL_FILE)).unwrap()
+}
+
+fn asl_states() -> Vec<(String, Value)> {
+    let asl: Value = serde_json::from_str(&asl_text()).unwrap();
+    asl["States"]
+        .as_object()
+        .map(|states| states.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+fn placeholders(text: &str) -> BTreeSet<String> {
+    text.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- checks
+
+#[test]
+fn every_deployed_function_is_a_package_and_every_package_is_deployed() {
+    let tf = terraform();
+    let (file, deployed) = deployed_functions(&tf);
+    let packages: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    let contracts: BTreeSet<String> = contracts().iter().map(|c| c.name.to_string()).collect();
+    let mut problems = Vec::new();
+    for name in deployed.keys() {
+        if !packages.contains(name) {
+            problems.push(format!("{file}: local.functions deploys `{name}`, but functions/{name}/Cargo.toml does not exist"));
+        }
+    }
+    for name in &packages {
+        if !deployed.contains_key(name) {
+            problems.push(format!(
+                "functions/{name} is a package, but {file}: local.functions does not deploy it"
+            ));
+        }
+        if !contracts.contains(name) {
+            problems.push(format!("functions/{name} is a package, but tests/tests/wiring.rs does not compile its functions/{name}/src/wiring.rs (add it to contracts())"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_variable_a_function_reads_at_init_is_set_by_terraform() {
+    let tf = terraform();
+    let (file, deployed) = deployed_functions(&tf);
+    let mut problems = Vec::new();
+    for contract in contracts() {
+        let Some(function) = deployed.get(contract.name) else {
+            problems.push(format!(
+                "{file}: local.functions has no `{}`",
+                contract.name
+            ));
+            continue;
+        };
+        let set: BTreeSet<String> = object(function)
+            .get("environment")
+            .map(|env| object(env).into_keys().collect())
+            .unwrap_or_default();
+        for name in contract.environment {
+            if !set.contains(*name) {
+                problems.push(format!(
+                    "functions/{0}/src/wiring.rs: {0} reads {name} at init, but {file}: local.functions.{0}.environment does not set it (it sets {set:?})",
+                    contract.name
+                ));
+            }
+        }
+        for name in &set {
+            if !contract.environment.contains(&name.as_str()) {
+                problems.push(format!(
+                    "{file}: local.functions.{0}.environment sets {name}, but functions/{0}/src/wiring.rs does not list it as read",
+                    contract.name
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn expect(
+    problems: &mut Vec<String>,
+    file: &str,
+    item: String,
+    found: Option<String>,
+    wanted: &str,
+) {
+    if found.as_deref() != Some(wanted) {
+        problems.push(format!(
+            "{file}: {item} is {found:?}, but shared/src/store/dynamodb.rs (schema) uses `{wanted}`"
+        ));
+    }
+}
+
+#[test]
+fn tables_match_the_dynamodb_adapter_schema() {
+    let tf = terraform();
+    let adapter = "shared/src/store/dynamodb.rs (schema)";
+    let mut problems = Vec::new();
+    for (table, indexes) in [
+        (
+            "incidents",
+            vec![
+                (
+                    schema::BY_RESOURCE_INDEX,
+                    schema::BY_RESOURCE_PK,
+                    schema::BY_RESOURCE_SK,
+                ),
+                (
+                    schema::BY_STATUS_INDEX,
+                    schema::BY_STATUS_PK,
+                    schema::BY_STATUS_SK,
+                ),
+            ],
+        ),
+        ("patterns", vec![]),
+    ] {
+        let (file, block) = tf.block("resource", "aws_dynamodb_table", table);
+        let body = &block.body;
+        let item = |what: &str| format!("aws_dynamodb_table.{table} {what}");
+        expect(
+            &mut problems,
+            file,
+            item("hash_key"),
+            attribute(body, "hash_key").and_then(literal),
+            schema::PARTITION_KEY,
+        );
+        expect(
+            &mut problems,
+            file,
+            item("range_key"),
+            attribute(body, "range_key").and_then(literal),
+            schema::SORT_KEY,
+        );
+        let ttl = blocks(body, "ttl").next().map(|b| &b.body);
+        expect(
+            &mut problems,
+            file,
+            item("ttl.attribute_name"),
+            ttl.and_then(|b| attribute(b, "attribute_name"))
+                .and_then(literal),
+            schema::TTL_ATTRIBUTE,
+        );
+        for (name, pk, sk) in indexes {
+            let index = blocks(body, "global_secondary_index")
+                .map(|b| &b.body)
+                .find(|b| attribute(b, "name").and_then(literal).as_deref() == Some(name));
+            let Some(index) = index else {
+                problems.push(format!("{file}: aws_dynamodb_table.{table} has no global_secondary_index `{name}`, which {adapter} queries"));
+                continue;
+            };
+            let item = |what: &str| format!("aws_dynamodb_table.{table} index {name} {what}");
+            expect(
+                &mut problems,
+                file,
+                item("hash_key"),
+                attribute(index, "hash_key").and_then(literal),
+                pk,
+            );
+            expect(
+                &mut problems,
+                file,
+                item("range_key"),
+                attribute(index, "range_key").and_then(literal),
+                sk,
+            );
+            expect(
+                &mut problems,
+                file,
+                item("projection_type"),
+                attribute(index, "projection_type").and_then(literal),
+                "ALL",
+            );
+        }
+        for setting in ["point_in_time_recovery", "server_side_encryption"] {
+            let enabled = blocks(body, setting)
+                .next()
+                .and_then(|b| attribute(&b.body, "enabled"))
+                .map(text);
+            if enabled.as_deref() != Some("true") {
+                problems.push(format!(
+                    "{file}: aws_dynamodb_table.{table} does not enable {setting}"
+                ));
+            }
+        }
+    }
+    // The table names the orchestrator reads are the tables declared above.
+    let (file, deployed) = deployed_functions(&tf);
+    let environment = deployed
+        .get("orchestrator")
+        .and_then(|f| {
+            object(f).get("environment").map(|e| {
+                object(e)
+                    .into_iter()
+                    .map(|(k, v)| (k, text(v)))
+                    .collect::<BTreeMap<_, _>>()
+            })
+        })
+        .unwrap_or_default();
+    for (name, table) in [
+        (schema::INCIDENTS_TABLE_ENV, "incidents"),
+        (schema::PATTERNS_TABLE_ENV, "patterns"),
+    ] {
+        let value = environment.get(name).cloned().unwrap_or_default();
+        if !value.contains(&format!("aws_dynamodb_table.{table}.name")) {
+            problems.push(format!("{file}: local.functions.orchestrator.environment.{name} is `{value}`, but {adapter} reads the {table} table from it"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_asl_placeholder_is_supplied_by_templatefile() {
+    let tf = terraform();
+    let (file, machine) = tf.block("resource", "aws_sfn_state_machine", "recovery");
+    let definition = attribute(&machine.body, "definition")
+        .map(text)
+        .unwrap_or_default();
+    assert!(
+        definition.contains("templatefile(") && definition.contains(ASL_FILE),
+        "{file}: aws_sfn_state_machine.recovery definition is `{definition}`, not templatefile() of {ASL_FILE}"
+    );
+    assert!(
+        definition.contains("local.asl_functions"),
+        "{file}: aws_sfn_state_machine.recovery passes `{definition}` to templatefile(), not local.asl_functions"
+    );
+    let (vars_file, vars) = tf.local("asl_functions");
+    let supplied: BTreeSet<String> = object(vars).into_keys().collect();
+    let wanted = placeholders(&asl_text());
+    let missing: Vec<_> = wanted.difference(&supplied).collect();
+    let unused: Vec<_> = supplied.difference(&wanted).collect();
+    assert!(
+        missing.is_empty() && unused.is_empty(),
+        "{ASL_FILE} uses placeholders {missing:?} that {vars_file}: local.asl_functions does not supply; it supplies {unused:?} that the ASL does not use"
+    );
+}
+
+/// The IAM actions a Task resource needs, and the Lambda placeholder it invokes.
+fn task_needs(resource: &str, state: &Value) -> (Vec<String>, Option<String>) {
+    if resource.starts_with("arn:aws:states:::lambda:invoke") {
+        let function = state["Parameters"]["FunctionName"]
+            .as_str()
+            .map(|name| placeholders(name).into_iter().collect::<String>());
+        return (vec!["lambda:InvokeFunction".to_string()], function);
+    }
+    if let Some(call) = resource.strip_prefix("arn:aws:states:::aws-sdk:") {
+        let (service, operation) = call.split_once(':').unwrap_or((call, ""));
+        let mut chars = operation.chars();
+        let operation: String = chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default();
+        let mut needs = vec![format!("{service}:{operation}")];
+        // A tagged automation run needs the right to tag it.
+        if service == "ssm" && state["Parameters"].get("Tags").is_some() {
+            needs.push("ssm:AddTagsToResource".to_string());
+        }
+        return (needs, None);
+    }
+    if resource == "arn:aws:states:::codebuild:startBuild.sync" {
+        // .sync polls the build and waits on the managed EventBridge rule.
+        let needs = [
+            "codebuild:StartBuild",
+            "codebuild:StopBuild",
+            "codebuild:BatchGetBuilds",
+            "events:PutTargets",
+            "events:PutRule",
+            "events:DescribeRule",
+        ];
+        return (needs.map(str::to_string).to_vec(), None);
+    }
+    (vec![format!("(unknown integration {resource})")], None)
+}
+
+#[test]
+fn every_task_is_allowed_by_the_state_machine_role_and_nothing_else() {
+    let tf = terraform();
+    let (file, actions) = tf.policy_actions("state_machine");
+    let allowed = actions.get("Allow").cloned().unwrap_or_default();
+    let (_, invoke) = tf.block("data", "aws_iam_policy_document", "state_machine");
+    let invoke_resources: String = blocks(&invoke.body, "statement")
+        .filter(|s| {
+            attribute(&s.body, "actions")
+                .map(strings)
+                .unwrap_or_default()
+                .contains(&"lambda:InvokeFunction".to_string())
+        })
+        .filter_map(|s| attribute(&s.body, "resources").map(text))
+        .collect();
+    let (_, vars) = tf.local("asl_functions");
+    let invokable: BTreeSet<String> = object(vars).into_keys().collect();
+    let mut needed: BTreeSet<String> = STATES_RUNTIME_ACTIONS
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let mut problems = Vec::new();
+    for (name, state) in asl_states() {
+        let Some(resource) = state["Resource"].as_str() else {
+            continue;
+        };
+        let (needs, function) = task_needs(resource, &state);
+        for action in needs {
+            if !allowed.contains(&action) {
+                problems.push(format!("{ASL_FILE}: state `{name}` ({resource}) needs {action}, but {file}: data.aws_iam_policy_document.state_machine does not allow it"));
+            }
+            needed.insert(action);
+        }
+        if let Some(function) = function
+            && (!invokable.contains(&function) || !invoke_resources.contains("local.asl_functions"))
+        {
+            problems.push(format!("{ASL_FILE}: state `{name}` invokes ${{{function}}}, but {file}: the lambda:InvokeFunction statement does not cover it through local.asl_functions"));
+        }
+    }
+    for action in allowed.difference(&needed) {
+        problems.push(format!("{file}: data.aws_iam_policy_document.state_machine allows {action}, which no Task state of {ASL_FILE} needs"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_error_the_asl_names_is_one_something_emits() {
+    let mut emitted: BTreeMap<&str, String> = BTreeMap::new();
+    for contract in contracts() {
+        for name in &contract.error_types {
+            emitted.insert(name, format!("functions/{}/src/wiring.rs", contract.name));
+        }
+    }
+    let packages: BTreeSet<String> = contracts().iter().map(|c| c.name.to_string()).collect();
+    for (function, names) in NOT_YET_PACKAGED {
+        assert!(
+            !packages.contains(*function),
+            "functions/{function} exists now: remove it from NOT_YET_PACKAGED in tests/tests/wiring.rs; its wiring.rs must list its errors"
+        );
+        for name in *names {
+            emitted.insert(
+                name,
+                format!("the {function} function (not on this branch)"),
+            );
+        }
+    }
+    let mut problems = Vec::new();
+    for (state_name, state) in asl_states() {
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        // An SDK integration's errors are named after its service: `Ec2.…`, `AutoScaling.…`.
+        let service = resource
+            .strip_prefix("arn:aws:states:::aws-sdk:")
+            .or_else(|| resource.strip_prefix("arn:aws:states:::"))
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        for (kind, rules) in [("Retry", &state["Retry"]), ("Catch", &state["Catch"])] {
+            for rule in rules.as_array().into_iter().flatten() {
+                for error in rule["ErrorEquals"].as_array().into_iter().flatten() {
+                    let error = error.as_str().unwrap_or_default();
+                    let prefix = error.split_once('.').map(|(p, _)| p.to_ascii_lowercase());
+                    let known = error.starts_with("States.")
+                        || emitted.contains_key(error)
+                        || prefix.as_deref() == Some(service.as_str());
+                    if !known {
+                        problems.push(format!("{ASL_FILE}: state `{state_name}` {kind} names `{error}`, which no function emits (functions/*/src/wiring.rs error_types: {:?}) and which is not a States.* or {service} error", emitted.keys().collect::<Vec<_>>()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn each_function_role_allows_exactly_the_calls_its_code_makes() {
+    let tf = terraform();
+    let (policies_file, policies) = tf.local("function_policies");
+    let policies = object(policies);
+    let mut problems = Vec::new();
+    for contract in contracts() {
+        let calls: BTreeSet<String> = contract.api_calls.iter().map(|c| c.to_string()).collect();
+        let source = format!("functions/{}/src/wiring.rs", contract.name);
+        let (file, allowed) = match policies.get(contract.name) {
+            None => (policies_file, BTreeSet::new()),
+            Some(expr) => {
+                let reference = text(expr);
+                let Some(document) = reference
+                    .strip_prefix("data.aws_iam_policy_document.")
+                    .and_then(|rest| rest.strip_suffix(".json"))
+                else {
+                    problems.push(format!("{policies_file}: local.function_policies.{} is `{reference}`, not a policy document", contract.name));
+                    continue;
+                };
+                let (file, actions) = tf.policy_actions(document);
+                (file, actions.get("Allow").cloned().unwrap_or_default())
+            }
+        };
+        for call in calls.difference(&allowed) {
+            problems.push(format!("{source}: {} calls {call}, but {file}: its role policy (local.function_policies.{}) does not allow it", contract.name, contract.name));
+        }
+        for action in allowed.difference(&calls) {
+            problems.push(format!("{file}: the {} role policy allows {action}, but {source} api_calls() does not make that call", contract.name));
+        }
+    }
+    let (file, runtime) = tf.policy_actions("function_runtime");
+    let runtime = runtime.get("Allow").cloned().unwrap_or_default();
+    let expected: BTreeSet<String> = LAMBDA_RUNTIME_ACTIONS
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    if runtime != expected {
+        problems.push(format!("{file}: data.aws_iam_policy_document.function_runtime allows {runtime:?}, but tests/tests/wiring.rs LAMBDA_RUNTIME_ACTIONS is {expected:?}"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn event_rules_route_what_the_normalisers_accept() {
+    let tf = terraform();
+    let (file, defaults) = tf.variable_default("sensitive_calls");
+    let library = argus::config::SignalConfig::default().sensitive_calls;
+    assert_eq!(
+        strings(defaults),
+        library,
+        "{file}: variable sensitive_calls' default differs from shared/src/config.rs SignalConfig::default().sensitive_calls"
+    );
+    let accepted = argus::signal::DETAIL_TYPES;
+    let (file, rules) = tf.local("event_rules");
+    let mut routed = BTreeSet::new();
+    for (rule, body) in object(rules) {
+        let pattern = object(body)
+            .get("pattern")
+            .map(|p| object(p))
+            .unwrap_or_default();
+        for detail_type in pattern
+            .get("detail-type")
+            .map(|d| strings(d))
+            .unwrap_or_default()
+        {
+            assert!(
+                accepted.contains(&detail_type.as_str()),
+                "{file}: local.event_rules.{rule} routes detail-type `{detail_type}`, which no normaliser in shared/src/signal/ accepts"
+            );
+            routed.insert(detail_type);
+        }
+    }
+    for detail_type in accepted.iter().copied() {
+        assert!(
+            routed.contains(detail_type),
+            "shared/src/signal/ accepts detail-type `{detail_type}`, but {file}: local.event_rules routes none"
+        );
+    }
+}

@@ -7,6 +7,7 @@ mod logging;
 mod settings;
 // The deployment's contract, read by the settings tests and by tests/tests/wiring.rs.
 #[cfg(test)]
+#[allow(dead_code)]
 mod wiring;
 
 use lambda_runtime::{LambdaEvent, service_fn};

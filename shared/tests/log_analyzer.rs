@@ -633,6 +633,41 @@ async fn the_orchestrator_opens_one_incident_for_an_anomaly_published_twice() {
 }
 
 #[tokio::test]
+async fn huge_lines_and_bursts_of_many_templates_keep_stored_items_small() {
+    let world = World::new(AnalyzerTuning {
+        max_events_per_run: 100,
+        page_size: 50,
+        ..tuning()
+    });
+    world.put(0, &requests(5, 0));
+    no_errors(&world.run_through(0).await);
+    // A 200 KB line (CloudWatch Logs allows 256 KB), and 120 distinct templates in a burst that
+    // takes more than one run.
+    let mut burst = vec![format!("ERROR dump {}", "é".repeat(100_000))];
+    // Lines of different lengths never share a template.
+    for length in 0..120 {
+        burst.push(format!("WARN stage failed at{}", " step".repeat(length)));
+    }
+    world.put(1, &burst);
+    let report = world.run_through(1).await;
+    no_errors(&report);
+    assert_eq!(report.groups[0].stopped, Some(StopReason::EventBudget));
+    assert!(report.groups[0].templates > 90, "{report:?}");
+    let state = world.store.inner().load_log_group(GROUP).await.unwrap();
+    let partial = state.checkpoint.unwrap().partial.unwrap();
+    assert!(partial.samples.len() <= 64, "{}", partial.samples.len());
+    assert!(serde_json::to_vec(&partial).unwrap().len() < 100_000);
+    for record in &state.templates {
+        let size = serde_json::to_vec(record).unwrap().len();
+        assert!(
+            size < 40_000,
+            "a {size}-byte record: {}",
+            &record.text[..80]
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_embedded_store_passes_the_baseline_store_conformance_suite() {
     let store = EmbeddedStore::in_memory().unwrap();
     argus::loganalysis::conformance::baseline_store_conformance(&store, "embedded").await;

@@ -723,6 +723,13 @@ impl LogAnalyzer<'_> {
             let Some(record) = group.records.get_mut(&id) else {
                 continue;
             };
+            // A template absent from the window matters only as a possible missing heartbeat;
+            // skipping the others keeps a window's cost proportional to what it contains.
+            let heartbeat_candidate = tuning.heartbeat_min_windows > 0
+                && record.stats.last_present_window == Some(window - 1);
+            if count == 0 && !heartbeat_candidate {
+                continue;
+            }
             let already_folded = record.stats.window_seconds == length
                 && record.stats.last_window.is_some_and(|last| last >= window);
             let before = match (&record.prior, already_folded) {

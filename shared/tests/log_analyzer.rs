@@ -633,6 +633,80 @@ async fn the_orchestrator_opens_one_incident_for_an_anomaly_published_twice() {
 }
 
 #[tokio::test]
+async fn huge_lines_and_bursts_of_many_templates_keep_stored_items_small() {
+    let world = World::new(AnalyzerTuning {
+        max_events_per_run: 100,
+        page_size: 50,
+        ..tuning()
+    });
+    world.put(0, &requests(5, 0));
+    no_errors(&world.run_through(0).await);
+    // A 200 KB line (CloudWatch Logs allows 256 KB), and 120 distinct templates in a burst that
+    // takes more than one run.
+    let mut burst = vec![format!("ERROR dump {}", "é".repeat(100_000))];
+    // Lines of different lengths never share a template.
+    for length in 0..120 {
+        burst.push(format!("WARN stage failed at{}", " step".repeat(length)));
+    }
+    world.put(1, &burst);
+    let report = world.run_through(1).await;
+    no_errors(&report);
+    assert_eq!(report.groups[0].stopped, Some(StopReason::EventBudget));
+    assert!(report.groups[0].templates > 90, "{report:?}");
+    let state = world.store.inner().load_log_group(GROUP).await.unwrap();
+    let partial = state.checkpoint.unwrap().partial.unwrap();
+    assert!(partial.samples.len() <= 64, "{}", partial.samples.len());
+    assert!(serde_json::to_vec(&partial).unwrap().len() < 100_000);
+    for record in &state.templates {
+        let size = serde_json::to_vec(record).unwrap().len();
+        assert!(
+            size < 40_000,
+            "a {size}-byte record: {}",
+            &record.text[..80]
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expired_page_token_rereads_the_window_from_its_start_and_counts_it_once() {
+    let world = World::new(AnalyzerTuning {
+        max_events_per_run: 100,
+        page_size: 50,
+        ..tuning()
+    });
+    world.put(0, &requests(250, 0));
+    let report = world.run_through(0).await;
+    assert_eq!(report.groups[0].stopped, Some(StopReason::EventBudget));
+    // GIVEN the saved position is refused (CloudWatch Logs tokens expire after a day)
+    let state = world.store.inner().load_log_group(GROUP).await.unwrap();
+    let mut checkpoint = state.checkpoint.unwrap();
+    let partial = checkpoint.partial.as_mut().unwrap();
+    assert_eq!(partial.counts.values().sum::<u64>(), 100);
+    partial.next_token = "expired".to_string();
+    checkpoint.revision += 1;
+    let saved = world
+        .store
+        .inner()
+        .save_log_group(LogGroupWrite {
+            log_group: GROUP,
+            templates: &[],
+            checkpoint: Some(&checkpoint),
+            tombstone_expires_at: epoch(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(saved, SaveOutcome::Saved);
+    // WHEN the next runs resume
+    for _ in 0..4 {
+        no_errors(&world.run_through(0).await);
+    }
+    // THEN the window was read again from its start, dropping the 100 counted before, once
+    let record = world.live_record_for("request").await;
+    assert_eq!(record.stats.lines_total, 250);
+    assert_eq!(record.stats.windows, 1);
+}
+
+#[tokio::test]
 async fn the_embedded_store_passes_the_baseline_store_conformance_suite() {
     let store = EmbeddedStore::in_memory().unwrap();
     argus::loganalysis::conformance::baseline_store_conformance(&store, "embedded").await;

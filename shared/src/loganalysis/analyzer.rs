@@ -30,6 +30,13 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 const SCHEMA_VERSION: u32 = 1;
+/// Lines are cut to this many bytes before mining: the start of a line is enough to template
+/// it, and it keeps every stored template record far below DynamoDB's 400 KB item limit
+/// (CloudWatch Logs events can be 256 KB).
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+/// A part-read window keeps samples for at most this many templates (the most frequent), so
+/// the checkpoint item stays small however many templates a burst has.
+const MAX_PARTIAL_SAMPLED_TEMPLATES: usize = 64;
 /// Bound on following renames, which only ever point from a template to a more general one.
 const MAX_RENAME_HOPS: usize = 64;
 
@@ -209,10 +216,17 @@ impl WindowCounts {
     }
 
     fn to_partial(&self, next_token: String) -> PartialWindow {
+        let mut by_count: Vec<(&TemplateId, &u64)> = self.counts.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let samples = by_count
+            .into_iter()
+            .take(MAX_PARTIAL_SAMPLED_TEMPLATES)
+            .filter_map(|(id, _)| Some((*id, self.samples.get(id)?.clone())))
+            .collect();
         PartialWindow {
             next_token,
             counts: self.counts.clone(),
-            samples: self.samples.clone(),
+            samples,
             events: self.events,
             bytes: self.bytes,
         }
@@ -227,6 +241,18 @@ struct GroupState {
     aliases: HashMap<TemplateId, TemplateId>,
     /// Records to write with the next save.
     dirty: Vec<TemplateId>,
+}
+
+/// `line` cut to [`MAX_LINE_BYTES`] at a character boundary.
+fn cut_line(line: &str) -> &str {
+    if line.len() <= MAX_LINE_BYTES {
+        return line;
+    }
+    let mut end = MAX_LINE_BYTES;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
 }
 
 fn millis(time: DateTime<Utc>) -> i64 {
@@ -588,13 +614,14 @@ impl LogAnalyzer<'_> {
                     Err(error) => return Err(error.into()),
                 };
                 for event in &page.events {
-                    let learned = group.miner.add_line(&event.message);
+                    let line = cut_line(&event.message);
+                    let learned = group.miner.add_line(line);
                     if learned.is_new {
                         report.new_templates += 1;
                     }
                     counts.add(
                         learned.template_id,
-                        &event.message,
+                        line,
                         event.timestamp_ms,
                         tuning.samples_per_anomaly,
                     );
@@ -696,6 +723,13 @@ impl LogAnalyzer<'_> {
             let Some(record) = group.records.get_mut(&id) else {
                 continue;
             };
+            // A template absent from the window matters only as a possible missing heartbeat;
+            // skipping the others keeps a window's cost proportional to what it contains.
+            let heartbeat_candidate = tuning.heartbeat_min_windows > 0
+                && record.stats.last_present_window == Some(window - 1);
+            if count == 0 && !heartbeat_candidate {
+                continue;
+            }
             let already_folded = record.stats.window_seconds == length
                 && record.stats.last_window.is_some_and(|last| last >= window);
             let before = match (&record.prior, already_folded) {

@@ -120,6 +120,20 @@ resource "aws_cloudwatch_dashboard" "argus" {
           metrics = [for key, q in local.queues : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]]
         }
       },
+      {
+        type = "metric", x = 12, y = 12, width = 12, height = 6
+        properties = {
+          title  = "Bedrock tokens (cost) and fallbacks to the rules analyst"
+          region = local.region
+          stat   = "Sum"
+          period = 3600
+          metrics = [
+            ["Argus", "AnalystInputTokens", "model", var.bedrock.model_id],
+            ["Argus", "AnalystOutputTokens", "model", var.bedrock.model_id],
+            ["Argus", "AnalystFallbacks"],
+          ]
+        }
+      },
     ]
   })
 }

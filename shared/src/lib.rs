@@ -17,6 +17,8 @@ pub mod recovery;
 pub mod resource;
 pub mod signal;
 pub mod store;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 
 #[cfg(feature = "testing")]
 pub mod testing;

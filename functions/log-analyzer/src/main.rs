@@ -3,6 +3,7 @@
 //! content is not used.
 
 mod handler;
+#[cfg(test)]
 mod logging;
 mod settings;
 // The deployment's contract, read by the settings tests and by tests/tests/wiring.rs.
@@ -15,9 +16,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::subscriber::set_global_default(logging::subscriber(
+    tracing::subscriber::set_global_default(argus::telemetry::subscriber(
         std::io::stdout,
-        logging::filter_from_env(),
+        argus::telemetry::filter_from_env(),
     ))?;
     // A misconfigured function fails here, once, naming what is wrong, instead of on every run.
     let settings =

@@ -2,6 +2,7 @@
 //! clients built once, then the runtime loop.
 
 mod handler;
+#[cfg(test)]
 mod logging;
 mod metrics;
 mod settings;
@@ -14,9 +15,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::subscriber::set_global_default(logging::subscriber(
+    tracing::subscriber::set_global_default(argus::telemetry::subscriber(
         std::io::stdout,
-        logging::filter_from_env(),
+        argus::telemetry::filter_from_env(),
     ))?;
     // A misconfigured function fails here, once, naming what is wrong, instead of on every event.
     let settings =

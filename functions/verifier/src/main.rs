@@ -10,15 +10,10 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .without_time()
-        .init();
+    tracing::subscriber::set_global_default(argus::telemetry::subscriber(
+        std::io::stdout,
+        argus::telemetry::filter_from_env(),
+    ))?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         handler::handle(&event.payload, &argus::clock::SystemClock)
     }))

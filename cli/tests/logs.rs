@@ -18,14 +18,23 @@ fn argus(args: &[&str], stdin: Option<&[u8]>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
         .args(args)
         .env_remove("ARGUS_CONFIG")
-        .stdin(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or_default()).unwrap();
-    drop(input);
+    if let Some(bytes) = stdin {
+        let mut input = child.stdin.take().unwrap();
+        // A child that fails early (a usage error) stops reading: its exit code and output say
+        // what happened, so a closed pipe here is not the test's failure.
+        if let Err(error) = input.write_all(bytes) {
+            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+        }
+    }
     let output = child.wait_with_output().unwrap();
     let run = Run {
         code: output.status.code().unwrap_or(-1),

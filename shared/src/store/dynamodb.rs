@@ -579,7 +579,6 @@ impl IncidentStore for DynamoStore {
         if let Some(claim) = write.claim {
             items.push(self.dedup_put(claim)?);
         }
-        let meta_index = items.len();
         items.push(self.put(
             &self.incidents_table,
             self.meta_item(incident)?,
@@ -626,9 +625,7 @@ impl IncidentStore for DynamoStore {
                     correlation_id: correlation_of(item.as_ref()),
                 })
             }
-            Some(Cancelled::Condition { index, .. }) if index == meta_index => {
-                Ok(WriteOutcome::Conflict)
-            }
+            // The revision on the incident or an audit record written meanwhile: re-read and re-apply.
             Some(Cancelled::Condition { .. }) => Ok(WriteOutcome::Conflict),
             Some(Cancelled::Transient(reason)) => Err(StoreError::Unavailable(reason)),
         }

@@ -27,6 +27,53 @@ pub struct Config {
     /// A re-delivered event whose incident stalled (no decision or no workflow) for longer than
     /// this is picked up again; shorter gaps mean another invocation is still working on it.
     pub resume_after_seconds: u64,
+    /// Who may answer approval requests, and how long signed links live.
+    pub approvals: ApprovalPolicy,
+}
+
+/// Approvers per risk class. An identity is `slack:<Slack user id>` or `email:<address>`, as
+/// the approval callback proves it. A class with nobody listed cannot be approved at all: its
+/// approvals time out and escalate, which is the safe default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    pub low: Vec<String>,
+    pub medium: Vec<String>,
+    pub high: Vec<String>,
+    /// A signed approval link stops working after this (and never outlives the approval timeout).
+    pub link_ttl_seconds: u64,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        Self {
+            low: Vec::new(),
+            medium: Vec::new(),
+            high: Vec::new(),
+            link_ttl_seconds: 3600,
+        }
+    }
+}
+
+impl ApprovalPolicy {
+    /// Who may approve an action of this risk class; a class allows its own list and the lists
+    /// of every higher class (someone trusted with high-risk actions may approve low-risk ones).
+    pub fn approvers_for(&self, risk: crate::catalogue::RiskClass) -> Vec<&str> {
+        use crate::catalogue::RiskClass;
+        let lists: &[&Vec<String>] = match risk {
+            RiskClass::None | RiskClass::Low => &[&self.low, &self.medium, &self.high],
+            RiskClass::Medium => &[&self.medium, &self.high],
+            RiskClass::High => &[&self.high],
+        };
+        lists
+            .iter()
+            .flat_map(|list| list.iter().map(String::as_str))
+            .collect()
+    }
+
+    pub fn may_approve(&self, risk: crate::catalogue::RiskClass, approver: &str) -> bool {
+        self.approvers_for(risk).contains(&approver)
+    }
 }
 
 impl Default for Config {
@@ -51,6 +98,7 @@ impl Default for Config {
             ],
             dedup_ttl_seconds: 7 * 24 * 3600,
             resume_after_seconds: 180,
+            approvals: ApprovalPolicy::default(),
         }
     }
 }
@@ -328,6 +376,26 @@ impl Config {
                 "decision.approval_confidence",
                 "must not exceed auto_confidence",
             ));
+        }
+        for (class, list) in [
+            ("low", &self.approvals.low),
+            ("medium", &self.approvals.medium),
+            ("high", &self.approvals.high),
+        ] {
+            for identity in list {
+                let valid = identity
+                    .split_once(':')
+                    .is_some_and(|(kind, id)| matches!(kind, "slack" | "email") && !id.is_empty());
+                if !valid {
+                    return Err(invalid(
+                        &format!("approvals.{class}"),
+                        &format!("`{identity}` is not `slack:<user id>` or `email:<address>`"),
+                    ));
+                }
+            }
+        }
+        if self.approvals.link_ttl_seconds == 0 {
+            return Err(invalid("approvals.link_ttl_seconds", "must be positive"));
         }
         if self.analysis.context_token_budget < MIN_CONTEXT_TOKEN_BUDGET {
             return Err(invalid(

@@ -1,6 +1,7 @@
 //! Incidents: lifecycle states, the record kept per incident, and its hash-chained audit trail.
 
 use crate::analysis::Assessment;
+use crate::catalogue::{ActionId, RiskClass};
 use crate::correlation::CorrelationId;
 use crate::decision::Decision;
 use crate::resource::ResourceRef;
@@ -117,7 +118,65 @@ pub struct Incident {
     pub execution: Option<ExecutionRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<String>,
+    /// The approval the recovery workflow is waiting for, or the last one decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<PendingApproval>,
     pub audit_head: AuditHead,
+}
+
+/// A Step Functions task token: the bearer credential that resumes one waiting task. It is
+/// kept with the pending approval so that buttons and links carry only the approval's id, and
+/// its `Debug` form never shows it, so it cannot leak into logs or errors.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskToken(String);
+
+impl TaskToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token itself, for the one call that needs it (SendTaskSuccess / SendTaskFailure).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskToken(<redacted>)")
+    }
+}
+
+/// An approval the recovery workflow asked people for (`request_approval`), answered at most once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingApproval {
+    /// Random id that Slack buttons and signed links refer to instead of the task token.
+    pub id: String,
+    pub execution_id: String,
+    pub action: ActionId,
+    pub risk: RiskClass,
+    /// Who asked for the action: the principal behind the incident's first signal, or `argus`.
+    /// That identity may not approve it.
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    /// Links and buttons stop working after this.
+    pub expires_at: DateTime<Utc>,
+    pub task_token: TaskToken,
+    /// Set by the first accepted answer; any later answer is refused as a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<ApprovalDecision>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    pub approved: bool,
+    /// The approver's identity as the channel proved it, e.g. `slack:U024BE7LH` or
+    /// `email:alice@example.com`.
+    pub approver: String,
+    /// `slack` or `link`.
+    pub channel: String,
+    pub decided_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,6 +212,7 @@ impl Incident {
             decision: None,
             execution: None,
             resolution: None,
+            approval: None,
             audit_head: AuditHead {
                 next_seq: 0,
                 hash: genesis,
@@ -222,6 +282,17 @@ pub enum AuditKind {
     StatusChanged,
     RecoveryStarted,
     RecoveryOutcome,
+    /// The connectors asked people to approve an action.
+    ApprovalRequested,
+    /// An approver approved or rejected; the workflow was resumed accordingly.
+    ApprovalDecided,
+    /// An answer to an approval was refused (unknown or self approver, expired, reused).
+    ApprovalRefused,
+    /// A connector delivered to one channel (notification, page, ticket).
+    ConnectorDelivered,
+    /// A connector could not deliver to one channel; the incident went on without it.
+    ConnectorFailed,
+    PostmortemPublished,
 }
 
 /// What an audit record says, before it is sealed into the chain.

@@ -202,8 +202,8 @@ fn grouped_alert(
     };
     // Alertmanager's fingerprint is a hash of the label set; without one, hashing the sorted
     // labels gives the same stability (the same alert, the same id, firing or resolved).
-    let alert_id = non_empty(alert.fingerprint.as_ref())
-        .unwrap_or_else(|| label_fingerprint(&alert.labels));
+    let alert_id =
+        non_empty(alert.fingerprint.as_ref()).unwrap_or_else(|| label_fingerprint(&alert.labels));
     let name = alert
         .labels
         .get("alertname")
@@ -512,8 +512,7 @@ mod tests {
             "status": "resolved", "labels": {"job": "api", "alertname": "Down"},
             "startsAt": "2026-11-30T08:00:00Z", "endsAt": "2026-11-30T08:05:00Z"}]});
         let firing = normalise(Vendor::Alertmanager, firing.to_string().as_bytes()).unwrap();
-        let resolved =
-            normalise(Vendor::Alertmanager, resolved.to_string().as_bytes()).unwrap();
+        let resolved = normalise(Vendor::Alertmanager, resolved.to_string().as_bytes()).unwrap();
         assert_eq!(firing[0].alert_id, resolved[0].alert_id);
         assert_eq!(firing[0].ends_at, None);
         assert_eq!(

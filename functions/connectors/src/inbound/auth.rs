@@ -109,9 +109,7 @@ fn check_authorization(request: &HttpRequest, secret: &str) -> Result<(), AuthFa
         .header("authorization")
         .ok_or(AuthFailure::MissingCredentials)?
         .trim();
-    let (scheme, credentials) = header
-        .split_once(' ')
-        .ok_or(AuthFailure::BadCredentials)?;
+    let (scheme, credentials) = header.split_once(' ').ok_or(AuthFailure::BadCredentials)?;
     let presented = if scheme.eq_ignore_ascii_case("bearer") {
         credentials.trim().to_string()
     } else if scheme.eq_ignore_ascii_case("basic") {
@@ -119,9 +117,7 @@ fn check_authorization(request: &HttpRequest, secret: &str) -> Result<(), AuthFa
             .decode(credentials.trim())
             .map_err(|_| AuthFailure::BadCredentials)?;
         let decoded = String::from_utf8(decoded).map_err(|_| AuthFailure::BadCredentials)?;
-        let (_user, password) = decoded
-            .split_once(':')
-            .ok_or(AuthFailure::BadCredentials)?;
+        let (_user, password) = decoded.split_once(':').ok_or(AuthFailure::BadCredentials)?;
         password.to_string()
     } else {
         return Err(AuthFailure::BadCredentials);
@@ -215,9 +211,8 @@ mod tests {
     #[test]
     fn alertmanager_takes_a_bearer_token_or_a_basic_auth_password() {
         let secrets = secrets(&[(names::ALERTMANAGER_TOKEN, "am-token")]);
-        let check = |request: &HttpRequest| {
-            authenticate(Vendor::Alertmanager, request, &secrets, now())
-        };
+        let check =
+            |request: &HttpRequest| authenticate(Vendor::Alertmanager, request, &secrets, now());
         assert_eq!(
             check(&post().with_header("Authorization", "Bearer am-token")),
             Ok(())
@@ -241,8 +236,7 @@ mod tests {
     #[test]
     fn datadog_takes_its_custom_header_or_basic_auth() {
         let secrets = secrets(&[(names::DATADOG_WEBHOOK_SECRET, "dd-secret")]);
-        let check =
-            |request: &HttpRequest| authenticate(Vendor::Datadog, request, &secrets, now());
+        let check = |request: &HttpRequest| authenticate(Vendor::Datadog, request, &secrets, now());
         assert_eq!(
             check(&post().with_header(DATADOG_SECRET_HEADER, "dd-secret")),
             Ok(())
@@ -275,8 +269,14 @@ mod tests {
         assert_eq!(check(&format!("v1={good}")), Ok(()));
         assert_eq!(check(&format!("v1={old},v1={good}")), Ok(()));
         assert_eq!(check(&format!("v1={old}, v1={good}")), Ok(()));
-        assert_eq!(check(&format!("v1={old}")), Err(AuthFailure::BadCredentials));
-        assert_eq!(check(&format!("v0={good}")), Err(AuthFailure::BadCredentials));
+        assert_eq!(
+            check(&format!("v1={old}")),
+            Err(AuthFailure::BadCredentials)
+        );
+        assert_eq!(
+            check(&format!("v0={good}")),
+            Err(AuthFailure::BadCredentials)
+        );
         assert_eq!(
             authenticate(Vendor::PagerDuty, &request, &secrets, now()),
             Err(AuthFailure::MissingCredentials)

@@ -3,9 +3,9 @@
 //! `POST /approvals` with the form field `t` gives the answer. The approver is the identity the
 //! link was signed for.
 
+use super::InboundError;
 use super::approvals::{AnswerOutcome, ApprovalAnswer, Approvals, Refusal};
 use super::http::{HttpRequest, HttpResponse, escape_html};
-use super::InboundError;
 use crate::signing::{LinkClaims, LinkError, SigningKey, verify_link};
 use argus::correlation::CorrelationId;
 use argus::ports::IncidentStore;
@@ -85,7 +85,11 @@ pub async fn confirmation_page(
         ));
     }
     if now >= approval.expires_at {
-        return Ok(page(410, "Approval expired", Refusal::Expired.explanation()));
+        return Ok(page(
+            410,
+            "Approval expired",
+            Refusal::Expired.explanation(),
+        ));
     }
     let verb = if claims.approve { "Approve" } else { "Reject" };
     let risk = serde_json::to_value(approval.risk)

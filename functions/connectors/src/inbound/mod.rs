@@ -57,12 +57,8 @@ impl InboundError {
 
 pub(crate) fn error_response(error: &InboundError) -> HttpResponse {
     tracing::error!(error_type = error.error_type(), %error, "inbound request failed");
-    HttpResponse::error(
-        503,
-        error.error_type(),
-        "a dependency failed; retry later",
-    )
-    .with_header("retry-after", "30")
+    HttpResponse::error(503, error.error_type(), "a dependency failed; retry later")
+        .with_header("retry-after", "30")
 }
 
 /// Everything the endpoint needs, each behind the narrowest port.
@@ -154,11 +150,7 @@ impl Inbound {
                 reason = failure.as_str(),
                 "webhook refused"
             );
-            return Ok(HttpResponse::error(
-                401,
-                "unauthorized",
-                failure.as_str(),
-            ));
+            return Ok(HttpResponse::error(401, "unauthorized", failure.as_str()));
         }
         let alerts = match alerts::normalise(vendor, &request.body) {
             Ok(alerts) => alerts,

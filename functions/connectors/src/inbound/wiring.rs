@@ -13,7 +13,12 @@ use argus::ports::StoreError;
 use argus::store::dynamodb::schema::INCIDENTS_TABLE_ENV;
 
 /// Environment variables read once at init.
-pub const ENVIRONMENT: &[&str] = &[INCIDENTS_TABLE_ENV, EVENT_BUS_ENV, SECRET_ID_ENV, POLICY_ENV];
+pub const ENVIRONMENT: &[&str] = &[
+    INCIDENTS_TABLE_ENV,
+    EVENT_BUS_ENV,
+    SECRET_ID_ENV,
+    POLICY_ENV,
+];
 
 /// IAM actions of every AWS call the endpoint makes: the incidents table (the DynamoDB
 /// adapter's list), PutEvents, the task callbacks, and reading its secret at init.

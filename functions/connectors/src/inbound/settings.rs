@@ -4,9 +4,7 @@ use argus::config::{Config, POLICY_ENV};
 use argus::loganalysis::config::EVENT_BUS_ENV;
 use argus::store::dynamodb::schema::INCIDENTS_TABLE_ENV;
 
-/// The Secrets Manager secret (a JSON object keyed by `secrets::names`) holding the signing
-/// secrets and webhook tokens.
-pub const SECRET_ID_ENV: &str = "ARGUS_CONNECTORS_SECRET_ID";
+pub use super::wiring::SECRET_ID_ENV;
 
 #[derive(Debug, Clone)]
 pub struct InboundSettings {

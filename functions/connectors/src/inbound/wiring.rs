@@ -1,16 +1,19 @@
 //! What the inbound endpoint (`connectors-http`) needs from its deployment: the environment it
 //! reads at init, the AWS calls it makes, and the `error_type` names it reports (in 503 bodies
-//! and log lines; the Function URL itself always answers HTTP).
+//! and log lines; the Function URL itself always answers HTTP). The file imports only the
+//! library, so tests/tests/wiring.rs can compile it by path as it does the other functions';
+//! the tests below hold its lists to the endpoint's own types.
 
-use super::InboundError;
-use super::settings::SECRET_ID_ENV;
-use super::task_callback::{self, TaskCallbackError};
 use argus::config::POLICY_ENV;
 use argus::intake::IntakeError;
 use argus::loganalysis::config::EVENT_BUS_ENV;
 use argus::loganalysis::ports::EventBusError;
 use argus::ports::StoreError;
 use argus::store::dynamodb::schema::INCIDENTS_TABLE_ENV;
+
+/// The Secrets Manager secret (a JSON object keyed by `secrets::names`) holding the signing
+/// secrets and webhook tokens.
+pub const SECRET_ID_ENV: &str = "ARGUS_CONNECTORS_SECRET_ID";
 
 /// Environment variables read once at init.
 pub const ENVIRONMENT: &[&str] = &[
@@ -20,31 +23,43 @@ pub const ENVIRONMENT: &[&str] = &[
     POLICY_ENV,
 ];
 
+/// The calls of the Step Functions adapter of `TaskCallback`.
+pub const TASK_CALLBACK_API_CALLS: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailure"];
+
+/// The `error_type` names of `TaskCallbackError`.
+pub const TASK_CALLBACK_ERROR_TYPES: &[&str] = &[
+    "ApprovalTaskGone",
+    "TaskCallbackThrottled",
+    "TaskCallbackUnavailable",
+];
+
 /// IAM actions of every AWS call the endpoint makes: the incidents table (the DynamoDB
 /// adapter's list), PutEvents, the task callbacks, and reading its secret at init.
 pub fn api_calls() -> Vec<&'static str> {
     [
         argus::store::dynamodb::API_CALLS,
         argus::store::eventbridge::API_CALLS,
-        task_callback::API_CALLS,
+        TASK_CALLBACK_API_CALLS,
         &["secretsmanager:GetSecretValue"],
     ]
     .concat()
 }
 
-/// Every `error_type` the endpoint can report.
+/// Every `error_type` the endpoint can report: the store's, a contended incident write, the
+/// event bus's, and the task callback's.
 pub fn error_types() -> Vec<&'static str> {
     let text = String::new;
-    let mut errors: Vec<InboundError> = [
+    let mut names: Vec<&'static str> = [
         StoreError::Throttled(text()),
         StoreError::Unavailable(text()),
         StoreError::Corrupt(text()),
     ]
     .into_iter()
-    .map(InboundError::from)
+    .map(IntakeError::Store)
+    .chain([IntakeError::Contended(text())])
+    .map(|error| error.error_type())
     .collect();
-    errors.push(IntakeError::Contended(text()).into());
-    errors.extend(
+    names.extend(
         [
             EventBusError::Throttled(text()),
             EventBusError::Unavailable(text()),
@@ -54,19 +69,10 @@ pub fn error_types() -> Vec<&'static str> {
                 reason: text(),
             },
         ]
-        .into_iter()
-        .map(InboundError::from),
-    );
-    let mut names: Vec<&'static str> = errors.iter().map(InboundError::error_type).collect();
-    names.extend(
-        [
-            TaskCallbackError::TaskGone(text()),
-            TaskCallbackError::Throttled(text()),
-            TaskCallbackError::Unavailable(text()),
-        ]
         .iter()
-        .map(TaskCallbackError::error_type),
+        .map(EventBusError::error_type),
     );
+    names.extend_from_slice(TASK_CALLBACK_ERROR_TYPES);
     names.sort_unstable();
     names.dedup();
     names
@@ -75,9 +81,40 @@ pub fn error_types() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inbound::InboundError;
+    use crate::inbound::task_callback::TaskCallbackError;
 
     #[test]
-    fn the_error_types_are_the_documented_names() {
+    fn the_lists_are_the_endpoint_s_own_names() {
+        let text = String::new;
+        let mut own: Vec<&'static str> = [
+            InboundError::from(StoreError::Throttled(text())),
+            InboundError::from(StoreError::Unavailable(text())),
+            InboundError::from(StoreError::Corrupt(text())),
+            InboundError::from(IntakeError::Contended(text())),
+            InboundError::from(EventBusError::Throttled(text())),
+            InboundError::from(EventBusError::Unavailable(text())),
+            InboundError::from(EventBusError::Rejected {
+                failed: 1,
+                total: 1,
+                reason: text(),
+            }),
+        ]
+        .iter()
+        .map(InboundError::error_type)
+        .collect();
+        own.extend(
+            [
+                TaskCallbackError::TaskGone(text()),
+                TaskCallbackError::Throttled(text()),
+                TaskCallbackError::Unavailable(text()),
+            ]
+            .iter()
+            .map(TaskCallbackError::error_type),
+        );
+        own.sort_unstable();
+        own.dedup();
+        assert_eq!(error_types(), own);
         assert_eq!(
             error_types(),
             vec![
@@ -93,7 +130,10 @@ mod tests {
                 "TaskCallbackUnavailable",
             ]
         );
-        assert!(api_calls().contains(&"states:SendTaskSuccess"));
+        assert_eq!(
+            crate::inbound::task_callback::API_CALLS,
+            TASK_CALLBACK_API_CALLS
+        );
         assert!(api_calls().contains(&"events:PutEvents"));
     }
 }

@@ -197,3 +197,63 @@ impl Inbound {
         Ok(slack::reply(&answer, &outcome))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::task_callback::{self, TaskCallbackError};
+    use super::wiring::{TASK_CALLBACK_API_CALLS, api_calls, error_types};
+    use super::*;
+    use argus::intake::IntakeError;
+
+    #[test]
+    fn the_lists_are_the_endpoint_s_own_names() {
+        let text = String::new;
+        let mut own: Vec<&'static str> = [
+            InboundError::from(StoreError::Throttled(text())),
+            InboundError::from(StoreError::Unavailable(text())),
+            InboundError::from(StoreError::Corrupt(text())),
+            InboundError::from(IntakeError::Contended(text())),
+            InboundError::from(EventBusError::Throttled(text())),
+            InboundError::from(EventBusError::Unavailable(text())),
+            InboundError::from(EventBusError::Rejected {
+                failed: 1,
+                total: 1,
+                reason: text(),
+            }),
+        ]
+        .iter()
+        .map(InboundError::error_type)
+        .collect();
+        own.extend(
+            [
+                TaskCallbackError::TaskGone(text()),
+                TaskCallbackError::Throttled(text()),
+                TaskCallbackError::Unavailable(text()),
+            ]
+            .iter()
+            .map(TaskCallbackError::error_type),
+        );
+        own.push(task_callback::APPROVAL_REJECTED_ERROR);
+        own.sort_unstable();
+        own.dedup();
+        assert_eq!(error_types(), own);
+        assert_eq!(
+            error_types(),
+            vec![
+                "ApprovalRejected",
+                "ApprovalTaskGone",
+                "ConcurrentUpdate",
+                "EventBusRejected",
+                "EventBusThrottled",
+                "EventBusUnavailable",
+                "StoreCorrupt",
+                "StoreThrottled",
+                "StoreUnavailable",
+                "TaskCallbackThrottled",
+                "TaskCallbackUnavailable",
+            ]
+        );
+        assert_eq!(task_callback::API_CALLS, TASK_CALLBACK_API_CALLS);
+        assert!(api_calls().contains(&"events:PutEvents"));
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 pub const API_CALLS: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailure"];
 
 /// The error a rejection fails the approval task with; the state machine's Catch names it.
-pub const APPROVAL_REJECTED_ERROR: &str = "ApprovalRejected";
+pub const APPROVAL_REJECTED_ERROR: &str = argus::recovery::APPROVAL_REJECTED;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaskCallbackError {

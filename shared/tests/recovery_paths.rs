@@ -480,6 +480,7 @@ async fn an_incident_closed_before_the_execution_starts_runs_nothing() {
     assert_eq!(
         record.path(),
         vec![
+            "Prepare recovery",
             "Record recovery start",
             "Is the incident still open?",
             "Incident already closed"
@@ -547,4 +548,52 @@ fn every_task_keeps_its_input_and_the_engine_refuses_what_it_cannot_run() {
     let mut dangling = original;
     dangling["States"]["Action sent"]["Next"] = Value::String("Nowhere".into());
     refuse(&dangling, "a transition to a missing state");
+}
+
+#[tokio::test]
+async fn a_start_that_cannot_be_recorded_still_escalates_to_the_end() {
+    // GIVEN an execution whose incident the store does not know, so "Record recovery start"
+    // fails with an error no retry helps (IncidentNotFound)
+    let harness = Harness::new(Config::default());
+    let report = harness
+        .deliver(&alarm_event("ALARM", epoch(), "i-unknown"))
+        .await
+        .unwrap();
+    let id = report.signals[0].correlation_id.clone().unwrap();
+    let mut input = harness
+        .workflow
+        .inner
+        .execution_input(id.as_str())
+        .unwrap()
+        .unwrap();
+    input["correlation_id"] =
+        Value::String("20191002T170440Z-alarm-aws-ec2-cpuutilization-000000000000".into());
+    let runner = LocalRunner::new(
+        WorldSettings::default(),
+        &harness.store,
+        &harness.store,
+        epoch(),
+    );
+    // WHEN the workflow runs
+    let record = execute(&recovery_machine().unwrap(), "unknown", input, &runner)
+        .await
+        .unwrap();
+    // THEN it escalates and reaches its end: the outcome records find the defaults they read
+    assert_eq!(
+        record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        record.path()
+    );
+    assert_path_contains(
+        &record,
+        &[
+            "Prepare recovery",
+            "Record recovery start",
+            "Escalate to on-call",
+            "Record escalation",
+            "Publish post-mortem",
+            "Recovery finished",
+        ],
+    );
 }

@@ -290,7 +290,11 @@ pub fn postmortem(postmortem: &argus::postmortem::Postmortem, as_json: bool) {
         json_line(&json!(postmortem));
         return;
     }
-    print!("{}", postmortem.to_markdown());
+    // Written in one go, and a reader that stops early (`| head`) is not an error.
+    use std::io::Write;
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(postmortem.to_markdown().as_bytes());
 }
 
 /// The commands that print the post-mortems of the incidents a replay settled.

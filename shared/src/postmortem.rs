@@ -153,6 +153,8 @@ pub struct Response {
     /// Why an approval was not answered (timeout) or failed, from the workflow.
     pub approval_error: Option<CaughtError>,
     pub action_ran: bool,
+    /// When the action was sent, when the workflow recorded it.
+    pub action_sent_at: Option<DateTime<Utc>>,
     pub action_error: Option<CaughtError>,
     pub verification: Option<Verification>,
     /// The workflow's outcome: recovered, escalated or advisory; `None` before it ends.
@@ -468,6 +470,7 @@ impl Postmortem {
                 .as_ref()
                 .and_then(|outcome| outcome.approval_error.clone()),
             action_ran: outcome.as_ref().is_some_and(|outcome| outcome.action_ran),
+            action_sent_at: acted_at,
             action_error: outcome
                 .as_ref()
                 .and_then(|outcome| outcome.action_error.clone()),
@@ -538,7 +541,9 @@ impl Postmortem {
         let first_observed = first_signal.map(|record| record.signal.observed_at);
         let metrics = Metrics {
             time_to_detect_seconds: first_observed
-                .map(|observed| seconds_between(observed, incident.opened_at).max(0)),
+                // Negative when the source's clock runs ahead of Argus' (or a replay's pinned clock
+                // is earlier than the event): shown as it is rather than hidden.
+                .map(|observed| seconds_between(observed, incident.opened_at)),
             time_to_act_seconds: acted_at.map(|at| seconds_between(incident.opened_at, at)),
             time_to_recover_seconds: resolved_at.map(|at| seconds_between(incident.opened_at, at)),
         };
@@ -879,7 +884,9 @@ impl Postmortem {
         }
         if response.action.is_some() {
             let ran = if response.action_ran {
-                "ran".to_string()
+                response
+                    .action_sent_at
+                    .map_or_else(|| "ran".to_string(), |at| format!("ran (sent {})", utc(at)))
             } else if let Some(error) = &response.action_error {
                 format!(
                     "failed ({}: {})",
@@ -1841,6 +1848,19 @@ mod tests {
         assert!(!markdown.contains("<script>"), "{markdown}");
         assert!(!markdown.contains("\n# injected"), "{markdown}");
         assert!(markdown.contains("bad \\| title &lt;script>"), "{markdown}");
+    }
+
+    #[test]
+    fn a_source_clock_ahead_of_argus_shows_as_a_negative_time_to_detect() {
+        let mut scenario = Scenario::new(Mode::Auto, true);
+        scenario.signals[0].signal.observed_at = at(30);
+        let postmortem = scenario.build(None);
+        assert_eq!(postmortem.metrics.time_to_detect_seconds, Some(-30));
+        assert!(
+            postmortem
+                .to_markdown()
+                .contains("| Time to detect (first signal → incident opened) | -30s |")
+        );
     }
 
     #[test]

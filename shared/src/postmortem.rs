@@ -11,6 +11,7 @@ use crate::ports::{SignalRecord, SignatureHistory};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Longest piece of untrusted text (alarm reasons, log samples, alert text) quoted in a post-mortem.
@@ -81,7 +82,7 @@ pub struct Impact {
     pub duration_seconds: Option<i64>,
     pub signals: u32,
     /// How each recorded signal was taken in (opened, attached, resolved, self-caused), by count.
-    pub signals_by_outcome: Vec<(String, u32)>,
+    pub signals_by_outcome: BTreeMap<String, u32>,
     pub severity: Option<u8>,
     pub classification: Option<String>,
 }
@@ -566,17 +567,10 @@ impl Postmortem {
             }
         });
 
-        let mut outcomes: Vec<(String, u32)> = Vec::new();
+        let mut outcomes: BTreeMap<String, u32> = BTreeMap::new();
         for record in signals {
-            match outcomes
-                .iter_mut()
-                .find(|(name, _)| *name == record.outcome)
-            {
-                Some((_, count)) => *count += 1,
-                None => outcomes.push((record.outcome.clone(), 1)),
-            }
+            *outcomes.entry(record.outcome.clone()).or_default() += 1;
         }
-        outcomes.sort();
         let impact = Impact {
             resource: incident.resource.to_string(),
             signature: incident.signature.clone(),

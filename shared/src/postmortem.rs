@@ -853,7 +853,10 @@ impl Postmortem {
             }
         }
         if let (Some(used), Some(max)) = (response.budget_used, response.budget_max) {
-            let _ = writeln!(out, "- **Budget:** attempt {used} of {max} in the window");
+            let _ = writeln!(
+                out,
+                "- **Budget:** {used} of {max} remediation attempts used in the window"
+            );
         }
         if let Some(approval) = &response.approval {
             let _ = writeln!(
@@ -1056,10 +1059,20 @@ fn timeline(
                 .unwrap_or_default();
             not_reached(Step::Acted, format!("{action} failed: {error}"))
         }
+        (_, None) if response.suppressed => not_reached(
+            Step::Acted,
+            "no action: a maintenance window suppressed actions",
+        ),
+        (_, None) if first_of(audit, AuditKind::BudgetSpent).is_some() => {
+            not_reached(Step::Acted, "no action: the remediation budget was spent")
+        }
         (_, None) => not_reached(
             Step::Acted,
             "no action: nothing in the catalogue was chosen",
         ),
+        (_, Some(action)) if mode == Some(Mode::Advisory) => {
+            not_reached(Step::Acted, format!("{action} not run: advisory only"))
+        }
         (_, Some(action)) => not_reached(Step::Acted, format!("{action} was not run")),
     });
     steps.push(match (outcome, &response.verification) {
@@ -1719,6 +1732,25 @@ mod tests {
                 .detail
                 .starts_with("no action")
         );
+    }
+
+    #[test]
+    fn a_spent_budget_is_a_follow_up_not_a_runbook_gap() {
+        let mut scenario = Scenario::new(Mode::Advisory, false);
+        scenario.record(
+            1,
+            AuditKind::BudgetSpent,
+            "budget for ec2.reboot spent: 3/3 in the window",
+            json!({}),
+        );
+        scenario.outcome(2, "escalated", json!({"action_ran": false}));
+        let postmortem = scenario.build(None);
+        assert_eq!(kinds(&postmortem), [FollowUpKind::BudgetSpent]);
+        assert_eq!(
+            step(&postmortem, Step::Acted).detail,
+            "no action: the remediation budget was spent"
+        );
+        assert_eq!(step(&postmortem, Step::Escalated).at, Some(at(2)));
     }
 
     #[test]

@@ -242,6 +242,8 @@ impl<'a> LocalRunner<'a> {
                 let Some(action) = incident.decision.as_ref().and_then(|decision| decision.action.clone()) else {
                     return Vec::new();
                 };
+                // The same fields the connectors record, so a post-mortem reads both alike.
+                let approvers = self.config.approvals.approvers_for(action.risk);
                 let approval = PendingApproval {
                     id: format!("local-{}", incident.audit_head.next_seq),
                     execution_id: execution.clone(),
@@ -257,7 +259,7 @@ impl<'a> LocalRunner<'a> {
                     CONNECTORS_ACTOR,
                     AuditKind::ApprovalRequested,
                     format!("approval of {} asked for on the local terminal", action.action),
-                    json!({"approval": approval.id, "action": action.action, "risk": action.risk, "channel": "local", "expires_at": approval.expires_at}),
+                    json!({"approval": approval.id, "execution": execution, "action": action.action, "risk": action.risk, "requested_by": approval.requested_by, "expires_at": approval.expires_at, "approvers": approvers, "channel": "local"}),
                 );
                 incident.approval = Some(approval);
                 vec![entry]

@@ -550,6 +550,10 @@ async fn list(
     let incidents = store
         .list_incidents(&IncidentQuery { statuses, limit })
         .await?;
+    let incidents: Vec<_> = incidents
+        .iter()
+        .map(|incident| incident.redacted())
+        .collect();
     render::incident_list(&incidents, global.json);
     Ok(EXIT_OK)
 }
@@ -594,7 +598,13 @@ async fn show(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {
     let signals = store.signals(&id).await?;
     let audit = store.audit_trail(&id).await?;
     let verdict = verify_chain(&incident, &audit);
-    render::incident_detail(&incident, &signals, &audit, &verdict, global.json);
+    render::incident_detail(
+        &incident.redacted(),
+        &signals,
+        &audit,
+        &verdict,
+        global.json,
+    );
     Ok(if verdict.is_intact() {
         EXIT_OK
     } else {

@@ -107,3 +107,61 @@ fn handler_error(error: &ConnectorError, message: String) -> HandlerError {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::delivery::DeliveryError;
+    use crate::outbound::ConnectorError;
+    use argus::intake::IntakeError;
+    use argus::ports::StoreError;
+
+    #[test]
+    fn the_wiring_lists_every_call_the_adapters_make() {
+        let listed = crate::wiring::api_calls();
+        for call in argus::store::dynamodb::API_CALLS
+            .iter()
+            .chain(crate::outbound::aws::API_CALLS)
+            .chain(crate::secrets::API_CALLS)
+        {
+            assert!(listed.contains(call), "wiring::api_calls lacks {call}");
+        }
+        assert_eq!(
+            listed.len(),
+            argus::store::dynamodb::API_CALLS.len()
+                + crate::outbound::aws::API_CALLS.len()
+                + crate::secrets::API_CALLS.len()
+        );
+    }
+
+    #[test]
+    fn the_wiring_lists_every_error_type_the_handler_reports() {
+        let text = String::new;
+        let errors = [
+            ConnectorError::Invalid(text()),
+            ConnectorError::NotFound(text()),
+            ConnectorError::Store(StoreError::Throttled(text())),
+            ConnectorError::Store(StoreError::Unavailable(text())),
+            ConnectorError::Store(StoreError::Corrupt(text())),
+            ConnectorError::Intake(IntakeError::Contended(text())),
+            ConnectorError::Intake(IntakeError::Store(StoreError::Throttled(text()))),
+            ConnectorError::ApprovalNotDelivered {
+                incident: text(),
+                reasons: text(),
+            },
+        ];
+        let listed = crate::wiring::error_types();
+        for error in &errors {
+            assert!(
+                listed.contains(&error.error_type()),
+                "wiring::error_types lacks {}",
+                error.error_type()
+            );
+        }
+        // Channel failures are reported in the answer, never as the Lambda's errorType.
+        let channel = DeliveryError::Timeout {
+            channel: text(),
+            attempts: 1,
+        };
+        assert!(!listed.contains(&channel.error_type()));
+    }
+}

@@ -7,19 +7,17 @@ use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
 
 pub const SNS_TOPIC_ARN_ENV: &str = "ARGUS_SNS_TOPIC_ARN";
 pub const SLACK_CHANNEL_ENV: &str = "ARGUS_SLACK_CHANNEL";
-pub const SLACK_API_URL_ENV: &str = "ARGUS_SLACK_API_URL";
-pub const PAGERDUTY_EVENTS_URL_ENV: &str = "ARGUS_PAGERDUTY_EVENTS_URL";
 pub const SERVICENOW_URL_ENV: &str = "ARGUS_SERVICENOW_URL";
 pub const JIRA_URL_ENV: &str = "ARGUS_JIRA_URL";
 pub const JIRA_PROJECT_ENV: &str = "ARGUS_JIRA_PROJECT";
-pub const JIRA_ISSUE_TYPE_ENV: &str = "ARGUS_JIRA_ISSUE_TYPE";
 pub const GITHUB_REPOSITORY_ENV: &str = "ARGUS_GITHUB_REPOSITORY";
-pub const GITHUB_API_URL_ENV: &str = "ARGUS_GITHUB_API_URL";
 pub const POSTMORTEM_BUCKET_ENV: &str = "ARGUS_POSTMORTEM_BUCKET";
 pub const CONFLUENCE_URL_ENV: &str = "ARGUS_CONFLUENCE_URL";
 pub const CONFLUENCE_SPACE_ENV: &str = "ARGUS_CONFLUENCE_SPACE";
 pub const APPROVAL_BASE_URL_ENV: &str = "ARGUS_APPROVAL_BASE_URL";
 
+/// Vendor API endpoints. They are fields of `Settings` (and of each channel) rather than
+/// environment variables, so tests point them at local peers without widening the deployment.
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
@@ -142,18 +140,14 @@ impl Settings {
             secret_source,
             sns_topic_arn,
             slack_channel: optional(SLACK_CHANNEL_ENV),
-            slack_api_url: url(SLACK_API_URL_ENV)?
-                .unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_string()),
-            pagerduty_events_url: url(PAGERDUTY_EVENTS_URL_ENV)?
-                .unwrap_or_else(|| DEFAULT_PAGERDUTY_EVENTS_URL.to_string()),
+            slack_api_url: DEFAULT_SLACK_API_URL.to_string(),
+            pagerduty_events_url: DEFAULT_PAGERDUTY_EVENTS_URL.to_string(),
             servicenow_url: url(SERVICENOW_URL_ENV)?,
             jira_url: url(JIRA_URL_ENV)?,
             jira_project,
-            jira_issue_type: optional(JIRA_ISSUE_TYPE_ENV)
-                .unwrap_or_else(|| DEFAULT_JIRA_ISSUE_TYPE.to_string()),
+            jira_issue_type: DEFAULT_JIRA_ISSUE_TYPE.to_string(),
             github_repository,
-            github_api_url: url(GITHUB_API_URL_ENV)?
-                .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_string()),
+            github_api_url: DEFAULT_GITHUB_API_URL.to_string(),
             postmortem_bucket: optional(POSTMORTEM_BUCKET_ENV),
             confluence_url: url(CONFLUENCE_URL_ENV)?,
             confluence_space: optional(CONFLUENCE_SPACE_ENV),
@@ -243,11 +237,11 @@ mod tests {
     #[test]
     fn loopback_http_is_allowed_for_local_peers_and_trailing_slashes_dropped() {
         let settings = with(&[
-            ("ARGUS_GITHUB_API_URL", "http://127.0.0.1:8080/"),
+            ("ARGUS_SERVICENOW_URL", "http://127.0.0.1:8080/"),
             ("ARGUS_CONNECTORS_SSM_PATH", "/argus/connectors"),
         ])
         .unwrap();
-        assert_eq!(settings.github_api_url, "http://127.0.0.1:8080");
+        assert_eq!(settings.servicenow_url.as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(
             settings.secret_source,
             SecretSource::ParameterStore {

@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 // The function crates cannot be dependencies (no crate depends on a function crate), so their
 // deployment contracts are compiled here from source.
 #[allow(dead_code)]
+#[path = "../../functions/connectors/src/wiring.rs"]
+mod connectors_wiring;
+#[allow(dead_code)]
 #[path = "../../functions/log-analyzer/src/wiring.rs"]
 mod log_analyzer_wiring;
 #[allow(dead_code)]
@@ -43,6 +46,12 @@ fn contracts() -> Vec<Contract> {
             environment: verifier_wiring::ENVIRONMENT,
             api_calls: verifier_wiring::api_calls(),
             error_types: verifier_wiring::error_types(),
+        },
+        Contract {
+            name: "connectors",
+            environment: connectors_wiring::ENVIRONMENT,
+            api_calls: connectors_wiring::api_calls(),
+            error_types: connectors_wiring::error_types(),
         },
         Contract {
             name: "log-analyzer",

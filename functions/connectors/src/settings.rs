@@ -241,7 +241,10 @@ mod tests {
             ("ARGUS_CONNECTORS_SSM_PATH", "/argus/connectors"),
         ])
         .unwrap();
-        assert_eq!(settings.servicenow_url.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(
+            settings.servicenow_url.as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
         assert_eq!(
             settings.secret_source,
             SecretSource::ParameterStore {

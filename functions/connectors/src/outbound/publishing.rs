@@ -2,24 +2,13 @@
 //! content API, storage format) that is created once and updated on later publications.
 
 use super::channels::{self, CONFLUENCE, Confluence};
-use super::{
-    ACTOR, ChannelFuture, ConnectorError, OperationReport, OperationRequest, Outbound, channel,
-};
+use super::{ACTOR, ChannelFuture, ConnectorError, OperationReport, Outbound, channel};
 use crate::delivery::{Delivery, DeliveryError, HttpRequest, Method};
 use argus::incident::{AuditEntry, AuditKind, Incident};
 use argus::intake::update_incident;
 use serde_json::{Value, json};
 
 impl Outbound {
-    pub(super) async fn publish_postmortem(
-        &self,
-        request: &OperationRequest,
-    ) -> Result<OperationReport, ConnectorError> {
-        let (incident, _signals, _audit) = self.load(&request.correlation_id).await?;
-        let markdown = String::new();
-        self.publish_markdown(&incident, &markdown).await
-    }
-
     /// Stores `markdown` as the incident's post-mortem in S3 and, when Confluence is on, as a
     /// page; audits each channel and, when anything was published, `PostmortemPublished`.
     pub async fn publish_markdown(

@@ -1,7 +1,10 @@
-//! The AWS side of the connectors over the wire, against moto started by `bash tests/peers.sh`:
-//! SNS publishing, post-mortems in S3, and the secrets loader (Secrets Manager and Parameter
-//! Store). Without the peer each test says it skipped; with `CI=true` it fails instead.
+//! The AWS side of the connectors over the wire, against moto and DynamoDB Local started by
+//! `bash tests/peers.sh`: SNS publishing, post-mortems in S3, the secrets loader (Secrets
+//! Manager and Parameter Store), and an approval request end to end on the real incidents table.
+//! Without a peer each test says it skipped; with `CI=true` it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use connectors::delivery::DeliveryError;
@@ -9,26 +12,29 @@ use connectors::outbound::aws::{Archive, S3Archive, SnsTopic, Topic, TopicMessag
 use connectors::secrets::{self, SecretSource, SecretsError, names};
 
 const MOTO_ENDPOINT_ENV: &str = "ARGUS_TEST_MOTO_ENDPOINT";
+const DYNAMODB_ENDPOINT_ENV: &str = "ARGUS_TEST_DYNAMODB_ENDPOINT";
+
+fn moto(test: &str) -> Option<String> {
+    peer(MOTO_ENDPOINT_ENV, test)
+}
 
 /// The pattern of tests/support/lib.rs: skip outside CI, fail in CI.
-fn moto(test: &str) -> Option<String> {
-    match std::env::var(MOTO_ENDPOINT_ENV) {
+fn peer(variable: &str, test: &str) -> Option<String> {
+    match std::env::var(variable) {
         Ok(endpoint) if !endpoint.is_empty() => {
             assert!(
                 endpoint.starts_with("http://127.0.0.1:")
                     || endpoint.starts_with("http://localhost:"),
-                "{MOTO_ENDPOINT_ENV} must be a loopback address, got {endpoint}"
+                "{variable} must be a loopback address, got {endpoint}"
             );
             Some(endpoint)
         }
         _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-            panic!(
-                "{test}: {MOTO_ENDPOINT_ENV} is not set; run the tests through `bash tests/peers.sh`"
-            )
+            panic!("{test}: {variable} is not set; run the tests through `bash tests/peers.sh`")
         }
         _ => {
             eprintln!(
-                "SKIPPED {test}: {MOTO_ENDPOINT_ENV} is not set (run through `bash tests/peers.sh` to start moto)"
+                "SKIPPED {test}: {variable} is not set (run through `bash tests/peers.sh` to start the local peers)"
             );
             None
         }
@@ -238,4 +244,81 @@ async fn secrets_load_from_securestring_parameters_under_a_path() {
     }
     assert_eq!(loaded.get(names::JIRA_API_TOKEN), None);
     assert_eq!(loaded.names().count(), expected.len());
+}
+
+#[tokio::test]
+async fn an_approval_request_round_trips_through_the_incidents_table_and_sns() {
+    let test = "an_approval_request_round_trips_through_the_incidents_table_and_sns";
+    let (Some(dynamodb), Some(moto)) = (peer(DYNAMODB_ENDPOINT_ENV, test), moto(test)) else {
+        return;
+    };
+    use argus::store::dynamodb::{DynamoStore, create_tables};
+    use connectors::outbound::channels::{ApprovalLinks, Channels};
+    use std::sync::Arc;
+
+    let dynamodb_config = sdk_config(&dynamodb).await;
+    let client = aws_sdk_dynamodb::Client::new(&dynamodb_config);
+    let incidents = unique("incidents");
+    let patterns = unique("patterns");
+    create_tables(&client, &incidents, &patterns).await.unwrap();
+    let store = Arc::new(DynamoStore::new(client, incidents, patterns));
+    let fixture = support::fixture_in(store, argus::decision::Mode::Approval).await;
+
+    let moto_config = sdk_config(&moto).await;
+    let sns = aws_sdk_sns::Client::new(&moto_config);
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("argus-incidents"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let mut config = argus::config::Config::default();
+    config.approvals.low = vec!["email:alice@example.com".into()];
+    let channels = Channels {
+        approval_links: Some(ApprovalLinks {
+            base_url: "https://argus.example.com".into(),
+            key: connectors::signing::SigningKey::new(b"link-key".to_vec()),
+        }),
+        ..Channels::default()
+    };
+    let mut outbound = fixture.outbound(channels, config, support::secrets(&[]));
+    outbound.topic = Some(Arc::new(SnsTopic::new(sns, topic_arn)));
+    let token = "AQCEAAAAKgAAAAMcanaryDynamoToken";
+    let request = serde_json::json!({
+        "operation": "request_approval",
+        "correlation_id": fixture.id().to_string(),
+        "execution_id": "arn:aws:states:us-east-1:123456789012:execution:argus-recovery:x",
+        "task_token": token,
+    });
+
+    let report = outbound.handle(&request).await.unwrap();
+    assert_eq!(report.delivered.len(), 1);
+    assert_eq!(report.delivered[0].channel, "email");
+    // The pending approval, token included, is in the table; the audit trail has no token.
+    let stored = fixture.current().await;
+    let approval = stored.approval.unwrap();
+    assert_eq!(approval.task_token.expose(), token);
+    assert_eq!(approval.requested_by, support::PRINCIPAL);
+    let trail = fixture.audit().await;
+    assert!(
+        !serde_json::to_string(&trail)
+            .unwrap()
+            .contains("canaryDynamoToken")
+    );
+    assert_eq!(
+        argus::incident::verify_chain(&fixture.current().await, &trail),
+        argus::incident::ChainVerdict::Intact {
+            records: trail.len() as u64
+        }
+    );
+    // Retried: same approval, one request in the trail, the email sent again.
+    outbound.handle(&request).await.unwrap();
+    let requested = support::records_of(
+        &fixture.audit().await,
+        argus::incident::AuditKind::ApprovalRequested,
+    );
+    assert_eq!(requested.len(), 1);
 }

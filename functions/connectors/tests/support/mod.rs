@@ -41,7 +41,7 @@ impl Pause for RecordingPause {
 }
 
 pub struct Fixture {
-    pub store: Arc<EmbeddedStore>,
+    pub store: Arc<dyn IncidentStore>,
     pub clock: Arc<ManualClock>,
     pub topic: Arc<MemoryTopic>,
     pub archive: Arc<MemoryArchive>,
@@ -141,7 +141,11 @@ pub fn test_retry() -> RetryPolicy {
 /// An EC2 instance failing its status checks, assessed (severity 7, confidence 0.82) with a
 /// proposed reboot in `mode`, one budget attempt of three used, and a running execution.
 pub async fn fixture(mode: Mode) -> Fixture {
-    let store = Arc::new(EmbeddedStore::in_memory().unwrap());
+    fixture_in(Arc::new(EmbeddedStore::in_memory().unwrap()), mode).await
+}
+
+/// The same incident, written to `store`.
+pub async fn fixture_in(store: Arc<dyn IncidentStore>, mode: Mode) -> Fixture {
     let at = argus::testing::epoch();
     let clock = Arc::new(ManualClock::new(at));
     let mut signal = argus::testing::alarm_signal(

@@ -374,6 +374,57 @@ async fn a_throttling_vendor_is_retried_after_its_retry_after_while_a_dead_one_f
 }
 
 #[tokio::test]
+async fn a_slow_vendor_times_out_without_holding_up_the_others() {
+    let fixture = fixture(Mode::Advisory).await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_WEBHOOK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_WEBHOOK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let mut outbound = fixture.outbound(webhook_channels(&server), Config::default(), secrets(&[]));
+    outbound.delivery = connectors::delivery::Delivery::new(
+        connectors::delivery::RetryPolicy {
+            timeout: std::time::Duration::from_millis(300),
+            max_attempts: 2,
+            ..support::test_retry()
+        },
+        BreakerPolicy::default(),
+        fixture.clock.clone(),
+        fixture.pause.clone(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let report = outbound
+        .handle(&payload(
+            "notify",
+            &fixture.id().to_string(),
+            json!({"kind": "advisory"}),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "the slow vendor held the operation for {:?}",
+        started.elapsed()
+    );
+    let mut delivered: Vec<&str> = report
+        .delivered
+        .iter()
+        .map(|d| d.channel.as_str())
+        .collect();
+    delivered.sort_unstable();
+    assert_eq!(delivered, ["slack", "sns"]);
+    assert_eq!(report.failed[0].channel, "teams");
+    assert_eq!(report.failed[0].error_type, "ChannelTimeout");
+}
+
+#[tokio::test]
 async fn an_http_date_retry_after_is_measured_against_the_clock_and_capped() {
     let fixture = fixture(Mode::Advisory).await;
     let server = MockServer::start().await;

@@ -198,7 +198,12 @@ impl Brief {
         let severity = self
             .severity
             .map_or_else(|| "SEV?".to_string(), |severity| format!("SEV{severity}"));
-        format!("[Argus {severity}] {} on {}", self.title, self.resource)
+        // Alarm and event titles often name the resource already.
+        if self.title.contains(&self.resource) {
+            format!("[Argus {severity}] {}", self.title)
+        } else {
+            format!("[Argus {severity}] {} on {}", self.title, self.resource)
+        }
     }
 
     pub fn location(&self) -> String {
@@ -222,7 +227,7 @@ impl Brief {
             || "not consumed".to_string(),
             |budget| {
                 format!(
-                    "{} of {} attempts left until {}",
+                    "{} of {} attempts left in the window ending {}",
                     budget.remaining,
                     budget.max,
                     budget.window_end.format("%H:%M UTC")

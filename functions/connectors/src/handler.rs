@@ -43,12 +43,14 @@ pub fn build(
     let archive: Option<Arc<dyn Archive>> = settings.postmortem_bucket.as_ref().map(|bucket| {
         Arc::new(S3Archive::new(aws_sdk_s3::Client::new(aws), bucket.clone())) as Arc<dyn Archive>
     });
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(aws),
+        settings.incidents_table.clone(),
+        settings.patterns_table.clone(),
+    ));
     Ok(Outbound {
-        store: Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
-            settings.incidents_table.clone(),
-            settings.patterns_table.clone(),
-        )),
+        store: store.clone(),
+        patterns: store,
         clock: clock.clone(),
         config: settings.config.clone(),
         channels: Channels::from_settings(settings, &secrets),

@@ -262,7 +262,7 @@ async fn an_approval_request_round_trips_through_the_incidents_table_and_sns() {
     let patterns = unique("patterns");
     create_tables(&client, &incidents, &patterns).await.unwrap();
     let store = Arc::new(DynamoStore::new(client, incidents, patterns));
-    let fixture = support::fixture_in(store, argus::decision::Mode::Approval).await;
+    let fixture = support::fixture_in(store.clone(), store, argus::decision::Mode::Approval).await;
 
     let moto_config = sdk_config(&moto).await;
     let sns = aws_sdk_sns::Client::new(&moto_config);

@@ -1382,7 +1382,7 @@ async fn a_postmortem_goes_to_s3_by_date_and_to_a_confluence_page_created_then_u
     let fixture = fixture(Mode::Auto).await;
     let server = MockServer::start().await;
     let incident = fixture.current().await;
-    let title = format!("Post-mortem {}: {}", incident.id, incident.title);
+    let title = format!("Post-mortem: {} ({})", incident.title, incident.id);
     let auth = basic("argus@example.com", "confluence-token-1");
     Mock::given(method("GET"))
         .and(path("/wiki/rest/api/content"))
@@ -1431,7 +1431,7 @@ async fn a_postmortem_goes_to_s3_by_date_and_to_a_confluence_page_created_then_u
     let markdown = "# Post-mortem\n\n## Timeline\n\n- 06:00 detected\n";
 
     let report = outbound
-        .publish_markdown(&incident, markdown)
+        .publish_markdown(&incident, &title, markdown)
         .await
         .unwrap();
     let key = format!("postmortems/2026/11/22/{}.md", incident.id);
@@ -1465,7 +1465,7 @@ async fn a_postmortem_goes_to_s3_by_date_and_to_a_confluence_page_created_then_u
 
     // Publishing again updates the page (next version) and overwrites the object.
     outbound
-        .publish_markdown(&incident, markdown)
+        .publish_markdown(&incident, &title, markdown)
         .await
         .unwrap();
     assert_eq!(fixture.archive.objects.lock().unwrap().len(), 1);

@@ -20,7 +20,7 @@ use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::{AuditEntry, AuditKind, AuditRecord, Incident, IncidentStatus, TaskToken};
 use argus::intake::{IntakeError, update_incident};
-use argus::ports::{Clock, IncidentStore, SignalRecord, StoreError};
+use argus::ports::{Clock, IncidentStore, PatternStore, SignalRecord, StoreError};
 use aws::{Archive, Topic, TopicMessage};
 use brief::Brief;
 use channels::Channels;
@@ -168,6 +168,8 @@ fn ticket_channel<'a>(
 /// The outbound side of the connectors function, built once per execution environment.
 pub struct Outbound {
     pub store: Arc<dyn IncidentStore>,
+    /// What was learned per signature, for the post-mortem's recurrence section.
+    pub patterns: Arc<dyn PatternStore>,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     pub channels: Channels,

@@ -14,10 +14,11 @@ impl Outbound {
     pub async fn publish_markdown(
         &self,
         incident: &Incident,
+        title: &str,
         markdown: &str,
     ) -> Result<OperationReport, ConnectorError> {
         let key = postmortem_key(incident);
-        let title = postmortem_title(incident);
+        let title = argus::signal::cap_text(title, 255);
         let mut sends: Vec<ChannelFuture<'_>> = Vec::new();
         if let Some(archive) = &self.archive {
             let key = key.clone();
@@ -66,12 +67,6 @@ pub fn postmortem_key(incident: &Incident) -> String {
         incident.opened_at.format("%Y/%m/%d"),
         incident.id
     )
-}
-
-/// The Confluence title: unique in the space, since it carries the correlation id.
-pub fn postmortem_title(incident: &Incident) -> String {
-    let title = format!("Post-mortem {}: {}", incident.id, incident.title);
-    argus::signal::cap_text(&title, 255)
 }
 
 /// Markdown as Confluence storage format (XHTML). Raw HTML in the Markdown is shown as text,

@@ -9,7 +9,9 @@ use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::decision::{BudgetState, Decision, Mode};
 use argus::incident::{AuditEntry, AuditKind, AuditRecord, ExecutionRef, Incident, IncidentStatus};
-use argus::ports::{DedupClaim, IncidentStore, NewIncident, OpenOutcome, SignalRecord};
+use argus::ports::{
+    DedupClaim, IncidentStore, NewIncident, OpenOutcome, PatternStore, SignalRecord,
+};
 use argus::signal::{Evidence, SignalEffect};
 use argus::store::embedded::EmbeddedStore;
 use async_trait::async_trait;
@@ -42,6 +44,7 @@ impl Pause for RecordingPause {
 
 pub struct Fixture {
     pub store: Arc<dyn IncidentStore>,
+    pub patterns: Arc<dyn PatternStore>,
     pub clock: Arc<ManualClock>,
     pub topic: Arc<MemoryTopic>,
     pub archive: Arc<MemoryArchive>,
@@ -57,6 +60,7 @@ impl Fixture {
     pub fn outbound(&self, channels: Channels, config: Config, secrets: Secrets) -> Outbound {
         Outbound {
             store: self.store.clone(),
+            patterns: self.patterns.clone(),
             clock: self.clock.clone(),
             config,
             channels,
@@ -141,11 +145,16 @@ pub fn test_retry() -> RetryPolicy {
 /// An EC2 instance failing its status checks, assessed (severity 7, confidence 0.82) with a
 /// proposed reboot in `mode`, one budget attempt of three used, and a running execution.
 pub async fn fixture(mode: Mode) -> Fixture {
-    fixture_in(Arc::new(EmbeddedStore::in_memory().unwrap()), mode).await
+    let store = Arc::new(EmbeddedStore::in_memory().unwrap());
+    fixture_in(store.clone(), store, mode).await
 }
 
 /// The same incident, written to `store`.
-pub async fn fixture_in(store: Arc<dyn IncidentStore>, mode: Mode) -> Fixture {
+pub async fn fixture_in(
+    store: Arc<dyn IncidentStore>,
+    patterns: Arc<dyn PatternStore>,
+    mode: Mode,
+) -> Fixture {
     let at = argus::testing::epoch();
     let clock = Arc::new(ManualClock::new(at));
     let mut signal = argus::testing::alarm_signal(
@@ -250,6 +259,7 @@ pub async fn fixture_in(store: Arc<dyn IncidentStore>, mode: Mode) -> Fixture {
     assert_eq!(outcome, OpenOutcome::Opened);
     Fixture {
         store,
+        patterns,
         clock,
         topic: Arc::new(MemoryTopic::default()),
         archive: Arc::new(MemoryArchive::default()),

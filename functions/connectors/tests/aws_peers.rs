@@ -314,8 +314,9 @@ async fn an_approval_request_round_trips_through_the_incidents_table_and_sns() {
             records: trail.len() as u64
         }
     );
-    // Retried: same approval, one request in the trail, the email sent again.
-    outbound.handle(&request).await.unwrap();
+    // Retried: same approval, one request in the trail, the email not sent twice.
+    let retried = outbound.handle(&request).await.unwrap();
+    assert_eq!(retried.delivered, report.delivered);
     let requested = support::records_of(
         &fixture.audit().await,
         argus::incident::AuditKind::ApprovalRequested,

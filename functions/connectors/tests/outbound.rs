@@ -1090,7 +1090,7 @@ async fn an_approval_request_records_the_approval_and_asks_on_slack_and_by_email
     Mock::given(method("POST"))
         .and(path(SLACK_WEBHOOK_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(2)
+        .expect(1)
         .mount(&server)
         .await;
     let mut channels = webhook_channels(&server);
@@ -1225,6 +1225,61 @@ async fn an_approval_request_records_the_approval_and_asks_on_slack_and_by_email
         records_of(&fixture.audit().await, AuditKind::ApprovalRequested).len(),
         1
     );
+    // ... and does not ask the same people twice.
+    assert_eq!(fixture.published().len(), 2, "the emails went out once");
+}
+
+#[tokio::test]
+async fn a_retried_notification_does_not_send_the_same_message_twice() {
+    let fixture = fixture(Mode::Advisory).await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_WEBHOOK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_WEBHOOK_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let outbound = fixture.outbound(webhook_channels(&server), Config::default(), secrets(&[]));
+    let request = payload(
+        "notify",
+        &fixture.id().to_string(),
+        json!({"kind": "advisory"}),
+    );
+    let first = outbound.handle(&request).await.unwrap();
+    assert_eq!(first.delivered.len(), 2);
+    let second = outbound.handle(&request).await.unwrap();
+    let mut delivered: Vec<&str> = second
+        .delivered
+        .iter()
+        .map(|d| d.channel.as_str())
+        .collect();
+    delivered.sort_unstable();
+    assert_eq!(
+        delivered,
+        ["slack", "sns"],
+        "reported as delivered, not sent again"
+    );
+    assert_eq!(
+        second.failed[0].channel, "teams",
+        "the failed channel is tried again"
+    );
+    assert_eq!(fixture.published().len(), 1);
+    assert_eq!(requests_to(&server, SLACK_WEBHOOK_PATH).await.len(), 1);
+    assert_eq!(requests_to(&server, TEAMS_WEBHOOK_PATH).await.len(), 6);
+    // Another kind of notification for the same execution is a new message.
+    let outcome = payload(
+        "notify",
+        &fixture.id().to_string(),
+        json!({"kind": "outcome"}),
+    );
+    outbound.handle(&outcome).await.unwrap();
+    assert_eq!(fixture.published().len(), 2);
+    assert_eq!(requests_to(&server, SLACK_WEBHOOK_PATH).await.len(), 2);
 }
 
 #[tokio::test]

@@ -133,8 +133,16 @@ impl Outbound {
         let audit = self.store.audit_trail(id).await?;
         let brief = Brief::new(&updated, &signals, &audit, Some(&approval.execution_id));
         let expires = approval.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+        let done = super::delivered_before(
+            &audit,
+            "request_approval",
+            None,
+            request.execution_id.as_deref(),
+        );
         let mut sends: Vec<ChannelFuture<'_>> = Vec::new();
-        if let Some(slack) = &self.channels.slack {
+        if let Some(previous) = done.get(channels::SLACK) {
+            sends.push(super::already(channels::SLACK, None, previous.clone()));
+        } else if let Some(slack) = &self.channels.slack {
             let blocks = super::chat::approval_blocks(&brief, &approval.id, &expires);
             let text = format!("Approval needed: {}", brief.headline());
             sends.push(super::channel(channels::SLACK, async move {
@@ -151,10 +159,25 @@ impl Outbound {
         email_approvers.sort_unstable();
         email_approvers.dedup();
         for approver in email_approvers {
-            sends.push(self.approval_email(&brief, &approval, approver, &expires));
+            match done.get(&format!("{}:{approver}", channels::EMAIL)) {
+                Some(previous) => sends.push(super::already(
+                    channels::EMAIL,
+                    Some(approver.to_string()),
+                    previous.clone(),
+                )),
+                None => sends.push(self.approval_email(&brief, &approval, approver, &expires)),
+            }
         }
         let results = futures_util::future::join_all(sends).await;
-        let report = self.finish(id, "request_approval", None, results).await?;
+        let report = self
+            .finish(
+                &request.correlation_id,
+                request.execution_id.as_deref(),
+                "request_approval",
+                None,
+                results,
+            )
+            .await?;
         if report.delivered.is_empty() {
             let reasons = if report.failed.is_empty() {
                 "no Slack channel and no email approver for this risk class are configured"

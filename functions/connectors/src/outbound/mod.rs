@@ -131,7 +131,63 @@ pub(crate) enum Sent {
     Delivered(Option<String>),
     /// Nothing to do on this channel (no ticket to update, nothing paged to resolve).
     Skipped,
+    /// An earlier attempt of the same call delivered here (its external id): a retry by the
+    /// state machine does not send the same message twice.
+    AlreadyDelivered(Option<String>),
 }
+
+/// The answer of a channel an earlier attempt of the same call delivered to.
+pub(crate) fn already<'a>(
+    channel: &'static str,
+    recipient: Option<String>,
+    external_id: Option<String>,
+) -> ChannelFuture<'a> {
+    Box::pin(async move {
+        ChannelResult {
+            channel,
+            recipient,
+            outcome: Ok(Sent::AlreadyDelivered(external_id)),
+        }
+    })
+}
+
+/// What earlier attempts of this call (same operation, kind and execution) delivered, by
+/// `channel` or `channel:recipient`, with the external id each got. Without an execution id
+/// attempts cannot be told apart, and nothing counts as delivered before.
+pub(crate) fn delivered_before(
+    audit: &[AuditRecord],
+    operation: &str,
+    kind: Option<NotifyKind>,
+    execution: Option<&str>,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let Some(execution) = execution.filter(|execution| !execution.is_empty()) else {
+        return Default::default();
+    };
+    audit
+        .iter()
+        .filter(|record| record.kind == AuditKind::ConnectorDelivered)
+        .filter(|record| {
+            record.data.get("operation").and_then(Value::as_str) == Some(operation)
+                && record.data.get("kind").and_then(Value::as_str) == kind.map(NotifyKind::as_str)
+                && record.data.get("execution").and_then(Value::as_str) == Some(execution)
+        })
+        .filter_map(|record| {
+            let channel = record.data.get("channel").and_then(Value::as_str)?;
+            let key = match record.data.get("recipient").and_then(Value::as_str) {
+                Some(recipient) => format!("{channel}:{recipient}"),
+                None => channel.to_string(),
+            };
+            let external_id = record
+                .data
+                .get("external_id")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Some((key, external_id))
+        })
+        .collect()
+}
+
+pub(crate) type DeliveredBefore = std::collections::BTreeMap<String, Option<String>>;
 
 pub(crate) type ChannelFuture<'a> = Pin<Box<dyn Future<Output = ChannelResult> + Send + 'a>>;
 
@@ -249,7 +305,13 @@ impl Outbound {
                 ),
             },
         };
-        let mut sends = self.broadcast(&brief, &intro, kind.as_str());
+        let done = delivered_before(
+            &audit,
+            "notify",
+            Some(kind),
+            request.execution_id.as_deref(),
+        );
+        let mut sends = self.broadcast(&brief, &intro, kind.as_str(), &done);
         if kind == NotifyKind::Outcome {
             let action = if incident.status == IncidentStatus::Resolved {
                 TicketAction::Resolve
@@ -278,8 +340,14 @@ impl Outbound {
             }
         }
         let results = futures_util::future::join_all(sends).await;
-        self.finish(&request.correlation_id, "notify", Some(kind), results)
-            .await
+        self.finish(
+            &request.correlation_id,
+            request.execution_id.as_deref(),
+            "notify",
+            Some(kind),
+            results,
+        )
+        .await
     }
 
     /// The topic, Slack and Teams, with the same story.
@@ -288,32 +356,49 @@ impl Outbound {
         brief: &'a Brief,
         intro: &str,
         kind: &str,
+        done: &DeliveredBefore,
     ) -> Vec<ChannelFuture<'a>> {
-        let mut sends: Vec<ChannelFuture<'a>> = Vec::new();
+        // Futures do nothing until polled, so those of channels delivered before are dropped unsent.
+        let mut sends: Vec<(&'static str, ChannelFuture<'a>)> = Vec::new();
         if let Some(topic) = &self.topic {
             let message = TopicMessage {
                 subject: brief.headline(),
                 body: format!("{intro}\n\n{}", brief.plain_text()),
                 attributes: vec![("kind".to_string(), kind.to_string())],
             };
-            sends.push(channel(channels::SNS, async move {
-                topic.publish(&message).await.map(Some)
-            }));
+            sends.push((
+                channels::SNS,
+                channel(channels::SNS, async move {
+                    topic.publish(&message).await.map(Some)
+                }),
+            ));
         }
         if let Some(slack) = &self.channels.slack {
             let blocks = chat::incident_blocks(brief, intro);
             let text = format!("{} — {intro}", brief.headline());
-            sends.push(channel(channels::SLACK, async move {
-                chat::post_slack(&self.delivery, slack, &text, blocks).await
-            }));
+            sends.push((
+                channels::SLACK,
+                channel(channels::SLACK, async move {
+                    chat::post_slack(&self.delivery, slack, &text, blocks).await
+                }),
+            ));
         }
         if let Some(teams) = &self.channels.teams {
             let card = chat::teams_card(brief, intro);
-            sends.push(channel(channels::TEAMS, async move {
-                chat::post_teams(&self.delivery, teams, card).await
-            }));
+            sends.push((
+                channels::TEAMS,
+                channel(channels::TEAMS, async move {
+                    chat::post_teams(&self.delivery, teams, card).await
+                }),
+            ));
         }
         sends
+            .into_iter()
+            .map(|(name, send)| match done.get(name) {
+                Some(previous) => already(name, None, previous.clone()),
+                None => send,
+            })
+            .collect()
     }
 
     fn ticket_sends<'a>(
@@ -347,6 +432,7 @@ impl Outbound {
         let (incident, signals, audit) = self.load(&request.correlation_id).await?;
         let brief = Brief::new(&incident, &signals, &audit, request.execution_id.as_deref());
         let why = page_reason(&incident, self.clock.now());
+        let done = delivered_before(&audit, "page", None, request.execution_id.as_deref());
         let sends = match &self.channels.pagerduty {
             Some(pagerduty) => vec![channel(
                 channels::PAGERDUTY,
@@ -358,11 +444,18 @@ impl Outbound {
                 &brief,
                 &format!("ESCALATION: on-call attention needed ({why})."),
                 "escalation",
+                &done,
             ),
         };
         let results = futures_util::future::join_all(sends).await;
-        self.finish(&request.correlation_id, "page", None, results)
-            .await
+        self.finish(
+            &request.correlation_id,
+            request.execution_id.as_deref(),
+            "page",
+            None,
+            results,
+        )
+        .await
     }
 
     async fn open_ticket(
@@ -373,8 +466,14 @@ impl Outbound {
         let brief = Brief::new(&incident, &signals, &audit, request.execution_id.as_deref());
         let results =
             futures_util::future::join_all(self.ticket_sends(&brief, TicketAction::Open)).await;
-        self.finish(&request.correlation_id, "open_ticket", None, results)
-            .await
+        self.finish(
+            &request.correlation_id,
+            request.execution_id.as_deref(),
+            "open_ticket",
+            None,
+            results,
+        )
+        .await
     }
 
     /// Records one audit record per channel that did something, counts each in a metric, and
@@ -382,6 +481,7 @@ impl Outbound {
     pub(crate) async fn finish(
         &self,
         id: &CorrelationId,
+        execution: Option<&str>,
         operation: &str,
         kind: Option<NotifyKind>,
         results: Vec<ChannelResult>,
@@ -390,7 +490,8 @@ impl Outbound {
         let mut entries = Vec::new();
         let timestamp = self.clock.now().timestamp_millis();
         for result in results {
-            let mut data = json!({"operation": operation, "channel": result.channel});
+            let mut data =
+                json!({"operation": operation, "channel": result.channel, "execution": execution});
             if let Some(kind) = kind {
                 data["kind"] = json!(kind.as_str());
             }
@@ -399,6 +500,10 @@ impl Outbound {
             }
             match result.outcome {
                 Ok(Sent::Skipped) => {}
+                Ok(Sent::AlreadyDelivered(external_id)) => report.delivered.push(Delivered {
+                    channel: result.channel.to_string(),
+                    external_id,
+                }),
                 Ok(Sent::Delivered(external_id)) => {
                     data["external_id"] = json!(external_id);
                     metrics::count("ConnectorDeliveries", result.channel, 1, timestamp);

@@ -37,7 +37,7 @@ impl Outbound {
         }
         let results = futures_util::future::join_all(sends).await;
         let report = self
-            .finish(&incident.id, "publish_postmortem", None, results)
+            .finish(&incident.id, None, "publish_postmortem", None, results)
             .await?;
         if !report.delivered.is_empty() {
             let places: Vec<Value> = report

@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 // The function crates cannot be dependencies (no crate depends on a function crate), so their
 // deployment contracts are compiled here from source.
 #[allow(dead_code)]
+#[path = "../../functions/connectors/src/inbound/wiring.rs"]
+mod connectors_http_wiring;
+#[allow(dead_code)]
 #[path = "../../functions/connectors/src/wiring.rs"]
 mod connectors_wiring;
 #[allow(dead_code)]
@@ -52,6 +55,12 @@ fn contracts() -> Vec<Contract> {
             environment: connectors_wiring::ENVIRONMENT,
             api_calls: connectors_wiring::api_calls(),
             error_types: connectors_wiring::error_types(),
+        },
+        Contract {
+            name: "connectors-http",
+            environment: connectors_http_wiring::ENVIRONMENT,
+            api_calls: connectors_http_wiring::api_calls(),
+            error_types: connectors_http_wiring::error_types(),
         },
         Contract {
             name: "log-analyzer",

@@ -3,6 +3,7 @@
 
 pub mod delivery;
 pub mod handler;
+pub mod inbound;
 pub mod outbound;
 pub mod secrets;
 pub mod settings;

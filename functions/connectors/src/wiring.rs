@@ -41,9 +41,9 @@ pub fn api_calls() -> Vec<&'static str> {
     calls
 }
 
-/// Every `errorType` the handler can report. `ApprovalRejected` is not returned by this
-/// function: the approval callback sends it to the waiting task with SendTaskFailure, and the
-/// state machine catches it on the connectors' "Request approval" state.
+/// Every `errorType` the handler can report. (`ApprovalRejected`, which the "Request approval"
+/// state also catches, comes from the approval endpoint through SendTaskFailure: see
+/// inbound/wiring.rs.)
 pub fn error_types() -> Vec<&'static str> {
     let text = String::new;
     let store = [
@@ -53,12 +53,7 @@ pub fn error_types() -> Vec<&'static str> {
     ];
     let mut names: Vec<&'static str> = store.iter().map(StoreError::error_type).collect();
     names.push(IntakeError::Contended(text()).error_type());
-    names.extend([
-        "InvalidRequest",
-        "IncidentNotFound",
-        "ApprovalNotDelivered",
-        argus::recovery::APPROVAL_REJECTED,
-    ]);
+    names.extend(["InvalidRequest", "IncidentNotFound", "ApprovalNotDelivered"]);
     names.sort_unstable();
     names.dedup();
     names

@@ -11,13 +11,18 @@ const SLACK_TEXT_LIMIT: usize = 3000;
 /// Slack refuses header texts longer than this.
 const SLACK_HEADER_LIMIT: usize = 150;
 
-/// The action ids of the approval buttons; the inbound callback dispatches on them.
-pub const APPROVE_ACTION_ID: &str = "argus_approve";
-pub const REJECT_ACTION_ID: &str = "argus_reject";
+/// The action ids of the approval buttons, as the approval endpoint reads them.
+pub use crate::inbound::slack::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 
-/// What a button carries back: which approval and which answer, never the task token.
+/// What a button carries back (the endpoint's own `ButtonValue`): which approval and which
+/// answer, never the task token.
 pub fn button_value(incident: &str, approval: &str, approve: bool) -> String {
-    json!({"incident": incident, "approval": approval, "approve": approve}).to_string()
+    serde_json::to_string(&crate::inbound::slack::ButtonValue {
+        incident: incident.to_string(),
+        approval: approval.to_string(),
+        approve: Some(approve),
+    })
+    .unwrap_or_default()
 }
 
 /// `&`, `<` and `>` are control characters in Slack's mrkdwn; untrusted text is escaped.

@@ -47,6 +47,7 @@ const GRAFANA_SECRET: &str = "grafana-hmac-secret-for-tests";
 const TASK_TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAfake-task-token-never-shown";
 const APPROVAL_ID: &str = "approval-7f3a";
 const REQUESTER: &str = "slack:UREQUESTER";
+const REQUESTER_EMAIL: &str = "email:requester@example.com";
 const APPROVER: &str = "slack:UAPPROVER";
 const EMAIL_APPROVER: &str = "email:alice@example.com";
 
@@ -88,7 +89,13 @@ fn world() -> World {
         APPROVER.to_string(),
         EMAIL_APPROVER.to_string(),
         REQUESTER.to_string(),
+        REQUESTER_EMAIL.to_string(),
     ];
+    // The requester's e-mail identity is theirs too: approving by link is still self-approval.
+    config
+        .approvals
+        .identities
+        .insert(REQUESTER.to_string(), vec![REQUESTER_EMAIL.to_string()]);
     let inbound = Inbound {
         store: store.clone(),
         bus: bus.clone(),
@@ -766,6 +773,16 @@ async fn unknown_approvers_and_self_approval_are_403_and_audited() {
         )))
         .await;
     assert_eq!(mallory.status, 403);
+    let own_by_mail = world
+        .inbound
+        .handle(&link_post(&link(
+            &id,
+            REQUESTER_EMAIL,
+            true,
+            t0() + Duration::minutes(30),
+        )))
+        .await;
+    assert_eq!(own_by_mail.status, 403);
     assert!(world.callback.calls().is_empty());
     let audit = audit_after_setup(&world, &id).await;
     let reasons: Vec<(&str, &str)> = audit
@@ -784,6 +801,7 @@ async fn unknown_approvers_and_self_approval_are_403_and_audited() {
             ("not_an_approver", "slack:USTRANGER"),
             ("self_approval", REQUESTER),
             ("not_an_approver", "email:mallory@example.com"),
+            ("self_approval", REQUESTER_EMAIL),
         ]
     );
     // The approval is still open for a legitimate approver.

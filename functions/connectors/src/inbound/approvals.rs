@@ -235,7 +235,11 @@ impl Approvals<'_> {
         if now >= approval.expires_at {
             return Verdict::Refuse(Refusal::Expired);
         }
-        if approval.requested_by == answer.identity {
+        if self
+            .config
+            .approvals
+            .is_requester(&approval.requested_by, &answer.identity)
+        {
             return Verdict::Refuse(Refusal::SelfApproval);
         }
         if !self

@@ -1525,3 +1525,82 @@ async fn a_postmortem_goes_to_s3_by_date_and_to_a_confluence_page_created_then_u
         .unwrap();
     assert_eq!(fixture.archive.objects.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn publish_postmortem_stores_the_generated_postmortem_under_its_date_and_id() {
+    let fixture = fixture(Mode::Auto).await;
+    fixture
+        .settle(IncidentStatus::Resolved, "recovery verified", "RECOVERED")
+        .await;
+    let incident = fixture.current().await;
+    let signals = fixture.store.signals(fixture.id()).await.unwrap();
+    let history = fixture
+        .patterns
+        .signature_history(
+            &incident.signature,
+            Config::default().analysis.history_limit,
+        )
+        .await
+        .unwrap();
+    let expected = argus::postmortem::Postmortem::build(
+        &incident,
+        &fixture.audit().await,
+        &signals,
+        Some(&history),
+    );
+    let outbound = fixture.outbound(Channels::default(), Config::default(), secrets(&[]));
+
+    let report = outbound
+        .handle(&payload(
+            "publish_postmortem",
+            &fixture.id().to_string(),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+
+    let key = format!("postmortems/2026/11/22/{}.md", fixture.id());
+    assert_eq!(report.delivered[0].channel, "s3");
+    let objects = fixture.archive.objects.lock().unwrap().clone();
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0].0, key);
+    assert_eq!(objects[0].1, expected.to_markdown());
+    assert!(objects[0].1.contains(&fixture.id().to_string()));
+    let published = records_of(&fixture.audit().await, AuditKind::PostmortemPublished);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["title"], expected.title());
+}
+
+#[tokio::test]
+async fn no_approval_links_go_to_whoever_requested_the_action() {
+    let fixture = fixture(Mode::Approval).await;
+    let mut config = approval_config();
+    config.approvals.identities.insert(
+        PRINCIPAL.to_string(),
+        vec!["email:alice@example.com".into()],
+    );
+    let channels = Channels {
+        approval_links: Some(ApprovalLinks {
+            base_url: "https://argus.example.com".into(),
+            key: SigningKey::new(LINK_KEY.as_bytes().to_vec()),
+        }),
+        ..Channels::default()
+    };
+    let outbound = fixture.outbound(channels, config, secrets(&[]));
+    let report = outbound
+        .handle(&payload(
+            "request_approval",
+            &fixture.id().to_string(),
+            json!({"task_token": TASK_TOKEN}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(report.delivered.len(), 1);
+    let emails = fixture.published();
+    assert_eq!(emails.len(), 1);
+    assert!(
+        emails[0]
+            .attributes
+            .contains(&("approver".to_string(), "bob@example.com".to_string()))
+    );
+}

@@ -155,6 +155,13 @@ impl Outbound {
             .approvers_for(approval.risk)
             .into_iter()
             .filter(|approver| approver.starts_with("email:"))
+            // Whoever requested the action cannot approve it: no links are sent to them.
+            .filter(|approver| {
+                !self
+                    .config
+                    .approvals
+                    .is_requester(&approval.requested_by, approver)
+            })
             .collect();
         email_approvers.sort_unstable();
         email_approvers.dedup();

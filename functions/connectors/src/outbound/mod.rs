@@ -261,6 +261,7 @@ impl Outbound {
             "request_approval" => self.request_approval(&request).await,
             "page" => self.page(&request).await,
             "open_ticket" => self.open_ticket(&request).await,
+            "publish_postmortem" => self.publish_postmortem(&request).await,
             other => Err(ConnectorError::Invalid(format!(
                 "unknown operation `{}`",
                 argus::signal::cap_text(other, 40)

@@ -2,13 +2,32 @@
 //! content API, storage format) that is created once and updated on later publications.
 
 use super::channels::{self, CONFLUENCE, Confluence};
-use super::{ACTOR, ChannelFuture, ConnectorError, OperationReport, Outbound, channel};
+use super::{
+    ACTOR, ChannelFuture, ConnectorError, OperationReport, OperationRequest, Outbound, channel,
+};
 use crate::delivery::{Delivery, DeliveryError, HttpRequest, Method};
 use argus::incident::{AuditEntry, AuditKind, Incident};
 use argus::intake::update_incident;
 use serde_json::{Value, json};
 
 impl Outbound {
+    /// Builds the post-mortem from the incident, its audit trail, its signals and what the
+    /// patterns table learned about its signature, then publishes it.
+    pub(super) async fn publish_postmortem(
+        &self,
+        request: &OperationRequest,
+    ) -> Result<OperationReport, ConnectorError> {
+        let (incident, signals, audit) = self.load(&request.correlation_id).await?;
+        let history = self
+            .patterns
+            .signature_history(&incident.signature, self.config.analysis.history_limit)
+            .await?;
+        let postmortem =
+            argus::postmortem::Postmortem::build(&incident, &audit, &signals, Some(&history));
+        self.publish_markdown(&incident, &postmortem.title(), &postmortem.to_markdown())
+            .await
+    }
+
     /// Stores `markdown` as the incident's post-mortem in S3 and, when Confluence is on, as a
     /// page; audits each channel and, when anything was published, `PostmortemPublished`.
     pub async fn publish_markdown(

@@ -103,6 +103,15 @@ data "aws_iam_policy_document" "connectors" {
     resources = [aws_secretsmanager_secret.connectors.arn]
   }
 
+  # The loader's other source: SecureString parameters under /<name_prefix>/connectors, for teams
+  # that keep credentials in Parameter Store (ARGUS_CONNECTORS_SSM_PATH).
+  statement {
+    sid       = "ReadOwnParameters"
+    effect    = "Allow"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = ["${local.arn_prefix}:ssm:${local.region}:${local.account_id}:parameter/${var.name_prefix}/connectors"]
+  }
+
   statement {
     sid       = "NotifyByEmail"
     effect    = "Allow"

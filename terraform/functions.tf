@@ -61,6 +61,7 @@ locals {
         ARGUS_PATTERNS_TABLE       = aws_dynamodb_table.patterns.name
         ARGUS_POLICY               = var.policy_json
         ARGUS_CONNECTORS_SECRET_ID = aws_secretsmanager_secret.connectors.arn
+        ARGUS_CONNECTORS_SSM_PATH  = "" # the loader's other source (Parameter Store); off while the secret is used
         ARGUS_SNS_TOPIC_ARN        = aws_sns_topic.incidents.arn
         ARGUS_POSTMORTEM_BUCKET    = aws_s3_bucket.postmortems.bucket
         ARGUS_SLACK_CHANNEL        = var.connectors.slack_channel

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 #[path = "../../functions/connectors/src/inbound/wiring.rs"]
 mod connectors_http_wiring;
 #[allow(dead_code)]
+#[path = "../../functions/connectors/src/wiring.rs"]
+mod connectors_wiring;
+#[allow(dead_code)]
 #[path = "../../functions/log-analyzer/src/wiring.rs"]
 mod log_analyzer_wiring;
 #[allow(dead_code)]
@@ -46,6 +49,12 @@ fn contracts() -> Vec<Contract> {
             environment: verifier_wiring::ENVIRONMENT,
             api_calls: verifier_wiring::api_calls(),
             error_types: verifier_wiring::error_types(),
+        },
+        Contract {
+            name: "connectors",
+            environment: connectors_wiring::ENVIRONMENT,
+            api_calls: connectors_wiring::api_calls(),
+            error_types: connectors_wiring::error_types(),
         },
         Contract {
             name: "connectors-http",

@@ -26,7 +26,8 @@ use connectors::inbound::auth::{
 };
 use connectors::inbound::http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
 use connectors::inbound::slack::{
-    APPROVE_ACTION_ID, REJECT_ACTION_ID, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    APPROVE_ACTION_ID, HttpSlackResponder, REJECT_ACTION_ID, SIGNATURE_HEADER, SlackResponder,
+    TIMESTAMP_HEADER,
 };
 use connectors::inbound::task_callback::{
     RecordedCallback, RecordingTaskCallback, TaskCallbackError,
@@ -60,7 +61,29 @@ struct World {
     bus: Arc<MemoryEventBus>,
     callback: Arc<RecordingTaskCallback>,
     clock: Arc<ManualClock>,
+    responder: Arc<RecordingResponder>,
     inbound: Inbound,
+}
+
+/// The messages posted to Slack's `response_url`s, in order.
+#[derive(Default)]
+struct RecordingResponder(std::sync::Mutex<Vec<(String, Value)>>);
+
+impl RecordingResponder {
+    fn posts(&self) -> Vec<(String, Value)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl SlackResponder for RecordingResponder {
+    async fn respond(&self, response_url: &str, message: &Value) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((response_url.to_string(), message.clone()));
+        Ok(())
+    }
 }
 
 fn secrets() -> Secrets {
@@ -96,6 +119,7 @@ fn world() -> World {
         .approvals
         .identities
         .insert(REQUESTER.to_string(), vec![REQUESTER_EMAIL.to_string()]);
+    let responder = Arc::new(RecordingResponder::default());
     let inbound = Inbound {
         store: store.clone(),
         bus: bus.clone(),
@@ -103,8 +127,10 @@ fn world() -> World {
         clock: clock.clone(),
         config,
         secrets: secrets(),
+        slack_responder: responder.clone(),
     };
     World {
+        responder,
         store,
         bus,
         callback,
@@ -654,6 +680,13 @@ async fn a_slack_approval_is_recorded_audited_and_sent_exactly_once() {
             .starts_with("Approved by <@UAPPROVER>")
     );
     assert!(!response.body.contains(TASK_TOKEN));
+    // Slack ignores the HTTP answer's body for block actions: the message is updated through
+    // the interaction's response_url.
+    let posts = world.responder.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].0, "https://hooks.slack.com/actions/T0001/1/abc");
+    assert_eq!(posts[0].1["replace_original"], true);
+    assert_eq!(posts[0].1["text"], reply["text"]);
     assert_eq!(
         world.callback.calls(),
         vec![RecordedCallback::Success {
@@ -990,4 +1023,35 @@ async fn a_function_url_event_with_a_base64_form_body_reaches_the_slack_handler(
     let response = world.inbound.handle(&request).await.into_function_url();
     assert_eq!(response.status_code, 200);
     assert_eq!(world.callback.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn the_slack_responder_posts_only_under_its_allowed_prefix() {
+    use wiremock::matchers::{body_json, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/actions/T0001/1/abc"))
+        .and(body_json(
+            json!({"replace_original": true, "text": "Approved"}),
+        ))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&slack)
+        .await;
+    let responder = HttpSlackResponder::new(format!("{}/actions/", slack.uri())).unwrap();
+    let message = json!({"replace_original": true, "text": "Approved"});
+    responder
+        .respond(&format!("{}/actions/T0001/1/abc", slack.uri()), &message)
+        .await
+        .unwrap();
+    let elsewhere = responder
+        .respond(&format!("{}/other", slack.uri()), &message)
+        .await;
+    assert!(elsewhere.is_err(), "a URL outside the prefix is refused");
+    let production = HttpSlackResponder::new(connectors::inbound::slack::RESPONSE_URL_PREFIX)
+        .unwrap()
+        .respond("http://169.254.169.254/latest/meta-data/", &message)
+        .await;
+    assert!(production.is_err(), "only Slack's hooks host is posted to");
 }

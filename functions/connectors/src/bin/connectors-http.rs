@@ -11,44 +11,11 @@ use aws_lambda_events::event::lambda_function_urls::{
 use connectors::inbound::Inbound;
 use connectors::inbound::http::{HttpRequest, HttpResponse};
 use connectors::inbound::settings::InboundSettings;
+use connectors::inbound::slack::{HttpSlackResponder, RESPONSE_URL_PREFIX};
 use connectors::inbound::task_callback::SfnTaskCallback;
-use connectors::secrets::Secrets;
+use connectors::secrets::load_from_secrets_manager;
 use lambda_runtime::{LambdaEvent, service_fn};
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-#[derive(Debug, thiserror::Error)]
-enum InitError {
-    #[error("secret {0} could not be read: {1}")]
-    SecretUnreadable(String, String),
-    #[error("secret {0} is not a JSON object of strings")]
-    SecretMalformed(String),
-}
-
-/// Reads the connectors' secret once. Errors name the secret and the failure, never a value.
-async fn load_secrets(
-    client: &aws_sdk_secretsmanager::Client,
-    secret_id: &str,
-) -> Result<Secrets, InitError> {
-    let output = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|error| {
-            use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-            InitError::SecretUnreadable(
-                secret_id.to_string(),
-                error.code().unwrap_or("no error code").to_string(),
-            )
-        })?;
-    let text = output
-        .secret_string()
-        .ok_or_else(|| InitError::SecretMalformed(secret_id.to_string()))?;
-    let values: BTreeMap<String, String> = serde_json::from_str(text)
-        .map_err(|_| InitError::SecretMalformed(secret_id.to_string()))?;
-    Ok(Secrets::from_map(values))
-}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -62,7 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         error
     })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let secrets = load_secrets(
+    let secrets = load_from_secrets_manager(
         &aws_sdk_secretsmanager::Client::new(&aws),
         &settings.secret_id,
     )
@@ -87,6 +54,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         clock: Arc::new(SystemClock),
         config: settings.config,
         secrets,
+        slack_responder: Arc::new(HttpSlackResponder::new(RESPONSE_URL_PREFIX)?),
     };
     let inbound = &inbound;
     lambda_runtime::run(service_fn(

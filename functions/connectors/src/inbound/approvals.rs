@@ -24,6 +24,8 @@ pub struct ApprovalAnswer {
     pub identity: String,
     /// `slack` or `link`.
     pub channel: &'static str,
+    /// Where Slack takes the message that replaces the buttons (its `response_url`).
+    pub reply_to: Option<String>,
 }
 
 /// Why an answer was refused. Each maps to one HTTP status.

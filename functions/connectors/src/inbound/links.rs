@@ -34,6 +34,7 @@ fn answer_of(claims: &LinkClaims) -> ApprovalAnswer {
         approve: claims.approve,
         identity: claims.approver.clone(),
         channel: "link",
+        reply_to: None,
     }
 }
 

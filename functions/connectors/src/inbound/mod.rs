@@ -69,6 +69,8 @@ pub struct Inbound {
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     pub secrets: Secrets,
+    /// Replaces the buttons of a Slack approval request with the outcome.
+    pub slack_responder: Arc<dyn slack::SlackResponder>,
 }
 
 impl std::fmt::Debug for Inbound {
@@ -194,6 +196,12 @@ impl Inbound {
             }
         };
         let outcome = approvals.answer(&answer).await?;
+        if let Some(response_url) = &answer.reply_to {
+            let (_, message) = slack::message(&answer, &outcome);
+            if let Err(reason) = self.slack_responder.respond(response_url, &message).await {
+                tracing::warn!(%reason, "the Slack message could not be updated");
+            }
+        }
         Ok(slack::reply(&answer, &outcome))
     }
 }

@@ -1,10 +1,14 @@
 //! Slack interactivity: the Approve / Reject buttons of an approval request. The request is
 //! verified (v0 signature over the raw body, five-minute window) before its payload is read,
 //! the approver is the Slack user who clicked, and the answer replaces the buttons.
+//!
+//! Slack ignores the body of the HTTP answer to a `block_actions` request, so the outcome is
+//! also posted to the interaction's `response_url`, which is what updates the message.
 
 use super::approvals::{AnswerOutcome, ApprovalAnswer, Refusal, outcome_json};
 use super::http::{HttpRequest, HttpResponse};
 use crate::signing::{SigningKey, SlackSignatureError, verify_slack};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,6 +35,8 @@ struct InteractionPayload {
     user: SlackUser,
     #[serde(default)]
     actions: Vec<SlackAction>,
+    #[serde(default)]
+    response_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,12 +119,81 @@ pub fn read_answer(
         approve,
         identity: format!("slack:{}", payload.user.id),
         channel: "slack",
+        reply_to: payload.response_url,
     })
+}
+
+/// Only Slack's own hosts are ever posted to, whatever a (signed) payload names.
+pub const RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
+
+/// Posts a message to an interaction's `response_url`.
+#[async_trait]
+pub trait SlackResponder: Send + Sync {
+    async fn respond(&self, response_url: &str, message: &Value) -> Result<(), String>;
+}
+
+/// The real responder: one short attempt; a failure only leaves the buttons in place (the
+/// decision itself is already recorded and the workflow resumed).
+#[derive(Debug, Clone)]
+pub struct HttpSlackResponder {
+    client: reqwest::Client,
+    allowed_prefix: String,
+}
+
+impl HttpSlackResponder {
+    pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// `allowed_prefix` is [`RESPONSE_URL_PREFIX`] in production; tests pass a loopback URL.
+    pub fn new(allowed_prefix: impl Into<String>) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Self::TIMEOUT)
+            .build()
+            .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
+        Ok(Self {
+            client,
+            allowed_prefix: allowed_prefix.into(),
+        })
+    }
+}
+
+#[async_trait]
+impl SlackResponder for HttpSlackResponder {
+    async fn respond(&self, response_url: &str, message: &Value) -> Result<(), String> {
+        if !response_url.starts_with(&self.allowed_prefix) {
+            return Err(format!(
+                "the response_url is not under {}",
+                self.allowed_prefix
+            ));
+        }
+        let response = self
+            .client
+            .post(response_url)
+            .json(message)
+            .send()
+            .await
+            // The URL is a short-lived credential for the message: keep it out of the error.
+            .map_err(|error| format!("Slack did not answer: {}", error.without_url()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("Slack answered {}", response.status().as_u16()))
+        }
+    }
 }
 
 /// The reply to a verified answer: a decision replaces the original message's buttons with the
 /// outcome; a refusal is shown only to whoever clicked and leaves the buttons for the others.
 pub fn reply(answer: &ApprovalAnswer, outcome: &AnswerOutcome) -> HttpResponse {
+    let (status, message) = message(answer, outcome);
+    let mut body = message;
+    if let (Some(object), Value::Object(extra)) = (body.as_object_mut(), outcome_json(outcome)) {
+        object.insert("argus".to_string(), Value::Object(extra));
+    }
+    HttpResponse::json(status, &body)
+}
+
+/// The HTTP status of the answer and the Slack message that shows its outcome.
+pub fn message(answer: &ApprovalAnswer, outcome: &AnswerOutcome) -> (u16, Value) {
     let user = answer.identity.trim_start_matches("slack:");
     let (status, message) = match outcome {
         AnswerOutcome::Decided { approved, incident } => {
@@ -149,11 +224,7 @@ pub fn reply(answer: &ApprovalAnswer, outcome: &AnswerOutcome) -> HttpResponse {
         }
         AnswerOutcome::Refused(refusal) => (refusal.status(), ephemeral(refusal)),
     };
-    let mut body = message;
-    if let (Some(object), Value::Object(extra)) = (body.as_object_mut(), outcome_json(outcome)) {
-        object.insert("argus".to_string(), Value::Object(extra));
-    }
-    HttpResponse::json(status, &body)
+    (status, message)
 }
 
 fn replacement(text: &str) -> Value {
@@ -211,6 +282,7 @@ mod tests {
                 approve: false,
                 identity: "slack:U024BE7LH".into(),
                 channel: "slack",
+                reply_to: None,
             }
         );
     }

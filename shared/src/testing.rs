@@ -546,3 +546,136 @@ pub async fn pattern_store_conformance(store: &dyn PatternStore, label: &str) {
         "another signature sharing a prefix learned nothing"
     );
 }
+
+/// Fakes of the reconciler's ports, for its logic tests in every crate.
+pub mod reconcile {
+    use crate::ports::WorkflowError;
+    use crate::reconcile::{
+        AlarmSnapshot, AlarmSource, AlarmSourceError, ExecutionLookup, ExecutionStatus,
+    };
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// The alarms in ALARM, as the test sets them; it can be switched to fail like an outage.
+    #[derive(Debug, Default)]
+    pub struct FakeAlarms {
+        pub alarms: Mutex<Vec<AlarmSnapshot>>,
+        pub failing: AtomicBool,
+        pub calls: AtomicUsize,
+    }
+
+    impl FakeAlarms {
+        pub fn with(alarms: Vec<AlarmSnapshot>) -> Self {
+            Self {
+                alarms: Mutex::new(alarms),
+                ..Self::default()
+            }
+        }
+    }
+
+    #[async_trait]
+    impl AlarmSource for FakeAlarms {
+        async fn alarms_in_alarm(&self) -> Result<Vec<AlarmSnapshot>, AlarmSourceError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(AlarmSourceError::Unavailable("simulated outage".into()));
+            }
+            Ok(self.alarms.lock().unwrap().clone())
+        }
+    }
+
+    /// Execution statuses by execution id; an id the test did not set does not exist.
+    #[derive(Debug, Default)]
+    pub struct FakeExecutions {
+        pub statuses: Mutex<HashMap<String, ExecutionStatus>>,
+        pub lookups: AtomicUsize,
+    }
+
+    impl FakeExecutions {
+        pub fn set(&self, execution_id: &str, status: ExecutionStatus) {
+            self.statuses
+                .lock()
+                .unwrap()
+                .insert(execution_id.to_string(), status);
+        }
+    }
+
+    #[async_trait]
+    impl ExecutionLookup for FakeExecutions {
+        async fn execution_status(
+            &self,
+            execution_id: &str,
+        ) -> Result<ExecutionStatus, WorkflowError> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            Ok(self
+                .statuses
+                .lock()
+                .unwrap()
+                .get(execution_id)
+                .copied()
+                .unwrap_or(ExecutionStatus::NotFound))
+        }
+    }
+
+    /// The CPU alarm of `events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json` on
+    /// `instance` (one alarm per instance, named `ServerCpuTooHigh-<instance>`), in ALARM since
+    /// `changed_at`, as DescribeAlarms reports it. `cpu_alarm_event` is its EventBridge event.
+    pub fn cpu_alarm(instance: &str, changed_at: DateTime<Utc>) -> AlarmSnapshot {
+        let name = format!("ServerCpuTooHigh-{instance}");
+        AlarmSnapshot {
+            arn: format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"),
+            name,
+            state: "ALARM".to_string(),
+            state_reason: "Threshold Crossed: 1 out of the last 1 datapoints [99.5] was greater than the threshold (50.0)".to_string(),
+            state_reason_data: Some(r#"{"version":"1.0","statistic":"Average","period":300,"recentDatapoints":[99.5],"threshold":50.0}"#.to_string()),
+            state_changed_at: changed_at,
+            description: Some("Goes into alarm when server CPU utilization is too high!".to_string()),
+            namespace: Some("AWS/EC2".to_string()),
+            metric_name: Some("CPUUtilization".to_string()),
+            dimensions: BTreeMap::from([("InstanceId".to_string(), instance.to_string())]),
+            metrics: Vec::new(),
+            alarm_rule: None,
+        }
+    }
+
+    /// The EventBridge event of `cpu_alarm(instance, changed_at)`'s transition, as the real
+    /// delivery brings it (its own event id, the sample's shape).
+    pub fn cpu_alarm_event(instance: &str, changed_at: DateTime<Utc>) -> serde_json::Value {
+        let snapshot = cpu_alarm(instance, changed_at);
+        let stamp = changed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        serde_json::json!({
+            "version": "0",
+            "id": format!("eventbridge-{instance}-{stamp}"),
+            "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch",
+            "account": "123456789012",
+            "time": stamp,
+            "region": "us-east-1",
+            "resources": [snapshot.arn],
+            "detail": {
+                "alarmName": snapshot.name,
+                "configuration": {
+                    "description": snapshot.description,
+                    "metrics": [{
+                        "id": "30b6c6b2-a864-43a2-4877-c09a1afc3b87",
+                        "metricStat": {
+                            "metric": {
+                                "dimensions": {"InstanceId": instance},
+                                "name": "CPUUtilization",
+                                "namespace": "AWS/EC2"
+                            },
+                            "period": 300,
+                            "stat": "Average"
+                        },
+                        "returnData": true
+                    }]
+                },
+                "previousState": {"value": "OK", "reason": "Threshold Crossed", "timestamp": stamp},
+                "state": {"value": "ALARM", "reason": snapshot.state_reason, "reasonData": snapshot.state_reason_data, "timestamp": stamp}
+            }
+        })
+    }
+}

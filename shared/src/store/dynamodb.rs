@@ -76,6 +76,7 @@ pub struct DynamoStore {
     incidents_table: String,
     pub(super) patterns_table: String,
     retention: Duration,
+    transaction_backoff: std::time::Duration,
 }
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
@@ -181,12 +182,15 @@ pub(super) fn build_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("cannot build the request: {error}"))
 }
 
-/// Backoff before retry `attempt` (1-based): 15 ms doubling, with jitter from the clock's
+/// The first backoff of a cancelled transaction's retries.
+const DEFAULT_TRANSACTION_BACKOFF: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// Backoff before retry `attempt` (1-based): `first` doubling, with jitter from the clock's
 /// nanoseconds so that racing writers spread out.
-async fn backoff(attempt: u32) {
-    let base = 15u64 << attempt.min(6);
+async fn backoff(first: std::time::Duration, attempt: u32) {
+    let base = (first.as_micros() as u64).saturating_mul(1 << attempt.min(6));
     let jitter = u64::from(Utc::now().timestamp_subsec_nanos()) % base.max(1);
-    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+    tokio::time::sleep(std::time::Duration::from_micros(base + jitter)).await;
 }
 
 /// How a cancelled transaction ended, read from its cancellation reasons.
@@ -224,11 +228,19 @@ impl DynamoStore {
             incidents_table: incidents_table.into(),
             patterns_table: patterns_table.into(),
             retention: Duration::days(DEFAULT_RETENTION_DAYS),
+            transaction_backoff: DEFAULT_TRANSACTION_BACKOFF,
         }
     }
 
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// The first wait before retrying a transaction cancelled by a conflict or throttling
+    /// (doubling, with jitter); fault tests shorten it.
+    pub fn with_transaction_backoff(mut self, first: std::time::Duration) -> Self {
+        self.transaction_backoff = first;
         self
     }
 
@@ -263,7 +275,7 @@ impl DynamoStore {
             match outcome {
                 Cancelled::Transient(reason) if attempt < TRANSACTION_ATTEMPTS => {
                     tracing::debug!(%reason, attempt, "transaction cancelled; retrying");
-                    backoff(attempt).await;
+                    backoff(self.transaction_backoff, attempt).await;
                 }
                 Cancelled::Transient(reason) if reason.contains("Throttl") => {
                     return Err(StoreError::Throttled(reason));

@@ -239,8 +239,34 @@ async fn concurrent_deliveries_under_throttling_give_one_incident_and_one_start(
     while let Some(outcome) = tasks.join_next().await {
         opened += usize::from(outcome.unwrap() == Outcome::Opened);
     }
-    assert_eq!(opened, 1);
-    faulty.assert_one_intact_incident().await;
+    // The delivery that opened the incident may itself have failed later on (its decision
+    // write throttled past every retry); its re-delivery then finds a duplicate within the grace
+    // period. Either way there is one incident, and at most one start so far.
+    assert!(opened <= 1, "{opened} deliveries opened an incident");
+    let incident = faulty.assert_one_intact_incident().await;
+    assert!(faulty.workflow.starts.load(Ordering::SeqCst) <= 1);
+    // The reconciler finishes whatever the throttling left undone, without a second start.
+    faulty.clock.advance(chrono::Duration::seconds(
+        faulty.config.resume_after_seconds as i64 + 1,
+    ));
+    let alarms = FakeAlarms::default();
+    let executions = FakeExecutions::default();
+    let run = Reconciler {
+        intake: faulty.intake(),
+        alarms: &alarms,
+        executions: &executions,
+        limits: ReconcileLimits::default(),
+    }
+    .run()
+    .await;
+    assert!(run.failures.is_empty(), "{:?}", run.failures);
+    assert_eq!(
+        run.redriven.len(),
+        usize::from(incident.execution.is_none()),
+        "{run:?}"
+    );
+    let finished = faulty.assert_one_intact_incident().await;
+    assert!(finished.execution.is_some());
     assert_eq!(faulty.workflow.starts.load(Ordering::SeqCst), 1);
 }
 

@@ -225,6 +225,9 @@ pub struct ReconcileLimits {
     pub max_escalations: usize,
     /// Incidents read per status when looking for stalled and overdue ones.
     pub scan_limit: usize,
+    /// No new signal or re-drive (each may wait on the analyst) starts closer than this to the
+    /// invocation's deadline: the Bedrock timeout and a margin.
+    pub time_reserve_seconds: i64,
 }
 
 impl Default for ReconcileLimits {
@@ -234,6 +237,7 @@ impl Default for ReconcileLimits {
             max_redrives: 25,
             max_escalations: 50,
             scan_limit: 200,
+            time_reserve_seconds: 30,
         }
     }
 }
@@ -287,7 +291,7 @@ pub struct ReconcileReport {
     pub alarms_attached: usize,
     /// Alarms whose transition was taken in before (its incident may be closed).
     pub alarms_already_seen: usize,
-    /// Alarms left for the next run because this one reached `max_new_signals`.
+    /// Alarms left for the next run because this one reached `max_new_signals` or its deadline.
     pub alarms_deferred: usize,
     /// Stalled incidents picked up again.
     pub redriven: Vec<CorrelationId>,
@@ -335,12 +339,14 @@ enum AlarmOutcome {
 }
 
 impl Reconciler<'_> {
-    /// One sweep. A failing step is recorded in the report and the sweep goes on; the caller
-    /// decides whether a report with failures fails the invocation.
-    pub async fn run(&self) -> ReconcileReport {
+    /// One sweep, which starts no analysis within `time_reserve_seconds` of `deadline` (the
+    /// invocation's; `None` for no limit). A failing step is recorded in the report and the sweep
+    /// goes on; the caller decides whether a report with failures fails the invocation.
+    pub async fn run(&self, deadline: Option<DateTime<Utc>>) -> ReconcileReport {
         let mut report = ReconcileReport::default();
-        self.missed_alarms(&mut report).await;
-        self.stalled_incidents(&mut report).await;
+        let stop_at = deadline.map(|at| at - Duration::seconds(self.limits.time_reserve_seconds));
+        self.missed_alarms(&mut report, stop_at).await;
+        self.stalled_incidents(&mut report, stop_at).await;
         self.overdue_incidents(&mut report).await;
         tracing::info!(
             alarms_in_alarm = report.alarms_in_alarm,
@@ -354,7 +360,12 @@ impl Reconciler<'_> {
         report
     }
 
-    async fn missed_alarms(&self, report: &mut ReconcileReport) {
+    /// Whether there is time left to start something that may wait on the analyst.
+    fn has_time(&self, stop_at: Option<DateTime<Utc>>) -> bool {
+        stop_at.is_none_or(|stop_at| self.intake.clock.now() < stop_at)
+    }
+
+    async fn missed_alarms(&self, report: &mut ReconcileReport, stop_at: Option<DateTime<Utc>>) {
         let alarms = match self.alarms.alarms_in_alarm().await {
             Ok(alarms) => alarms,
             Err(error) => return report.failed("alarms", &error.into()),
@@ -362,7 +373,8 @@ impl Reconciler<'_> {
         let mut taken = 0;
         for alarm in alarms.iter().filter(|alarm| alarm.state == "ALARM") {
             report.alarms_in_alarm += 1;
-            match self.missed_alarm(alarm, taken).await {
+            let room = taken < self.limits.max_new_signals && self.has_time(stop_at);
+            match self.missed_alarm(alarm, room).await {
                 Ok(AlarmOutcome::Covered) => report.alarms_covered += 1,
                 Ok(AlarmOutcome::Deferred) => report.alarms_deferred += 1,
                 Ok(AlarmOutcome::Ignored) => {}
@@ -382,10 +394,11 @@ impl Reconciler<'_> {
         }
     }
 
+    /// `room`: whether this run may still take in a new signal.
     async fn missed_alarm(
         &self,
         alarm: &AlarmSnapshot,
-        taken: usize,
+        room: bool,
     ) -> Result<AlarmOutcome, ReconcileError> {
         let intake = &self.intake;
         let signals = match normalise(&alarm.to_event(), &intake.config.signals)
@@ -406,7 +419,7 @@ impl Reconciler<'_> {
         {
             return Ok(AlarmOutcome::Covered);
         }
-        if taken >= self.limits.max_new_signals {
+        if !room {
             return Ok(AlarmOutcome::Deferred);
         }
         // The normal path decides: the dedup claim and the open guard make a run racing the
@@ -420,7 +433,11 @@ impl Reconciler<'_> {
 
     /// Incidents that stopped before their decision or workflow start (a crash, a throttled
     /// StartExecution) for longer than `resume_after_seconds`: picked up where they stopped.
-    async fn stalled_incidents(&self, report: &mut ReconcileReport) {
+    async fn stalled_incidents(
+        &self,
+        report: &mut ReconcileReport,
+        stop_at: Option<DateTime<Utc>>,
+    ) {
         let intake = &self.intake;
         let now = intake.clock.now();
         let cutoff = now - Duration::seconds(intake.config.resume_after_seconds as i64);
@@ -440,7 +457,7 @@ impl Reconciler<'_> {
             .iter()
             .filter(|incident| crate::intake::needs_work(incident))
         {
-            if report.redriven.len() >= self.limits.max_redrives {
+            if report.redriven.len() >= self.limits.max_redrives || !self.has_time(stop_at) {
                 break;
             }
             match intake.resume_stalled(&incident.id, ACTOR).await {

@@ -132,7 +132,7 @@ async fn a_missed_alarm_is_taken_in_once_and_a_second_run_does_nothing() {
     let executions = FakeExecutions::default();
     harness.advance(60);
 
-    let first = reconciler(&harness, &alarms, &executions).run().await;
+    let first = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(first.alarms_in_alarm, 1);
     assert_eq!(first.incidents_opened.len(), 1, "{first:?}");
     assert!(first.failures.is_empty(), "{:?}", first.failures);
@@ -140,7 +140,7 @@ async fn a_missed_alarm_is_taken_in_once_and_a_second_run_does_nothing() {
     assert_eq!(harness.analyses(), 1);
 
     harness.advance(300);
-    let second = reconciler(&harness, &alarms, &executions).run().await;
+    let second = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(second.alarms_covered, 1, "{second:?}");
     assert!(quiet(&second), "{second:?}");
     assert_eq!(harness.starts(), 1);
@@ -154,7 +154,7 @@ async fn the_real_event_and_the_reconciler_agree_on_one_incident_in_either_order
     let harness = Harness::new(Config::default());
     let alarms = FakeAlarms::with(vec![cpu_alarm("i-late", epoch())]);
     let executions = FakeExecutions::default();
-    let report = reconciler(&harness, &alarms, &executions).run().await;
+    let report = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(report.incidents_opened.len(), 1);
     let late = harness
         .deliver(&cpu_alarm_event("i-late", epoch()))
@@ -173,7 +173,7 @@ async fn the_real_event_and_the_reconciler_agree_on_one_incident_in_either_order
         .unwrap();
     assert_eq!(delivered.signals[0].outcome, Outcome::Opened);
     *alarms.alarms.lock().unwrap() = vec![cpu_alarm("i-ontime", epoch())];
-    let after = reconciler(&harness, &alarms, &executions).run().await;
+    let after = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(after.alarms_covered, 1, "{after:?}");
     assert!(quiet(&after), "{after:?}");
     assert_eq!(incidents(&harness).await.len(), 2);
@@ -202,7 +202,7 @@ async fn an_alarm_whose_incident_was_closed_is_not_reopened_for_the_same_transit
     assert_eq!(incident.status, IncidentStatus::Resolved);
     let alarms = FakeAlarms::with(vec![cpu_alarm("i-closed", epoch())]);
     let executions = FakeExecutions::default();
-    let report = reconciler(&harness, &alarms, &executions).run().await;
+    let report = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(report.alarms_already_seen, 1, "{report:?}");
     assert!(quiet(&report), "{report:?}");
     assert_eq!(incidents(&harness).await.len(), 1);
@@ -224,10 +224,10 @@ async fn a_run_takes_in_at_most_its_limit_and_the_next_run_the_rest() {
         },
         ..reconciler(&harness, &alarms, &executions)
     };
-    let first = limited.run().await;
+    let first = limited.run(None).await;
     assert_eq!(first.incidents_opened.len(), 3);
     assert_eq!(first.alarms_deferred, 2);
-    let second = limited.run().await;
+    let second = limited.run(None).await;
     assert_eq!(second.incidents_opened.len(), 2);
     assert_eq!(second.alarms_covered, 3);
     assert_eq!(incidents(&harness).await.len(), 5);
@@ -249,13 +249,13 @@ async fn a_stalled_incident_is_redriven_once_after_the_grace_period() {
 
     // WHEN the reconciler runs within the grace period THEN it leaves it to the retry
     harness.advance(60);
-    let early = reconciler(&harness, &alarms, &executions).run().await;
+    let early = reconciler(&harness, &alarms, &executions).run(None).await;
     assert!(early.redriven.is_empty(), "{early:?}");
     assert_eq!(harness.starts(), 0);
 
     // WHEN it runs after the grace period THEN the workflow starts, once
     harness.advance(harness.config.resume_after_seconds as i64);
-    let late = reconciler(&harness, &alarms, &executions).run().await;
+    let late = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(late.redriven.len(), 1, "{late:?}");
     assert_eq!(harness.starts(), 1);
     assert_eq!(
@@ -264,7 +264,7 @@ async fn a_stalled_incident_is_redriven_once_after_the_grace_period() {
         "the decision made before the outage stands"
     );
     harness.advance(harness.config.resume_after_seconds as i64 + 1);
-    let again = reconciler(&harness, &alarms, &executions).run().await;
+    let again = reconciler(&harness, &alarms, &executions).run(None).await;
     assert!(quiet(&again), "{again:?}");
     assert_eq!(harness.starts(), 1);
 
@@ -328,7 +328,7 @@ async fn an_incident_that_stalled_before_its_decision_is_decided_and_started() {
     harness.advance(harness.config.resume_after_seconds as i64 + 1);
     let alarms = FakeAlarms::default();
     let executions = FakeExecutions::default();
-    let report = reconciler(&harness, &alarms, &executions).run().await;
+    let report = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(report.redriven, vec![id.clone()], "{report:?}");
     assert_eq!(harness.analyses(), 1);
     assert_eq!(harness.starts(), 1);
@@ -371,15 +371,15 @@ async fn an_overdue_workflow_is_escalated_with_its_status_and_never_rerun() {
         // WHEN the reconciler runs before the deadline THEN it leaves the workflow alone
         let deadline = workflow_deadline(&harness.config.recovery);
         harness.clock.advance(deadline);
-        let before = reconciler(&harness, &alarms, &executions).run().await;
+        let before = reconciler(&harness, &alarms, &executions).run(None).await;
         assert!(quiet(&before), "{before:?}");
         assert_eq!(executions.lookups.load(Ordering::SeqCst), 0);
 
         // WHEN it runs past the deadline THEN the incident is escalated, once, and nothing re-runs
         harness.advance(1);
-        let past = reconciler(&harness, &alarms, &executions).run().await;
+        let past = reconciler(&harness, &alarms, &executions).run(None).await;
         assert_eq!(past.escalated, vec![id.clone()], "{status:?}: {past:?}");
-        let again = reconciler(&harness, &alarms, &executions).run().await;
+        let again = reconciler(&harness, &alarms, &executions).run(None).await;
         assert!(quiet(&again), "{again:?}");
         assert_eq!(harness.starts(), 1, "{status:?}: nothing is started again");
         let incident = harness.store.incident(&id).await.unwrap().unwrap();
@@ -412,7 +412,7 @@ async fn an_outcome_recorded_meanwhile_wins_over_the_escalation() {
     harness.advance(1);
     let alarms = FakeAlarms::default();
     let executions = FakeExecutions::default();
-    let run = reconciler(&harness, &alarms, &executions).run().await;
+    let run = reconciler(&harness, &alarms, &executions).run(None).await;
     assert!(run.escalated.is_empty(), "{run:?}");
     let incident = harness.store.incident(&id).await.unwrap().unwrap();
     assert_eq!(incident.status, IncidentStatus::Resolved);
@@ -431,7 +431,7 @@ async fn a_failing_alarm_source_is_reported_and_the_rest_of_the_run_goes_on() {
     let alarms = FakeAlarms::default();
     alarms.failing.store(true, Ordering::SeqCst);
     let executions = FakeExecutions::default();
-    let report = reconciler(&harness, &alarms, &executions).run().await;
+    let report = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(report.failures.len(), 1, "{report:?}");
     assert_eq!(report.failures[0].error_type, "AlarmSourceUnavailable");
     assert_eq!(
@@ -439,4 +439,27 @@ async fn a_failing_alarm_source_is_reported_and_the_rest_of_the_run_goes_on() {
         1,
         "stalled incidents are still re-driven"
     );
+}
+
+#[tokio::test]
+async fn no_analysis_starts_within_the_time_reserve_of_the_deadline() {
+    let harness = Harness::new(Config::default());
+    let alarms = FakeAlarms::with(
+        (0..3)
+            .map(|n| cpu_alarm(&format!("i-late{n}"), epoch()))
+            .collect(),
+    );
+    let executions = FakeExecutions::default();
+    let reserve = ReconcileLimits::default().time_reserve_seconds;
+    let tight = harness.clock.now() + Duration::seconds(reserve - 1);
+    let short = reconciler(&harness, &alarms, &executions)
+        .run(Some(tight))
+        .await;
+    assert_eq!(short.alarms_deferred, 3, "{short:?}");
+    assert_eq!(harness.analyses(), 0);
+    let roomy = harness.clock.now() + Duration::seconds(reserve + 60);
+    let long = reconciler(&harness, &alarms, &executions)
+        .run(Some(roomy))
+        .await;
+    assert_eq!(long.incidents_opened.len(), 3, "{long:?}");
 }

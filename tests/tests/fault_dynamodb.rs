@@ -257,7 +257,7 @@ async fn concurrent_deliveries_under_throttling_give_one_incident_and_one_start(
         executions: &executions,
         limits: ReconcileLimits::default(),
     }
-    .run()
+    .run(None)
     .await;
     assert!(run.failures.is_empty(), "{:?}", run.failures);
     assert_eq!(
@@ -364,8 +364,8 @@ async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconcil
         executions: &executions,
         limits: ReconcileLimits::default(),
     };
-    let run = reconciler.run().await;
-    let again = reconciler.run().await;
+    let run = reconciler.run(None).await;
+    let again = reconciler.run(None).await;
     // THEN it was decided and started exactly once
     assert_eq!(run.redriven, vec![stranded.id.clone()], "{run:?}");
     assert!(again.redriven.is_empty(), "{again:?}");

@@ -149,7 +149,7 @@ async fn a_failed_start_leaves_the_incident_open_and_the_reconciler_starts_it_on
         executions: &workflow,
         limits: ReconcileLimits::default(),
     };
-    let run = reconciler.run().await;
+    let run = reconciler.run(None).await;
     assert_eq!(run.redriven, vec![stalled.id.clone()], "{run:?}");
     assert_eq!(executions().await, vec![stalled.id.to_string()]);
 
@@ -157,7 +157,7 @@ async fn a_failed_start_leaves_the_incident_open_and_the_reconciler_starts_it_on
     clock.advance(chrono::Duration::seconds(
         config.resume_after_seconds as i64 + 1,
     ));
-    assert!(reconciler.run().await.redriven.is_empty());
+    assert!(reconciler.run(None).await.redriven.is_empty());
     let late = intake.process_event(&event).await.unwrap();
     assert_eq!(late.signals[0].outcome, Outcome::Duplicate);
     assert_eq!(executions().await.len(), 1);

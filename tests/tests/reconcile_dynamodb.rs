@@ -98,7 +98,7 @@ impl Deps {
             executions: &self.executions,
             limits: ReconcileLimits::default(),
         }
-        .run()
+        .run(None)
         .await
     }
 

@@ -147,7 +147,11 @@ impl Orchestrator {
         };
         // The reconciler's schedule (an EventBridge rule) sends a "Scheduled Event".
         if is_schedule(&event.payload) {
-            return self.reconcile(intake).await;
+            // The runtime gives the invocation's deadline in epoch milliseconds.
+            let deadline = i64::try_from(event.context.deadline)
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_millis);
+            return self.reconcile(intake, deadline).await;
         }
         match intake.process_event(&event.payload).await {
             Ok(report) => {
@@ -180,14 +184,18 @@ fn is_schedule(payload: &Value) -> bool {
 impl Orchestrator {
     /// One reconciliation. Every step runs even when one fails; the invocation then fails
     /// with the first failure's `errorType`, so the failure shows in the function's errors.
-    async fn reconcile(&self, intake: Intake<'_>) -> Result<Value, HandlerError> {
+    async fn reconcile(
+        &self,
+        intake: Intake<'_>,
+        deadline: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Value, HandlerError> {
         let reconciler = Reconciler {
             intake,
             alarms: &self.alarms,
             executions: &self.workflow,
             limits: ReconcileLimits::default(),
         };
-        let report = reconciler.run().await;
+        let report = reconciler.run(deadline).await;
         metrics::count(
             "ReconcilerIncidentsOpened",
             report.incidents_opened.len() as u64,

@@ -441,9 +441,11 @@ impl Reconciler<'_> {
         let intake = &self.intake;
         let now = intake.clock.now();
         let cutoff = now - Duration::seconds(intake.config.resume_after_seconds as i64);
+        // Every open status a decision can leave an incident in without its workflow; a
+        // suppressed incident never starts one.
         let open: Vec<IncidentStatus> = IncidentStatus::ALL
             .into_iter()
-            .filter(|status| status.is_open())
+            .filter(|status| status.is_open() && *status != IncidentStatus::Suppressed)
             .collect();
         let candidates = match intake
             .store

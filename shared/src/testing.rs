@@ -620,6 +620,63 @@ pub mod reconcile {
         }
     }
 
+    /// What the reconciler's sweep needs from `IncidentStore::incidents_updated_before`, for
+    /// every adapter: only the statuses asked for, only incidents written before the cutoff,
+    /// least recently written first, at most `limit` per status. The store must hold no other
+    /// incidents.
+    pub async fn stale_listing_conformance(store: &dyn crate::ports::IncidentStore, label: &str) {
+        use crate::incident::IncidentStatus;
+        let run = super::unique(label);
+        let t0 = super::epoch();
+        let mut opened = Vec::new();
+        for n in 0..3 {
+            let at = t0 + chrono::Duration::seconds(10 * n);
+            let signal = super::alarm_signal(
+                &format!("ec2:instance/i-{run}-{n}"),
+                "alarm:AWS/EC2/StatusCheckFailed",
+                &format!("{run}-stale-{n}"),
+                at,
+                crate::signal::SignalEffect::Opens,
+            );
+            opened.push(super::open(store, &signal, at).await.1.incident.id);
+        }
+        let listed = |before: DateTime<Utc>, statuses: Vec<IncidentStatus>, limit: usize| async move {
+            store
+                .incidents_updated_before(&statuses, before, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|incident| incident.id)
+                .collect::<Vec<_>>()
+        };
+        let open = vec![IncidentStatus::Open];
+        assert_eq!(
+            listed(t0 + chrono::Duration::seconds(25), open.clone(), 10).await,
+            opened,
+            "oldest first, all written before the cutoff"
+        );
+        assert_eq!(
+            listed(t0 + chrono::Duration::seconds(15), open.clone(), 10).await,
+            opened[..2].to_vec(),
+            "nothing written at or after the cutoff"
+        );
+        assert_eq!(
+            listed(t0 + chrono::Duration::seconds(25), open.clone(), 1).await,
+            opened[..1].to_vec(),
+            "at most the limit, the oldest"
+        );
+        assert!(
+            listed(
+                t0 + chrono::Duration::seconds(25),
+                vec![IncidentStatus::Recovering],
+                10
+            )
+            .await
+            .is_empty(),
+            "only the statuses asked for"
+        );
+    }
+
     /// The CPU alarm of `events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json` on
     /// `instance` (one alarm per instance, named `ServerCpuTooHigh-<instance>`), in ALARM since
     /// `changed_at`, as DescribeAlarms reports it. `cpu_alarm_event` is its EventBridge event.

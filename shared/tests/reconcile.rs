@@ -15,7 +15,9 @@ use argus::reconcile::{
 };
 use argus::signal::{Normalised, Signal, normalise};
 use argus::testing::epoch;
-use argus::testing::reconcile::{FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event};
+use argus::testing::reconcile::{
+    FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, stale_listing_conformance,
+};
 use chrono::Duration;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -462,4 +464,10 @@ async fn no_analysis_starts_within_the_time_reserve_of_the_deadline() {
         .run(Some(roomy))
         .await;
     assert_eq!(long.incidents_opened.len(), 3, "{long:?}");
+}
+
+#[tokio::test]
+async fn the_embedded_store_lists_stale_incidents_as_the_sweep_needs() {
+    let harness = Harness::new(Config::default());
+    stale_listing_conformance(&harness.store, "embedded").await;
 }

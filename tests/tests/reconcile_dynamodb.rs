@@ -13,7 +13,9 @@ use argus::ports::{IncidentQuery, IncidentStore, Workflow, WorkflowError, Workfl
 use argus::reconcile::{ReconcileLimits, ReconcileReport, Reconciler};
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::epoch;
-use argus::testing::reconcile::{FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event};
+use argus::testing::reconcile::{
+    FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, stale_listing_conformance,
+};
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
 use async_trait::async_trait;
 use serde_json::Value;
@@ -121,6 +123,14 @@ impl Deps {
 /// The real EventBridge event of the CPU alarm's transition on `instance` at `epoch()`.
 fn real_event(instance: &str) -> Value {
     cpu_alarm_event(instance, epoch())
+}
+
+#[tokio::test]
+async fn the_status_index_lists_stale_incidents_as_the_sweep_needs() {
+    let Some(store) = store("the_status_index_lists_stale_incidents").await else {
+        return;
+    };
+    stale_listing_conformance(&store, "dynamodb").await;
 }
 
 #[tokio::test]

@@ -1,14 +1,16 @@
-# The Lambda functions. Adding one (log-analyzer, connectors) is one entry in local.functions,
-# its policy document in iam.tf, and its line in local.function_policies; everything else here
-# (log group, role, zip, failure destination, alarms, dashboard) follows from the map.
+# The Lambda functions. Adding one is one entry in local.functions, its policy document in
+# iam.tf, and its line in local.function_policies; everything else here (log group, role, zip,
+# failure destination, alarms, dashboard) follows from the map.
 
 locals {
   artifact_dir = coalesce(var.artifact_dir, "${path.module}/../target/lambda")
 
-  # Every function Argus deploys: the folder under functions/ (= package = binary name), its
-  # sizing, and the environment it reads at init (the wiring tests hold this to the code).
+  # Every function Argus deploys, by binary name (= the folder of its zip under target/lambda/):
+  # the package under functions/ that builds it, its sizing, and the environment it reads at
+  # init (the wiring tests hold this to the code).
   functions = {
     orchestrator = {
+      package                        = "orchestrator"
       description                    = "Argus orchestrator: turns alarms and events into incidents and starts the recovery workflow; records the workflow's start and outcome."
       memory_size                    = 256
       timeout                        = 90
@@ -28,6 +30,7 @@ locals {
       }
     }
     verifier = {
+      package                        = "verifier"
       description                    = "Argus verifier: judges from the evidence the recovery workflow gathered whether an incident recovered."
       memory_size                    = 128
       timeout                        = 10
@@ -35,6 +38,7 @@ locals {
       environment                    = {}
     }
     log-analyzer = {
+      package                        = "log-analyzer"
       description                    = "Argus log analyzer: learns the templates of each log group and puts an Argus Log Anomaly event on the bus when one changes."
       memory_size                    = 512
       timeout                        = 300
@@ -44,6 +48,43 @@ locals {
         ARGUS_EVENT_BUS      = "default"
         ARGUS_LOG_GROUPS     = join(",", local.analysed_log_groups)
         ARGUS_LOG_ANALYZER   = var.log_analyzer_tuning_json
+      }
+    }
+    connectors = {
+      package                        = "connectors"
+      description                    = "Argus connectors: notifications, approval requests, pages, tickets and post-mortems for the recovery workflow."
+      memory_size                    = 256
+      timeout                        = 60
+      reserved_concurrent_executions = 10
+      environment = {
+        ARGUS_INCIDENTS_TABLE      = aws_dynamodb_table.incidents.name
+        ARGUS_PATTERNS_TABLE       = aws_dynamodb_table.patterns.name
+        ARGUS_POLICY               = var.policy_json
+        ARGUS_CONNECTORS_SECRET_ID = aws_secretsmanager_secret.connectors.arn
+        ARGUS_CONNECTORS_SSM_PATH  = "" # the loader's other source (Parameter Store); off while the secret is used
+        ARGUS_SNS_TOPIC_ARN        = aws_sns_topic.incidents.arn
+        ARGUS_POSTMORTEM_BUCKET    = aws_s3_bucket.postmortems.bucket
+        ARGUS_SLACK_CHANNEL        = var.connectors.slack_channel
+        ARGUS_SERVICENOW_URL       = var.connectors.servicenow_url
+        ARGUS_JIRA_URL             = var.connectors.jira_url
+        ARGUS_JIRA_PROJECT         = var.connectors.jira_project
+        ARGUS_GITHUB_REPOSITORY    = var.connectors.github_repository
+        ARGUS_CONFLUENCE_URL       = var.connectors.confluence_url
+        ARGUS_CONFLUENCE_SPACE     = var.connectors.confluence_space
+        ARGUS_APPROVAL_BASE_URL    = var.connectors.approval_base_url
+      }
+    }
+    connectors-http = {
+      package                        = "connectors"
+      description                    = "Argus connectors endpoint (Function URL): vendor alert webhooks and approval answers from Slack and signed links."
+      memory_size                    = 256
+      timeout                        = 15
+      reserved_concurrent_executions = 10
+      environment = {
+        ARGUS_INCIDENTS_TABLE      = aws_dynamodb_table.incidents.name
+        ARGUS_POLICY               = var.policy_json
+        ARGUS_CONNECTORS_SECRET_ID = aws_secretsmanager_secret.connectors.arn
+        ARGUS_EVENT_BUS            = "default"
       }
     }
   }

@@ -7,8 +7,10 @@ locals {
   # Each function's own-calls policy. A function whose code calls no AWS API (the verifier:
   # the workflow passes it the evidence) has no entry, so its role holds only the runtime policy.
   function_policies = {
-    orchestrator   = data.aws_iam_policy_document.orchestrator.json
-    "log-analyzer" = data.aws_iam_policy_document.log_analyzer.json
+    orchestrator      = data.aws_iam_policy_document.orchestrator.json
+    "log-analyzer"    = data.aws_iam_policy_document.log_analyzer.json
+    connectors        = data.aws_iam_policy_document.connectors.json
+    "connectors-http" = data.aws_iam_policy_document.connectors_http.json
   }
 
   table_arns = [
@@ -108,7 +110,7 @@ locals {
   asl_functions = {
     orchestrator_function_arn = aws_lambda_function.function["orchestrator"].arn
     verifier_function_arn     = aws_lambda_function.function["verifier"].arn
-    connectors_function_arn   = var.connectors_function_arn
+    connectors_function_arn   = aws_lambda_function.function["connectors"].arn
   }
 
   # Recovery writes are allowed only on resources carrying the Argus tag.

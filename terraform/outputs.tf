@@ -41,9 +41,24 @@ output "dead_letter_queues" {
   }
 }
 
-output "connector_secret_arns" {
-  description = "Secrets declared for the connectors, by name; set their values outside Terraform."
-  value       = { for name, s in aws_secretsmanager_secret.connector : name => s.arn }
+output "connectors_secret_arn" {
+  description = "The connectors' secret (a JSON object of webhook URLs, tokens and signing keys); set its value outside Terraform."
+  value       = aws_secretsmanager_secret.connectors.arn
+}
+
+output "connectors_url" {
+  description = "The connectors endpoint (Lambda Function URL): point vendor webhooks at <url>webhooks/<vendor>, Slack interactivity at <url>slack/interactions, and set connectors.approval_base_url to it for e-mailed approval links."
+  value       = aws_lambda_function_url.connectors.function_url
+}
+
+output "incidents_topic_arn" {
+  description = "SNS topic the connectors send incident notifications and approval requests to."
+  value       = aws_sns_topic.incidents.arn
+}
+
+output "postmortems_bucket" {
+  description = "S3 bucket the connectors publish post-mortems to (postmortems/YYYY/MM/DD/<correlation id>.md)."
+  value       = aws_s3_bucket.postmortems.bucket
 }
 
 output "managed_tag" {

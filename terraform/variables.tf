@@ -64,17 +64,6 @@ variable "policy_json" {
   }
 }
 
-variable "connectors_function_arn" {
-  description = "ARN of the connectors Lambda (approvals, notifications, tickets) that the recovery state machine invokes. functions/connectors is not on this branch yet, so its ARN is passed in; once the package exists it joins local.functions and this variable goes away."
-  type        = string
-  default     = ""
-
-  validation {
-    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", var.connectors_function_arn))
-    error_message = "connectors_function_arn must be the unqualified ARN of the Argus connectors Lambda (arn:aws:lambda:REGION:ACCOUNT:function:NAME). The recovery state machine sends approvals, notifications and escalations through it; deploy it first and pass its ARN."
-  }
-}
-
 variable "managed_tag_key" {
   description = "Tag key that marks a resource as one Argus may act on. The state machine's recovery actions are allowed only on resources carrying this tag with managed_tag_value."
   type        = string
@@ -174,14 +163,52 @@ variable "event_max_age_seconds" {
   }
 }
 
-variable "connector_secrets" {
-  description = "Secrets Manager secrets declared for the connectors (names after the prefix). Terraform creates them empty; put values in with `aws secretsmanager put-secret-value`, never in Terraform state."
-  type        = set(string)
-  default     = ["pagerduty-routing-key", "slack-webhook-url", "alertmanager-webhook-token", "datadog-webhook-token", "grafana-webhook-token"]
+variable "connectors" {
+  description = "Where the connectors deliver. An empty value switches that channel off; a channel also needs its credentials in the connectors secret (see the README). approval_base_url is the connectors endpoint's URL (the connectors_url output after the first apply, or a custom domain in front of it); without it approval e-mails carry no links and approvals go through Slack only."
+  type = object({
+    slack_channel     = optional(string, "")
+    servicenow_url    = optional(string, "")
+    jira_url          = optional(string, "")
+    jira_project      = optional(string, "")
+    github_repository = optional(string, "")
+    confluence_url    = optional(string, "")
+    confluence_space  = optional(string, "")
+    approval_base_url = optional(string, "")
+  })
+  default = {}
 
   validation {
-    condition     = alltrue([for s in var.connector_secrets : can(regex("^[a-z0-9-]{1,64}$", s))])
-    error_message = "connector_secrets must be lowercase names of letters, digits and hyphens."
+    condition = alltrue([
+      for url in [var.connectors.servicenow_url, var.connectors.jira_url, var.connectors.confluence_url, var.connectors.approval_base_url] :
+      url == "" || can(regex("^https://[^\\s/]+", url))
+    ])
+    error_message = "connectors: servicenow_url, jira_url, confluence_url and approval_base_url must be empty or https:// URLs."
+  }
+
+  validation {
+    condition     = var.connectors.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.connectors.github_repository))
+    error_message = "connectors.github_repository must be empty or OWNER/NAME."
+  }
+
+  validation {
+    condition     = (var.connectors.jira_url == "") == (var.connectors.jira_project == "")
+    error_message = "connectors.jira_url and connectors.jira_project go together: set both or neither."
+  }
+
+  validation {
+    condition     = (var.connectors.confluence_url == "") == (var.connectors.confluence_space == "")
+    error_message = "connectors.confluence_url and connectors.confluence_space go together: set both or neither."
+  }
+}
+
+variable "incident_email" {
+  description = "Optional e-mail address subscribed to the incidents topic: notifications, approval requests with signed links, outcomes. Empty subscribes nobody."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.incident_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.incident_email))
+    error_message = "incident_email must be empty or an e-mail address."
   }
 }
 

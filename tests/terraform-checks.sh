@@ -69,7 +69,7 @@ CFG
     say "SKIPPED plan: ARGUS_TEST_MOTO_ENDPOINT is unset (run this script under bash tests/peers.sh)"
     return 0
   fi
-  local endpoint=$ARGUS_TEST_MOTO_ENDPOINT services="cloudwatch cloudwatchlogs dynamodb events iam kms lambda secretsmanager sfn sns sqs sts" s
+  local endpoint=$ARGUS_TEST_MOTO_ENDPOINT services="cloudwatch cloudwatchlogs dynamodb events iam kms lambda s3 secretsmanager sfn sns sqs sts" s
   # Nothing leaves loopback: every service the configuration touches points at moto.
   {
     echo 'provider "aws" {'
@@ -80,25 +80,29 @@ CFG
     echo '  skip_metadata_api_check     = true'
     echo '  skip_region_validation      = true'
     echo '  max_retries                 = 1'
+    echo '  s3_use_path_style           = true'
     echo '  endpoints {'
     for s in $services; do echo "    $s = \"$endpoint\""; done
     echo '  }'
     echo '}'
   } >"$work/terraform/emulator_override.tf"
-  # Placeholder artifacts, one per function package, so no release build is needed.
-  local fn
+  # Placeholder artifacts, one per binary (a package's main and its src/bin/*.rs), named as
+  # `cargo lambda build` names them, so no release build is needed.
+  local fn bin
   for fn in "$root"/functions/*/; do
-    fn=$(basename "$fn")
-    mkdir -p "$work/artifacts/$fn"
-    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("bootstrap", "")' \
-      "$work/artifacts/$fn/bootstrap.zip" || return 1
+    for bin in "$(basename "$fn")" "$fn"src/bin/*.rs; do
+      [[ -e "$bin" || "$bin" != *.rs ]] || continue
+      bin=$(basename "$bin" .rs)
+      mkdir -p "$work/artifacts/$bin"
+      python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("bootstrap", "")' \
+        "$work/artifacts/$bin/bootstrap.zip" || return 1
+    done
   done
   env -u AWS_PROFILE AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true \
     "${tf[@]}" plan -input=false -lock=false -no-color \
     -var-file="$work/terraform/terraform.tfvars.example" \
     -var region=us-east-1 \
     -var "artifact_dir=$work/artifacts" \
-    -var connectors_function_arn=arn:aws:lambda:us-east-1:123456789012:function:argus-connectors \
     -var terraform_apply_project=argus-terraform-apply \
     -out="$work/plan.out" >"$work/plan.log" 2>&1 || {
     cat "$work/plan.log" >&2

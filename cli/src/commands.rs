@@ -8,7 +8,8 @@ use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::{IncidentStatus, verify_chain};
 use argus::intake::{EventReport, Intake, IntakeError};
-use argus::ports::{IncidentQuery, IncidentStore};
+use argus::ports::{IncidentQuery, IncidentStore, PatternStore};
+use argus::postmortem::Postmortem;
 use argus::recovery::engine::execute;
 use argus::recovery::recovery_machine;
 use argus::recovery::world::{Approval, Behaviour, LocalRunner, WorldSettings};
@@ -73,6 +74,7 @@ pub async fn run(cli: Cli) -> u8 {
             limit,
         }) => list(&cli.global, &statuses, open, limit).await,
         Command::Incidents(IncidentsCommand::Show { id }) => show(&cli.global, &id).await,
+        Command::Postmortem { id } => postmortem(&cli.global, &id).await,
         Command::Catalogue => {
             render::catalogue(json);
             Ok(EXIT_OK)
@@ -371,12 +373,23 @@ async fn replay(
     };
     let mut worst = EXIT_OK;
     let mut deferred = Vec::new();
+    // Every incident the replay touched, in order, for the post-mortem commands at the end.
+    let mut touched: Vec<CorrelationId> = Vec::new();
     for (index, path) in files.iter().enumerate() {
         if !global.json && files.len() > 1 {
             eprintln!("[{}/{}] {}", index + 1, files.len(), path.display());
         }
         let label = path.display().to_string();
-        match run_file(&intake, path).await? {
+        let result = run_file(&intake, path).await?;
+        if let Ok(report) = &result {
+            touched.extend(
+                report
+                    .signals
+                    .iter()
+                    .filter_map(|signal| signal.correlation_id.clone()),
+            );
+        }
+        match result {
             Ok(report) if recovery.defer_recovery => {
                 render::event_report(&label, "replay", &report, &[], global.json);
                 deferred.push((label, report));
@@ -398,8 +411,39 @@ async fn replay(
         if !runs.is_empty() {
             render::event_report(&label, "deferred recovery", &report, &runs, global.json);
         }
+        touched.extend(
+            report
+                .signals
+                .iter()
+                .filter_map(|signal| signal.correlation_id.clone()),
+        );
+    }
+    if !global.json {
+        let mut settled = Vec::new();
+        for id in touched {
+            if settled.iter().any(|(known, _)| known == &id) {
+                continue;
+            }
+            if let Some(incident) = store.incident(&id).await?
+                && has_postmortem(incident.status)
+            {
+                settled.push((id, incident.status));
+            }
+        }
+        render::postmortem_commands(&settled, &global.home);
     }
     Ok(worst)
+}
+
+/// Incidents whose path has ended (the workflow published a post-mortem on AWS at this point).
+fn has_postmortem(status: IncidentStatus) -> bool {
+    matches!(
+        status,
+        IncidentStatus::Resolved
+            | IncidentStatus::Closed
+            | IncidentStatus::Escalated
+            | IncidentStatus::Advisory
+    )
 }
 
 /// Store failures outrank invalid events, which outrank success.
@@ -506,8 +550,39 @@ async fn list(
     let incidents = store
         .list_incidents(&IncidentQuery { statuses, limit })
         .await?;
+    let incidents: Vec<_> = incidents
+        .iter()
+        .map(|incident| incident.redacted())
+        .collect();
     render::incident_list(&incidents, global.json);
     Ok(EXIT_OK)
+}
+
+/// How many of the signature's resolved incidents the post-mortem reads for recurrence.
+const POSTMORTEM_HISTORY_LIMIT: usize = 10;
+
+async fn postmortem(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {
+    let id =
+        CorrelationId::parse(id).map_err(|error| CliError::new(EXIT_USAGE, error.to_string()))?;
+    let store = open_store(&global.home)?;
+    let incident = store.incident(&id).await?.ok_or_else(|| {
+        CliError::new(
+            EXIT_NOT_FOUND,
+            format!("no incident {id} in {}", global.home.display()),
+        )
+    })?;
+    let signals = store.signals(&id).await?;
+    let audit = store.audit_trail(&id).await?;
+    let history = store
+        .signature_history(&incident.signature, POSTMORTEM_HISTORY_LIMIT)
+        .await?;
+    let postmortem = Postmortem::build(&incident, &audit, &signals, Some(&history));
+    render::postmortem(&postmortem, global.json);
+    Ok(if postmortem.audit.verdict.is_intact() {
+        EXIT_OK
+    } else {
+        EXIT_CHAIN_BROKEN
+    })
 }
 
 async fn show(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {
@@ -523,7 +598,13 @@ async fn show(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {
     let signals = store.signals(&id).await?;
     let audit = store.audit_trail(&id).await?;
     let verdict = verify_chain(&incident, &audit);
-    render::incident_detail(&incident, &signals, &audit, &verdict, global.json);
+    render::incident_detail(
+        &incident.redacted(),
+        &signals,
+        &audit,
+        &verdict,
+        global.json,
+    );
     Ok(if verdict.is_intact() {
         EXIT_OK
     } else {

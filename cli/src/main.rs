@@ -66,6 +66,13 @@ enum Command {
     /// List and inspect recorded incidents.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
+    /// Print the post-mortem of an incident: summary, impact, timeline, hypotheses and their
+    /// evidence, what Argus did and why, time to detect and recover, follow-ups, and whether the
+    /// audit trail verifies. Markdown, or the structured form with `--json`.
+    Postmortem {
+        /// The correlation id.
+        id: String,
+    },
     /// List the action catalogue: what Argus may ever run, with risk and inverse.
     Catalogue,
     /// Show configuration.

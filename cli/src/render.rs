@@ -284,6 +284,35 @@ pub fn incident_detail(
     }
 }
 
+/// A post-mortem: the Markdown, or the structured form as one JSON line.
+pub fn postmortem(postmortem: &argus::postmortem::Postmortem, as_json: bool) {
+    if as_json {
+        json_line(&json!(postmortem));
+        return;
+    }
+    // Written in one go, and a reader that stops early (`| head`) is not an error.
+    use std::io::Write;
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(postmortem.to_markdown().as_bytes());
+}
+
+/// The commands that print the post-mortems of the incidents a replay settled.
+pub fn postmortem_commands(settled: &[(CorrelationId, IncidentStatus)], home: &std::path::Path) {
+    if settled.is_empty() {
+        return;
+    }
+    let home = if home == std::path::Path::new(".argus") {
+        String::new()
+    } else {
+        format!(" --home {}", home.display())
+    };
+    println!("post-mortems (Markdown; add --json for the structured form):");
+    for (id, status) in settled {
+        println!("  argus{home} postmortem {id}    # {}", status.as_str());
+    }
+}
+
 pub fn catalogue(as_json: bool) {
     for action in ActionId::ALL {
         let spec = action.spec();

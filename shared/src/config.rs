@@ -42,6 +42,9 @@ pub struct ApprovalPolicy {
     pub high: Vec<String>,
     /// A signed approval link stops working after this (and never outlives the approval timeout).
     pub link_ttl_seconds: u64,
+    /// The approver identities of each AWS principal (IAM ARN or user name, as CloudTrail names
+    /// it), so that whoever caused or requested an action cannot approve it from Slack or e-mail.
+    pub identities: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for ApprovalPolicy {
@@ -51,6 +54,7 @@ impl Default for ApprovalPolicy {
             medium: Vec::new(),
             high: Vec::new(),
             link_ttl_seconds: 3600,
+            identities: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -73,6 +77,16 @@ impl ApprovalPolicy {
 
     pub fn may_approve(&self, risk: crate::catalogue::RiskClass, approver: &str) -> bool {
         self.approvers_for(risk).contains(&approver)
+    }
+
+    /// Whether `approver` is the one who requested the action, directly or through one of the
+    /// identities listed for the requesting principal.
+    pub fn is_requester(&self, requested_by: &str, approver: &str) -> bool {
+        requested_by == approver
+            || self
+                .identities
+                .get(requested_by)
+                .is_some_and(|identities| identities.iter().any(|identity| identity == approver))
     }
 }
 
@@ -511,6 +525,34 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approvers_of_higher_classes_may_approve_lower_risk_and_requesters_are_recognised() {
+        use crate::catalogue::RiskClass;
+        let policy = ApprovalPolicy {
+            low: vec!["slack:ULOW".into()],
+            high: vec!["email:lead@example.com".into()],
+            identities: [(
+                "arn:aws:iam::123456789012:user/alice".to_string(),
+                vec!["slack:UALICE".to_string()],
+            )]
+            .into(),
+            ..ApprovalPolicy::default()
+        };
+        assert!(policy.may_approve(RiskClass::Low, "email:lead@example.com"));
+        assert!(policy.may_approve(RiskClass::Low, "slack:ULOW"));
+        assert!(!policy.may_approve(RiskClass::High, "slack:ULOW"));
+        assert!(!policy.may_approve(RiskClass::Medium, "slack:UNOBODY"));
+        assert!(policy.is_requester("arn:aws:iam::123456789012:user/alice", "slack:UALICE"));
+        assert!(policy.is_requester("slack:UALICE", "slack:UALICE"));
+        assert!(!policy.is_requester("arn:aws:iam::123456789012:user/alice", "slack:ULOW"));
+        let mut config = Config::default();
+        config.approvals.low = vec!["alice".into()];
+        assert!(
+            config.validate().is_err(),
+            "identities need a slack: or email: prefix"
+        );
+    }
     use chrono::TimeZone;
 
     #[test]

@@ -243,6 +243,16 @@ impl Incident {
         Ok(())
     }
 
+    /// The incident as it may be shown or sent anywhere outside the incidents table: the
+    /// pending approval's task token replaced, since whoever holds it can resume the workflow.
+    pub fn redacted(&self) -> Incident {
+        let mut shown = self.clone();
+        if let Some(approval) = shown.approval.as_mut() {
+            approval.task_token = TaskToken::new("<redacted>");
+        }
+        shown
+    }
+
     /// Appends a record to the chain: its hash covers the previous hash and its own content.
     pub fn audit(&mut self, entry: AuditEntry, at: DateTime<Utc>) -> AuditRecord {
         let seq = self.audit_head.next_seq;
@@ -486,6 +496,31 @@ mod tests {
         let mut data_changed = records;
         data_changed[2].data = json!({"n": 99});
         assert!(!verify_chain(&incident, &data_changed).is_intact());
+    }
+
+    #[test]
+    fn a_redacted_incident_carries_no_task_token() {
+        let mut incident = incident();
+        let now = incident.opened_at;
+        incident.approval = Some(PendingApproval {
+            id: "a1".into(),
+            execution_id: "exec".into(),
+            action: ActionId::Ec2Reboot,
+            risk: RiskClass::Low,
+            requested_by: "argus".into(),
+            requested_at: now,
+            expires_at: now,
+            task_token: TaskToken::new("AQCEAAAAKgAAAAMAAAAAAAAAAbearer"),
+            decision: None,
+        });
+        let shown = serde_json::to_string(&incident.redacted()).unwrap();
+        assert!(!shown.contains("bearer"), "{shown}");
+        assert!(format!("{incident:?}").contains("TaskToken(<redacted>)"));
+        assert!(!format!("{incident:?}").contains("bearer"));
+        assert_eq!(
+            incident.approval.as_ref().unwrap().task_token.expose(),
+            "AQCEAAAAKgAAAAMAAAAAAAAAAbearer"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod loganalysis;
 pub mod logmine;
 pub mod ports;
+pub mod postmortem;
 pub mod reconcile;
 pub mod recovery;
 pub mod resource;

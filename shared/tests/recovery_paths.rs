@@ -7,8 +7,9 @@
 mod support;
 
 use argus::config::{BudgetPolicy, Config};
-use argus::incident::IncidentStatus;
+use argus::incident::{AuditKind, AuditRecord, IncidentStatus};
 use argus::ports::IncidentStore;
+use argus::postmortem::{FollowUpKind, Postmortem, Step};
 use argus::recovery::engine::{ExecutionRecord, ExecutionStatus, execute};
 use argus::recovery::recovery_machine;
 use argus::recovery::world::{Approval, Behaviour, LocalRunner, WorldSettings};
@@ -25,6 +26,7 @@ fn status_check_alarm(instance: &str) -> Value {
 }
 
 struct Run {
+    id: argus::correlation::CorrelationId,
     record: ExecutionRecord,
     messages: Vec<String>,
     status: IncidentStatus,
@@ -46,6 +48,7 @@ async fn run(harness: &Harness, event: &Value, settings: WorldSettings) -> Run {
         .unwrap();
     let status = harness.store.incident(&id).await.unwrap().unwrap().status;
     Run {
+        id,
         record,
         messages: runner.messages(),
         status,
@@ -263,6 +266,97 @@ async fn an_approved_action_runs_and_a_rejected_or_unanswered_one_fails_closed()
     }
 }
 
+/// The post-mortem of a run, from what the store holds after it.
+async fn postmortem_of(harness: &Harness, run: &Run) -> (Postmortem, Vec<AuditRecord>) {
+    let store = &harness.store;
+    let incident = store.incident(&run.id).await.unwrap().unwrap();
+    let audit = store.audit_trail(&run.id).await.unwrap();
+    let signals = store.signals(&run.id).await.unwrap();
+    (Postmortem::build(&incident, &audit, &signals, None), audit)
+}
+
+fn timed(postmortem: &Postmortem, step: Step) -> Option<chrono::DateTime<chrono::Utc>> {
+    postmortem
+        .timeline
+        .iter()
+        .find(|entry| entry.step == step)
+        .unwrap_or_else(|| panic!("no {step:?} in {:?}", postmortem.timeline))
+        .at
+}
+
+#[tokio::test]
+async fn the_audit_trail_carries_the_approval_and_when_the_action_was_sent() {
+    let cpu = || alarm_event("ALARM", epoch(), "i-postmortem");
+    // GIVEN an approved action in a world where it works
+    let harness = Harness::new(Config::default());
+    let approved = run(
+        &harness,
+        &cpu(),
+        world(Behaviour::Recovers, Approval::Approve),
+    )
+    .await;
+    let (postmortem, audit) = postmortem_of(&harness, &approved).await;
+    // THEN the connectors' records are there, in order: asked, then answered by whom and where
+    let kinds: Vec<AuditKind> = audit.iter().map(|record| record.kind).collect();
+    let asked = kinds
+        .iter()
+        .position(|kind| *kind == AuditKind::ApprovalRequested)
+        .unwrap();
+    let answered = kinds
+        .iter()
+        .position(|kind| *kind == AuditKind::ApprovalDecided)
+        .unwrap();
+    assert!(asked < answered, "{kinds:?}");
+    assert_eq!(audit[answered].data["approved"], true);
+    assert_eq!(audit[answered].data["approver"], "local-operator");
+    assert_eq!(audit[answered].data["channel"], "local");
+    // AND the post-mortem's timeline has every step, the action sent after the approval
+    let approved_at = timed(&postmortem, Step::Approved).unwrap();
+    let acted_at = timed(&postmortem, Step::Acted).unwrap();
+    assert!(timed(&postmortem, Step::ApprovalRequested).unwrap() < approved_at);
+    assert!(approved_at < acted_at, "{approved_at} {acted_at}");
+    assert!(acted_at < timed(&postmortem, Step::Verified).unwrap());
+    assert!(timed(&postmortem, Step::Resolved).is_some());
+    assert!(postmortem.audit.verdict.is_intact());
+
+    // GIVEN a rejection: who rejected is recorded, and nothing after it is invented
+    let harness = Harness::new(Config::default());
+    let rejected = run(
+        &harness,
+        &cpu(),
+        world(Behaviour::Recovers, Approval::Reject),
+    )
+    .await;
+    let (postmortem, _) = postmortem_of(&harness, &rejected).await;
+    assert!(timed(&postmortem, Step::Rejected).is_some());
+    for step in [Step::Acted, Step::Verified, Step::Resolved] {
+        assert_eq!(timed(&postmortem, step), None, "{step:?}");
+    }
+
+    // GIVEN nobody answers: the timeout reaches the outcome record
+    let harness = Harness::new(Config::default());
+    let unanswered = run(
+        &harness,
+        &cpu(),
+        world(Behaviour::Recovers, Approval::NoAnswer),
+    )
+    .await;
+    let (postmortem, _) = postmortem_of(&harness, &unanswered).await;
+    assert_eq!(timed(&postmortem, Step::Approved), None);
+    assert_eq!(
+        postmortem
+            .response
+            .approval_error
+            .as_ref()
+            .map(|error| error.error.as_str()),
+        Some("States.Timeout")
+    );
+    assert_eq!(
+        postmortem.follow_ups[0].kind,
+        FollowUpKind::ApprovalUnanswered
+    );
+}
+
 #[tokio::test]
 async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
     let harness = Harness::new(trusting());
@@ -306,6 +400,27 @@ async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
     );
     assert_never_visits(&failing.record, &["Action sent", "Verify recovery"]);
     assert_eq!(failing.status, IncidentStatus::Escalated);
+    // The failure reaches the outcome record, so the post-mortem can say what went wrong.
+    let failing_harness = Harness::new(trusting());
+    let failing = run(
+        &failing_harness,
+        &status_check_alarm("i-denied-again"),
+        WorldSettings {
+            action_fails: true,
+            ..WorldSettings::default()
+        },
+    )
+    .await;
+    let (postmortem, _) = postmortem_of(&failing_harness, &failing).await;
+    assert_eq!(
+        postmortem
+            .response
+            .action_error
+            .as_ref()
+            .map(|error| error.error.as_str()),
+        Some("Ec2.AccessDeniedException")
+    );
+    assert_eq!(postmortem.follow_ups[0].kind, FollowUpKind::ActionFailed);
 }
 
 #[tokio::test]
@@ -365,6 +480,7 @@ async fn an_incident_closed_before_the_execution_starts_runs_nothing() {
     assert_eq!(
         record.path(),
         vec![
+            "Prepare recovery",
             "Record recovery start",
             "Is the incident still open?",
             "Incident already closed"
@@ -432,4 +548,52 @@ fn every_task_keeps_its_input_and_the_engine_refuses_what_it_cannot_run() {
     let mut dangling = original;
     dangling["States"]["Action sent"]["Next"] = Value::String("Nowhere".into());
     refuse(&dangling, "a transition to a missing state");
+}
+
+#[tokio::test]
+async fn a_start_that_cannot_be_recorded_still_escalates_to_the_end() {
+    // GIVEN an execution whose incident the store does not know, so "Record recovery start"
+    // fails with an error no retry helps (IncidentNotFound)
+    let harness = Harness::new(Config::default());
+    let report = harness
+        .deliver(&alarm_event("ALARM", epoch(), "i-unknown"))
+        .await
+        .unwrap();
+    let id = report.signals[0].correlation_id.clone().unwrap();
+    let mut input = harness
+        .workflow
+        .inner
+        .execution_input(id.as_str())
+        .unwrap()
+        .unwrap();
+    input["correlation_id"] =
+        Value::String("20191002T170440Z-alarm-aws-ec2-cpuutilization-000000000000".into());
+    let runner = LocalRunner::new(
+        WorldSettings::default(),
+        &harness.store,
+        &harness.store,
+        epoch(),
+    );
+    // WHEN the workflow runs
+    let record = execute(&recovery_machine().unwrap(), "unknown", input, &runner)
+        .await
+        .unwrap();
+    // THEN it escalates and reaches its end: the outcome records find the defaults they read
+    assert_eq!(
+        record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        record.path()
+    );
+    assert_path_contains(
+        &record,
+        &[
+            "Prepare recovery",
+            "Record recovery start",
+            "Escalate to on-call",
+            "Record escalation",
+            "Publish post-mortem",
+            "Recovery finished",
+        ],
+    );
 }

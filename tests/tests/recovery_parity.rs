@@ -171,11 +171,18 @@ fn scenarios() -> Vec<Scenario> {
 
 fn input(scenario: &Scenario) -> Value {
     let action = (scenario.mode != "advisory").then(|| json!({"action": "lambda.rollback_alias", "params": {"function_name": scenario.function, "alias": "live", "target_version": "1"}}));
+    // Only the timeout scenario waits for the approval to expire; the others answer it, and on a
+    // loaded machine an answer can take longer than a short timeout to reach moto's engine.
+    let approval_seconds = if scenario.approval == Some(Approval::Timeout) {
+        2
+    } else {
+        60
+    };
     json!({
         "correlation_id": format!("20261122T060000Z-parity-{}-0123456789ab", scenario.name),
         "incident": {"id": "parity", "resource": format!("lambda:function/{}", scenario.function), "alarm_name": null},
         "decision": {"mode": scenario.mode, "escalate": scenario.escalate, "action": action},
-        "recovery": {"settle_seconds": 0, "check_interval_seconds": 0, "max_checks": 3, "stable_seconds": 0, "approval_timeout_seconds": 2, "approval_heartbeat_seconds": 2}
+        "recovery": {"settle_seconds": 0, "check_interval_seconds": 0, "max_checks": 3, "stable_seconds": 0, "approval_timeout_seconds": approval_seconds, "approval_heartbeat_seconds": approval_seconds}
     })
 }
 

@@ -13,6 +13,12 @@ use std::path::{Path, PathBuf};
 // The function crates cannot be dependencies (no crate depends on a function crate), so their
 // deployment contracts are compiled here from source.
 #[allow(dead_code)]
+#[path = "../../functions/connectors/src/inbound/wiring.rs"]
+mod connectors_http_wiring;
+#[allow(dead_code)]
+#[path = "../../functions/connectors/src/wiring.rs"]
+mod connectors_wiring;
+#[allow(dead_code)]
 #[path = "../../functions/log-analyzer/src/wiring.rs"]
 mod log_analyzer_wiring;
 #[allow(dead_code)]
@@ -45,6 +51,18 @@ fn contracts() -> Vec<Contract> {
             error_types: verifier_wiring::error_types(),
         },
         Contract {
+            name: "connectors",
+            environment: connectors_wiring::ENVIRONMENT,
+            api_calls: connectors_wiring::api_calls(),
+            error_types: connectors_wiring::error_types(),
+        },
+        Contract {
+            name: "connectors-http",
+            environment: connectors_http_wiring::ENVIRONMENT,
+            api_calls: connectors_http_wiring::api_calls(),
+            error_types: connectors_http_wiring::error_types(),
+        },
+        Contract {
             name: "log-analyzer",
             environment: log_analyzer_wiring::ENVIRONMENT,
             api_calls: log_analyzer_wiring::api_calls(),
@@ -52,11 +70,6 @@ fn contracts() -> Vec<Contract> {
         },
     ]
 }
-
-/// Functions the state machine invokes that arrive from other branches, with the error names
-/// the workflow expects of them; once the package exists it must have a wiring.rs instead.
-const NOT_YET_PACKAGED: &[(&str, &[&str])] =
-    &[("connectors", &[argus::recovery::APPROVAL_REJECTED])];
 
 /// What the Lambda service does with a function's role on its behalf (logs, traces, the
 /// failure destination, the environment's key): granted by terraform/functions.tf's runtime
@@ -285,19 +298,37 @@ fn every_deployed_function_is_a_package_and_every_package_is_deployed() {
         .collect();
     let contracts: BTreeSet<String> = contracts().iter().map(|c| c.name.to_string()).collect();
     let mut problems = Vec::new();
-    for name in deployed.keys() {
-        if !packages.contains(name) {
-            problems.push(format!("{file}: local.functions deploys `{name}`, but functions/{name}/Cargo.toml does not exist"));
+    let mut deployed_packages = BTreeSet::new();
+    for (name, function) in &deployed {
+        let Some(package) = object(function).get("package").and_then(|e| literal(e)) else {
+            problems.push(format!(
+                "{file}: local.functions.{name} has no literal `package` (the functions/ folder that builds it)"
+            ));
+            continue;
+        };
+        let binary_source = if *name == package {
+            root().join("functions").join(&package).join("src/main.rs")
+        } else {
+            root()
+                .join("functions")
+                .join(&package)
+                .join(format!("src/bin/{name}.rs"))
+        };
+        if !packages.contains(&package) {
+            problems.push(format!("{file}: local.functions.{name} is built by package `{package}`, but functions/{package}/Cargo.toml does not exist"));
+        } else if !binary_source.is_file() {
+            problems.push(format!("{file}: local.functions deploys `{name}` (target/lambda/{name}/bootstrap.zip), but {} does not exist, so `cargo lambda build` makes no such binary", binary_source.strip_prefix(root()).unwrap_or(&binary_source).display()));
         }
+        if !contracts.contains(name.as_str()) {
+            problems.push(format!("{file}: local.functions deploys `{name}`, but tests/tests/wiring.rs has no contract for it (add its wiring.rs to contracts())"));
+        }
+        deployed_packages.insert(package);
     }
     for name in &packages {
-        if !deployed.contains_key(name) {
+        if !deployed_packages.contains(name) {
             problems.push(format!(
-                "functions/{name} is a package, but {file}: local.functions does not deploy it"
+                "functions/{name} is a package, but no entry of {file}: local.functions is built by it"
             ));
-        }
-        if !contracts.contains(name) {
-            problems.push(format!("functions/{name} is a package, but tests/tests/wiring.rs does not compile its functions/{name}/src/wiring.rs (add it to contracts())"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -579,27 +610,28 @@ fn every_task_is_allowed_by_the_state_machine_role_and_nothing_else() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The function (local.functions key) each ASL placeholder names, from local.asl_functions.
+fn placeholder_functions(tf: &Terraform) -> BTreeMap<String, String> {
+    let (_, asl_functions) = tf.local("asl_functions");
+    object(asl_functions)
+        .into_iter()
+        .filter_map(|(placeholder, expr)| {
+            let reference = text(expr);
+            let function = reference
+                .split_once("function[\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(name, _)| name.to_string())?;
+            Some((placeholder, function))
+        })
+        .collect()
+}
+
 #[test]
-fn every_error_the_asl_names_is_one_something_emits() {
-    let mut emitted: BTreeMap<&str, String> = BTreeMap::new();
-    for contract in contracts() {
-        for name in &contract.error_types {
-            emitted.insert(name, format!("functions/{}/src/wiring.rs", contract.name));
-        }
-    }
-    let packages: BTreeSet<String> = contracts().iter().map(|c| c.name.to_string()).collect();
-    for (function, names) in NOT_YET_PACKAGED {
-        assert!(
-            !packages.contains(*function),
-            "functions/{function} exists now: remove it from NOT_YET_PACKAGED in tests/tests/wiring.rs; its wiring.rs must list its errors"
-        );
-        for name in *names {
-            emitted.insert(
-                name,
-                format!("the {function} function (not on this branch)"),
-            );
-        }
-    }
+fn every_error_the_asl_names_is_one_its_function_emits() {
+    let tf = terraform();
+    let by_placeholder = placeholder_functions(&tf);
+    let contracts: BTreeMap<&str, Contract> =
+        contracts().into_iter().map(|c| (c.name, c)).collect();
     let mut problems = Vec::new();
     for (state_name, state) in asl_states() {
         let resource = state["Resource"].as_str().unwrap_or_default();
@@ -610,16 +642,42 @@ fn every_error_the_asl_names_is_one_something_emits() {
             .and_then(|rest| rest.split(':').next())
             .unwrap_or_default()
             .to_ascii_lowercase();
+        // A Lambda task may also fail with the errors its function emits.
+        let function = state["Parameters"]["FunctionName"]
+            .as_str()
+            .map(|name| placeholders(name).into_iter().collect::<Vec<_>>())
+            .and_then(|names| names.into_iter().next())
+            .and_then(|placeholder| by_placeholder.get(&placeholder).cloned());
+        let mut emitted: Vec<&str> = function
+            .as_deref()
+            .and_then(|name| contracts.get(name))
+            .map(|contract| contract.error_types.clone())
+            .unwrap_or_default();
+        // A task that waits for its token fails with whatever SendTaskFailure names, and that
+        // call comes from another function (the approval callback): accept what any emits.
+        if resource.ends_with(".waitForTaskToken") {
+            emitted.extend(
+                contracts
+                    .values()
+                    .flat_map(|c| c.error_types.iter().copied()),
+            );
+        }
         for (kind, rules) in [("Retry", &state["Retry"]), ("Catch", &state["Catch"])] {
             for rule in rules.as_array().into_iter().flatten() {
                 for error in rule["ErrorEquals"].as_array().into_iter().flatten() {
                     let error = error.as_str().unwrap_or_default();
                     let prefix = error.split_once('.').map(|(p, _)| p.to_ascii_lowercase());
                     let known = error.starts_with("States.")
-                        || emitted.contains_key(error)
+                        || emitted.contains(&error)
                         || prefix.as_deref() == Some(service.as_str());
                     if !known {
-                        problems.push(format!("{ASL_FILE}: state `{state_name}` {kind} names `{error}`, which no function emits (functions/*/src/wiring.rs error_types: {:?}) and which is not a States.* or {service} error", emitted.keys().collect::<Vec<_>>()));
+                        let source = match &function {
+                            Some(name) => format!(
+                                "functions' {name} (its wiring.rs error_types: {emitted:?})"
+                            ),
+                            None => "no function (not a Lambda task)".to_string(),
+                        };
+                        problems.push(format!("{ASL_FILE}: state `{state_name}` {kind} names `{error}`, which {source} does not emit, and which is not a States.* or {service} error"));
                     }
                 }
             }

@@ -1,5 +1,12 @@
 //! Argus connectors: what people see of an incident (notifications, approval requests, pages,
 //! tickets, post-mortems) and what comes back in (vendor alert webhooks, approval answers).
 
+pub mod delivery;
+pub mod handler;
+pub mod inbound;
+pub mod outbound;
 pub mod secrets;
+pub mod settings;
 pub mod signing;
+// The deployment's contract, read by the settings tests and by tests/tests/wiring.rs.
+pub mod wiring;

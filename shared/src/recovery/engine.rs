@@ -6,6 +6,7 @@ use super::asl::{
     AslError, State, StateMachine, evaluate, parse_condition, read_path, render, write_path,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -42,6 +43,12 @@ pub struct TaskFailure {
 #[async_trait]
 pub trait TaskRunner: Send + Sync {
     async fn run(&self, call: TaskCall<'_>) -> Result<TaskOutput, TaskFailure>;
+
+    /// When the execution started, in the world the runner simulates: `$$.State.EnteredTime`
+    /// is this plus the simulated seconds. Runners that ignore time keep the epoch.
+    fn execution_started_at(&self) -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,7 +135,10 @@ pub async fn execute(
             .get(&current)
             .ok_or_else(|| AslError::Definition(format!("no state `{current}`")))?;
         let started = elapsed;
-        let context = json!({"Execution": {"Id": execution_id, "Name": name, "Input": input}, "State": {"Name": current}});
+        let entered = runner.execution_started_at()
+            + Duration::milliseconds((elapsed * 1000.0).round() as i64);
+        let entered = entered.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let context = json!({"Execution": {"Id": execution_id, "Name": name, "Input": input}, "State": {"Name": current, "EnteredTime": entered}});
         // A runtime error (a path missing from the input) fails the execution; States.ALL does
         // not catch it, as in Step Functions. The failing state is recorded with the error.
         let state_name = current.clone();

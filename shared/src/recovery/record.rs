@@ -41,6 +41,16 @@ pub struct Progress {
     pub action_ran: bool,
     #[serde(default)]
     pub verification: Option<Value>,
+    /// When the action was sent (`$$.State.EnteredTime` of "Action sent"), as Step Functions
+    /// wrote it; the post-mortem's "acted" time.
+    #[serde(default)]
+    pub action_sent_at: Option<String>,
+    /// `{Error, Cause}` of an action the workflow could not run.
+    #[serde(default)]
+    pub action_error: Option<Value>,
+    /// `{Error, Cause}` of an approval that was rejected, timed out or could not be asked.
+    #[serde(default)]
+    pub approval_error: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -116,6 +126,28 @@ fn verdict_of(progress: &Progress) -> String {
         .to_string()
 }
 
+/// The outcome record's data: what the workflow did, with the optional parts only when present,
+/// so older executions' records keep their shape.
+fn outcome_data(outcome: Outcome, progress: &Progress) -> Value {
+    let mut data = json!({"outcome": outcome, "action_ran": progress.action_ran, "verification": progress.verification});
+    let optional = [
+        (
+            "action_sent_at",
+            progress.action_sent_at.clone().map(Value::String),
+        ),
+        ("action_error", progress.action_error.clone()),
+        ("approval_error", progress.approval_error.clone()),
+    ];
+    if let Some(map) = data.as_object_mut() {
+        for (key, value) in optional {
+            if let Some(value) = value {
+                map.insert(key.to_string(), value);
+            }
+        }
+    }
+    data
+}
+
 async fn record_outcome(
     request: &RecordRequest,
     store: &dyn IncidentStore,
@@ -136,8 +168,14 @@ async fn record_outcome(
         }
         let (status, summary) = match outcome {
             Outcome::Recovered => (IncidentStatus::Resolved, "recovery verified".to_string()),
-            Outcome::Escalated => (IncidentStatus::Escalated, format!("escalated to on-call (verification: {verdict})")),
-            Outcome::Advisory => (IncidentStatus::Advisory, "people were told; no action was run".to_string()),
+            Outcome::Escalated => (
+                IncidentStatus::Escalated,
+                format!("escalated to on-call (verification: {verdict})"),
+            ),
+            Outcome::Advisory => (
+                IncidentStatus::Advisory,
+                "people were told; no action was run".to_string(),
+            ),
         };
         if incident.transition(status, now).is_err() {
             return Vec::new();
@@ -145,7 +183,12 @@ async fn record_outcome(
         if outcome == Outcome::Recovered {
             incident.resolution = Some("verified recovered by the recovery workflow".to_string());
         }
-        vec![AuditEntry::new(ACTOR, AuditKind::RecoveryOutcome, summary, json!({"outcome": outcome, "action_ran": progress.action_ran, "verification": progress.verification}))]
+        vec![AuditEntry::new(
+            ACTOR,
+            AuditKind::RecoveryOutcome,
+            summary,
+            outcome_data(outcome, &progress),
+        )]
     })
     .await?
     .ok_or_else(|| RecordError::NotFound(id.to_string()))?;

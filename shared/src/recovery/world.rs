@@ -6,6 +6,9 @@ use super::engine::{TaskCall, TaskFailure, TaskOutput, TaskRunner};
 use super::record;
 use super::verifier::{VerifyRequest, verify};
 use crate::config::Config;
+use crate::correlation::CorrelationId;
+use crate::incident::{ApprovalDecision, AuditEntry, AuditKind, PendingApproval, TaskToken};
+use crate::intake::update_incident;
 use crate::ports::{Clock, IncidentStore, PatternStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -101,6 +104,8 @@ impl Clock for FixedClock {
     }
 }
 
+/// Who the audit trail says asked for approval: the connectors function, as on AWS.
+const CONNECTORS_ACTOR: &str = "argus/connectors";
 const LAMBDA_SECONDS: f64 = 0.2;
 const SDK_SECONDS: f64 = 0.5;
 const HUMAN_SECONDS: f64 = 90.0;
@@ -189,7 +194,7 @@ impl<'a> LocalRunner<'a> {
                 .and_then(Value::as_str)
                 .unwrap_or("unknown");
             if operation == "request_approval" {
-                return self.approval(call);
+                return self.approval(call, &payload).await;
             }
             let kind = payload
                 .get("kind")
@@ -211,7 +216,85 @@ impl<'a> LocalRunner<'a> {
         ))
     }
 
-    fn approval(&self, call: &TaskCall<'_>) -> Result<TaskOutput, TaskFailure> {
+    /// Answers an approval the way the connectors do: the request and the answer land in the
+    /// incident's audit trail (`ApprovalRequested`, then `ApprovalDecided` with approver and
+    /// channel), with the pending approval kept on the incident.
+    async fn approval(
+        &self,
+        call: &TaskCall<'_>,
+        payload: &Value,
+    ) -> Result<TaskOutput, TaskFailure> {
+        let requested_at = self.at(call.elapsed_seconds);
+        let answered_at = self.at(call.elapsed_seconds + HUMAN_SECONDS);
+        let id = payload
+            .get("correlation_id")
+            .cloned()
+            .and_then(|id| serde_json::from_value::<CorrelationId>(id).ok());
+        if let Some(id) = &id {
+            let timeout = call.timeout_seconds.unwrap_or(3600) as i64;
+            let execution = payload
+                .get("execution_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let token = call.task_token.clone().unwrap_or_default();
+            update_incident(self.store, &FixedClock(requested_at), id, None, |incident| {
+                let Some(action) = incident.decision.as_ref().and_then(|decision| decision.action.clone()) else {
+                    return Vec::new();
+                };
+                // The same fields the connectors record, so a post-mortem reads both alike.
+                let approvers = self.config.approvals.approvers_for(action.risk);
+                let approval = PendingApproval {
+                    id: format!("local-{}", incident.audit_head.next_seq),
+                    execution_id: execution.clone(),
+                    action: action.action,
+                    risk: action.risk,
+                    requested_by: "argus".to_string(),
+                    requested_at,
+                    expires_at: requested_at + Duration::seconds(timeout),
+                    task_token: TaskToken::new(token.clone()),
+                    decision: None,
+                };
+                let entry = AuditEntry::new(
+                    CONNECTORS_ACTOR,
+                    AuditKind::ApprovalRequested,
+                    format!("approval of {} asked for on the local terminal", action.action),
+                    json!({"approval": approval.id, "execution": execution, "action": action.action, "risk": action.risk, "requested_by": approval.requested_by, "expires_at": approval.expires_at, "approvers": approvers, "channel": "local"}),
+                );
+                incident.approval = Some(approval);
+                vec![entry]
+            })
+            .await
+            .map_err(|error| failure(error.error_type(), error.to_string(), LAMBDA_SECONDS))?;
+            let answer = match self.settings.approval {
+                Approval::Approve => Some(true),
+                Approval::Reject => Some(false),
+                Approval::NoAnswer => None,
+            };
+            if let Some(approved) = answer {
+                let approver = self.settings.approver.clone();
+                update_incident(self.store, &FixedClock(answered_at), id, None, |incident| {
+                    let Some(approval) = incident.approval.as_mut().filter(|approval| approval.decision.is_none()) else {
+                        return Vec::new();
+                    };
+                    approval.decision = Some(ApprovalDecision {
+                        approved,
+                        approver: approver.clone(),
+                        channel: "local".to_string(),
+                        decided_at: answered_at,
+                    });
+                    let verb = if approved { "approved" } else { "rejected" };
+                    vec![AuditEntry::new(
+                        &approver,
+                        AuditKind::ApprovalDecided,
+                        format!("{approver} {verb} {} through local", approval.action),
+                        json!({"approval": approval.id, "action": approval.action, "risk": approval.risk, "approved": approved, "approver": approver, "channel": "local"}),
+                    )]
+                })
+                .await
+                .map_err(|error| failure(error.error_type(), error.to_string(), HUMAN_SECONDS))?;
+            }
+        }
         let mut state = self.lock();
         match self.settings.approval {
             Approval::Approve => {
@@ -356,6 +439,10 @@ impl<'a> LocalRunner<'a> {
 
 #[async_trait]
 impl TaskRunner for LocalRunner<'_> {
+    fn execution_started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
     async fn run(&self, call: TaskCall<'_>) -> Result<TaskOutput, TaskFailure> {
         let resource = call.resource;
         if resource.starts_with("arn:aws:states:::lambda:invoke") {

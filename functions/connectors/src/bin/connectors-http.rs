@@ -1,0 +1,104 @@
+//! Composition root of the inbound endpoint (Lambda Function URL): tracing, configuration and
+//! secrets read once at init, SDK clients built once, then the runtime loop. Each invocation is
+//! one HTTP request, answered by `connectors::inbound::Inbound`.
+
+use argus::clock::SystemClock;
+use argus::store::dynamodb::DynamoStore;
+use argus::store::eventbridge::EventBridgeBus;
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use connectors::inbound::Inbound;
+use connectors::inbound::http::{HttpRequest, HttpResponse};
+use connectors::inbound::settings::InboundSettings;
+use connectors::inbound::task_callback::SfnTaskCallback;
+use connectors::secrets::Secrets;
+use lambda_runtime::{LambdaEvent, service_fn};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error("secret {0} could not be read: {1}")]
+    SecretUnreadable(String, String),
+    #[error("secret {0} is not a JSON object of strings")]
+    SecretMalformed(String),
+}
+
+/// Reads the connectors' secret once. Errors name the secret and the failure, never a value.
+async fn load_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<Secrets, InitError> {
+    let output = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|error| {
+            use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+            InitError::SecretUnreadable(
+                secret_id.to_string(),
+                error.code().unwrap_or("no error code").to_string(),
+            )
+        })?;
+    let text = output
+        .secret_string()
+        .ok_or_else(|| InitError::SecretMalformed(secret_id.to_string()))?;
+    let values: BTreeMap<String, String> = serde_json::from_str(text)
+        .map_err(|_| InitError::SecretMalformed(secret_id.to_string()))?;
+    Ok(Secrets::from_map(values))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::subscriber::set_global_default(argus::telemetry::subscriber(
+        std::io::stdout,
+        argus::telemetry::filter_from_env(),
+    ))?;
+    // A misconfigured function fails here, once, naming what is wrong, instead of per request.
+    let settings = InboundSettings::from_env(|name| std::env::var(name).ok()).map_err(|error| {
+        tracing::error!(%error, "inbound endpoint configuration is invalid");
+        error
+    })?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secrets = load_secrets(
+        &aws_sdk_secretsmanager::Client::new(&aws),
+        &settings.secret_id,
+    )
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "inbound endpoint secrets are unreadable");
+        error
+    })?;
+    tracing::info!(configured = ?secrets, "inbound endpoint secrets loaded");
+    let inbound = Inbound {
+        // The endpoint reads and writes incidents only; the patterns table is never touched.
+        store: Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            settings.incidents_table,
+            String::new(),
+        )),
+        bus: Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&aws),
+            settings.event_bus,
+        )),
+        callback: Arc::new(SfnTaskCallback::new(aws_sdk_sfn::Client::new(&aws))),
+        clock: Arc::new(SystemClock),
+        config: settings.config,
+        secrets,
+    };
+    let inbound = &inbound;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<LambdaFunctionUrlRequest>| async move {
+            Ok::<LambdaFunctionUrlResponse, lambda_runtime::Error>(
+                match HttpRequest::from_function_url(event.payload) {
+                    Ok(request) => inbound.handle(&request).await,
+                    Err(error) => HttpResponse::error(400, "bad_request", &error.to_string()),
+                }
+                .into_function_url(),
+            )
+        },
+    ))
+    .await
+}

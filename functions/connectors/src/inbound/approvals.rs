@@ -1,0 +1,333 @@
+//! Deciding an approval, whichever channel the answer came through (a Slack button or a signed
+//! link): the checks, the single-use record on the incident, the audit trail, and only then the
+//! call that resumes the workflow.
+
+use super::InboundError;
+use super::task_callback::{APPROVAL_REJECTED_ERROR, TaskCallback, TaskCallbackError};
+use argus::config::Config;
+use argus::correlation::CorrelationId;
+use argus::incident::{ApprovalDecision, AuditEntry, AuditKind, Incident, TaskToken};
+use argus::intake::update_incident;
+use argus::ports::{Clock, IncidentStore};
+use serde_json::{Value, json};
+
+/// The audit trail's actor for what the endpoint records on its own behalf.
+pub const ACTOR: &str = "argus/connectors";
+
+/// An authenticated answer: the channel has proven who gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalAnswer {
+    pub incident: String,
+    pub approval: String,
+    pub approve: bool,
+    /// `slack:<user id>` or `email:<address>`.
+    pub identity: String,
+    /// `slack` or `link`.
+    pub channel: &'static str,
+}
+
+/// Why an answer was refused. Each maps to one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such incident, or it has no pending approval with that id.
+    UnknownApproval,
+    /// The approval (or the link) expired; the workflow fails closed.
+    Expired,
+    /// Someone already answered; an answer counts once.
+    AlreadyDecided,
+    /// The identity is not on the allow-list for the action's risk class.
+    NotAllowed,
+    /// Whoever asked for the action cannot approve it.
+    SelfApproval,
+}
+
+impl Refusal {
+    pub fn status(self) -> u16 {
+        match self {
+            Self::UnknownApproval => 404,
+            Self::Expired => 410,
+            Self::AlreadyDecided => 409,
+            Self::NotAllowed | Self::SelfApproval => 403,
+        }
+    }
+
+    /// A stable name, in responses and in the audit record's `reason`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UnknownApproval => "unknown_approval",
+            Self::Expired => "expired",
+            Self::AlreadyDecided => "already_decided",
+            Self::NotAllowed => "not_an_approver",
+            Self::SelfApproval => "self_approval",
+        }
+    }
+
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::UnknownApproval => "There is no pending approval with this id.",
+            Self::Expired => {
+                "This approval has expired; the workflow did not run the action and escalated."
+            }
+            Self::AlreadyDecided => "This approval was already answered; an answer counts once.",
+            Self::NotAllowed => "You are not on the approver list for this action's risk class.",
+            Self::SelfApproval => "Whoever asked for an action cannot approve it.",
+        }
+    }
+}
+
+/// What became of an answer that passed authentication.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnswerOutcome {
+    /// Recorded and the workflow resumed.
+    Decided {
+        approved: bool,
+        incident: Box<Incident>,
+    },
+    /// Recorded, but the workflow could not be told: its task is gone (410) or Step Functions
+    /// failed (503). The approval then times out and fails closed.
+    NotDelivered {
+        approved: bool,
+        error: TaskCallbackError,
+    },
+    Refused(Refusal),
+}
+
+/// The ports an answer needs.
+#[derive(Clone, Copy)]
+pub struct Approvals<'a> {
+    pub store: &'a dyn IncidentStore,
+    pub clock: &'a dyn Clock,
+    pub config: &'a Config,
+    pub callback: &'a dyn TaskCallback,
+}
+
+impl std::fmt::Debug for Approvals<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approvals").finish_non_exhaustive()
+    }
+}
+
+/// What the check made of the incident as stored, inside the conditional write.
+enum Verdict {
+    Accept(TaskToken),
+    Refuse(Refusal),
+}
+
+impl Approvals<'_> {
+    /// Records a refusal of an answer whose link expired before it reached us; the link's claims
+    /// were signed, so they really name this approval.
+    pub async fn refuse_expired_link(
+        &self,
+        answer: &ApprovalAnswer,
+    ) -> Result<Refusal, InboundError> {
+        let Ok(id) = CorrelationId::parse(&answer.incident) else {
+            return Ok(Refusal::UnknownApproval);
+        };
+        let mut names_a_pending_approval = false;
+        let updated = update_incident(self.store, self.clock, &id, None, |incident| {
+            names_a_pending_approval = incident
+                .approval
+                .as_ref()
+                .is_some_and(|approval| approval.id == answer.approval);
+            if names_a_pending_approval {
+                vec![refusal_entry(answer, Refusal::Expired, "the link expired")]
+            } else {
+                Vec::new()
+            }
+        })
+        .await?;
+        Ok(match updated {
+            Some(_) if names_a_pending_approval => Refusal::Expired,
+            _ => Refusal::UnknownApproval,
+        })
+    }
+
+    /// Checks an answer and, when it stands, records it on the incident (conditional on the
+    /// incident's revision, so of two concurrent answers one wins and the other is refused as
+    /// already decided) before resuming the workflow. A refused answer that names a real pending
+    /// approval is audited; nothing is sent to Step Functions unless the decision was recorded.
+    pub async fn answer(&self, answer: &ApprovalAnswer) -> Result<AnswerOutcome, InboundError> {
+        let Ok(id) = CorrelationId::parse(&answer.incident) else {
+            return Ok(AnswerOutcome::Refused(Refusal::UnknownApproval));
+        };
+        let now = self.clock.now();
+        let mut verdict = Verdict::Refuse(Refusal::UnknownApproval);
+        let updated = update_incident(self.store, self.clock, &id, None, |incident| {
+            verdict = self.judge(incident, answer, now);
+            match &verdict {
+                Verdict::Refuse(Refusal::UnknownApproval) => Vec::new(),
+                Verdict::Refuse(refusal) => {
+                    vec![refusal_entry(answer, *refusal, refusal.explanation())]
+                }
+                Verdict::Accept(_) => {
+                    let Some(approval) = incident.approval.as_mut() else {
+                        return Vec::new();
+                    };
+                    approval.decision = Some(ApprovalDecision {
+                        approved: answer.approve,
+                        approver: answer.identity.clone(),
+                        channel: answer.channel.to_string(),
+                        decided_at: now,
+                    });
+                    let verb = if answer.approve {
+                        "approved"
+                    } else {
+                        "rejected"
+                    };
+                    vec![AuditEntry::new(
+                        &answer.identity,
+                        AuditKind::ApprovalDecided,
+                        format!(
+                            "{} {verb} {} through {}",
+                            answer.identity, approval.action, answer.channel
+                        ),
+                        json!({
+                            "approval": approval.id,
+                            "action": approval.action,
+                            "risk": approval.risk,
+                            "approved": answer.approve,
+                            "approver": answer.identity,
+                            "channel": answer.channel,
+                        }),
+                    )]
+                }
+            }
+        })
+        .await?;
+        let (incident, token) = match (updated, verdict) {
+            (Some(incident), Verdict::Accept(token)) => (incident, token),
+            (_, Verdict::Refuse(refusal)) => return Ok(AnswerOutcome::Refused(refusal)),
+            (None, Verdict::Accept(_)) => {
+                return Ok(AnswerOutcome::Refused(Refusal::UnknownApproval));
+            }
+        };
+        match self.resume(&token, answer).await {
+            Ok(()) => Ok(AnswerOutcome::Decided {
+                approved: answer.approve,
+                incident: Box::new(incident),
+            }),
+            Err(error) => {
+                self.record_undelivered(&id, answer, &error).await?;
+                Ok(AnswerOutcome::NotDelivered {
+                    approved: answer.approve,
+                    error,
+                })
+            }
+        }
+    }
+
+    fn judge(
+        &self,
+        incident: &Incident,
+        answer: &ApprovalAnswer,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Verdict {
+        let Some(approval) = incident
+            .approval
+            .as_ref()
+            .filter(|approval| approval.id == answer.approval)
+        else {
+            return Verdict::Refuse(Refusal::UnknownApproval);
+        };
+        if approval.decision.is_some() {
+            return Verdict::Refuse(Refusal::AlreadyDecided);
+        }
+        if now >= approval.expires_at {
+            return Verdict::Refuse(Refusal::Expired);
+        }
+        if self
+            .config
+            .approvals
+            .is_requester(&approval.requested_by, &answer.identity)
+        {
+            return Verdict::Refuse(Refusal::SelfApproval);
+        }
+        if !self
+            .config
+            .approvals
+            .may_approve(approval.risk, &answer.identity)
+        {
+            return Verdict::Refuse(Refusal::NotAllowed);
+        }
+        Verdict::Accept(approval.task_token.clone())
+    }
+
+    async fn resume(
+        &self,
+        token: &TaskToken,
+        answer: &ApprovalAnswer,
+    ) -> Result<(), TaskCallbackError> {
+        if answer.approve {
+            let output = json!({
+                "approved": true,
+                "approver": answer.identity,
+                "channel": answer.channel,
+            });
+            self.callback.succeed(token, &output).await
+        } else {
+            let cause = format!("rejected by {} through {}", answer.identity, answer.channel);
+            self.callback
+                .fail(token, APPROVAL_REJECTED_ERROR, &cause)
+                .await
+        }
+    }
+
+    /// The decision stands but the workflow did not hear it; the audit trail says so, so
+    /// whoever reads the incident knows why it escalated on timeout.
+    async fn record_undelivered(
+        &self,
+        id: &CorrelationId,
+        answer: &ApprovalAnswer,
+        error: &TaskCallbackError,
+    ) -> Result<(), InboundError> {
+        update_incident(self.store, self.clock, id, None, |_| {
+            vec![AuditEntry::new(
+                ACTOR,
+                AuditKind::ConnectorFailed,
+                format!(
+                    "the approval decision could not be delivered to the workflow: {}",
+                    error.error_type()
+                ),
+                json!({
+                    "channel": "stepfunctions",
+                    "approval": answer.approval,
+                    "error_type": error.error_type(),
+                }),
+            )]
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+fn refusal_entry(answer: &ApprovalAnswer, refusal: Refusal, reason: &str) -> AuditEntry {
+    AuditEntry::new(
+        ACTOR,
+        AuditKind::ApprovalRefused,
+        format!(
+            "refused an answer from {} through {}: {reason}",
+            answer.identity, answer.channel
+        ),
+        json!({
+            "approval": answer.approval,
+            "reason": refusal.code(),
+            "identity": answer.identity,
+            "channel": answer.channel,
+            "approve": answer.approve,
+        }),
+    )
+}
+
+/// The JSON a decision is summarised as in responses.
+pub fn outcome_json(outcome: &AnswerOutcome) -> Value {
+    match outcome {
+        AnswerOutcome::Decided { approved, .. } => json!({"decided": true, "approved": approved}),
+        AnswerOutcome::NotDelivered { approved, error } => json!({
+            "decided": true,
+            "approved": approved,
+            "delivered": false,
+            "error": error.error_type(),
+        }),
+        AnswerOutcome::Refused(refusal) => json!({"error": refusal.code()}),
+    }
+}

@@ -1,0 +1,256 @@
+//! Slack (incoming webhook, or `chat.postMessage` with Block Kit) and Microsoft Teams
+//! (incoming webhook with an Adaptive Card): the messages and the calls that send them.
+
+use super::brief::{Brief, outcome_text, risk_word};
+use super::channels::{SLACK, Slack, TEAMS, Teams};
+use crate::delivery::{Delivery, DeliveryError, HttpRequest, Method};
+use serde_json::{Value, json};
+
+/// Slack refuses section texts longer than this.
+const SLACK_TEXT_LIMIT: usize = 3000;
+/// Slack refuses header texts longer than this.
+const SLACK_HEADER_LIMIT: usize = 150;
+
+/// The action ids of the approval buttons, as the approval endpoint reads them.
+pub use crate::inbound::slack::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
+
+/// What a button carries back (the endpoint's own `ButtonValue`): which approval and which
+/// answer, never the task token.
+pub fn button_value(incident: &str, approval: &str, approve: bool) -> String {
+    serde_json::to_string(&crate::inbound::slack::ButtonValue {
+        incident: incident.to_string(),
+        approval: approval.to_string(),
+        approve: Some(approve),
+    })
+    .unwrap_or_default()
+}
+
+/// `&`, `<` and `>` are control characters in Slack's mrkdwn; untrusted text is escaped.
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn cap(text: &str, limit: usize) -> String {
+    argus::signal::cap_text(text, limit)
+}
+
+fn mrkdwn(text: &str) -> Value {
+    json!({"type": "mrkdwn", "text": cap(text, SLACK_TEXT_LIMIT)})
+}
+
+/// The blocks every Argus message shares: headline, facts, why, plan.
+pub fn incident_blocks(brief: &Brief, intro: &str) -> Vec<Value> {
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": cap(&brief.headline(), SLACK_HEADER_LIMIT), "emoji": false}}),
+        json!({"type": "section", "text": mrkdwn(&format!("{}\n*What:* {}", slack_escape(intro), slack_escape(&brief.summary)))}),
+        json!({"type": "section", "fields": [
+            mrkdwn(&format!("*Resource*\n`{}`", slack_escape(&brief.resource))),
+            mrkdwn(&format!("*Where*\n{}", slack_escape(&brief.location()))),
+            mrkdwn(&format!("*Severity*\n{} ({})", brief.severity.map_or_else(|| "?".to_string(), |s| format!("{s}/10")), brief.severity_word())),
+            mrkdwn(&format!("*Status*\n{}", brief.status.as_str())),
+            mrkdwn(&format!("*Confidence*\n{}", brief.confidence_text())),
+            mrkdwn(&format!("*Budget*\n{}", brief.budget_text())),
+        ]}),
+    ];
+    if !brief.hypotheses.is_empty() {
+        let mut text = String::from("*Why Argus thinks so*\n");
+        for (index, hypothesis) in brief.hypotheses.iter().enumerate() {
+            text.push_str(&format!(
+                "{}. {} _({:.0}% likely)_\n",
+                index + 1,
+                slack_escape(&hypothesis.statement),
+                hypothesis.likelihood * 100.0
+            ));
+            for evidence in &hypothesis.evidence {
+                text.push_str(&format!("    • {}\n", slack_escape(evidence)));
+            }
+        }
+        blocks.push(json!({"type": "section", "text": mrkdwn(&text)}));
+    }
+    let mut plan = format!("*Plan*\n{}", slack_escape(&brief.plan_text()));
+    if let Some(action) = &brief.action {
+        if !action.parameters.is_empty() {
+            plan.push_str(&format!(
+                "\n*Parameters:* `{}`",
+                slack_escape(&action.parameters)
+            ));
+        }
+        plan.push_str(&format!(
+            "\n*Risk:* {}\n*Roll back:* {}",
+            risk_word(action.risk),
+            slack_escape(&action.rollback)
+        ));
+    }
+    for reason in &brief.reasons {
+        plan.push_str(&format!("\n• {}", slack_escape(reason)));
+    }
+    blocks.push(json!({"type": "section", "text": mrkdwn(&plan)}));
+    if let Some(outcome) = &brief.outcome {
+        blocks.push(json!({"type": "section", "text": mrkdwn(&format!("*Outcome*\n{}", slack_escape(&outcome_text(outcome))))}));
+    }
+    let mut context = format!("Correlation id `{}`", brief.id);
+    if let Some(link) = &brief.execution_link {
+        context.push_str(&format!(" · <{link}|recovery workflow>"));
+    }
+    blocks.push(json!({"type": "context", "elements": [mrkdwn(&context)]}));
+    blocks
+}
+
+/// The approval request: the incident's blocks and Approve / Reject buttons, each with a
+/// confirmation dialog so a stray click does not decide.
+pub fn approval_blocks(brief: &Brief, approval_id: &str, expires: &str) -> Vec<Value> {
+    let action = brief.action.as_ref().map_or_else(
+        || "the proposed action".to_string(),
+        |action| action.id.to_string(),
+    );
+    let mut blocks = incident_blocks(
+        brief,
+        &format!("Argus asks for approval to run {action}. The request expires at {expires}."),
+    );
+    let confirm = |title: &str, text: String, verb: &str| json!({"title": {"type": "plain_text", "text": title}, "text": {"type": "mrkdwn", "text": text}, "confirm": {"type": "plain_text", "text": verb}, "deny": {"type": "plain_text", "text": "Cancel"}});
+    blocks.push(json!({
+        "type": "actions",
+        "block_id": format!("argus_approval_{approval_id}"),
+        "elements": [
+            {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve"},
+             "value": button_value(&brief.id, approval_id, true),
+             "confirm": confirm("Run the action?", format!("Argus will run {action} on `{}`.", slack_escape(&brief.resource)), "Approve")},
+            {"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
+             "text": {"type": "plain_text", "text": "Reject"},
+             "value": button_value(&brief.id, approval_id, false),
+             "confirm": confirm("Reject the action?", "Argus will not act and will page on-call.".to_string(), "Reject")},
+        ]
+    }));
+    blocks
+}
+
+/// Posts `blocks` (with `text` as the notification fallback); returns the message's `ts` when
+/// the bot posted it.
+pub async fn post_slack(
+    delivery: &Delivery,
+    slack: &Slack,
+    text: &str,
+    blocks: Vec<Value>,
+) -> Result<Option<String>, DeliveryError> {
+    match slack {
+        Slack::Webhook { url } => {
+            let request = HttpRequest::new(Method::POST, url.expose())
+                .json(json!({"text": text, "blocks": blocks}));
+            delivery.send(SLACK, &request).await?;
+            Ok(None)
+        }
+        Slack::Bot {
+            api_url,
+            token,
+            channel,
+        } => {
+            let request = HttpRequest::new(Method::POST, format!("{api_url}/chat.postMessage"))
+                .bearer(token.expose())
+                .json(json!({"channel": channel, "text": text, "blocks": blocks, "unfurl_links": false}));
+            let response = delivery.send(SLACK, &request).await?;
+            // The Web API answers 200 with `ok: false` for errors such as `channel_not_found`.
+            if response.body.get("ok").and_then(Value::as_bool) != Some(true) {
+                let error = response
+                    .body
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no ok in the answer");
+                return Err(DeliveryError::Refused {
+                    channel: SLACK.to_string(),
+                    status: response.status,
+                    detail: error.to_string(),
+                });
+            }
+            Ok(response
+                .body
+                .get("ts")
+                .and_then(Value::as_str)
+                .map(str::to_string))
+        }
+    }
+}
+
+/// An Adaptive Card in the message envelope that Teams incoming webhooks (and Workflows
+/// webhooks) accept.
+pub fn teams_card(brief: &Brief, intro: &str) -> Value {
+    let mut body = vec![
+        json!({"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": true, "text": brief.headline()}),
+        json!({"type": "TextBlock", "wrap": true, "text": intro}),
+        json!({"type": "TextBlock", "wrap": true, "text": format!("**What:** {}", brief.summary)}),
+        json!({"type": "FactSet", "facts": [
+            {"title": "Resource", "value": brief.resource},
+            {"title": "Where", "value": brief.location()},
+            {"title": "Severity", "value": format!("{} ({})", brief.severity.map_or_else(|| "?".to_string(), |s| format!("{s}/10")), brief.severity_word())},
+            {"title": "Status", "value": brief.status.as_str()},
+            {"title": "Confidence", "value": brief.confidence_text()},
+            {"title": "Budget", "value": brief.budget_text()},
+            {"title": "Correlation id", "value": brief.id},
+        ]}),
+    ];
+    if !brief.hypotheses.is_empty() {
+        let text = brief
+            .hypotheses
+            .iter()
+            .enumerate()
+            .map(|(index, hypothesis)| {
+                let evidence: String = hypothesis
+                    .evidence
+                    .iter()
+                    .map(|evidence| format!("\n    - {evidence}"))
+                    .collect();
+                format!(
+                    "{}. {} ({:.0}% likely){evidence}",
+                    index + 1,
+                    hypothesis.statement,
+                    hypothesis.likelihood * 100.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Why Argus thinks so"}));
+        body.push(json!({"type": "TextBlock", "wrap": true, "text": text}));
+    }
+    let mut plan = brief.plan_text();
+    if let Some(action) = &brief.action {
+        plan.push_str(&format!("\n\nRoll back: {}", action.rollback));
+    }
+    body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Plan"}));
+    body.push(json!({"type": "TextBlock", "wrap": true, "text": plan}));
+    if let Some(outcome) = &brief.outcome {
+        body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Outcome"}));
+        body.push(json!({"type": "TextBlock", "wrap": true, "text": outcome_text(outcome)}));
+    }
+    let actions: Vec<Value> = brief
+        .execution_link
+        .iter()
+        .map(|link| json!({"type": "Action.OpenUrl", "title": "Open the recovery workflow", "url": link}))
+        .collect();
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "msteams": {"width": "Full"},
+                "body": body,
+                "actions": actions,
+            }
+        }]
+    })
+}
+
+pub async fn post_teams(
+    delivery: &Delivery,
+    teams: &Teams,
+    card: Value,
+) -> Result<Option<String>, DeliveryError> {
+    let request = HttpRequest::new(Method::POST, teams.webhook_url.expose()).json(card);
+    delivery.send(TEAMS, &request).await?;
+    Ok(None)
+}

@@ -48,6 +48,22 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = [local.state_machine_arn]
   }
 
+  # The reconciler reads where an overdue incident's execution stands before escalating it.
+  statement {
+    sid       = "ReadRecoveryExecutions"
+    effect    = "Allow"
+    actions   = ["states:DescribeExecution"]
+    resources = ["${local.arn_prefix}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*"]
+  }
+
+  # The reconciler lists the alarms in ALARM to find the ones whose event was missed.
+  statement {
+    sid       = "ReadAlarms"
+    effect    = "Allow"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["${local.arn_prefix}:cloudwatch:${local.region}:${local.account_id}:alarm:*"]
+  }
+
   statement {
     sid     = "AnalyseWithBedrock"
     effect  = "Allow"

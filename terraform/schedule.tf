@@ -76,3 +76,50 @@ resource "aws_cloudwatch_metric_alarm" "log_analyzer_silent" {
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
+
+# ---------------------------------------------------------------- reconciler
+
+# The orchestrator's reconciler: an EventBridge schedule rule sends it a "Scheduled Event",
+# on which it takes in alarms in ALARM whose event was missed, re-drives stalled incidents and
+# escalates incidents whose workflow outlived its worst case.
+resource "aws_cloudwatch_event_rule" "reconciler" {
+  name                = "${var.name_prefix}-reconciler"
+  description         = "Argus: runs the orchestrator's reconciler."
+  schedule_expression = var.reconciler_schedule
+}
+
+resource "aws_cloudwatch_event_target" "reconciler" {
+  rule      = aws_cloudwatch_event_rule.reconciler.name
+  target_id = "orchestrator"
+  arn       = aws_lambda_function.function["orchestrator"].arn
+
+  # A missed run is made up by the next one; retrying an old run only overlaps it.
+  retry_policy {
+    maximum_retry_attempts       = 0
+    maximum_event_age_in_seconds = 300
+  }
+}
+
+resource "aws_lambda_permission" "reconciler" {
+  statement_id  = "events-reconciler"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.function["orchestrator"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.reconciler.arn
+}
+
+# Each escalation by the reconciler is an incident whose workflow's outcome was lost: people
+# must look at the resource, so every one of them pages.
+resource "aws_cloudwatch_metric_alarm" "reconciler_escalated" {
+  alarm_name          = "${var.name_prefix}-reconciler-escalated"
+  alarm_description   = "The Argus reconciler escalated an incident whose recovery workflow outlived its worst case or lost its outcome; check the incident's audit trail and its resource."
+  namespace           = "Argus"
+  metric_name         = "ReconcilerEscalated"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}

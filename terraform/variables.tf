@@ -295,3 +295,14 @@ variable "log_analyzer_schedule" {
     error_message = "log_analyzer_schedule must be a rate(...) or cron(...) expression."
   }
 }
+
+variable "reconciler_schedule" {
+  description = "How often the orchestrator's reconciler runs (an EventBridge schedule rule)."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconciler_schedule))
+    error_message = "reconciler_schedule must be a rate(...) or cron(...) expression."
+  }
+}

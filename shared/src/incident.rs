@@ -303,6 +303,8 @@ pub enum AuditKind {
     /// A connector could not deliver to one channel; the incident went on without it.
     ConnectorFailed,
     PostmortemPublished,
+    /// A stalled incident was picked up again (by a re-delivery or the reconciler).
+    Resumed,
 }
 
 /// What an audit record says, before it is sealed into the chain.

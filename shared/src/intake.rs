@@ -510,9 +510,7 @@ impl<'a> Intake<'a> {
             return Ok(report);
         };
         report.incident_status = Some(incident.status);
-        let stalled = self.clock.now() - incident.updated_at
-            > Duration::seconds(self.config.resume_after_seconds as i64);
-        if incident.status.is_open() && stalled && needs_work(&incident) {
+        if self.is_stalled(&incident) {
             report.step(
                 "resume",
                 format!(
@@ -520,13 +518,87 @@ impl<'a> Intake<'a> {
                     incident.updated_at.to_rfc3339()
                 ),
             );
-            let resumed = self.advance(incident, signal, report).await?;
+            let Some(leased) = self.lease_stalled(&id, ACTOR).await? else {
+                report.step("resume", "another invocation picked it up first");
+                return Ok(report);
+            };
+            let resumed = self.advance(leased, signal, report).await?;
             return Ok(SignalReport {
                 outcome: Outcome::Duplicate,
                 ..resumed
             });
         }
         Ok(report)
+    }
+
+    /// Whether an incident stopped before its decision or workflow start longer ago than
+    /// `resume_after_seconds`; a shorter gap means another invocation may still be on it.
+    fn is_stalled(&self, incident: &Incident) -> bool {
+        let stalled = self.clock.now() - incident.updated_at
+            > Duration::seconds(self.config.resume_after_seconds as i64);
+        incident.status.is_open() && stalled && needs_work(incident)
+    }
+
+    /// Claims a stalled incident for resuming: a write, conditional on the revision, that only
+    /// happens while the incident still looks stalled and that makes it look fresh. Of several
+    /// resumers (re-deliveries, reconciler runs) exactly one gets `Some` and goes on.
+    async fn lease_stalled(
+        &self,
+        id: &CorrelationId,
+        actor: &str,
+    ) -> Result<Option<Incident>, IntakeError> {
+        let mut leased = false;
+        let incident = self
+            .update(id, None, |incident| {
+                leased = self.is_stalled(incident);
+                if !leased {
+                    return Vec::new();
+                }
+                vec![AuditEntry::new(
+                    actor,
+                    AuditKind::Resumed,
+                    format!(
+                        "resumed: stalled since {} before its {}",
+                        incident.updated_at.to_rfc3339(),
+                        if incident.decision.is_none() {
+                            "decision"
+                        } else {
+                            "workflow start"
+                        }
+                    ),
+                    json!({"stalled_since": incident.updated_at, "decided": incident.decision.is_some()}),
+                )]
+            })
+            .await?;
+        Ok(incident.filter(|_| leased))
+    }
+
+    /// Picks a stalled incident up where it stopped (decision or workflow start), for the
+    /// reconciler. `None` when it is not stalled (any more) or another resumer got it first.
+    /// The workflow start is named by the incident's id, so a start that did happen before the
+    /// stall is found, not repeated.
+    pub async fn resume_stalled(
+        &self,
+        id: &CorrelationId,
+        actor: &str,
+    ) -> Result<Option<SignalReport>, IntakeError> {
+        note_correlation(id);
+        // The opening signal is what the analysis is about, as it was for the first attempt.
+        let Some(first) = self.store.signals(id).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(incident) = self.lease_stalled(id, actor).await? else {
+            return Ok(None);
+        };
+        let mut report = SignalReport::new(&first.signal, Outcome::Duplicate);
+        report.correlation_id = Some(id.clone());
+        report.step(
+            "resume",
+            format!("incident {id} stalled; resumed by {actor}"),
+        );
+        self.advance(incident, &first.signal, report)
+            .await
+            .map(Some)
     }
 
     /// Takes a new (or stalled) incident through guards, analysis, decision and workflow start.
@@ -547,7 +619,9 @@ impl<'a> Intake<'a> {
             audit.push(AuditEntry::new(ACTOR, AuditKind::Decided, decision_summary(&decision), json!({"mode": decision.mode, "escalate": decision.escalate, "suppressed": decision.suppressed, "reasons": decision.reasons, "action": decision.action.as_ref().map(|a| a.action)})));
             let written = self
                 .update(&id, Some(incident), |incident| {
-                    if !incident.status.is_open() {
+                    // A concurrent resumer decided first: its decision stands, and the workflow
+                    // start below is named by the incident, so both arrive at one execution.
+                    if !incident.status.is_open() || incident.decision.is_some() {
                         return Vec::new();
                     }
                     incident.assessment = assessment
@@ -562,7 +636,13 @@ impl<'a> Intake<'a> {
             report.assessment = assessment;
             report.decision = Some(decision);
             match written {
-                Some(updated) => incident = updated,
+                Some(updated) => {
+                    // The decision that stands, which is another resumer's if it wrote first.
+                    if updated.decision.is_some() {
+                        report.decision = updated.decision.clone();
+                    }
+                    incident = updated;
+                }
                 None => return Ok(report),
             }
         } else {
@@ -998,7 +1078,7 @@ fn budget_possibly_used(
 }
 
 /// Whether a stalled incident still has path left to run.
-fn needs_work(incident: &Incident) -> bool {
+pub(crate) fn needs_work(incident: &Incident) -> bool {
     match &incident.decision {
         None => true,
         Some(decision) => !decision.suppressed && incident.execution.is_none(),

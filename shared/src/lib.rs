@@ -14,6 +14,7 @@ pub mod loganalysis;
 pub mod logmine;
 pub mod ports;
 pub mod postmortem;
+pub mod reconcile;
 pub mod recovery;
 pub mod resource;
 pub mod signal;

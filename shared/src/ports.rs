@@ -169,6 +169,31 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Vec<Incident>, StoreError>;
     /// Incidents, most recently updated first.
     async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError>;
+    /// Incidents in one of `statuses` last written before `updated_before`, least recently
+    /// written first, at most `limit` per status: what the reconciler sweeps for stalled work.
+    /// The default filters `list_incidents`; the DynamoDB adapter reads a key range of its
+    /// status index instead.
+    async fn incidents_updated_before(
+        &self,
+        statuses: &[IncidentStatus],
+        updated_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let mut found = self
+            .list_incidents(&IncidentQuery {
+                statuses: Some(statuses.to_vec()),
+                limit: usize::MAX,
+            })
+            .await?;
+        found.retain(|incident| incident.updated_at < updated_before);
+        found.sort_by(|a, b| {
+            a.updated_at
+                .cmp(&b.updated_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        found.truncate(limit.saturating_mul(statuses.len().max(1)));
+        Ok(found)
+    }
     async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError>;
     async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError>;
     async fn budget_usage(

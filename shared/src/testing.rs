@@ -546,3 +546,193 @@ pub async fn pattern_store_conformance(store: &dyn PatternStore, label: &str) {
         "another signature sharing a prefix learned nothing"
     );
 }
+
+/// Fakes of the reconciler's ports, for its logic tests in every crate.
+pub mod reconcile {
+    use crate::ports::WorkflowError;
+    use crate::reconcile::{
+        AlarmSnapshot, AlarmSource, AlarmSourceError, ExecutionLookup, ExecutionStatus,
+    };
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// The alarms in ALARM, as the test sets them; it can be switched to fail like an outage.
+    #[derive(Debug, Default)]
+    pub struct FakeAlarms {
+        pub alarms: Mutex<Vec<AlarmSnapshot>>,
+        pub failing: AtomicBool,
+        pub calls: AtomicUsize,
+    }
+
+    impl FakeAlarms {
+        pub fn with(alarms: Vec<AlarmSnapshot>) -> Self {
+            Self {
+                alarms: Mutex::new(alarms),
+                ..Self::default()
+            }
+        }
+    }
+
+    #[async_trait]
+    impl AlarmSource for FakeAlarms {
+        async fn alarms_in_alarm(&self) -> Result<Vec<AlarmSnapshot>, AlarmSourceError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(AlarmSourceError::Unavailable("simulated outage".into()));
+            }
+            Ok(self.alarms.lock().unwrap().clone())
+        }
+    }
+
+    /// Execution statuses by execution id; an id the test did not set does not exist.
+    #[derive(Debug, Default)]
+    pub struct FakeExecutions {
+        pub statuses: Mutex<HashMap<String, ExecutionStatus>>,
+        pub lookups: AtomicUsize,
+    }
+
+    impl FakeExecutions {
+        pub fn set(&self, execution_id: &str, status: ExecutionStatus) {
+            self.statuses
+                .lock()
+                .unwrap()
+                .insert(execution_id.to_string(), status);
+        }
+    }
+
+    #[async_trait]
+    impl ExecutionLookup for FakeExecutions {
+        async fn execution_status(
+            &self,
+            execution_id: &str,
+        ) -> Result<ExecutionStatus, WorkflowError> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            Ok(self
+                .statuses
+                .lock()
+                .unwrap()
+                .get(execution_id)
+                .copied()
+                .unwrap_or(ExecutionStatus::NotFound))
+        }
+    }
+
+    /// What the reconciler's sweep needs from `IncidentStore::incidents_updated_before`, for
+    /// every adapter: only the statuses asked for, only incidents written before the cutoff,
+    /// least recently written first, at most `limit` per status. The store must hold no other
+    /// incidents.
+    pub async fn stale_listing_conformance(store: &dyn crate::ports::IncidentStore, label: &str) {
+        use crate::incident::IncidentStatus;
+        let run = super::unique(label);
+        let t0 = super::epoch();
+        let mut opened = Vec::new();
+        for n in 0..3 {
+            let at = t0 + chrono::Duration::seconds(10 * n);
+            let signal = super::alarm_signal(
+                &format!("ec2:instance/i-{run}-{n}"),
+                "alarm:AWS/EC2/StatusCheckFailed",
+                &format!("{run}-stale-{n}"),
+                at,
+                crate::signal::SignalEffect::Opens,
+            );
+            opened.push(super::open(store, &signal, at).await.1.incident.id);
+        }
+        let listed = |before: DateTime<Utc>, statuses: Vec<IncidentStatus>, limit: usize| async move {
+            store
+                .incidents_updated_before(&statuses, before, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|incident| incident.id)
+                .collect::<Vec<_>>()
+        };
+        let open = vec![IncidentStatus::Open];
+        assert_eq!(
+            listed(t0 + chrono::Duration::seconds(25), open.clone(), 10).await,
+            opened,
+            "oldest first, all written before the cutoff"
+        );
+        assert_eq!(
+            listed(t0 + chrono::Duration::seconds(15), open.clone(), 10).await,
+            opened[..2].to_vec(),
+            "nothing written at or after the cutoff"
+        );
+        assert_eq!(
+            listed(t0 + chrono::Duration::seconds(25), open.clone(), 1).await,
+            opened[..1].to_vec(),
+            "at most the limit, the oldest"
+        );
+        assert!(
+            listed(
+                t0 + chrono::Duration::seconds(25),
+                vec![IncidentStatus::Recovering],
+                10
+            )
+            .await
+            .is_empty(),
+            "only the statuses asked for"
+        );
+    }
+
+    /// The CPU alarm of `events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json` on
+    /// `instance` (one alarm per instance, named `ServerCpuTooHigh-<instance>`), in ALARM since
+    /// `changed_at`, as DescribeAlarms reports it. `cpu_alarm_event` is its EventBridge event.
+    pub fn cpu_alarm(instance: &str, changed_at: DateTime<Utc>) -> AlarmSnapshot {
+        let name = format!("ServerCpuTooHigh-{instance}");
+        AlarmSnapshot {
+            arn: format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"),
+            name,
+            state: "ALARM".to_string(),
+            state_reason: "Threshold Crossed: 1 out of the last 1 datapoints [99.5] was greater than the threshold (50.0)".to_string(),
+            state_reason_data: Some(r#"{"version":"1.0","statistic":"Average","period":300,"recentDatapoints":[99.5],"threshold":50.0}"#.to_string()),
+            state_changed_at: changed_at,
+            description: Some("Goes into alarm when server CPU utilization is too high!".to_string()),
+            namespace: Some("AWS/EC2".to_string()),
+            metric_name: Some("CPUUtilization".to_string()),
+            dimensions: BTreeMap::from([("InstanceId".to_string(), instance.to_string())]),
+            metrics: Vec::new(),
+            alarm_rule: None,
+        }
+    }
+
+    /// The EventBridge event of `cpu_alarm(instance, changed_at)`'s transition, as the real
+    /// delivery brings it (its own event id, the sample's shape).
+    pub fn cpu_alarm_event(instance: &str, changed_at: DateTime<Utc>) -> serde_json::Value {
+        let snapshot = cpu_alarm(instance, changed_at);
+        let stamp = changed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        serde_json::json!({
+            "version": "0",
+            "id": format!("eventbridge-{instance}-{stamp}"),
+            "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch",
+            "account": "123456789012",
+            "time": stamp,
+            "region": "us-east-1",
+            "resources": [snapshot.arn],
+            "detail": {
+                "alarmName": snapshot.name,
+                "configuration": {
+                    "description": snapshot.description,
+                    "metrics": [{
+                        "id": "30b6c6b2-a864-43a2-4877-c09a1afc3b87",
+                        "metricStat": {
+                            "metric": {
+                                "dimensions": {"InstanceId": instance},
+                                "name": "CPUUtilization",
+                                "namespace": "AWS/EC2"
+                            },
+                            "period": 300,
+                            "stat": "Average"
+                        },
+                        "returnData": true
+                    }]
+                },
+                "previousState": {"value": "OK", "reason": "Threshold Crossed", "timestamp": stamp},
+                "state": {"value": "ALARM", "reason": snapshot.state_reason, "reasonData": snapshot.state_reason_data, "timestamp": stamp}
+            }
+        })
+    }
+}

@@ -36,6 +36,8 @@ enum Reply {
     },
     /// Never answers, holding the connection open until the peer is dropped.
     Hang,
+    /// A body that is not what Converse answers at all (a broken proxy, a truncated answer).
+    Garbage { status: u16, body: &'static str },
 }
 
 fn answer(fixture: &'static str) -> Reply {
@@ -151,6 +153,7 @@ fn serve(
                 error_type,
                 fixture,
             }) => (status, error_type, fixture_text(fixture)),
+            Some(Reply::Garbage { status, body }) => (status, None, body.to_string()),
             Some(Reply::Hang) => {
                 // Held until the test drops the peer; `recv` fails then, and the thread ends.
                 let _ = released.lock().unwrap().recv();
@@ -533,4 +536,91 @@ async fn a_model_that_does_not_answer_in_time_is_a_timeout() {
         "a timeout falls back to the rules"
     );
     assert!(report.workflow.is_some(), "and the incident still proceeds");
+}
+
+/// Fault injection: whatever goes wrong with Bedrock (throttling on every attempt, no answer in
+/// time, a body that is not JSON, a server error with a garbage body, an answer cut short), the
+/// rules analyst's assessment is used, the fallback and its reason are in the audit trail, the
+/// chain is intact and the incident proceeds to its workflow.
+#[tokio::test]
+async fn every_bedrock_fault_falls_back_to_the_rules_and_is_recorded() {
+    let cases: Vec<(&str, Vec<Reply>, &str)> = vec![
+        (
+            "throttled on every attempt",
+            vec![throttled(), throttled(), throttled()],
+            "throttled",
+        ),
+        ("no answer in time", vec![Reply::Hang], "timed out"),
+        (
+            "a body that is not JSON",
+            vec![Reply::Garbage {
+                status: 200,
+                body: "\u{1}\u{2}<html>upstream proxy error</html>",
+            }],
+            "",
+        ),
+        (
+            "an answer cut short",
+            vec![Reply::Garbage {
+                status: 200,
+                body: r#"{"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"record_assessment","input":{"classif"#,
+            }],
+            "",
+        ),
+        (
+            "a server error with a garbage body",
+            vec![
+                Reply::Garbage {
+                    status: 500,
+                    body: "oops",
+                },
+                Reply::Garbage {
+                    status: 500,
+                    body: "oops",
+                },
+                Reply::Garbage {
+                    status: 500,
+                    body: "oops",
+                },
+            ],
+            "",
+        ),
+    ];
+    for (case, script, reason) in cases {
+        let peer = ConversePeer::start(script);
+        let analyst = analyst(
+            &peer,
+            BedrockSettings {
+                timeout: Duration::from_millis(400),
+                ..test_settings()
+            },
+        );
+        let harness = Harness::new(Config::default());
+        let report = through_intake(&harness, &analyst).await;
+        assert_eq!(
+            report.assessment.as_ref().unwrap().assessment.analyst,
+            "rules/v1",
+            "{case}: the rules decide"
+        );
+        assert!(report.workflow.is_some(), "{case}: the incident proceeds");
+        let kinds = audit_kinds_and_summaries(&harness, &report).await;
+        let fallback: Vec<_> = kinds
+            .iter()
+            .filter(|(kind, _)| *kind == AuditKind::AnalystFallback)
+            .collect();
+        assert_eq!(fallback.len(), 1, "{case}: {kinds:?}");
+        assert!(
+            fallback[0].1.contains(reason),
+            "{case}: the reason is recorded: {}",
+            fallback[0].1
+        );
+        let id = report.correlation_id.as_ref().unwrap();
+        let incident = harness.store.incident(id).await.unwrap().unwrap();
+        let trail = harness.store.audit_trail(id).await.unwrap();
+        assert!(
+            argus::incident::verify_chain(&incident, &trail).is_intact(),
+            "{case}"
+        );
+        assert!(peer.requests() >= 1, "{case}: Bedrock was asked");
+    }
 }

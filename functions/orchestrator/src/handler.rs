@@ -1,5 +1,6 @@
-//! Translates a Lambda invocation into one run of the library's intake path, and its errors
-//! into stable `errorType` names for retries, the failure destination and alarms.
+//! Translates a Lambda invocation into one run of the library's intake path (or, for the
+//! schedule's event, one reconciliation), and its errors into stable `errorType` names for
+//! retries, the failure destination and alarms.
 
 use crate::metrics;
 use crate::settings::{AnalystSetting, Settings};
@@ -9,7 +10,11 @@ use argus::clock::SystemClock;
 use argus::config::Config;
 use argus::intake::{Intake, IntakeError, SignalReport};
 use argus::ports::Analyst;
+use argus::reconcile::{
+    ReconcileFailure, ReconcileLimits, Reconciler, SCHEDULED_EVENT_DETAIL_TYPE,
+};
 use argus::recovery::record::{self, RecordError};
+use argus::store::cloudwatch::CloudWatchAlarms;
 use argus::store::dynamodb::DynamoStore;
 use argus::store::sfn::StepFunctionsWorkflow;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -19,6 +24,7 @@ use serde_json::{Value, json};
 pub struct Orchestrator {
     store: DynamoStore,
     workflow: StepFunctionsWorkflow,
+    alarms: CloudWatchAlarms,
     analyst: SelectedAnalyst,
     config: Config,
 }
@@ -69,6 +75,15 @@ impl From<RecordError> for HandlerError {
     }
 }
 
+impl From<&ReconcileFailure> for HandlerError {
+    fn from(failure: &ReconcileFailure) -> Self {
+        Self {
+            error_type: failure.error_type,
+            message: format!("{}: {}", failure.subject, failure.message),
+        }
+    }
+}
+
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
         Diagnostic {
@@ -90,6 +105,7 @@ impl Orchestrator {
                 aws_sdk_sfn::Client::new(aws),
                 settings.state_machine_arn,
             ),
+            alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(aws)),
             analyst: match settings.analyst {
                 AnalystSetting::Rules => SelectedAnalyst::Rules(RulesAnalyst),
                 AnalystSetting::Bedrock(bedrock) => {
@@ -129,6 +145,14 @@ impl Orchestrator {
             clock: &SystemClock,
             config: &self.config,
         };
+        // The reconciler's schedule (an EventBridge rule) sends a "Scheduled Event".
+        if is_schedule(&event.payload) {
+            // The runtime gives the invocation's deadline in epoch milliseconds.
+            let deadline = i64::try_from(event.context.deadline)
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_millis);
+            return self.reconcile(intake, deadline).await;
+        }
         match intake.process_event(&event.payload).await {
             Ok(report) => {
                 for signal in &report.signals {
@@ -149,6 +173,40 @@ impl Orchestrator {
                 metrics::count("SignalsRejected", 1, &[("error_type", error.error_type())]);
                 Err(HandlerError::from(error))
             }
+        }
+    }
+}
+
+fn is_schedule(payload: &Value) -> bool {
+    payload.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT_DETAIL_TYPE)
+}
+
+impl Orchestrator {
+    /// One reconciliation. Every step runs even when one fails; the invocation then fails
+    /// with the first failure's `errorType`, so the failure shows in the function's errors.
+    async fn reconcile(
+        &self,
+        intake: Intake<'_>,
+        deadline: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Value, HandlerError> {
+        let reconciler = Reconciler {
+            intake,
+            alarms: &self.alarms,
+            executions: &self.workflow,
+            limits: ReconcileLimits::default(),
+        };
+        let report = reconciler.run(deadline).await;
+        metrics::count(
+            "ReconcilerIncidentsOpened",
+            report.incidents_opened.len() as u64,
+            &[],
+        );
+        metrics::count("ReconcilerRedriven", report.redriven.len() as u64, &[]);
+        metrics::count("ReconcilerEscalated", report.escalated.len() as u64, &[]);
+        metrics::count("ReconcilerFailures", report.failures.len() as u64, &[]);
+        match report.failures.first() {
+            None => Ok(serde_json::to_value(&report).unwrap_or(Value::Null)),
+            Some(failure) => Err(HandlerError::from(failure)),
         }
     }
 }
@@ -174,5 +232,29 @@ fn analysis_metrics(signal: &SignalReport, model_configured: bool) {
             u64::try_from(context.estimated_tokens()).unwrap_or(u64::MAX),
             &[],
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(relative: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(relative);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_schedules_event_runs_the_reconciler_and_nothing_else_does() {
+        assert!(is_schedule(&sample("scheduled/scheduled-event.json")));
+        for other in [
+            "cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json",
+            "cloudtrail/ec2-StopInstances.json",
+            "argus/log-anomaly.json",
+        ] {
+            assert!(!is_schedule(&sample(other)), "{other}");
+        }
     }
 }

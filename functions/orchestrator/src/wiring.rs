@@ -8,6 +8,7 @@ use argus::config::POLICY_ENV;
 use argus::incident::TransitionError;
 use argus::intake::IntakeError;
 use argus::ports::{StoreError, WorkflowError};
+use argus::reconcile::{AlarmSourceError, ReconcileError};
 use argus::recovery::record::RecordError;
 use argus::signal::NormaliseError;
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
@@ -33,6 +34,7 @@ pub fn api_calls() -> Vec<&'static str> {
     [
         argus::store::dynamodb::API_CALLS,
         argus::store::sfn::API_CALLS,
+        argus::store::cloudwatch::API_CALLS,
         bedrock::API_CALLS,
     ]
     .concat()
@@ -67,8 +69,13 @@ pub fn error_types() -> Vec<&'static str> {
     }));
     let mut record = vec![RecordError::NotFound(text()), RecordError::Invalid(text())];
     record.extend(store.into_iter().map(RecordError::Store));
+    let reconcile = [
+        ReconcileError::Alarms(AlarmSourceError::Throttled(text())),
+        ReconcileError::Alarms(AlarmSourceError::Unavailable(text())),
+    ];
     let mut names: Vec<&'static str> = intake.iter().map(IntakeError::error_type).collect();
     names.extend(record.iter().map(RecordError::error_type));
+    names.extend(reconcile.iter().map(ReconcileError::error_type));
     names.sort_unstable();
     names.dedup();
     names

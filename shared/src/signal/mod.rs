@@ -7,6 +7,7 @@ mod ec2;
 mod health;
 mod normalise;
 
+pub use alarm::STATE_CHANGE_DETAIL_TYPE as ALARM_STATE_CHANGE_DETAIL_TYPE;
 pub use argus_events::{
     Baseline, EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail,
     LOG_ANOMALY_DETAIL_TYPE, LOG_ANOMALY_SOURCE, LogAnomalyDetail, TimeWindow,

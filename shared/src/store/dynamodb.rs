@@ -76,6 +76,7 @@ pub struct DynamoStore {
     incidents_table: String,
     pub(super) patterns_table: String,
     retention: Duration,
+    transaction_backoff: std::time::Duration,
 }
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
@@ -181,12 +182,15 @@ pub(super) fn build_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("cannot build the request: {error}"))
 }
 
-/// Backoff before retry `attempt` (1-based): 15 ms doubling, with jitter from the clock's
+/// The first backoff of a cancelled transaction's retries.
+const DEFAULT_TRANSACTION_BACKOFF: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// Backoff before retry `attempt` (1-based): `first` doubling, with jitter from the clock's
 /// nanoseconds so that racing writers spread out.
-async fn backoff(attempt: u32) {
-    let base = 15u64 << attempt.min(6);
+async fn backoff(first: std::time::Duration, attempt: u32) {
+    let base = (first.as_micros() as u64).saturating_mul(1 << attempt.min(6));
     let jitter = u64::from(Utc::now().timestamp_subsec_nanos()) % base.max(1);
-    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+    tokio::time::sleep(std::time::Duration::from_micros(base + jitter)).await;
 }
 
 /// How a cancelled transaction ended, read from its cancellation reasons.
@@ -224,11 +228,19 @@ impl DynamoStore {
             incidents_table: incidents_table.into(),
             patterns_table: patterns_table.into(),
             retention: Duration::days(DEFAULT_RETENTION_DAYS),
+            transaction_backoff: DEFAULT_TRANSACTION_BACKOFF,
         }
     }
 
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// The first wait before retrying a transaction cancelled by a conflict or throttling
+    /// (doubling, with jitter); fault tests shorten it.
+    pub fn with_transaction_backoff(mut self, first: std::time::Duration) -> Self {
+        self.transaction_backoff = first;
         self
     }
 
@@ -263,7 +275,7 @@ impl DynamoStore {
             match outcome {
                 Cancelled::Transient(reason) if attempt < TRANSACTION_ATTEMPTS => {
                     tracing::debug!(%reason, attempt, "transaction cancelled; retrying");
-                    backoff(attempt).await;
+                    backoff(self.transaction_backoff, attempt).await;
                 }
                 Cancelled::Transient(reason) if reason.contains("Throttl") => {
                     return Err(StoreError::Throttled(reason));
@@ -725,6 +737,54 @@ impl IncidentStore for DynamoStore {
                 .then_with(|| b.id.cmp(&a.id))
         });
         found.truncate(query.limit);
+        Ok(found)
+    }
+
+    /// One range query of the status index per status (`gsi2sk` starts with the RFC 3339
+    /// `updated_at`, so the key order is the time order), oldest first.
+    async fn incidents_updated_before(
+        &self,
+        statuses: &[IncidentStatus],
+        updated_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let before = updated_before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut found = Vec::new();
+        for status in statuses {
+            let mut start: Option<Item> = None;
+            let mut items: Vec<Item> = Vec::new();
+            while items.len() < limit {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.incidents_table)
+                    .index_name(BY_STATUS_INDEX)
+                    .key_condition_expression("#pk = :pk AND #sk < :before")
+                    .expression_attribute_names("#pk", BY_STATUS_PK)
+                    .expression_attribute_names("#sk", BY_STATUS_SK)
+                    .expression_attribute_values(":pk", s(format!("STATUS#{}", status.as_str())))
+                    .expression_attribute_values(":before", s(before.clone()))
+                    .scan_index_forward(true)
+                    .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|error| sdk_error(&error))?;
+                items.extend(output.items.unwrap_or_default());
+                match output.last_evaluated_key {
+                    Some(last) if !last.is_empty() => start = Some(last),
+                    _ => break,
+                }
+            }
+            for item in &items {
+                found.push(from_document::<Incident>(item, "incident")?);
+            }
+        }
+        found.sort_by(|a, b| {
+            a.updated_at
+                .cmp(&b.updated_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         Ok(found)
     }
 

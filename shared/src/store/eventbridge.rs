@@ -1,5 +1,6 @@
-//! The EventBridge adapter for the `EventBus` port: PutEvents in batches of ten, retrying the
-//! entries EventBridge reports as failed for a transient reason.
+//! The EventBridge adapter for the `EventBus` port: PutEvents in batches of ten, retrying (with
+//! backoff) only the entries EventBridge reports as failed for a transient reason, and counting
+//! what was accepted, retried and given up on.
 
 use crate::loganalysis::ports::{BusEvent, EventBus, EventBusError};
 use async_trait::async_trait;
@@ -7,6 +8,9 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// The IAM actions this adapter's calls need (checked by tests/tests/wiring.rs).
 pub const API_CALLS: &[&str] = &["events:PutEvents"];
@@ -14,12 +18,34 @@ pub const API_CALLS: &[&str] = &["events:PutEvents"];
 /// PutEvents accepts at most ten entries per call.
 const MAX_ENTRIES_PER_CALL: usize = 10;
 /// Calls per batch when some entries keep failing transiently.
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: u32 = 4;
+/// The wait before the first retry of failed entries; it doubles on each further retry.
+const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What the bus did with entries since it was built, for the caller's metrics and reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutCounts {
+    /// Entries EventBridge accepted (each exactly once: an accepted entry is never sent again).
+    pub accepted: u64,
+    /// Entry sends that were retries of an entry EventBridge reported as failed.
+    pub retried: u64,
+    /// Entries given up on: a permanent error, or still failing after every attempt.
+    pub rejected: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    retried: AtomicU64,
+    rejected: AtomicU64,
+}
 
 #[derive(Debug, Clone)]
 pub struct EventBridgeBus {
     client: Client,
     event_bus: String,
+    retry_backoff: Duration,
+    counters: Arc<Counters>,
 }
 
 impl EventBridgeBus {
@@ -28,6 +54,22 @@ impl EventBridgeBus {
         Self {
             client,
             event_bus: event_bus.into(),
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The wait before retrying failed entries (doubling per retry); tests set zero.
+    pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
+        self
+    }
+
+    pub fn counts(&self) -> PutCounts {
+        PutCounts {
+            accepted: self.counters.accepted.load(Ordering::Relaxed),
+            retried: self.counters.retried.load(Ordering::Relaxed),
+            rejected: self.counters.rejected.load(Ordering::Relaxed),
         }
     }
 
@@ -47,6 +89,101 @@ impl EventBridgeBus {
             .time(DateTime::from_millis(event.time.timestamp_millis()))
             .build())
     }
+
+    /// Sends one batch: entries EventBridge accepts are done; entries failed for a transient
+    /// reason are sent again (alone, never with accepted ones) after a backoff; entries failed
+    /// for a permanent reason are not. `Err` names how many of the batch were not delivered.
+    async fn put_batch(&self, batch: &[BusEvent]) -> Result<(), EventBusError> {
+        let mut pending = batch
+            .iter()
+            .map(|event| self.entry(event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let total = pending.len();
+        let mut rejected = 0;
+        // Why entries were given up on: a permanent refusal is named before a transient one.
+        let mut refusal = String::new();
+        let mut reason = String::new();
+        for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                self.counters
+                    .retried
+                    .fetch_add(pending.len() as u64, Ordering::Relaxed);
+                tokio::time::sleep(self.retry_backoff * 2u32.pow(attempt - 2)).await;
+            }
+            let output = self
+                .client
+                .put_events()
+                .set_entries(Some(pending.clone()))
+                .send()
+                .await
+                .map_err(|error| {
+                    let message =
+                        aws_sdk_eventbridge::error::DisplayErrorContext(&error).to_string();
+                    if is_transient(error.code()) {
+                        EventBusError::Throttled(message)
+                    } else {
+                        EventBusError::Unavailable(message)
+                    }
+                })?;
+            // Results are in entry order; an entry with an error code failed, any other was
+            // accepted. A response that lists fewer results than entries leaves the rest failed.
+            let results = output.entries();
+            let mut retry = Vec::new();
+            for (index, entry) in pending.into_iter().enumerate() {
+                let result = results.get(index);
+                match result.map(|result| result.error_code()) {
+                    Some(None) => {
+                        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(Some(code)) if !is_transient(Some(code)) => {
+                        rejected += 1;
+                        refusal = format!(
+                            "{code}: {}",
+                            result
+                                .and_then(|result| result.error_message())
+                                .unwrap_or("no message")
+                        );
+                    }
+                    failed => {
+                        reason = format!(
+                            "{}: {}",
+                            failed.flatten().unwrap_or("no result for the entry"),
+                            result
+                                .and_then(|result| result.error_message())
+                                .unwrap_or("no message")
+                        );
+                        retry.push(entry);
+                    }
+                }
+            }
+            pending = retry;
+            if pending.is_empty() {
+                break;
+            }
+            tracing::warn!(
+                failed = pending.len(),
+                total,
+                attempt,
+                %reason,
+                "EventBridge failed some entries; retrying them"
+            );
+        }
+        let failed = rejected + pending.len();
+        if !refusal.is_empty() {
+            reason = refusal;
+        }
+        self.counters
+            .rejected
+            .fetch_add(failed as u64, Ordering::Relaxed);
+        if failed > 0 {
+            return Err(EventBusError::Rejected {
+                failed,
+                total,
+                reason,
+            });
+        }
+        Ok(())
+    }
 }
 
 fn is_transient(code: Option<&str>) -> bool {
@@ -58,65 +195,15 @@ fn is_transient(code: Option<&str>) -> bool {
 
 #[async_trait]
 impl EventBus for EventBridgeBus {
+    /// Every batch is tried, even after one failed, so one refused event does not hold back the
+    /// others; the first failure is returned.
     async fn put(&self, events: &[BusEvent]) -> Result<(), EventBusError> {
+        let mut first_error = None;
         for batch in events.chunks(MAX_ENTRIES_PER_CALL) {
-            let mut pending = batch
-                .iter()
-                .map(|event| self.entry(event))
-                .collect::<Result<Vec<_>, _>>()?;
-            let total = pending.len();
-            for attempt in 1..=ATTEMPTS {
-                let output = self
-                    .client
-                    .put_events()
-                    .set_entries(Some(pending.clone()))
-                    .send()
-                    .await
-                    .map_err(|error| {
-                        let message =
-                            aws_sdk_eventbridge::error::DisplayErrorContext(&error).to_string();
-                        if is_transient(error.code()) {
-                            EventBusError::Throttled(message)
-                        } else {
-                            EventBusError::Unavailable(message)
-                        }
-                    })?;
-                if output.failed_entry_count() == 0 {
-                    pending.clear();
-                    break;
-                }
-                // Results are in entry order; an entry with an error code failed.
-                let mut retry = Vec::new();
-                let mut reason = String::new();
-                for (entry, result) in pending.iter().zip(output.entries()) {
-                    if let Some(code) = result.error_code() {
-                        if !is_transient(Some(code)) || attempt == ATTEMPTS {
-                            reason = format!(
-                                "{code}: {}",
-                                result.error_message().unwrap_or("no message")
-                            );
-                        }
-                        retry.push(entry.clone());
-                    }
-                }
-                let permanent = !reason.is_empty();
-                pending = retry;
-                if permanent {
-                    return Err(EventBusError::Rejected {
-                        failed: pending.len(),
-                        total,
-                        reason,
-                    });
-                }
-            }
-            if !pending.is_empty() {
-                return Err(EventBusError::Rejected {
-                    failed: pending.len(),
-                    total,
-                    reason: "entries kept failing".to_string(),
-                });
+            if let Err(error) = self.put_batch(batch).await {
+                first_error.get_or_insert(error);
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }

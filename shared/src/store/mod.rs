@@ -1,5 +1,5 @@
 //! Adapters for the store, workflow and log-analysis ports: embedded (redb, for local runs and
-//! tests) and DynamoDB / Step Functions / CloudWatch Logs / EventBridge (for AWS), each behind
+//! tests) and DynamoDB / Step Functions / CloudWatch / CloudWatch Logs / EventBridge (for AWS), each behind
 //! its own cargo feature.
 
 #[cfg(feature = "embedded")]
@@ -11,6 +11,9 @@ mod embedded_baselines;
 pub mod dynamodb;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb_baselines;
+
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 
 #[cfg(feature = "cloudwatchlogs")]
 pub mod cloudwatchlogs;

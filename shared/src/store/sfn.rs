@@ -1,11 +1,15 @@
-//! The Step Functions adapter for the Workflow port: StartExecution named by the correlation id.
+//! The Step Functions adapter for the Workflow port (StartExecution named by the correlation id)
+//! and the reconciler's `ExecutionLookup` (DescribeExecution).
 
 use crate::correlation::CorrelationId;
 use crate::ports::{Workflow, WorkflowError, WorkflowStart};
+use crate::reconcile::{ExecutionLookup, ExecutionStatus};
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use serde_json::Value;
 
 /// Environment variable the orchestrator reads the state machine ARN from.
@@ -13,7 +17,7 @@ pub const STATE_MACHINE_ARN_ENV: &str = "ARGUS_STATE_MACHINE_ARN";
 
 /// The IAM actions this adapter's calls need; Terraform grants exactly these to the functions
 /// that link it (checked by tests/tests/wiring.rs).
-pub const API_CALLS: &[&str] = &["states:StartExecution"];
+pub const API_CALLS: &[&str] = &["states:StartExecution", "states:DescribeExecution"];
 
 #[derive(Debug, Clone)]
 pub struct StepFunctionsWorkflow {
@@ -82,6 +86,44 @@ impl Workflow for StepFunctionsWorkflow {
                         Some("ThrottlingException" | "ExecutionLimitExceeded")
                     ) =>
                     {
+                        Err(WorkflowError::Throttled(message))
+                    }
+                    _ => Err(WorkflowError::Unavailable(message)),
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ExecutionLookup for StepFunctionsWorkflow {
+    async fn execution_status(&self, execution_id: &str) -> Result<ExecutionStatus, WorkflowError> {
+        let result = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_id)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(match output.status() {
+                SfnStatus::Running => ExecutionStatus::Running,
+                SfnStatus::Succeeded => ExecutionStatus::Succeeded,
+                SfnStatus::TimedOut => ExecutionStatus::TimedOut,
+                SfnStatus::Aborted => ExecutionStatus::Aborted,
+                SfnStatus::PendingRedrive => ExecutionStatus::PendingRedrive,
+                // FAILED, and any status added later: the execution is not running.
+                _ => ExecutionStatus::Failed,
+            }),
+            Err(error) => {
+                let message = aws_sdk_sfn::error::DisplayErrorContext(&error).to_string();
+                match error.as_service_error() {
+                    Some(DescribeExecutionError::ExecutionDoesNotExist(_)) => {
+                        Ok(ExecutionStatus::NotFound)
+                    }
+                    Some(DescribeExecutionError::InvalidArn(_)) => {
+                        Err(WorkflowError::Rejected(message))
+                    }
+                    _ if error.code() == Some("ThrottlingException") => {
                         Err(WorkflowError::Throttled(message))
                     }
                     _ => Err(WorkflowError::Unavailable(message)),

@@ -1,0 +1,588 @@
+//! The reconciler: a scheduled sweep that takes in CloudWatch alarms in ALARM that no open
+//! incident covers, re-drives incidents that stalled before their workflow started, and
+//! escalates incidents whose workflow outlived its worst case. Everything it does goes through
+//! the same guards as a delivered event, so running it twice, or beside the real delivery of
+//! the same alarm, changes nothing the first run did not.
+
+use crate::config::RecoveryPolicy;
+use crate::correlation::CorrelationId;
+use crate::incident::{AuditEntry, AuditKind, Incident, IncidentStatus};
+use crate::intake::{Intake, IntakeError, Outcome, update_incident};
+use crate::ports::WorkflowError;
+use crate::signal::{Normalised, normalise};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Who the audit trail says acted when the reconciler changed an incident.
+pub const ACTOR: &str = "argus/reconciler";
+
+/// The detail-type of the EventBridge schedule that runs the reconciler in the orchestrator.
+pub const SCHEDULED_EVENT_DETAIL_TYPE: &str = "Scheduled Event";
+
+/// Slack added to a workflow's worst-case duration before it counts as overdue: task retries
+/// with backoff, Lambda cold starts and the schedule's own period all fit in it.
+pub const WORKFLOW_DEADLINE_SLACK_SECONDS: i64 = 900;
+
+/// One CloudWatch alarm as DescribeAlarms reports it, reduced to what a signal needs.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct AlarmSnapshot {
+    pub name: String,
+    pub arn: String,
+    /// `ALARM`, `OK` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    pub state_reason: String,
+    /// The alarm's `StateReasonData`, itself JSON text.
+    pub state_reason_data: Option<String>,
+    /// When the alarm entered its state: the same instant the EventBridge event of that
+    /// transition carries, so both name the same source event.
+    pub state_changed_at: DateTime<Utc>,
+    pub description: Option<String>,
+    /// A metric alarm on a single metric.
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub dimensions: BTreeMap<String, String>,
+    /// A metric-math or anomaly-detection alarm's queries.
+    pub metrics: Vec<MetricQuery>,
+    /// A composite alarm's rule.
+    pub alarm_rule: Option<String>,
+}
+
+/// One query of a metric-math alarm: an expression, or a metric with its dimensions.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct MetricQuery {
+    pub id: String,
+    pub expression: Option<String>,
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+impl AlarmSnapshot {
+    /// The EventBridge "CloudWatch Alarm State Change" event of the alarm's current state, so
+    /// the alarm is normalised by the very code that reads the real event. The alarm's ARN and
+    /// state time make the signal's source event id, which is what the real event of the same
+    /// transition gives too: whichever arrives second is a duplicate.
+    pub fn to_event(&self) -> Value {
+        let stamp = self
+            .state_changed_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let (region, account) = arn_region_and_account(&self.arn);
+        let mut configuration = Map::new();
+        if let Some(description) = &self.description {
+            configuration.insert("description".into(), json!(description));
+        }
+        if let Some(rule) = &self.alarm_rule {
+            configuration.insert("alarmRule".into(), json!(rule));
+        } else if !self.metrics.is_empty() {
+            let metrics: Vec<Value> = self.metrics.iter().map(MetricQuery::to_event).collect();
+            configuration.insert("metrics".into(), Value::Array(metrics));
+        } else {
+            let single = MetricQuery {
+                id: "m1".to_string(),
+                expression: None,
+                namespace: self.namespace.clone(),
+                metric_name: self.metric_name.clone(),
+                dimensions: self.dimensions.clone(),
+            };
+            configuration.insert("metrics".into(), json!([single.to_event()]));
+        }
+        let mut state =
+            json!({"value": self.state, "reason": self.state_reason, "timestamp": stamp});
+        if let Some(data) = &self.state_reason_data {
+            state["reasonData"] = json!(data);
+        }
+        json!({
+            "version": "0",
+            "id": format!("argus-reconciler:{}:{}:{stamp}", self.arn, self.state),
+            "detail-type": crate::signal::ALARM_STATE_CHANGE_DETAIL_TYPE,
+            "source": "aws.cloudwatch",
+            "account": account,
+            "time": stamp,
+            "region": region,
+            "resources": [self.arn],
+            "detail": {
+                "alarmName": self.name,
+                "state": state,
+                "configuration": configuration,
+            },
+        })
+    }
+}
+
+impl MetricQuery {
+    fn to_event(&self) -> Value {
+        let mut query = json!({"id": self.id});
+        if let Some(expression) = &self.expression {
+            query["expression"] = json!(expression);
+        }
+        if self.namespace.is_some() || self.metric_name.is_some() {
+            let mut metric = json!({"dimensions": self.dimensions});
+            if let Some(namespace) = &self.namespace {
+                metric["namespace"] = json!(namespace);
+            }
+            if let Some(name) = &self.metric_name {
+                metric["name"] = json!(name);
+            }
+            query["metricStat"] = json!({"metric": metric});
+        }
+        query
+    }
+}
+
+/// `arn:aws:cloudwatch:<region>:<account>:alarm:<name>` → (region, account).
+fn arn_region_and_account(arn: &str) -> (Option<&str>, Option<&str>) {
+    let mut parts = arn.splitn(6, ':').skip(3);
+    let region = parts.next().filter(|part| !part.is_empty());
+    let account = parts.next().filter(|part| !part.is_empty());
+    (region, account)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlarmSourceError {
+    #[error("the alarm source is throttling: {0}")]
+    Throttled(String),
+    #[error("the alarm source is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl AlarmSourceError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Throttled(_) => "AlarmSourceThrottled",
+            Self::Unavailable(_) => "AlarmSourceUnavailable",
+        }
+    }
+}
+
+/// The alarms currently in ALARM (CloudWatch DescribeAlarms in AWS).
+#[async_trait]
+pub trait AlarmSource: Send + Sync {
+    /// Every metric and composite alarm whose state is ALARM, all pages read.
+    async fn alarms_in_alarm(&self) -> Result<Vec<AlarmSnapshot>, AlarmSourceError>;
+}
+
+/// Where a recovery execution stands (Step Functions DescribeExecution in AWS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+    /// Failed, and waiting for someone to redrive it.
+    PendingRedrive,
+    /// No execution of that id exists (never started, or past Step Functions' retention).
+    NotFound,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Aborted => "aborted",
+            Self::PendingRedrive => "pending_redrive",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
+/// Reads the status of recovery executions.
+#[async_trait]
+pub trait ExecutionLookup: Send + Sync {
+    async fn execution_status(&self, execution_id: &str) -> Result<ExecutionStatus, WorkflowError>;
+}
+
+/// The longest a recovery execution can legitimately run: the approval wait, the settle time,
+/// every verification check and the stable period, plus slack for retries. An incident still
+/// awaiting approval or recovering after this long has lost its workflow's outcome.
+pub fn workflow_deadline(policy: &RecoveryPolicy) -> Duration {
+    let checks = i64::from(policy.max_checks).saturating_mul(policy.check_interval_seconds as i64);
+    Duration::seconds(
+        (policy.approval_timeout_seconds as i64)
+            .saturating_add(policy.settle_seconds as i64)
+            .saturating_add(checks)
+            .saturating_add(policy.stable_seconds as i64)
+            .saturating_add(WORKFLOW_DEADLINE_SLACK_SECONDS),
+    )
+}
+
+/// How much one run may do, so a backlog (a first deployment beside hundreds of alarms, an
+/// outage's worth of stalled incidents) is worked off over several runs within the Lambda's time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconcileLimits {
+    /// Alarms taken in as new signals per run; the others wait for the next run.
+    pub max_new_signals: usize,
+    /// Stalled incidents re-driven per run.
+    pub max_redrives: usize,
+    /// Overdue incidents escalated per run.
+    pub max_escalations: usize,
+    /// Incidents read per status when looking for stalled and overdue ones.
+    pub scan_limit: usize,
+    /// No new signal or re-drive (each may wait on the analyst) starts closer than this to the
+    /// invocation's deadline: the Bedrock timeout and a margin.
+    pub time_reserve_seconds: i64,
+}
+
+impl Default for ReconcileLimits {
+    fn default() -> Self {
+        Self {
+            max_new_signals: 25,
+            max_redrives: 25,
+            max_escalations: 50,
+            scan_limit: 200,
+            time_reserve_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Alarms(#[from] AlarmSourceError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Executions(#[from] WorkflowError),
+}
+
+impl ReconcileError {
+    /// The stable `errorType` the orchestrator reports when a run had failures.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Alarms(error) => error.error_type(),
+            Self::Intake(error) => error.error_type(),
+            Self::Executions(error) => error.error_type(),
+        }
+    }
+}
+
+impl From<crate::ports::StoreError> for ReconcileError {
+    fn from(error: crate::ports::StoreError) -> Self {
+        Self::Intake(IntakeError::Store(error))
+    }
+}
+
+/// One thing a run could not do; the rest of the run went on without it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconcileFailure {
+    /// The alarm ARN or incident id concerned, or `alarms` when listing them failed.
+    pub subject: String,
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+/// What one run found and did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReconcileReport {
+    /// Alarms in ALARM.
+    pub alarms_in_alarm: usize,
+    /// Of those, alarms an open incident already covers.
+    pub alarms_covered: usize,
+    /// Alarms that opened an incident: their event was missed.
+    pub incidents_opened: Vec<CorrelationId>,
+    /// Alarms whose signal joined an open incident that appeared meanwhile.
+    pub alarms_attached: usize,
+    /// Alarms whose transition was taken in before (its incident may be closed).
+    pub alarms_already_seen: usize,
+    /// Alarms left for the next run because this one reached `max_new_signals` or its deadline.
+    pub alarms_deferred: usize,
+    /// Stalled incidents picked up again.
+    pub redriven: Vec<CorrelationId>,
+    /// Overdue incidents handed to people.
+    pub escalated: Vec<CorrelationId>,
+    pub failures: Vec<ReconcileFailure>,
+}
+
+impl ReconcileReport {
+    fn failed(&mut self, subject: impl Into<String>, error: &ReconcileError) {
+        let subject = subject.into();
+        tracing::warn!(%subject, error_type = error.error_type(), %error, "reconciliation step failed");
+        self.failures.push(ReconcileFailure {
+            subject,
+            error_type: error.error_type(),
+            message: error.to_string(),
+        });
+    }
+}
+
+/// Everything the reconciler needs: the intake path (for its store, analyst, workflow, clock and
+/// policy), the alarms, and the executions.
+#[derive(Clone, Copy)]
+pub struct Reconciler<'a> {
+    pub intake: Intake<'a>,
+    pub alarms: &'a dyn AlarmSource,
+    pub executions: &'a dyn ExecutionLookup,
+    pub limits: ReconcileLimits,
+}
+
+impl std::fmt::Debug for Reconciler<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of one alarm in ALARM.
+enum AlarmOutcome {
+    Covered,
+    Deferred,
+    Taken(Outcome, Option<CorrelationId>),
+    Ignored,
+}
+
+impl Reconciler<'_> {
+    /// One sweep, which starts no analysis within `time_reserve_seconds` of `deadline` (the
+    /// invocation's; `None` for no limit). A failing step is recorded in the report and the sweep
+    /// goes on; the caller decides whether a report with failures fails the invocation.
+    pub async fn run(&self, deadline: Option<DateTime<Utc>>) -> ReconcileReport {
+        let mut report = ReconcileReport::default();
+        let stop_at = deadline.map(|at| at - Duration::seconds(self.limits.time_reserve_seconds));
+        self.missed_alarms(&mut report, stop_at).await;
+        self.stalled_incidents(&mut report, stop_at).await;
+        self.overdue_incidents(&mut report).await;
+        tracing::info!(
+            alarms_in_alarm = report.alarms_in_alarm,
+            alarms_covered = report.alarms_covered,
+            incidents_opened = report.incidents_opened.len(),
+            redriven = report.redriven.len(),
+            escalated = report.escalated.len(),
+            failures = report.failures.len(),
+            "reconciliation finished"
+        );
+        report
+    }
+
+    /// Whether there is time left to start something that may wait on the analyst.
+    fn has_time(&self, stop_at: Option<DateTime<Utc>>) -> bool {
+        stop_at.is_none_or(|stop_at| self.intake.clock.now() < stop_at)
+    }
+
+    async fn missed_alarms(&self, report: &mut ReconcileReport, stop_at: Option<DateTime<Utc>>) {
+        let alarms = match self.alarms.alarms_in_alarm().await {
+            Ok(alarms) => alarms,
+            Err(error) => return report.failed("alarms", &error.into()),
+        };
+        let mut taken = 0;
+        for alarm in alarms.iter().filter(|alarm| alarm.state == "ALARM") {
+            report.alarms_in_alarm += 1;
+            let room = taken < self.limits.max_new_signals && self.has_time(stop_at);
+            match self.missed_alarm(alarm, room).await {
+                Ok(AlarmOutcome::Covered) => report.alarms_covered += 1,
+                Ok(AlarmOutcome::Deferred) => report.alarms_deferred += 1,
+                Ok(AlarmOutcome::Ignored) => {}
+                Ok(AlarmOutcome::Taken(outcome, id)) => {
+                    taken += 1;
+                    match (outcome, id) {
+                        (Outcome::Opened, Some(id)) => {
+                            tracing::info!(correlation_id = %id, alarm = %alarm.arn, "missed alarm opened an incident");
+                            report.incidents_opened.push(id);
+                        }
+                        (Outcome::Attached, _) => report.alarms_attached += 1,
+                        _ => report.alarms_already_seen += 1,
+                    }
+                }
+                Err(error) => report.failed(alarm.arn.clone(), &error),
+            }
+        }
+    }
+
+    /// `room`: whether this run may still take in a new signal.
+    async fn missed_alarm(
+        &self,
+        alarm: &AlarmSnapshot,
+        room: bool,
+    ) -> Result<AlarmOutcome, ReconcileError> {
+        let intake = &self.intake;
+        let signals = match normalise(&alarm.to_event(), &intake.config.signals)
+            .map_err(IntakeError::from)?
+        {
+            Normalised::Signals(signals) => signals,
+            Normalised::Ignored { .. } => return Ok(AlarmOutcome::Ignored),
+        };
+        let Some(signal) = signals.first() else {
+            return Ok(AlarmOutcome::Ignored);
+        };
+        // The common case, checked with one read: the alarm's incident is open already.
+        if intake
+            .store
+            .open_incident_for(&signal.resource, &signal.signature)
+            .await?
+            .is_some()
+        {
+            return Ok(AlarmOutcome::Covered);
+        }
+        if !room {
+            return Ok(AlarmOutcome::Deferred);
+        }
+        // The normal path decides: the dedup claim and the open guard make a run racing the
+        // real event, another run, or a re-delivery end in one incident.
+        let taken_in = intake.process_signal(signal).await?;
+        Ok(AlarmOutcome::Taken(
+            taken_in.outcome,
+            taken_in.correlation_id,
+        ))
+    }
+
+    /// Incidents that stopped before their decision or workflow start (a crash, a throttled
+    /// StartExecution) for longer than `resume_after_seconds`: picked up where they stopped.
+    async fn stalled_incidents(
+        &self,
+        report: &mut ReconcileReport,
+        stop_at: Option<DateTime<Utc>>,
+    ) {
+        let intake = &self.intake;
+        let now = intake.clock.now();
+        let cutoff = now - Duration::seconds(intake.config.resume_after_seconds as i64);
+        // Every open status a decision can leave an incident in without its workflow; a
+        // suppressed incident never starts one.
+        let open: Vec<IncidentStatus> = IncidentStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_open() && *status != IncidentStatus::Suppressed)
+            .collect();
+        let candidates = match intake
+            .store
+            .incidents_updated_before(&open, cutoff, self.limits.scan_limit)
+            .await
+        {
+            Ok(candidates) => candidates,
+            Err(error) => return report.failed("incidents", &error.into()),
+        };
+        for incident in candidates
+            .iter()
+            .filter(|incident| crate::intake::needs_work(incident))
+        {
+            if report.redriven.len() >= self.limits.max_redrives || !self.has_time(stop_at) {
+                break;
+            }
+            match intake.resume_stalled(&incident.id, ACTOR).await {
+                Ok(Some(_)) => {
+                    tracing::info!(correlation_id = %incident.id, "stalled incident re-driven");
+                    report.redriven.push(incident.id.clone());
+                }
+                Ok(None) => {}
+                Err(error) => report.failed(incident.id.to_string(), &error.into()),
+            }
+        }
+    }
+
+    /// Incidents awaiting approval or recovering whose execution started longer ago than the
+    /// workflow can run. The execution's status goes on the record; the incident is escalated
+    /// to people and nothing is re-run, because whether the action already ran is unknown.
+    async fn overdue_incidents(&self, report: &mut ReconcileReport) {
+        let intake = &self.intake;
+        let now = intake.clock.now();
+        let deadline = workflow_deadline(&intake.config.recovery);
+        let statuses = [IncidentStatus::AwaitingApproval, IncidentStatus::Recovering];
+        // Signals attached to a running incident move its `updated_at`, so every incident in
+        // these statuses is read (a few: each has a live workflow) and judged by its start.
+        let candidates = match intake
+            .store
+            .incidents_updated_before(&statuses, now, self.limits.scan_limit)
+            .await
+        {
+            Ok(candidates) => candidates,
+            Err(error) => return report.failed("incidents", &error.into()),
+        };
+        for incident in &candidates {
+            let Some(execution) = &incident.execution else {
+                continue;
+            };
+            if now <= execution.started_at + deadline {
+                continue;
+            }
+            if report.escalated.len() >= self.limits.max_escalations {
+                break;
+            }
+            match self.escalate_overdue(incident, deadline).await {
+                Ok(true) => report.escalated.push(incident.id.clone()),
+                Ok(false) => {}
+                Err(error) => report.failed(incident.id.to_string(), &error),
+            }
+        }
+    }
+
+    async fn escalate_overdue(
+        &self,
+        incident: &Incident,
+        deadline: Duration,
+    ) -> Result<bool, ReconcileError> {
+        let intake = &self.intake;
+        let Some(execution) = incident.execution.clone() else {
+            return Ok(false);
+        };
+        let status = self.executions.execution_status(&execution.id).await?;
+        let why = match status {
+            ExecutionStatus::Running => {
+                "its recovery workflow is still running past its worst case"
+            }
+            ExecutionStatus::NotFound => "its recovery workflow is gone",
+            _ => "its recovery workflow ended without recording an outcome",
+        };
+        let now = intake.clock.now();
+        let watched = incident.status;
+        let mut escalated = false;
+        update_incident(intake.store, intake.clock, &incident.id, None, |current| {
+            escalated = false;
+            // Only the state this decision was made on: an outcome recorded meanwhile wins.
+            let same_execution = current.execution.as_ref().map(|e| &e.id) == Some(&execution.id);
+            if current.status != watched || !same_execution {
+                return Vec::new();
+            }
+            if current.transition(IncidentStatus::Escalated, now).is_err() {
+                return Vec::new();
+            }
+            escalated = true;
+            vec![AuditEntry::new(
+                ACTOR,
+                AuditKind::StatusChanged,
+                format!(
+                    "escalated: {why} (execution {}, {}); nothing was re-run, a person must check the resource",
+                    status.as_str(),
+                    execution.id
+                ),
+                json!({
+                    "status": "escalated",
+                    "previous_status": watched.as_str(),
+                    "execution": execution.id,
+                    "execution_status": status,
+                    "execution_started_at": execution.started_at,
+                    "deadline_seconds": deadline.num_seconds(),
+                }),
+            )]
+        })
+        .await?;
+        if escalated {
+            tracing::warn!(correlation_id = %incident.id, execution_status = status.as_str(), "overdue incident escalated");
+        }
+        Ok(escalated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_and_account_come_from_the_alarm_arn() {
+        assert_eq!(
+            arn_region_and_account("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:cpu:high"),
+            (Some("eu-west-1"), Some("123456789012"))
+        );
+        assert_eq!(arn_region_and_account("not-an-arn"), (None, None));
+    }
+
+    #[test]
+    fn the_deadline_covers_approval_checks_and_slack() {
+        let policy = RecoveryPolicy::default();
+        let expected = 3600 + 60 + 5 * 60 + 180 + WORKFLOW_DEADLINE_SLACK_SECONDS;
+        assert_eq!(workflow_deadline(&policy).num_seconds(), expected);
+    }
+}

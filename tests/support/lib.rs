@@ -4,6 +4,8 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub mod paths;
+
 pub const DYNAMODB_ENDPOINT_ENV: &str = "ARGUS_TEST_DYNAMODB_ENDPOINT";
 pub const MOTO_ENDPOINT_ENV: &str = "ARGUS_TEST_MOTO_ENDPOINT";
 

@@ -32,6 +32,13 @@ RUNTIME_ENV = {
     "AWS_CONFIG_FILE": "/dev/null",
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 }
+# provided.al2023 keeps its CA certificates in one bundle file, which the SDK's TLS setup reads
+# at init; point the functions at this machine's bundle (if it has one) rather than a folder of
+# one file per certificate, which would be slower than what Lambda does.
+for bundle in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+    if os.path.exists(bundle):
+        RUNTIME_ENV["SSL_CERT_FILE"] = bundle
+        break
 TIMEOUT_SECONDS = 20
 
 

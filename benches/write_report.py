@@ -95,7 +95,8 @@ def main():
               "on this machine). The floor is a lambda_runtime function that does nothing "
               "(`benches/hello-lambda`), built the same way. The connectors read their secret from "
               "Secrets Manager at init (here moto's server on loopback), so their figure includes "
-              "that call. Target: at most 1.5× the floor.", "",
+              "that call. Every function, the floor included, reads its CA certificates from one "
+              "bundle file (`SSL_CERT_FILE`), as on provided.al2023. Target: at most 1.5× the floor.", "",
               table(["function", "median ms", "min–max ms", "× floor", "≤ 1.5×"], init_rows), ""]
 
     handler = paths["handler_time"]

@@ -5,6 +5,7 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 
 pub mod http_peer;
+pub mod paths;
 
 pub const DYNAMODB_ENDPOINT_ENV: &str = "ARGUS_TEST_DYNAMODB_ENDPOINT";
 pub const MOTO_ENDPOINT_ENV: &str = "ARGUS_TEST_MOTO_ENDPOINT";

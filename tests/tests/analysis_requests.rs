@@ -5,105 +5,21 @@
 //! The patterns-table conformance (the ladder's counters included) runs in dynamodb_store.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use argus::analysis::{AnalysisContext, Assessment, RecoveryOutcome, RulesAnalyst};
+use argus::analysis::RecoveryOutcome;
 use argus::catalogue::ActionId;
 use argus::clock::ManualClock;
 use argus::config::Config;
-use argus::correlation::CorrelationId;
 use argus::intake::{Intake, Outcome};
-use argus::ports::{
-    Analyst, AnalystError, IncidentStore, PatternStore, Workflow, WorkflowError, WorkflowStart,
-};
+use argus::ports::{IncidentStore, PatternStore};
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::epoch;
+use argus_integration_tests::paths::{
+    CountingAnalyst, NamedWorkflow, Request, RequestLog, deliver, event,
+};
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
-use async_trait::async_trait;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
-use serde_json::Value;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
-/// Records the operation of every HTTP request the DynamoDB client sends (retries included).
-#[derive(Debug, Default, Clone)]
-struct RequestLog(Arc<Mutex<Vec<String>>>);
-
-impl RequestLog {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for RequestLog {
-    fn name(&self) -> &'static str {
-        "RequestLog"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("unknown")
-            .rsplit('.')
-            .next()
-            .unwrap_or("unknown")
-            .to_string();
-        self.0.lock().unwrap().push(target);
-        Ok(())
-    }
-}
-
-/// The rules analyst, counted.
-#[derive(Default)]
-struct CountingAnalyst {
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl Analyst for CountingAnalyst {
-    fn name(&self) -> &str {
-        "counting-rules"
-    }
-
-    async fn assess(&self, context: &AnalysisContext) -> Result<Assessment, AnalystError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(RulesAnalyst.assess(context))
-    }
-}
-
-struct NamedWorkflow;
-
-#[async_trait]
-impl Workflow for NamedWorkflow {
-    async fn start(
-        &self,
-        name: &CorrelationId,
-        _input: &Value,
-    ) -> Result<WorkflowStart, WorkflowError> {
-        Ok(WorkflowStart {
-            execution_id: format!("exec:{name}"),
-            already_started: false,
-        })
-    }
-}
-
-/// A sample event; an alarm's state time can be moved to make it a new transition.
-fn event(relative: &str, alarm_state_time: Option<&str>) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../events")
-        .join(relative);
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    if let Some(time) = alarm_state_time {
-        event["detail"]["state"]["timestamp"] = Value::String(time.to_string());
-    }
-    event
+fn operations(requests: &[Request]) -> Vec<&str> {
+    requests.iter().map(|r| r.operation.as_str()).collect()
 }
 
 #[tokio::test]
@@ -113,11 +29,7 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
     };
     let sdk = sdk_config(&endpoint).await;
     let log = RequestLog::default();
-    let counted = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(log.clone())
-            .build(),
-    );
+    let counted = log.client(&sdk);
     let incidents = unique_name("incidents");
     let patterns = unique_name("patterns");
     create_tables(&counted, &incidents, &patterns)
@@ -131,7 +43,7 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
         store: &store,
         patterns: &store,
         analyst: &analyst,
-        workflow: &NamedWorkflow,
+        workflow: &NamedWorkflow::default(),
         clock: &clock,
         config: &config,
     };
@@ -147,18 +59,18 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
     assert!(opened.signals[0].workflow.is_some());
     assert!(requests.len() <= 6, "{requests:?}");
     assert!(
-        !requests.iter().any(|operation| operation == "GetItem"),
+        !operations(&requests).contains(&"GetItem"),
         "no separate read of action stats: {requests:?}"
     );
     assert_eq!(
-        requests
+        operations(&requests)
             .iter()
-            .filter(|operation| *operation == "Query")
+            .filter(|operation| **operation == "Query")
             .count(),
         2,
         "one patterns query, one query of the resource's incidents: {requests:?}"
     );
-    assert_eq!(analyst.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(analyst.calls(), 1);
 
     let (_, requests) = deliver(
         &intake,
@@ -181,7 +93,7 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
     .await;
     table.push(("OK, resolved", requests.len()));
     assert_eq!(
-        analyst.calls.load(Ordering::SeqCst),
+        analyst.calls(),
         1,
         "duplicates, attached and clearing signals are not analysed"
     );
@@ -212,7 +124,7 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
         requests.len() <= 7,
         "the budget read comes back when budget may have been used: {requests:?}"
     );
-    assert_eq!(analyst.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(analyst.calls(), 3);
     for (path, requests) in &table {
         eprintln!("{path:<62} {requests} DynamoDB requests");
     }
@@ -242,22 +154,8 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
     assert_eq!(history.incidents.len(), 1);
     assert_eq!(history.stats(ActionId::Ec2Reboot).verified_successes, 1);
     assert_eq!(
-        log.take(),
+        log.take_operations(),
         vec!["Query"],
         "stats and summaries in one query"
     );
-}
-
-/// Delivers `event`, checks its outcome, and returns the report with the requests it cost.
-async fn deliver(
-    intake: &Intake<'_>,
-    log: &RequestLog,
-    clock: &ManualClock,
-    event: Value,
-    expected: Outcome,
-) -> (argus::intake::EventReport, Vec<String>) {
-    let report = intake.process_event(&event).await.unwrap();
-    assert_eq!(report.signals[0].outcome, expected);
-    clock.advance(chrono::Duration::seconds(30));
-    (report, log.take())
 }

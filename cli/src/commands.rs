@@ -561,7 +561,18 @@ async fn list(
 /// How many of the signature's resolved incidents the post-mortem reads for recurrence.
 const POSTMORTEM_HISTORY_LIMIT: usize = 10;
 
-async fn postmortem(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {
+/// An incident with its signals and audit trail, read from the embedded store.
+struct IncidentRecord {
+    store: EmbeddedStore,
+    incident: argus::incident::Incident,
+    signals: Vec<argus::ports::SignalRecord>,
+    audit: Vec<argus::incident::AuditRecord>,
+}
+
+async fn read_incident(
+    global: &crate::GlobalOptions,
+    id: &str,
+) -> Result<IncidentRecord, CliError> {
     let id =
         CorrelationId::parse(id).map_err(|error| CliError::new(EXIT_USAGE, error.to_string()))?;
     let store = open_store(&global.home)?;
@@ -573,6 +584,21 @@ async fn postmortem(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliEr
     })?;
     let signals = store.signals(&id).await?;
     let audit = store.audit_trail(&id).await?;
+    Ok(IncidentRecord {
+        store,
+        incident,
+        signals,
+        audit,
+    })
+}
+
+async fn postmortem(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {
+    let IncidentRecord {
+        store,
+        incident,
+        signals,
+        audit,
+    } = read_incident(global, id).await?;
     let history = store
         .signature_history(&incident.signature, POSTMORTEM_HISTORY_LIMIT)
         .await?;
@@ -586,17 +612,12 @@ async fn postmortem(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliEr
 }
 
 async fn show(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {
-    let id =
-        CorrelationId::parse(id).map_err(|error| CliError::new(EXIT_USAGE, error.to_string()))?;
-    let store = open_store(&global.home)?;
-    let incident = store.incident(&id).await?.ok_or_else(|| {
-        CliError::new(
-            EXIT_NOT_FOUND,
-            format!("no incident {id} in {}", global.home.display()),
-        )
-    })?;
-    let signals = store.signals(&id).await?;
-    let audit = store.audit_trail(&id).await?;
+    let IncidentRecord {
+        incident,
+        signals,
+        audit,
+        ..
+    } = read_incident(global, id).await?;
     let verdict = verify_chain(&incident, &audit);
     render::incident_detail(
         &incident.redacted(),

@@ -11,34 +11,10 @@ use connectors::delivery::DeliveryError;
 use connectors::outbound::aws::{Archive, S3Archive, SnsTopic, Topic, TopicMessage};
 use connectors::secrets::{self, SecretSource, SecretsError, names};
 
-const MOTO_ENDPOINT_ENV: &str = "ARGUS_TEST_MOTO_ENDPOINT";
-const DYNAMODB_ENDPOINT_ENV: &str = "ARGUS_TEST_DYNAMODB_ENDPOINT";
+use argus::testing::{DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer};
 
 fn moto(test: &str) -> Option<String> {
     peer(MOTO_ENDPOINT_ENV, test)
-}
-
-/// The pattern of tests/support/lib.rs: skip outside CI, fail in CI.
-fn peer(variable: &str, test: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(endpoint) if !endpoint.is_empty() => {
-            assert!(
-                endpoint.starts_with("http://127.0.0.1:")
-                    || endpoint.starts_with("http://localhost:"),
-                "{variable} must be a loopback address, got {endpoint}"
-            );
-            Some(endpoint)
-        }
-        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-            panic!("{test}: {variable} is not set; run the tests through `bash tests/peers.sh`")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: {variable} is not set (run through `bash tests/peers.sh` to start the local peers)"
-            );
-            None
-        }
-    }
 }
 
 async fn sdk_config(endpoint: &str) -> SdkConfig {

@@ -14,31 +14,10 @@ use connectors::inbound::task_callback::{
 };
 use serde_json::{Value, json};
 
-const MOTO_ENDPOINT_ENV: &str = "ARGUS_TEST_MOTO_ENDPOINT";
+use argus::testing::MOTO_ENDPOINT_ENV;
 
-/// The peer's endpoint; outside CI a missing peer skips the test and says so, in CI it fails.
 fn peer(test: &str) -> Option<String> {
-    match std::env::var(MOTO_ENDPOINT_ENV) {
-        Ok(endpoint) if !endpoint.is_empty() => {
-            assert!(
-                endpoint.starts_with("http://127.0.0.1:")
-                    || endpoint.starts_with("http://localhost:"),
-                "{MOTO_ENDPOINT_ENV} must be a loopback address, got {endpoint}"
-            );
-            Some(endpoint)
-        }
-        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-            panic!(
-                "{test}: {MOTO_ENDPOINT_ENV} is not set; run the tests through `bash tests/peers.sh`"
-            )
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: {MOTO_ENDPOINT_ENV} is not set (run through `bash tests/peers.sh` to start moto)"
-            );
-            None
-        }
-    }
+    argus::testing::peer(MOTO_ENDPOINT_ENV, test)
 }
 
 async fn sdk_config(endpoint: &str) -> SdkConfig {

@@ -449,7 +449,11 @@ async fn a_seeded_mix_at_concurrency_32_loses_nothing_and_duplicates_nothing() {
                     })
                     .collect();
                 assert_eq!(outcomes, expected, "group {index}");
-                assert_eq!(ids.len(), opened, "each ALARM after an OK is a new incident");
+                assert_eq!(
+                    ids.len(),
+                    opened,
+                    "each ALARM after an OK is a new incident"
+                );
             }
         }
         *expected_incidents
@@ -469,7 +473,11 @@ async fn a_seeded_mix_at_concurrency_32_loses_nothing_and_duplicates_nothing() {
     assert_eq!(stored.len(), opened_ids.len(), "one incident per opening");
     let mut stored_per_key: HashMap<(ResourceRef, String), Vec<&Incident>> = HashMap::new();
     for incident in &stored {
-        assert!(opened_ids.contains(&incident.id), "{} was never reported", incident.id);
+        assert!(
+            opened_ids.contains(&incident.id),
+            "{} was never reported",
+            incident.id
+        );
         stored_per_key
             .entry((incident.resource.clone(), incident.signature.clone()))
             .or_default()

@@ -270,3 +270,21 @@ fn fuzz_recovery_record_request() {
         Ok(())
     });
 }
+
+/// Found by `fuzz_verifier_request`: `Period × EvaluationPeriods` overflowed (a panic in debug
+/// builds, and in release a negative requirement that made any OK alarm "recovered").
+#[test]
+fn regression_verifier_huge_alarm_period_is_not_recovered_at_once() {
+    let mut payload = sample("verifier/recovered.json");
+    let alarm = &mut payload["alarm"]["MetricAlarms"][0];
+    alarm["Period"] = json!(4_611_686_018_427_387_904_i64);
+    alarm["EvaluationPeriods"] = json!(2);
+    let request: VerifyRequest = serde_json::from_value(payload).unwrap();
+    let response = verify(&request, epoch());
+    assert_ne!(
+        response.verdict,
+        argus::recovery::verifier::Verdict::Recovered,
+        "{:?}",
+        response.reasons
+    );
+}

@@ -104,7 +104,9 @@ fn parse_json<'a, T: Deserialize<'a>>(vendor: Vendor, body: &'a [u8]) -> Result<
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 "the body is not JSON".to_string()
             }
-            _ => format!("field `{path}`: {}", error.inner()),
+            // serde quotes the offending value (and the path its keys), which a sender can make
+            // as long as the body; the reason goes back in the answer and into the logs.
+            _ => argus::signal::cap_text(&format!("field `{path}`: {}", error.inner()), 300),
         };
         payload_error(vendor, what)
     })

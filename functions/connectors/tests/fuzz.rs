@@ -326,3 +326,17 @@ fn regression_webhook_error_reason_is_capped() {
         error.reason.len()
     );
 }
+
+/// Found by `fuzz_alertmanager_webhook`: a fingerprint with a control character was published,
+/// and the orchestrator refused the alert (its `external:` resource cannot hold one).
+#[test]
+fn regression_alert_id_with_control_character_is_accepted_downstream() {
+    let body = serde_json::to_vec(&json!({
+        "version": "4", "status": "firing", "receiver": "argus", "groupKey": "g",
+        "alerts": [{"status": "firing", "labels": {"alertname": "A"}, "annotations": {},
+                    "startsAt": "2026-11-22T04:51:45Z", "fingerprint": "ab\u{0}cd"}]
+    }))
+    .unwrap();
+    check_webhook(Vendor::Alertmanager, &body).unwrap();
+    assert_eq!(alerts::normalise(Vendor::Alertmanager, &body).unwrap().len(), 1);
+}

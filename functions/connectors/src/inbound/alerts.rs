@@ -126,6 +126,17 @@ fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
+/// The orchestrator names an alert without a resource `external:<vendor>/<alert_id>`, which
+/// allows no control characters and at most 1024 characters; an id outside that is replaced by
+/// its hash, which is as stable (the same id, firing or resolved).
+fn resource_safe_id(id: String) -> String {
+    if id.len() <= 512 && !id.chars().any(char::is_control) {
+        return id;
+    }
+    let digest = Sha256::digest(id.as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 fn non_empty(text: Option<&String>) -> Option<String> {
     text.map(|text| text.trim().to_string())
         .filter(|text| !text.is_empty())
@@ -221,7 +232,7 @@ fn grouped_alert(
     Ok(ExternalAlertDetail {
         schema_version: SCHEMA_VERSION,
         vendor: vendor.as_str().to_string(),
-        alert_id,
+        alert_id: resource_safe_id(alert_id),
         status: status.to_string(),
         resource: resource_from(&alert.labels),
         severity: non_empty(alert.labels.get("severity")),
@@ -345,7 +356,7 @@ fn datadog(body: &[u8]) -> Result<Vec<ExternalAlertDetail>, PayloadError> {
     Ok(vec![ExternalAlertDetail {
         schema_version: SCHEMA_VERSION,
         vendor: vendor.as_str().to_string(),
-        alert_id,
+        alert_id: resource_safe_id(alert_id),
         status: status.to_string(),
         resource: resource_from(&labels),
         severity,
@@ -482,7 +493,7 @@ fn pagerduty(body: &[u8]) -> Result<Vec<ExternalAlertDetail>, PayloadError> {
     Ok(vec![ExternalAlertDetail {
         schema_version: SCHEMA_VERSION,
         vendor: vendor.as_str().to_string(),
-        alert_id: incident.id.clone(),
+        alert_id: resource_safe_id(incident.id.clone()),
         status: status.to_string(),
         resource: resource_from(&labels),
         severity: incident

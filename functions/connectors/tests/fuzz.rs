@@ -338,5 +338,10 @@ fn regression_alert_id_with_control_character_is_accepted_downstream() {
     }))
     .unwrap();
     check_webhook(Vendor::Alertmanager, &body).unwrap();
-    assert_eq!(alerts::normalise(Vendor::Alertmanager, &body).unwrap().len(), 1);
+    assert_eq!(
+        alerts::normalise(Vendor::Alertmanager, &body)
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -462,7 +462,14 @@ where
 {
     let started = Instant::now();
     let Some(duration) = requested_duration() else {
-        let mut runner = TestRunner::new(config(DEFAULT_CASES));
+        // The short run is the same on every machine, so the test command never flakes; long
+        // runs take fresh random seeds.
+        let mut runner = TestRunner::new_with_rng(
+            config(DEFAULT_CASES),
+            proptest::test_runner::TestRng::deterministic_rng(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+            ),
+        );
         if let Err(failure) = runner.run(&strategy, &property) {
             panic!("fuzz target {target} failed: {failure}");
         }

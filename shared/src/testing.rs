@@ -16,6 +16,8 @@ use crate::signal::{Evidence, Signal, SignalEffect, SignalSource};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
+pub mod fuzz;
+
 /// A fixed instant tests start from.
 pub fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap()

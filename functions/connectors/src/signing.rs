@@ -118,7 +118,8 @@ pub fn verify_slack(
         .trim()
         .parse()
         .map_err(|_| SlackSignatureError::Malformed)?;
-    if (now.timestamp() - sent_at).abs() > SLACK_REPLAY_WINDOW_SECONDS {
+    // abs_diff: a timestamp near i64::MIN or MAX must be stale, not an arithmetic overflow.
+    if now.timestamp().abs_diff(sent_at) > SLACK_REPLAY_WINDOW_SECONDS.unsigned_abs() {
         return Err(SlackSignatureError::Stale);
     }
     let expected = signature

@@ -107,7 +107,10 @@ fn read_alarm(request: &VerifyRequest, now: DateTime<Utc>) -> Reading {
             let periods = field(alarm, "EvaluationPeriods")
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
-            let required = (request.policy.stable_seconds as i64).max(period * periods);
+            // Saturating: a corrupt or hostile Period × EvaluationPeriods must not wrap to a
+            // negative requirement that any OK would meet.
+            let required =
+                (request.policy.stable_seconds as i64).max(period.saturating_mul(periods));
             if stable_for >= required {
                 Reading::Healthy(format!(
                     "alarm `{alarm_name}` is OK and has stayed OK for {stable_for}s (≥ {required}s)"

@@ -71,7 +71,8 @@ pub struct PayloadError {
 fn payload_error(vendor: Vendor, reason: impl Into<String>) -> PayloadError {
     PayloadError {
         vendor: vendor.as_str(),
-        reason: reason.into(),
+        // Reasons may quote the payload: keep them short whatever a sender put in it.
+        reason: argus::signal::cap_text(&reason.into(), 300),
     }
 }
 
@@ -104,7 +105,9 @@ fn parse_json<'a, T: Deserialize<'a>>(vendor: Vendor, body: &'a [u8]) -> Result<
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 "the body is not JSON".to_string()
             }
-            _ => format!("field `{path}`: {}", error.inner()),
+            // serde quotes the offending value (and the path its keys), which a sender can make
+            // as long as the body; the reason goes back in the answer and into the logs.
+            _ => argus::signal::cap_text(&format!("field `{path}`: {}", error.inner()), 300),
         };
         payload_error(vendor, what)
     })
@@ -122,6 +125,26 @@ fn resource_from(labels: &BTreeMap<String, String>) -> Option<String> {
 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
+}
+
+/// The orchestrator names an alert without a resource `external:<vendor>/<alert_id>`, which
+/// allows no control characters and at most 1024 characters; an id outside that is replaced by
+/// its hash, which is as stable (the same id, firing or resolved).
+/// The alert's id as published: never blank (an alert without an id cannot be told apart from
+/// any other), and resource-safe.
+fn published_alert_id(vendor: Vendor, id: String) -> Result<String, PayloadError> {
+    if id.trim().is_empty() {
+        return Err(payload_error(vendor, "the alert's id is empty"));
+    }
+    Ok(resource_safe_id(id))
+}
+
+fn resource_safe_id(id: String) -> String {
+    if id.len() <= 512 && !id.chars().any(char::is_control) {
+        return id;
+    }
+    let digest = Sha256::digest(id.as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn non_empty(text: Option<&String>) -> Option<String> {
@@ -219,7 +242,7 @@ fn grouped_alert(
     Ok(ExternalAlertDetail {
         schema_version: SCHEMA_VERSION,
         vendor: vendor.as_str().to_string(),
-        alert_id,
+        alert_id: published_alert_id(vendor, alert_id)?,
         status: status.to_string(),
         resource: resource_from(&alert.labels),
         severity: non_empty(alert.labels.get("severity")),
@@ -343,7 +366,7 @@ fn datadog(body: &[u8]) -> Result<Vec<ExternalAlertDetail>, PayloadError> {
     Ok(vec![ExternalAlertDetail {
         schema_version: SCHEMA_VERSION,
         vendor: vendor.as_str().to_string(),
-        alert_id,
+        alert_id: published_alert_id(vendor, alert_id)?,
         status: status.to_string(),
         resource: resource_from(&labels),
         severity,
@@ -480,7 +503,7 @@ fn pagerduty(body: &[u8]) -> Result<Vec<ExternalAlertDetail>, PayloadError> {
     Ok(vec![ExternalAlertDetail {
         schema_version: SCHEMA_VERSION,
         vendor: vendor.as_str().to_string(),
-        alert_id: incident.id.clone(),
+        alert_id: published_alert_id(vendor, incident.id.clone())?,
         status: status.to_string(),
         resource: resource_from(&labels),
         severity: incident

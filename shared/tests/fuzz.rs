@@ -1,0 +1,290 @@
+//! Fuzz targets for the library's parsers: event normalisation (every source), the intake path
+//! behind it, the model's answer and its validation, the verifier's request and the recovery
+//! record request. Seeds come from events/; see the README's "Fuzzing" section for long runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use argus::analysis::prompt::parse_answer;
+use argus::analysis::{AnalysisContext, validate_assessment};
+use argus::config::Config;
+use argus::correlation::CorrelationId;
+use argus::ports::AnalystError;
+use argus::recovery::verifier::{VerifyRequest, verify};
+use argus::resource::ResourceRef;
+use argus::signal::{Normalised, Signal, normalise};
+use argus::testing::epoch;
+use argus::testing::fuzz::{self, mutated};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use support::{Harness, sample};
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// An `error_type()` is a contract with the state machine: a non-empty identifier.
+fn is_stable_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// What every signal a normaliser accepts must satisfy before the intake stores it.
+fn check_signal(signal: &Signal) -> Result<(), TestCaseError> {
+    prop_assert!(ResourceRef::parse(signal.resource.as_str()).is_ok());
+    prop_assert!(!signal.signature.is_empty(), "empty signature");
+    prop_assert!(!signal.source_event_id.is_empty(), "empty source event id");
+    // The signal is stored and handed between Lambdas as JSON, so it must come back intact.
+    let text = serde_json::to_string(signal).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let back: Signal = serde_json::from_str(&text)
+        .map_err(|e| TestCaseError::fail(format!("the signal does not read back: {e}")))?;
+    prop_assert_eq!(&back, signal);
+    Ok(())
+}
+
+fn check_normalise(event: &Value) -> Result<(), TestCaseError> {
+    match normalise(event, &Config::default().signals) {
+        Ok(Normalised::Signals(signals)) => signals.iter().try_for_each(check_signal),
+        Ok(Normalised::Ignored { reason }) => {
+            prop_assert!(!reason.is_empty());
+            Ok(())
+        }
+        Err(error) => {
+            prop_assert!(
+                matches!(error.error_type(), "InvalidEvent" | "UnsupportedEvent"),
+                "unexpected error type {}",
+                error.error_type()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Every event in events/ except the scenario policies, which are not events.
+fn event_seeds() -> Vec<Value> {
+    let mut seeds = Vec::new();
+    for source in [
+        "argus",
+        "aws-health",
+        "cloudtrail",
+        "cloudwatch-alarm",
+        "ec2-state-change",
+        "invalid",
+        "scheduled",
+    ] {
+        seeds.extend(fuzz::seeds_in(&events_dir().join(source)));
+    }
+    seeds
+}
+
+#[test]
+fn fuzz_normalise_events() {
+    fuzz::run("normalise", mutated(event_seeds()), |event| {
+        check_normalise(&event)
+    });
+}
+
+/// The same events through the whole intake path: store, guards, analysis and workflow start.
+#[test]
+fn fuzz_intake_process_event() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let harness = Harness::new(Config::default());
+    fuzz::run("intake", mutated(event_seeds()), |event| {
+        match runtime.block_on(harness.deliver(&event)) {
+            Ok(report) => {
+                for signal in &report.signals {
+                    check_signal(&signal.signal)?;
+                }
+            }
+            Err(error) => prop_assert!(is_stable_name(error.error_type()), "{error}"),
+        }
+        Ok(())
+    });
+}
+
+/// The context the intake builds for the sample CPU alarm, which the recorded answers cite.
+fn alarm_context() -> AnalysisContext {
+    let event = sample("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json");
+    let signal = match normalise(&event, &Config::default().signals).unwrap() {
+        Normalised::Signals(mut signals) => signals.remove(0),
+        other => panic!("the sample is a signal: {other:?}"),
+    };
+    let id = CorrelationId::derive(
+        &signal.signature,
+        signal.resource.as_str(),
+        &signal.source_event_id,
+        signal.observed_at,
+    );
+    AnalysisContext::build(id, &signal, Vec::new())
+}
+
+/// The tool inputs of the recorded Bedrock answers, plus a proposal of every shape of action.
+fn answer_seeds() -> Vec<Value> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/converse");
+    let mut seeds: Vec<Value> = fuzz::seeds_in(&fixtures)
+        .iter()
+        .filter_map(|response| {
+            response
+                .pointer("/output/message/content")?
+                .as_array()?
+                .iter()
+                .find_map(|block| block.pointer("/toolUse/input").cloned())
+        })
+        .collect();
+    let base = json!({
+        "classification": "resource_saturation",
+        "severity": 6,
+        "confidence": 0.8,
+        "summary": "s",
+        "hypotheses": [{"statement": "h", "likelihood": 0.5, "evidence": ["signal"]}],
+    });
+    for (action, params) in [
+        ("ec2.reboot", json!({"instance_id": "i-12345678901234567"})),
+        ("ec2.start", json!({"instance_id": "i-12345678901234567"})),
+        (
+            "ecs.force_new_deployment",
+            json!({"cluster": "prod", "service": "checkout"}),
+        ),
+        (
+            "lambda.rollback_alias",
+            json!({"function_name": "checkout", "alias": "live", "target_version": "3"}),
+        ),
+        (
+            "asg.instance_refresh",
+            json!({"auto_scaling_group_name": "web", "min_healthy_percentage": 90}),
+        ),
+        (
+            "ssm.automation",
+            json!({"document_name": "AWS-RestartEC2Instance",
+                   "resource": "ec2:instance/i-12345678901234567",
+                   "parameters": {"InstanceId": ["i-12345678901234567"]}}),
+        ),
+        (
+            "codebuild.terraform_apply",
+            json!({"project_name": "infra", "resource": "ec2:instance/i-12345678901234567"}),
+        ),
+        ("notify.only", json!({})),
+    ] {
+        let mut seed = base.clone();
+        seed["proposal"] = json!({"action_id": action, "params": params, "rationale": "r"});
+        seeds.push(seed);
+    }
+    seeds
+}
+
+#[test]
+fn fuzz_model_answer_and_validation() {
+    let context = alarm_context();
+    let config = Config::default();
+    fuzz::run("assessment", mutated(answer_seeds()), |input| {
+        let assessment = match parse_answer(&input, "fuzz", None) {
+            Ok(assessment) => assessment,
+            Err(error) => {
+                let out_of_schema = matches!(error, AnalystError::OutOfSchema { .. });
+                prop_assert!(out_of_schema, "unexpected error {}", error);
+                return Ok(());
+            }
+        };
+        let had_proposal = assessment.proposal.is_some();
+        match validate_assessment(assessment, &context, &config) {
+            Ok(validated) => {
+                let kept = &validated.assessment;
+                prop_assert!((1..=10).contains(&kept.severity));
+                prop_assert!((0.0..=1.0).contains(&kept.confidence));
+                for hypothesis in &kept.hypotheses {
+                    prop_assert!((0.0..=1.0).contains(&hypothesis.likelihood));
+                    prop_assert!(!hypothesis.evidence.is_empty());
+                    prop_assert!(
+                        hypothesis
+                            .evidence
+                            .iter()
+                            .all(|id| context.has_evidence(id))
+                    );
+                }
+                prop_assert_eq!(validated.action.is_some(), had_proposal);
+                serde_json::to_string(&validated)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Err(error) => prop_assert!(!error.to_string().is_empty()),
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn fuzz_verifier_request() {
+    let seeds = fuzz::seeds_in(&events_dir().join("verifier"));
+    assert!(!seeds.is_empty(), "no verifier seeds found");
+    fuzz::run("verifier", mutated(seeds), |payload| {
+        // A payload that is not a request is the Lambda's InvalidRequest; any request gets a verdict.
+        if let Ok(request) = serde_json::from_value::<VerifyRequest>(payload) {
+            let response = verify(&request, epoch());
+            serde_json::to_value(&response).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+        Ok(())
+    });
+}
+
+/// The state machine's record requests for the incident `id`, at every step of the workflow.
+fn record_seeds(id: &str) -> Vec<Value> {
+    let verification = json!({"result": {"verdict": "RECOVERED", "reasons": ["ok"]}});
+    let failure = json!({"Error": "States.TaskFailed", "Cause": "boom"});
+    vec![
+        json!({"operation": "record_start", "correlation_id": id, "execution_id": "exec-1"}),
+        json!({"operation": "record_outcome", "correlation_id": id, "execution_id": "exec-1",
+               "outcome": "recovered",
+               "progress": {"action_ran": true, "verification": verification,
+                            "action_sent_at": "2026-11-22T06:15:00.000Z"}}),
+        json!({"operation": "record_outcome", "correlation_id": id, "outcome": "escalated",
+               "progress": {"action_ran": false, "action_error": failure,
+                            "approval_error": failure}}),
+        json!({"operation": "record_outcome", "correlation_id": id, "outcome": "advisory"}),
+    ]
+}
+
+#[test]
+fn fuzz_recovery_record_request() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let harness = Harness::new(Config::default());
+    let event = sample("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json");
+    let report = runtime.block_on(harness.deliver(&event)).unwrap();
+    let id = report.signals[0].correlation_id.clone().unwrap();
+    fuzz::run("record", mutated(record_seeds(id.as_str())), |request| {
+        let result = runtime.block_on(argus::recovery::record::handle(
+            &request,
+            &harness.store,
+            &harness.store,
+            &harness.clock,
+            &harness.config,
+        ));
+        if let Err(error) = result {
+            prop_assert!(is_stable_name(error.error_type()), "{error}");
+        }
+        Ok(())
+    });
+}
+
+/// Found by `fuzz_verifier_request`: `Period × EvaluationPeriods` overflowed (a panic in debug
+/// builds, and in release a negative requirement that made any OK alarm "recovered").
+#[test]
+fn regression_verifier_huge_alarm_period_is_not_recovered_at_once() {
+    let mut payload = sample("verifier/recovered.json");
+    let alarm = &mut payload["alarm"]["MetricAlarms"][0];
+    alarm["Period"] = json!(4_611_686_018_427_387_904_i64);
+    alarm["EvaluationPeriods"] = json!(2);
+    let request: VerifyRequest = serde_json::from_value(payload).unwrap();
+    let response = verify(&request, epoch());
+    assert_ne!(
+        response.verdict,
+        argus::recovery::verifier::Verdict::Recovered,
+        "{:?}",
+        response.reasons
+    );
+}

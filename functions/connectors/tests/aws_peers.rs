@@ -4,9 +4,12 @@
 //! Without a peer each test says it skipped; with `CI=true` it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/peers.rs"]
+mod peers;
+use peers::sdk_config;
+
 mod support;
 
-use aws_config::{BehaviorVersion, SdkConfig};
 use connectors::delivery::DeliveryError;
 use connectors::outbound::aws::{Archive, S3Archive, SnsTopic, Topic, TopicMessage};
 use connectors::secrets::{self, SecretSource, SecretsError, names};
@@ -15,21 +18,6 @@ use argus::testing::{DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer};
 
 fn moto(test: &str) -> Option<String> {
     peer(MOTO_ENDPOINT_ENV, test)
-}
-
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sns::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "argus-tests",
-        ))
-        .load()
-        .await
 }
 
 fn unique(prefix: &str) -> String {

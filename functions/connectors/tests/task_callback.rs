@@ -6,8 +6,11 @@
 //! `bash tests/peers.sh cargo test -p connectors --all-features`; without the peer it skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/peers.rs"]
+mod peers;
+use peers::sdk_config;
+
 use argus::incident::TaskToken;
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sfn::types::ExecutionStatus;
 use connectors::inbound::task_callback::{
     APPROVAL_REJECTED_ERROR, SfnTaskCallback, TaskCallback, TaskCallbackError,
@@ -18,21 +21,6 @@ use argus::testing::MOTO_ENDPOINT_ENV;
 
 fn peer(test: &str) -> Option<String> {
     argus::testing::peer(MOTO_ENDPOINT_ENV, test)
-}
-
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "argus-tests",
-        ))
-        .load()
-        .await
 }
 
 fn unique(label: &str) -> String {

@@ -1,0 +1,19 @@
+//! SDK configuration for the connectors' tests against the local peers: dummy credentials and
+//! the endpoint overridden, so nothing can leave loopback.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "argus-tests",
+        ))
+        .load()
+        .await
+}

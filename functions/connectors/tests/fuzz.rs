@@ -1,8 +1,16 @@
 //! Fuzz targets for what the connectors read from outside: the vendor alert webhooks
-//! (Alertmanager, Grafana, Datadog, PagerDuty v3), Slack interactions and signed approval
-//! links. Seeds come from events/webhooks/; see the README's "Fuzzing" section for long runs.
+//! (Alertmanager, Grafana, Datadog, PagerDuty v3), Slack interactions, signed approval links,
+//! the recovery state machine's outbound operation payloads, and the vendor messages rendered
+//! from incident text that hostile alarms and webhooks wrote. Seeds come from events/webhooks/
+//! and from the outbound tests' fixture; see the README's "Fuzzing" section for long runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
+use argus::config::Config;
+use argus::decision::Mode;
+use argus::incident::{AuditRecord, Incident, IncidentStatus};
+use argus::ports::SignalRecord;
 use argus::resource::ResourceRef;
 use argus::signal::{Normalised, SignalSource, normalise};
 use argus::testing::epoch;
@@ -13,11 +21,17 @@ use connectors::inbound::http::HttpRequest;
 use connectors::inbound::slack::{
     APPROVE_ACTION_ID, REJECT_ACTION_ID, SIGNATURE_HEADER, TIMESTAMP_HEADER, read_answer,
 };
+use connectors::outbound::aws::email_subject;
+use connectors::outbound::brief::Brief;
+use connectors::outbound::channels::{self, ApprovalLinks, Channels};
+use connectors::outbound::{Outbound, chat, page_reason, paging, tickets};
+use connectors::secrets::names;
 use connectors::signing::{LinkClaims, SigningKey, sign_link, slack_signature, verify_link};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 use std::path::Path;
+use support::{Fixture, fixture, secrets};
 
 const SLACK_SECRET: &str = "slack-signing-secret-for-fuzzing";
 const LINK_KEY: &str = "link-key-for-fuzzing";
@@ -344,4 +358,486 @@ fn regression_alert_id_with_control_character_is_accepted_downstream() {
             .len(),
         1
     );
+}
+
+// ------------------------------------------------------------ outbound operations
+
+const TASK_TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAcanaryTaskTokenForFuzzing+/=";
+const APPROVAL_LINK_KEY: &str = "approval-link-key-for-fuzzing";
+
+/// The channels the operations can reach without a network: email approvals go out through
+/// the in-memory topic, so only `approval_links` is on; every HTTP vendor is off.
+fn in_memory_channels() -> Channels {
+    Channels {
+        approval_links: Some(ApprovalLinks {
+            base_url: "https://argus.example.com/".to_string(),
+            key: SigningKey::new(APPROVAL_LINK_KEY.as_bytes().to_vec()),
+        }),
+        ..Channels::default()
+    }
+}
+
+/// One email approver for the fixture's low-risk reboot, so that `request_approval` has
+/// somewhere to deliver without Slack.
+fn email_approval_config() -> Config {
+    let mut config = Config::default();
+    config.approvals.low = vec!["email:alice@example.com".into()];
+    config
+}
+
+/// What the state machine sends for `operation` (see statemachines/recovery.asl.json), built
+/// like `payload()` in tests/outbound.rs.
+fn operation_payload(operation: &str, id: &str, extra: Value) -> Value {
+    let mut payload = json!({
+        "operation": operation,
+        "correlation_id": id,
+        "execution_id": format!("arn:aws:states:us-east-1:123456789012:execution:argus-recovery:{id}"),
+        "incident": {"ignored": true},
+        "decision": {"ignored": true},
+    });
+    if let (Value::Object(target), Value::Object(extra)) = (&mut payload, extra) {
+        target.extend(extra);
+    }
+    payload
+}
+
+fn operation_seeds(id: &str) -> Vec<Value> {
+    vec![
+        operation_payload("notify", id, json!({"kind": "advisory"})),
+        operation_payload("notify", id, json!({"kind": "outcome"})),
+        operation_payload("request_approval", id, json!({"task_token": TASK_TOKEN})),
+        operation_payload("page", id, json!({})),
+        operation_payload("open_ticket", id, json!({})),
+        operation_payload("publish_postmortem", id, json!({})),
+    ]
+}
+
+/// The in-memory channel a well-formed operation on the fixture's incident must reach. An
+/// `open_ticket` reaches nothing: no ticket vendor is configured, and the operation answers
+/// an empty report rather than an error, so that the workflow goes on (documented in
+/// outbound/mod.rs: a failing or absent channel never fails the operation).
+fn expected_channel(operation: &str) -> Option<&'static str> {
+    match operation {
+        "notify" | "page" => Some(channels::SNS),
+        "request_approval" => Some(channels::EMAIL),
+        "publish_postmortem" => Some(channels::S3),
+        _ => None,
+    }
+}
+
+/// The fixture and the service built on it. Cases share them: each case only appends audit
+/// records, records an approval (the incident stays open and keeps its proposed action, so
+/// a later `request_approval` is still answerable) and publishes to the in-memory topic and
+/// archive, so no case can change what another case's property expects. They are rebuilt
+/// now and then only to keep the audit trail, read by every case, short.
+struct OperationTarget {
+    fixture: Fixture,
+    outbound: Outbound,
+    cases: u32,
+}
+
+impl OperationTarget {
+    const CASES_PER_FIXTURE: u32 = 256;
+
+    async fn new() -> Self {
+        let fixture = fixture(Mode::Approval).await;
+        let outbound = fixture.outbound(
+            in_memory_channels(),
+            email_approval_config(),
+            secrets(&[(names::APPROVAL_LINK_KEY, APPROVAL_LINK_KEY)]),
+        );
+        Self {
+            fixture,
+            outbound,
+            cases: 0,
+        }
+    }
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn fuzz_operation() {
+    let runtime = current_thread_runtime();
+    let target = std::cell::RefCell::new(runtime.block_on(OperationTarget::new()));
+    // The fixture's correlation id is derived from a unique event id, so seeds are built from
+    // the first fixture's id; later fixtures get the payloads with their own id put back.
+    let seed_id = target.borrow().fixture.id().to_string();
+    let seeds = operation_seeds(&seed_id);
+    let known_errors = connectors::wiring::error_types();
+    fuzz::run("operation", mutated(seeds.clone()), |payload| {
+        let mut state = target.borrow_mut();
+        state.cases += 1;
+        if state.cases > OperationTarget::CASES_PER_FIXTURE {
+            *state = runtime.block_on(OperationTarget::new());
+        }
+        let id = state.fixture.id().to_string();
+        let payload = with_id(payload, &seed_id, &id);
+        let unchanged = seeds
+            .iter()
+            .any(|seed| with_id(seed.clone(), &seed_id, &id) == payload);
+        let result = runtime.block_on(state.outbound.handle(&payload));
+        match result {
+            Err(error) => {
+                prop_assert!(
+                    known_errors.contains(&error.error_type()),
+                    "error type {} is not one the state machine knows: {error}",
+                    error.error_type()
+                );
+                prop_assert!(
+                    !error.to_string().contains(TASK_TOKEN),
+                    "the error quotes the task token"
+                );
+                prop_assert!(!unchanged, "a payload the ASL sends failed: {error}");
+            }
+            Ok(report) => {
+                // Only the fixture's incident exists, so anything answered was about it.
+                prop_assert_eq!(
+                    payload.get("correlation_id").and_then(Value::as_str),
+                    Some(id.as_str())
+                );
+                let operation = payload
+                    .get("operation")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                prop_assert!(
+                    report.failed.is_empty(),
+                    "an in-memory channel failed: {:?}",
+                    report.failed
+                );
+                match expected_channel(operation) {
+                    Some(channel) => prop_assert!(
+                        report
+                            .delivered
+                            .iter()
+                            .any(|delivered| delivered.channel == channel),
+                        "{operation} did not deliver to {channel}: {report:?}"
+                    ),
+                    None => {
+                        prop_assert_eq!(operation, "open_ticket");
+                        prop_assert!(report.delivered.is_empty());
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+}
+
+/// `payload` with the seed fixture's correlation id, wherever it is a whole string, replaced
+/// by the current fixture's.
+fn with_id(payload: Value, seed_id: &str, id: &str) -> Value {
+    if seed_id == id {
+        return payload;
+    }
+    match payload {
+        Value::String(text) if text == seed_id => Value::String(id.to_string()),
+        Value::String(text) => Value::String(text.replace(seed_id, id)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| with_id(item, seed_id, id))
+                .collect(),
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (key, with_id(value, seed_id, id)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+// ------------------------------------------------------------ rendered vendor messages
+
+// Vendor limits each rendering must stay inside. A message over one is refused (HTTP 400/413
+// or 422) or cut where the vendor chooses, so hostile incident text must never push one over.
+//
+// Slack Block Kit reference (docs.slack.dev/reference/block-kit): at most 50 blocks per
+// message; header text at most 150 characters; section text at most 3000, at most 10 fields
+// of at most 2000 each; context at most 10 elements; actions at most 25 elements; button text
+// at most 75, action_id at most 255, value at most 2000, url at most 3000; confirmation dialog
+// title at most 100, text at most 300, confirm and deny at most 30; block_id at most 255.
+const SLACK_MAX_BLOCKS: usize = 50;
+const SLACK_HEADER_CHARS: usize = 150;
+const SLACK_TEXT_CHARS: usize = 3000;
+const SLACK_FIELDS: usize = 10;
+const SLACK_FIELD_CHARS: usize = 2000;
+const SLACK_CONTEXT_ELEMENTS: usize = 10;
+const SLACK_ACTION_ELEMENTS: usize = 25;
+const SLACK_BUTTON_TEXT_CHARS: usize = 75;
+const SLACK_ID_CHARS: usize = 255;
+const SLACK_BUTTON_VALUE_CHARS: usize = 2000;
+const SLACK_URL_CHARS: usize = 3000;
+const SLACK_CONFIRM_TITLE_CHARS: usize = 100;
+const SLACK_CONFIRM_TEXT_CHARS: usize = 300;
+const SLACK_CONFIRM_BUTTON_CHARS: usize = 30;
+/// chat.postMessage: a `text` longer than 40,000 characters is truncated (or refused with
+/// `msg_too_long`); Argus's fallback text must stay well inside.
+const SLACK_MESSAGE_TEXT_CHARS: usize = 40_000;
+/// PagerDuty Events API v2, "Send an Alert Event": `payload.summary` at most 1024 characters,
+/// `dedup_key` at most 255; "Events API v2 Overview", size limits: a payload of at most 512 KB.
+const PAGERDUTY_SUMMARY_CHARS: usize = 1024;
+const PAGERDUTY_DEDUP_KEY_CHARS: usize = 255;
+const PAGERDUTY_EVENT_BYTES: usize = 512 * 1024;
+/// Microsoft Teams incoming webhooks refuse (HTTP 413) a message over about 28 KB; the
+/// service is reported to measure the body as UTF-16 when no charset is given, so the card is
+/// measured that way here.
+const TEAMS_MESSAGE_UTF16_BYTES: usize = 28 * 1000;
+/// Amazon SNS Publish: a message of at most 256 KB (262,144 bytes); the subject at most 100
+/// characters (the adapter's `email_subject` makes it so).
+const SNS_MESSAGE_BYTES: usize = 262_144;
+/// GitHub Issues: "body is too long (maximum is 65536 characters)" (422 Validation Failed).
+const GITHUB_BODY_CHARS: usize = 65_536;
+/// Jira Cloud: a text field (the description is one) holds at most 32,767 characters.
+const JIRA_TEXT_CHARS: usize = 32_767;
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// A Slack text object's text, at most `max` characters and not empty.
+fn slack_text(object: &Value, max: usize, place: &str) -> Result<(), TestCaseError> {
+    let text = object.get("text").and_then(Value::as_str).unwrap_or("");
+    prop_assert!(!text.is_empty(), "{place}: empty text");
+    prop_assert!(
+        chars(text) <= max,
+        "{place}: {} characters (at most {max})",
+        chars(text)
+    );
+    Ok(())
+}
+
+fn slack_string(object: &Value, key: &str, max: usize, place: &str) -> Result<(), TestCaseError> {
+    if let Some(text) = object.get(key).and_then(Value::as_str) {
+        prop_assert!(
+            chars(text) <= max,
+            "{place}.{key}: {} characters (at most {max})",
+            chars(text)
+        );
+    }
+    Ok(())
+}
+
+fn check_slack_blocks(blocks: &[Value]) -> Result<(), TestCaseError> {
+    prop_assert!(blocks.len() <= SLACK_MAX_BLOCKS, "{} blocks", blocks.len());
+    for block in blocks {
+        slack_string(block, "block_id", SLACK_ID_CHARS, "block")?;
+        match block.get("type").and_then(Value::as_str) {
+            Some("header") => slack_text(&block["text"], SLACK_HEADER_CHARS, "header")?,
+            Some("section") => {
+                if let Some(text) = block.get("text") {
+                    slack_text(text, SLACK_TEXT_CHARS, "section")?;
+                }
+                if let Some(fields) = block.get("fields").and_then(Value::as_array) {
+                    prop_assert!(fields.len() <= SLACK_FIELDS, "{} fields", fields.len());
+                    for field in fields {
+                        slack_text(field, SLACK_FIELD_CHARS, "section field")?;
+                    }
+                }
+            }
+            Some("context") => {
+                let elements = block["elements"].as_array().cloned().unwrap_or_default();
+                prop_assert!(elements.len() <= SLACK_CONTEXT_ELEMENTS);
+                for element in &elements {
+                    slack_text(element, SLACK_TEXT_CHARS, "context element")?;
+                }
+            }
+            Some("actions") => {
+                let elements = block["elements"].as_array().cloned().unwrap_or_default();
+                prop_assert!(elements.len() <= SLACK_ACTION_ELEMENTS);
+                for button in &elements {
+                    slack_text(&button["text"], SLACK_BUTTON_TEXT_CHARS, "button")?;
+                    slack_string(button, "action_id", SLACK_ID_CHARS, "button")?;
+                    slack_string(button, "value", SLACK_BUTTON_VALUE_CHARS, "button")?;
+                    slack_string(button, "url", SLACK_URL_CHARS, "button")?;
+                    if let Some(confirm) = button.get("confirm") {
+                        slack_text(
+                            &confirm["title"],
+                            SLACK_CONFIRM_TITLE_CHARS,
+                            "confirm title",
+                        )?;
+                        slack_text(&confirm["text"], SLACK_CONFIRM_TEXT_CHARS, "confirm text")?;
+                        slack_text(
+                            &confirm["confirm"],
+                            SLACK_CONFIRM_BUTTON_CHARS,
+                            "confirm button",
+                        )?;
+                        slack_text(&confirm["deny"], SLACK_CONFIRM_BUTTON_CHARS, "deny button")?;
+                    }
+                }
+            }
+            other => {
+                return Err(TestCaseError::fail(format!(
+                    "unexpected block type {other:?}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_pagerduty_event(event: &Value) -> Result<(), TestCaseError> {
+    let summary = event
+        .pointer("/payload/summary")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    prop_assert!(!summary.is_empty(), "an empty summary");
+    prop_assert!(
+        chars(summary) <= PAGERDUTY_SUMMARY_CHARS,
+        "a {}-character summary",
+        chars(summary)
+    );
+    let dedup_key = event.get("dedup_key").and_then(Value::as_str).unwrap_or("");
+    prop_assert!(!dedup_key.is_empty() && chars(dedup_key) <= PAGERDUTY_DEDUP_KEY_CHARS);
+    let source = event
+        .pointer("/payload/source")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    prop_assert!(!source.is_empty(), "an empty source");
+    let size = serde_json::to_vec(event).unwrap().len();
+    prop_assert!(size <= PAGERDUTY_EVENT_BYTES, "a {size}-byte event");
+    Ok(())
+}
+
+/// The incident, its signals and audit trail as the store holds them, in four states: proposed
+/// for approval, run automatically and resolved (so there is an outcome), advisory and
+/// escalated, and with no assessment or decision at all.
+async fn rendering_seeds() -> Vec<Value> {
+    let execution =
+        |id: &str| format!("arn:aws:states:us-east-1:123456789012:execution:argus-recovery:{id}");
+    let mut seeds = Vec::new();
+    for (mode, settle) in [
+        (Mode::Approval, None),
+        (
+            Mode::Auto,
+            Some((IncidentStatus::Resolved, "recovery verified", "RECOVERED")),
+        ),
+        (
+            Mode::Advisory,
+            Some((
+                IncidentStatus::Escalated,
+                "escalated to on-call",
+                "NOT_RECOVERED",
+            )),
+        ),
+    ] {
+        let fixture = fixture(mode).await;
+        if let Some((status, summary, verdict)) = settle {
+            fixture.settle(status, summary, verdict).await;
+        }
+        let incident = fixture.current().await;
+        let signals = fixture.store.signals(fixture.id()).await.unwrap();
+        let audit = fixture.audit().await;
+        let mut bare = incident.clone();
+        bare.assessment = None;
+        bare.decision = None;
+        bare.execution = None;
+        for incident in [incident, bare] {
+            seeds.push(json!({
+                "incident": incident,
+                "signals": signals,
+                "audit": audit,
+                "execution_id": execution(fixture.id().as_str()),
+            }));
+        }
+    }
+    seeds
+}
+
+/// Every rendering vendors receive of one (possibly hostile) incident, each checked against
+/// its vendor's limits.
+fn check_renderings(
+    incident: &Incident,
+    signals: &[SignalRecord],
+    audit: &[AuditRecord],
+    execution_id: Option<&str>,
+) -> Result<(), TestCaseError> {
+    let brief = Brief::new(incident, signals, audit, execution_id);
+    let why = page_reason(incident, epoch());
+    let intros = [
+        format!(
+            "Argus opened an incident and is not changing anything. {}",
+            brief.plan_text()
+        ),
+        format!("ESCALATION: on-call attention needed ({why})."),
+    ];
+    for intro in &intros {
+        let blocks = chat::incident_blocks(&brief, intro);
+        check_slack_blocks(&blocks)?;
+        let text = format!("{} — {intro}", brief.headline());
+        prop_assert!(
+            chars(&text) <= SLACK_MESSAGE_TEXT_CHARS,
+            "a {}-character Slack text",
+            chars(&text)
+        );
+
+        let card = serde_json::to_string(&chat::teams_card(&brief, intro)).unwrap();
+        let utf16_bytes = card.encode_utf16().count() * 2;
+        prop_assert!(
+            utf16_bytes <= TEAMS_MESSAGE_UTF16_BYTES,
+            "a Teams card of {utf16_bytes} UTF-16 bytes"
+        );
+
+        let body = format!("{intro}\n\n{}", brief.plain_text());
+        prop_assert!(
+            body.len() <= SNS_MESSAGE_BYTES,
+            "a {}-byte SNS message",
+            body.len()
+        );
+        let subject = email_subject(&brief.headline());
+        prop_assert!(chars(&subject) <= 100 && !subject.chars().any(char::is_control));
+    }
+    let approval = chat::approval_blocks(
+        &brief,
+        &"0123456789abcdef".repeat(2),
+        "2026-11-22 06:00 UTC",
+    );
+    check_slack_blocks(&approval)?;
+    check_pagerduty_event(&paging::trigger_event(&brief, &why))?;
+
+    let plain = brief.plain_text();
+    prop_assert!(
+        chars(&plain) <= JIRA_TEXT_CHARS,
+        "a {}-character ticket description",
+        chars(&plain)
+    );
+    let document = tickets::adf(&plain);
+    prop_assert!(document["content"].as_array().is_some());
+    let markdown = brief.markdown();
+    prop_assert!(
+        chars(&markdown) <= GITHUB_BODY_CHARS,
+        "a {}-character issue body",
+        chars(&markdown)
+    );
+    prop_assert!(chars(&tickets::ticket_label(&brief.id)) <= 50);
+    Ok(())
+}
+
+#[test]
+fn fuzz_rendering() {
+    let runtime = current_thread_runtime();
+    let seeds = runtime.block_on(rendering_seeds());
+    fuzz::run("rendering", mutated(seeds), |document| {
+        // Only what the store could hold reaches a rendering: the rest is not an incident.
+        let Ok(incident) = serde_json::from_value::<Incident>(document["incident"].clone()) else {
+            return Ok(());
+        };
+        let signals: Vec<SignalRecord> =
+            serde_json::from_value(document["signals"].clone()).unwrap_or_default();
+        let audit: Vec<AuditRecord> =
+            serde_json::from_value(document["audit"].clone()).unwrap_or_default();
+        check_renderings(
+            &incident,
+            &signals,
+            &audit,
+            document["execution_id"].as_str(),
+        )
+    });
 }

@@ -561,7 +561,7 @@ fn was_delivered(audit: &[AuditRecord], channel: &str) -> bool {
 }
 
 /// Why on-call is being paged, in words for the page's summary.
-fn page_reason(incident: &Incident, now: chrono::DateTime<chrono::Utc>) -> String {
+pub fn page_reason(incident: &Incident, now: chrono::DateTime<chrono::Utc>) -> String {
     if let Some(approval) = &incident.approval {
         match &approval.decision {
             Some(decision) if !decision.approved => {

@@ -841,3 +841,72 @@ fn fuzz_rendering() {
         )
     });
 }
+
+/// An incident every untrusted text of which is `text`, with every list as long as it can be:
+/// the largest messages the renderings can be made to carry.
+async fn incident_made_of(text: &str) -> (Incident, Vec<SignalRecord>, Vec<AuditRecord>) {
+    let fixture = fixture(Mode::Auto).await;
+    fixture
+        .settle(IncidentStatus::Resolved, "recovery verified", "RECOVERED")
+        .await;
+    let mut incident = fixture.current().await;
+    let mut signals = fixture.store.signals(fixture.id()).await.unwrap();
+    let mut audit = fixture.audit().await;
+    incident.title = text.to_string();
+    incident.account = Some(text.to_string());
+    incident.region = Some(text.to_string());
+    incident.resolution = Some(text.to_string());
+    let evidence: Vec<argus::signal::Evidence> = (0..5)
+        .map(|index| argus::signal::Evidence::new(format!("e{index}"), text, text))
+        .collect();
+    signals[0].signal.evidence = evidence.clone();
+    let assessment = incident.assessment.as_mut().unwrap();
+    assessment.summary = text.to_string();
+    assessment.analyst = text.to_string();
+    let mut hypothesis = assessment.hypotheses[0].clone();
+    hypothesis.statement = text.to_string();
+    hypothesis.evidence = evidence.iter().map(|item| item.id.clone()).collect();
+    assessment.hypotheses = vec![hypothesis; 10];
+    let decision = incident.decision.as_mut().unwrap();
+    decision.escalate = true;
+    decision.reasons = vec![text.to_string(); 50];
+    for record in &mut audit {
+        record.summary = text.to_string();
+        if record.kind == argus::incident::AuditKind::RecoveryOutcome {
+            record.data["verification"]["result"]["verdict"] = json!(text);
+        }
+    }
+    (incident, signals, audit)
+}
+
+/// Found by `fuzz_rendering`: an unbounded summary made a 32,768-character ticket description,
+/// a long region a 3000-character Slack field (Slack takes 2000), and long hypotheses a Teams
+/// card over 28 KB. Quotes are the worst case for the card: each is escaped in JSON and
+/// measured as UTF-16.
+#[test]
+fn regression_huge_incident_texts_stay_inside_every_vendor_limit() {
+    let runtime = current_thread_runtime();
+    for text in [
+        "\"".repeat(100_000),
+        "a".repeat(100_000),
+        "🦀".repeat(50_000),
+        "\u{0}".repeat(100_000),
+    ] {
+        let (incident, signals, audit) = runtime.block_on(incident_made_of(&text));
+        let execution = format!(
+            "arn:aws:states:us-east-1:123456789012:execution:argus-recovery:{}",
+            incident.id
+        );
+        check_renderings(&incident, &signals, &audit, Some(&execution)).unwrap();
+    }
+}
+
+/// Found by `fuzz_rendering`: the resource is quoted in the approval button's confirmation
+/// dialog, whose text Slack caps at 300 characters.
+#[test]
+fn regression_long_resource_fits_the_approval_confirmation() {
+    let runtime = current_thread_runtime();
+    let (mut incident, signals, audit) = runtime.block_on(incident_made_of("x"));
+    incident.resource = ResourceRef::parse(&format!("ec2:instance/i-{}", "0".repeat(900))).unwrap();
+    check_renderings(&incident, &signals, &audit, None).unwrap();
+}

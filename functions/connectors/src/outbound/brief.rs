@@ -14,6 +14,43 @@ use std::collections::HashMap;
 const HYPOTHESES_SHOWN: usize = 3;
 /// Evidence lines shown per hypothesis.
 const EVIDENCE_SHOWN: usize = 3;
+/// Decision reasons shown; the rest are in the audit trail.
+const REASONS_SHOWN: usize = 5;
+
+// The longest text (in bytes, so also in characters) a message keeps of each field. Titles,
+// summaries, hypotheses and evidence come from alarms, webhooks and the model, so any of them
+// can be huge; these caps keep every rendering inside its vendor's limits (a Teams card of
+// about 28 KB, a Slack field of 2000 characters, a Jira description of 32,767) whatever the
+// incident says. The fuzz target `fuzz_rendering` checks each limit.
+const TITLE_LIMIT: usize = 200;
+const SUMMARY_LIMIT: usize = 600;
+const RESOURCE_LIMIT: usize = 256;
+/// Accounts, regions, analyst names, verdicts and approver identities.
+const NAME_LIMIT: usize = 64;
+const STATEMENT_LIMIT: usize = 300;
+const EVIDENCE_LIMIT: usize = 160;
+const REASON_LIMIT: usize = 300;
+const OUTCOME_LIMIT: usize = 300;
+const PARAMETERS_LIMIT: usize = 300;
+/// Step Functions execution ARNs are far shorter; a longer execution id gets no console link.
+const EXECUTION_ID_LIMIT: usize = 512;
+
+/// Untrusted text as a message shows it: control characters, line breaks included (they would
+/// break a header, a Markdown table cell or an email subject), become spaces, and the text is
+/// capped on a character boundary.
+pub fn clean(text: &str, limit: usize) -> String {
+    let single_line: String = text
+        .chars()
+        .map(|character| {
+            if character.is_control() {
+                ' '
+            } else {
+                character
+            }
+        })
+        .collect();
+    argus::signal::cap_text(&single_line, limit)
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Brief {
@@ -87,7 +124,12 @@ impl Brief {
         let evidence: HashMap<&str, String> = signals
             .iter()
             .flat_map(|record| record.signal.evidence.iter())
-            .map(|item| (item.id.as_str(), format!("{}: {}", item.label, item.text)))
+            .map(|item| {
+                (
+                    item.id.as_str(),
+                    clean(&format!("{}: {}", item.label, item.text), EVIDENCE_LIMIT),
+                )
+            })
             .collect();
         let assessment = incident.assessment.as_ref();
         let hypotheses = assessment
@@ -97,17 +139,16 @@ impl Brief {
                     .iter()
                     .take(HYPOTHESES_SHOWN)
                     .map(|hypothesis| HypothesisLine {
-                        statement: hypothesis.statement.clone(),
+                        statement: clean(&hypothesis.statement, STATEMENT_LIMIT),
                         likelihood: hypothesis.likelihood,
                         evidence: hypothesis
                             .evidence
                             .iter()
                             .take(EVIDENCE_SHOWN)
                             .map(|id| {
-                                evidence
-                                    .get(id.as_str())
-                                    .cloned()
-                                    .unwrap_or_else(|| format!("evidence {id}"))
+                                evidence.get(id.as_str()).cloned().unwrap_or_else(|| {
+                                    clean(&format!("evidence {id}"), EVIDENCE_LIMIT)
+                                })
                             })
                             .collect(),
                     })
@@ -123,8 +164,11 @@ impl Brief {
                     id: spec.name,
                     title: spec.title,
                     risk: validated.risk,
-                    parameters: parameters_text(
-                        &serde_json::to_value(&validated.params).unwrap_or_default(),
+                    parameters: clean(
+                        &parameters_text(
+                            &serde_json::to_value(&validated.params).unwrap_or_default(),
+                        ),
+                        PARAMETERS_LIMIT,
                     ),
                     rollback: spec.inverse.map_or_else(
                         || {
@@ -139,6 +183,7 @@ impl Brief {
         let execution = execution_id
             .filter(|id| !id.is_empty())
             .map(str::to_string)
+            .filter(|id| id.len() <= EXECUTION_ID_LIMIT)
             .or_else(|| {
                 incident
                     .execution
@@ -147,27 +192,43 @@ impl Brief {
             });
         Self {
             id: incident.id.to_string(),
-            title: incident.title.clone(),
+            title: clean(&incident.title, TITLE_LIMIT),
             status: incident.status,
-            resource: incident.resource.as_str().to_string(),
-            account: incident.account.clone(),
-            region: incident.region.clone(),
+            resource: clean(incident.resource.as_str(), RESOURCE_LIMIT),
+            account: incident
+                .account
+                .as_deref()
+                .map(|account| clean(account, NAME_LIMIT)),
+            region: incident
+                .region
+                .as_deref()
+                .map(|region| clean(region, NAME_LIMIT)),
             source: incident.source.label(),
             opened_at: incident.opened_at,
             signal_count: incident.signal_count,
             severity: assessment.map(|assessment| assessment.severity),
             classification: assessment.map(|assessment| assessment.classification.as_str()),
-            summary: assessment
-                .map(|assessment| assessment.summary.clone())
-                .filter(|summary| !summary.trim().is_empty())
-                .unwrap_or_else(|| incident.title.clone()),
+            summary: clean(
+                assessment
+                    .map(|assessment| assessment.summary.as_str())
+                    .filter(|summary| !summary.trim().is_empty())
+                    .unwrap_or(&incident.title),
+                SUMMARY_LIMIT,
+            ),
             confidence: assessment.map(|assessment| assessment.confidence),
-            analyst: assessment.map(|assessment| assessment.analyst.clone()),
+            analyst: assessment.map(|assessment| clean(&assessment.analyst, NAME_LIMIT)),
             hypotheses,
             mode: decision.map(|decision| decision.mode),
             action,
             reasons: decision
-                .map(|decision| decision.reasons.clone())
+                .map(|decision| {
+                    decision
+                        .reasons
+                        .iter()
+                        .take(REASONS_SHOWN)
+                        .map(|reason| clean(reason, REASON_LIMIT))
+                        .collect()
+                })
                 .unwrap_or_default(),
             escalate: decision.is_some_and(|decision| decision.escalate),
             budget: decision
@@ -473,16 +534,19 @@ fn outcome_of(incident: &Incident, audit: &[AuditRecord]) -> Option<OutcomeLine>
         .data
         .pointer("/verification/result/verdict")
         .and_then(Value::as_str)
-        .map(str::to_string);
+        .map(|verdict| clean(verdict, NAME_LIMIT));
     Some(OutcomeLine {
-        summary: record.summary.clone(),
+        summary: clean(&record.summary, OUTCOME_LIMIT),
         action_ran: record
             .data
             .get("action_ran")
             .and_then(Value::as_bool)
             .unwrap_or(false),
         verdict,
-        resolution: incident.resolution.clone(),
+        resolution: incident
+            .resolution
+            .as_deref()
+            .map(|resolution| clean(resolution, OUTCOME_LIMIT)),
         time_to_recover: (incident.status == IncidentStatus::Resolved)
             .then_some(incident.closed_at)
             .flatten()

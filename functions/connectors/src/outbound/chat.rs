@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 const SLACK_TEXT_LIMIT: usize = 3000;
 /// Slack refuses header texts longer than this.
 const SLACK_HEADER_LIMIT: usize = 150;
+/// Slack refuses section fields longer than this.
+const SLACK_FIELD_LIMIT: usize = 2000;
+/// Slack refuses confirmation dialog texts longer than this.
+const SLACK_CONFIRM_TEXT_LIMIT: usize = 300;
 
 /// The action ids of the approval buttons, as the approval endpoint reads them.
 pub use crate::inbound::slack::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
@@ -40,18 +44,22 @@ fn mrkdwn(text: &str) -> Value {
     json!({"type": "mrkdwn", "text": cap(text, SLACK_TEXT_LIMIT)})
 }
 
+fn mrkdwn_field(text: &str) -> Value {
+    json!({"type": "mrkdwn", "text": cap(text, SLACK_FIELD_LIMIT)})
+}
+
 /// The blocks every Argus message shares: headline, facts, why, plan.
 pub fn incident_blocks(brief: &Brief, intro: &str) -> Vec<Value> {
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": cap(&brief.headline(), SLACK_HEADER_LIMIT), "emoji": false}}),
         json!({"type": "section", "text": mrkdwn(&format!("{}\n*What:* {}", slack_escape(intro), slack_escape(&brief.summary)))}),
         json!({"type": "section", "fields": [
-            mrkdwn(&format!("*Resource*\n`{}`", slack_escape(&brief.resource))),
-            mrkdwn(&format!("*Where*\n{}", slack_escape(&brief.location()))),
-            mrkdwn(&format!("*Severity*\n{} ({})", brief.severity.map_or_else(|| "?".to_string(), |s| format!("{s}/10")), brief.severity_word())),
-            mrkdwn(&format!("*Status*\n{}", brief.status.as_str())),
-            mrkdwn(&format!("*Confidence*\n{}", brief.confidence_text())),
-            mrkdwn(&format!("*Budget*\n{}", brief.budget_text())),
+            mrkdwn_field(&format!("*Resource*\n`{}`", slack_escape(&brief.resource))),
+            mrkdwn_field(&format!("*Where*\n{}", slack_escape(&brief.location()))),
+            mrkdwn_field(&format!("*Severity*\n{} ({})", brief.severity.map_or_else(|| "?".to_string(), |s| format!("{s}/10")), brief.severity_word())),
+            mrkdwn_field(&format!("*Status*\n{}", brief.status.as_str())),
+            mrkdwn_field(&format!("*Confidence*\n{}", brief.confidence_text())),
+            mrkdwn_field(&format!("*Budget*\n{}", brief.budget_text())),
         ]}),
     ];
     if !brief.hypotheses.is_empty() {
@@ -117,7 +125,7 @@ pub fn approval_blocks(brief: &Brief, approval_id: &str, expires: &str) -> Vec<V
             {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
              "text": {"type": "plain_text", "text": "Approve"},
              "value": button_value(&brief.id, approval_id, true),
-             "confirm": confirm("Run the action?", format!("Argus will run {action} on `{}`.", slack_escape(&brief.resource)), "Approve")},
+             "confirm": confirm("Run the action?", cap(&format!("Argus will run {action} on `{}`.", slack_escape(&brief.resource)), SLACK_CONFIRM_TEXT_LIMIT), "Approve")},
             {"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
              "text": {"type": "plain_text", "text": "Reject"},
              "value": button_value(&brief.id, approval_id, false),

@@ -560,12 +560,19 @@ fn was_delivered(audit: &[AuditRecord], channel: &str) -> bool {
     })
 }
 
-/// Why on-call is being paged, in words for the page's summary.
+/// The longest piece of incident text (an approver, a decision reason) a page's reason quotes.
+const PAGE_REASON_LIMIT: usize = 300;
+
+/// Why on-call is being paged, in words for the page's summary and the escalation message.
 pub fn page_reason(incident: &Incident, now: chrono::DateTime<chrono::Utc>) -> String {
     if let Some(approval) = &incident.approval {
         match &approval.decision {
             Some(decision) if !decision.approved => {
-                return format!("{} rejected {}", decision.approver, approval.action);
+                return format!(
+                    "{} rejected {}",
+                    brief::clean(&decision.approver, PAGE_REASON_LIMIT),
+                    approval.action
+                );
             }
             None if approval.expires_at <= now => {
                 return format!("nobody approved {} in time", approval.action);
@@ -577,7 +584,12 @@ pub fn page_reason(incident: &Incident, now: chrono::DateTime<chrono::Utc>) -> S
     match &incident.decision {
         Some(decision) if decision.escalate => decision.reasons.first().map_or_else(
             || "Argus decided to escalate".to_string(),
-            |reason| format!("Argus decided to escalate: {reason}"),
+            |reason| {
+                format!(
+                    "Argus decided to escalate: {}",
+                    brief::clean(reason, PAGE_REASON_LIMIT)
+                )
+            },
         ),
         _ => "the recovery did not verify".to_string(),
     }

@@ -469,8 +469,17 @@ fn fuzz_operation() {
     // the first fixture's id; later fixtures get the payloads with their own id put back.
     let seed_id = target.borrow().fixture.id().to_string();
     let seeds = operation_seeds(&seed_id);
+    // The same operations on a well-formed id of an incident that does not exist.
+    let absent = argus::correlation::CorrelationId::derive(
+        "alarm:AWS/EC2/CPUUtilization",
+        support::RESOURCE,
+        "evt-of-no-incident",
+        epoch(),
+    );
+    let mut all_seeds = seeds.clone();
+    all_seeds.extend(operation_seeds(absent.as_str()));
     let known_errors = connectors::wiring::error_types();
-    fuzz::run("operation", mutated(seeds.clone()), |payload| {
+    fuzz::run("operation", mutated(all_seeds), |payload| {
         let mut state = target.borrow_mut();
         state.cases += 1;
         if state.cases > OperationTarget::CASES_PER_FIXTURE {
@@ -523,10 +532,46 @@ fn fuzz_operation() {
                         prop_assert!(report.delivered.is_empty());
                     }
                 }
+                let answer = format!("{report:?}");
+                prop_assert!(
+                    !answer.contains(TASK_TOKEN),
+                    "the answer carries the task token"
+                );
             }
         }
-        Ok(())
+        check_sent_and_audited(&runtime, &state.fixture)
     });
+}
+
+/// What the case sent (taken, so each case checks only its own) and the audit trail: the task
+/// token, a bearer credential, is in none of them, and each SNS message fits SNS.
+fn check_sent_and_audited(
+    runtime: &tokio::runtime::Runtime,
+    fixture: &Fixture,
+) -> Result<(), TestCaseError> {
+    let published = std::mem::take(&mut *fixture.topic.published.lock().unwrap());
+    for message in &published {
+        let sent = format!("{message:?}");
+        prop_assert!(
+            !sent.contains(TASK_TOKEN),
+            "a message carries the task token"
+        );
+        prop_assert!(
+            message.body.len() <= SNS_MESSAGE_BYTES,
+            "a {}-byte SNS message",
+            message.body.len()
+        );
+    }
+    let archived = std::mem::take(&mut *fixture.archive.objects.lock().unwrap());
+    for (key, body) in &archived {
+        prop_assert!(!body.contains(TASK_TOKEN), "{key} carries the task token");
+    }
+    let audit = serde_json::to_string(&runtime.block_on(fixture.audit())).unwrap();
+    prop_assert!(
+        !audit.contains(TASK_TOKEN),
+        "the audit trail carries the task token"
+    );
+    Ok(())
 }
 
 /// `payload` with the seed fixture's correlation id, wherever it is a whole string, replaced

@@ -17,6 +17,8 @@ pub mod postmortem;
 pub mod reconcile;
 pub mod recovery;
 pub mod resource;
+#[cfg(feature = "sdk")]
+pub mod sdk;
 pub mod signal;
 pub mod store;
 #[cfg(feature = "telemetry")]

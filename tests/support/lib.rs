@@ -9,9 +9,11 @@ pub mod paths;
 
 pub use argus::testing::{DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer};
 
-/// SDK configuration with dummy credentials and the endpoint overridden, so nothing can leave loopback.
+/// SDK configuration with dummy credentials and the endpoint overridden, so nothing can leave
+/// loopback; its HTTP client is the one the functions deploy with.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(argus::sdk::amazon_https_client().unwrap())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

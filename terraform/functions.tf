@@ -27,6 +27,7 @@ locals {
         ARGUS_BEDROCK_MAX_TOKENS        = tostring(var.bedrock.max_tokens)
         ARGUS_BEDROCK_TIMEOUT_MS        = tostring(var.bedrock.timeout_ms)
         ARGUS_BEDROCK_MAX_ATTEMPTS      = tostring(var.bedrock.max_attempts)
+        ARGUS_TLS_ROOTS                 = var.tls_roots
       }
     }
     verifier = {
@@ -48,6 +49,7 @@ locals {
         ARGUS_EVENT_BUS      = "default"
         ARGUS_LOG_GROUPS     = join(",", local.analysed_log_groups)
         ARGUS_LOG_ANALYZER   = var.log_analyzer_tuning_json
+        ARGUS_TLS_ROOTS      = var.tls_roots
       }
     }
     connectors = {
@@ -72,6 +74,7 @@ locals {
         ARGUS_CONFLUENCE_URL       = var.connectors.confluence_url
         ARGUS_CONFLUENCE_SPACE     = var.connectors.confluence_space
         ARGUS_APPROVAL_BASE_URL    = var.connectors.approval_base_url
+        ARGUS_TLS_ROOTS            = var.tls_roots
       }
     }
     connectors-http = {
@@ -85,6 +88,7 @@ locals {
         ARGUS_POLICY               = var.policy_json
         ARGUS_CONNECTORS_SECRET_ID = aws_secretsmanager_secret.connectors.arn
         ARGUS_EVENT_BUS            = "default"
+        ARGUS_TLS_ROOTS            = var.tls_roots
       }
     }
   }

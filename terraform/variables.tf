@@ -306,3 +306,14 @@ variable "reconciler_schedule" {
     error_message = "reconciler_schedule must be a rate(...) or cron(...) expression."
   }
 }
+
+variable "tls_roots" {
+  description = "Which certificate authorities the functions trust on their AWS calls: amazon (the five Amazon Trust Services roots embedded in the functions, which every AWS endpoint chains to) or system (the platform's CA bundle, for networks that re-sign TLS through their own CA)."
+  type        = string
+  default     = "amazon"
+
+  validation {
+    condition     = contains(["amazon", "system"], var.tls_roots)
+    error_message = "tls_roots must be amazon or system."
+  }
+}

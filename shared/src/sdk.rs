@@ -13,7 +13,11 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, Connector, proxy::ProxyConfig};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 /// The variable that chooses the trust store: `amazon` (the default) or `system`.
 pub const TLS_ROOTS_ENV: &str = "ARGUS_TLS_ROOTS";
@@ -31,7 +35,7 @@ pub enum TrustRoots {
     System,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SdkSetupError {
     #[error("{TLS_ROOTS_ENV} must be `amazon` or `system`, not `{0}`")]
     InvalidTrustRoots(String),
@@ -71,37 +75,54 @@ pub fn amazon_https_client() -> Result<SharedHttpClient, SdkSetupError> {
         )
         .build()
         .map_err(|error| SdkSetupError::TrustStore(error.to_string()))?;
-    Ok(
-        Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut connector = Connector::builder()
-                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(context.clone());
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        }),
-    )
+    let client = Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = Connector::builder()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
+    Ok(SharedHttpClient::new(WithoutEagerConnector(client)))
 }
 
-/// The SDK configuration for a Lambda function: the default chains, with the HTTPS client that
-/// `ARGUS_TLS_ROOTS` (read through `lookup`) chooses. A bad setting is logged and fails init.
-pub async fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, SdkSetupError> {
+/// The SDK's client builds (and drops) a whole TLS connector when each SDK client is
+/// constructed, only so that the platform's CA bundle is loaded at init rather than on the
+/// first call. With five embedded roots there is nothing to preload: connectors are built on
+/// first use per timeout setting, as the SDK's client does anyway, and one SDK client costs no
+/// TLS setup at construction.
+#[derive(Debug)]
+struct WithoutEagerConnector(SharedHttpClient);
+
+impl HttpClient for WithoutEagerConnector {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+/// The SDK configuration for a Lambda function: the default chains, with the HTTPS client for
+/// `roots` (each function's settings read `ARGUS_TLS_ROOTS`).
+pub async fn load(roots: TrustRoots) -> Result<SdkConfig, SdkSetupError> {
     let loader = aws_config::defaults(BehaviorVersion::latest());
-    let client = match TrustRoots::from_env(lookup) {
-        Ok(TrustRoots::AmazonTrustServices) => amazon_https_client().map(Some),
-        Ok(TrustRoots::System) => Ok(None),
-        Err(error) => Err(error),
-    }
-    .inspect_err(|error| tracing::error!(%error, "the AWS SDK configuration is invalid"))?;
-    Ok(match client {
-        Some(client) => loader.http_client(client),
-        None => loader,
-    }
-    .load()
-    .await)
+    let loader = match roots {
+        TrustRoots::AmazonTrustServices => loader.http_client(
+            amazon_https_client()
+                .inspect_err(|error| tracing::error!(%error, "the TLS trust store is broken"))?,
+        ),
+        TrustRoots::System => loader,
+    };
+    Ok(loader.load().await)
 }
 
 #[cfg(test)]

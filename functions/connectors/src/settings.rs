@@ -43,6 +43,7 @@ pub struct Settings {
     pub confluence_url: Option<String>,
     pub confluence_space: Option<String>,
     pub approval_base_url: Option<String>,
+    pub tls_roots: argus::sdk::TrustRoots,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +56,8 @@ pub enum SettingsError {
     Invalid(&'static str, String, &'static str),
     #[error("set only one of {SECRET_ID_ENV} and {SSM_PATH_ENV}: the secrets come from one place")]
     TwoSecretSources,
+    #[error(transparent)]
+    Tls(#[from] argus::sdk::SdkSetupError),
 }
 
 impl Settings {
@@ -152,6 +155,7 @@ impl Settings {
             confluence_url: url(CONFLUENCE_URL_ENV)?,
             confluence_space: optional(CONFLUENCE_SPACE_ENV),
             approval_base_url: url(APPROVAL_BASE_URL_ENV)?,
+            tls_roots: argus::sdk::TrustRoots::from_env(&read)?,
         })
     }
 }
@@ -266,6 +270,7 @@ mod tests {
                 }
                 "ARGUS_GITHUB_REPOSITORY" => Some("example/ops".to_string()),
                 "ARGUS_JIRA_PROJECT" => Some("OPS".to_string()),
+                "ARGUS_TLS_ROOTS" => Some("system".to_string()),
                 name if name.ends_with("_URL") => Some("https://example.com".to_string()),
                 _ => Some("value".to_string()),
             }

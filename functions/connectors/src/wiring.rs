@@ -25,6 +25,7 @@ pub const ENVIRONMENT: &[&str] = &[
     "ARGUS_CONFLUENCE_URL",
     "ARGUS_CONFLUENCE_SPACE",
     "ARGUS_APPROVAL_BASE_URL",
+    argus::sdk::TLS_ROOTS_ENV,
 ];
 
 /// IAM actions of every AWS call the function makes: the incidents table through the DynamoDB

@@ -9,6 +9,7 @@ pub struct Settings {
     pub patterns_table: String,
     pub event_bus: String,
     pub analyzer: AnalyzerConfig,
+    pub tls_roots: argus::sdk::TrustRoots,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,8 @@ pub enum SettingsError {
     Missing(&'static str, &'static str),
     #[error(transparent)]
     Analyzer(#[from] AnalyzerConfigError),
+    #[error(transparent)]
+    Tls(#[from] argus::sdk::SdkSetupError),
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             patterns_table,
             event_bus,
             analyzer,
+            tls_roots: argus::sdk::TrustRoots::from_env(&read)?,
         })
     }
 }
@@ -115,6 +119,7 @@ mod tests {
             match name {
                 "ARGUS_LOG_GROUPS" => Some("/aws/lambda/checkout".to_string()),
                 "ARGUS_LOG_ANALYZER" => Some("{}".to_string()),
+                "ARGUS_TLS_ROOTS" => Some("amazon".to_string()),
                 _ => Some("value".to_string()),
             }
         });

@@ -14,6 +14,7 @@ pub const ENVIRONMENT: &[&str] = &[
     EVENT_BUS_ENV,
     LOG_GROUPS_ENV,
     TUNING_ENV,
+    argus::sdk::TLS_ROOTS_ENV,
 ];
 
 /// IAM actions of every AWS call the log analyzer's adapters make.

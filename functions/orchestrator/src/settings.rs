@@ -23,6 +23,7 @@ pub struct Settings {
     pub state_machine_arn: String,
     pub config: Config,
     pub analyst: AnalystSetting,
+    pub tls_roots: argus::sdk::TrustRoots,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,8 @@ pub enum SettingsError {
     Analyst(String),
     #[error(transparent)]
     Bedrock(#[from] BedrockSettingsError),
+    #[error(transparent)]
+    Tls(#[from] argus::sdk::SdkSetupError),
 }
 
 impl Settings {
@@ -72,6 +75,7 @@ impl Settings {
             state_machine_arn,
             config,
             analyst,
+            tls_roots: argus::sdk::TrustRoots::from_env(&read)?,
         })
     }
 }
@@ -131,6 +135,7 @@ mod tests {
                 "ARGUS_BEDROCK_MODEL_ID" | "ARGUS_BEDROCK_INFERENCE_PROFILE" => {
                     Some("model".to_string())
                 }
+                "ARGUS_TLS_ROOTS" => Some("system".to_string()),
                 _ => Some("{}".to_string()),
             }
         });
@@ -145,6 +150,28 @@ mod tests {
         assert_eq!(
             read, listed,
             "Settings::from_env reads differ from wiring::ENVIRONMENT"
+        );
+    }
+
+    #[test]
+    fn an_unknown_trust_store_fails_at_init_naming_it() {
+        let error = Settings::from_env(env(&[
+            ("ARGUS_INCIDENTS_TABLE", "i"),
+            ("ARGUS_PATTERNS_TABLE", "p"),
+            ("ARGUS_STATE_MACHINE_ARN", ARN),
+            ("ARGUS_TLS_ROOTS", "everything"),
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("ARGUS_TLS_ROOTS"), "{error}");
+        let settings = Settings::from_env(env(&[
+            ("ARGUS_INCIDENTS_TABLE", "i"),
+            ("ARGUS_PATTERNS_TABLE", "p"),
+            ("ARGUS_STATE_MACHINE_ARN", ARN),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.tls_roots,
+            argus::sdk::TrustRoots::AmazonTrustServices
         );
     }
 

@@ -27,6 +27,7 @@ pub const ENVIRONMENT: &[&str] = &[
     bedrock::MAX_TOKENS_ENV,
     bedrock::TIMEOUT_MS_ENV,
     bedrock::MAX_ATTEMPTS_ENV,
+    argus::sdk::TLS_ROOTS_ENV,
 ];
 
 /// IAM actions of every AWS call the orchestrator's adapters make.

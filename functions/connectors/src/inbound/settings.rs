@@ -12,6 +12,7 @@ pub struct InboundSettings {
     pub event_bus: String,
     pub secret_id: String,
     pub config: Config,
+    pub tls_roots: argus::sdk::TrustRoots,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,8 @@ pub enum InboundSettingsError {
     Missing(&'static str, &'static str),
     #[error("environment variable {POLICY_ENV} is invalid: {0}")]
     Policy(#[from] argus::config::ConfigError),
+    #[error(transparent)]
+    Tls(#[from] argus::sdk::SdkSetupError),
 }
 
 impl InboundSettings {
@@ -44,6 +47,7 @@ impl InboundSettings {
                 "the Secrets Manager secret with the connectors' signing secrets",
             )?,
             config,
+            tls_roots: argus::sdk::TrustRoots::from_env(&read)?,
         })
     }
 }

@@ -22,6 +22,7 @@ pub const ENVIRONMENT: &[&str] = &[
     EVENT_BUS_ENV,
     SECRET_ID_ENV,
     POLICY_ENV,
+    argus::sdk::TLS_ROOTS_ENV,
 ];
 
 /// The calls of the Step Functions adapter of `TaskCallback`.

@@ -94,6 +94,11 @@ spec = {
     "hello-lambda (floor)": {"binary": f"{release}/hello-lambda", "env": {}},
     "orchestrator": {"binary": f"{release}/orchestrator",
                      "env": dict(tables, ARGUS_STATE_MACHINE_ARN=state_machine, ARGUS_POLICY="{}")},
+    # The same binary trusting the platform's CA bundle, as the SDK does by default.
+    "orchestrator, ARGUS_TLS_ROOTS=system": {
+        "binary": f"{release}/orchestrator",
+        "env": dict(tables, ARGUS_STATE_MACHINE_ARN=state_machine, ARGUS_POLICY="{}",
+                    ARGUS_TLS_ROOTS="system")},
     "verifier": {"binary": f"{release}/verifier", "env": {}},
     "log-analyzer": {"binary": f"{release}/log-analyzer",
                      "env": {"ARGUS_PATTERNS_TABLE": "argus-patterns", "ARGUS_EVENT_BUS": "default",

@@ -31,7 +31,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 use std::path::Path;
-use support::{Fixture, fixture, secrets};
+use support::{Fixture, fixture, operation_payload, secrets};
 
 const SLACK_SECRET: &str = "slack-signing-secret-for-fuzzing";
 const LINK_KEY: &str = "link-key-for-fuzzing";
@@ -383,22 +383,6 @@ fn email_approval_config() -> Config {
     let mut config = Config::default();
     config.approvals.low = vec!["email:alice@example.com".into()];
     config
-}
-
-/// What the state machine sends for `operation` (see statemachines/recovery.asl.json), built
-/// like `payload()` in tests/outbound.rs.
-fn operation_payload(operation: &str, id: &str, extra: Value) -> Value {
-    let mut payload = json!({
-        "operation": operation,
-        "correlation_id": id,
-        "execution_id": format!("arn:aws:states:us-east-1:123456789012:execution:argus-recovery:{id}"),
-        "incident": {"ignored": true},
-        "decision": {"ignored": true},
-    });
-    if let (Value::Object(target), Value::Object(extra)) = (&mut payload, extra) {
-        target.extend(extra);
-    }
-    payload
 }
 
 fn operation_seeds(id: &str) -> Vec<Value> {

@@ -19,26 +19,13 @@ use connectors::outbound::{ConnectorError, OperationReport};
 use connectors::secrets::{SecretValue, names};
 use connectors::signing::{SigningKey, verify_link};
 use serde_json::{Value, json};
-use support::{PRINCIPAL, RESOURCE, fixture, records_of, secrets};
+use support::{PRINCIPAL, RESOURCE, fixture, operation_payload, records_of, secrets};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const SLACK_WEBHOOK_PATH: &str = "/services/T000/B000/XXXX";
 const TEAMS_WEBHOOK_PATH: &str = "/webhookb2/argus/IncomingWebhook/abc";
 const ROUTING_KEY: &str = "R0UT1NGKEY0000000000000000000000";
-
-fn payload(operation: &str, id: &str, extra: Value) -> Value {
-    let mut payload = json!({
-        "operation": operation,
-        "correlation_id": id,
-        "execution_id": format!("arn:aws:states:us-east-1:123456789012:execution:argus-recovery:{id}"),
-        "incident": {"ignored": true},
-    });
-    if let (Value::Object(target), Value::Object(extra)) = (&mut payload, extra) {
-        target.extend(extra);
-    }
-    payload
-}
 
 fn webhook_channels(server: &MockServer) -> Channels {
     Channels {
@@ -94,7 +81,11 @@ async fn an_advisory_goes_to_the_topic_slack_and_teams_and_each_delivery_is_audi
     let id = fixture.id().to_string();
 
     let report = outbound
-        .handle(&payload("notify", &id, json!({"kind": "advisory"})))
+        .handle(&operation_payload(
+            "notify",
+            &id,
+            json!({"kind": "advisory"}),
+        ))
         .await
         .unwrap();
 
@@ -204,7 +195,7 @@ async fn the_slack_bot_posts_block_kit_with_its_token_and_reports_the_message_ts
     let mut outbound = fixture.outbound(channels, Config::default(), secrets(&[]));
     outbound.topic = None;
     let report = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "notify",
             &fixture.id().to_string(),
             json!({"kind": "advisory"}),
@@ -245,7 +236,7 @@ async fn a_slack_web_api_error_answered_with_200_is_a_failure() {
     };
     let outbound = fixture.outbound(channels, Config::default(), secrets(&[]));
     let report = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "notify",
             &fixture.id().to_string(),
             json!({"kind": "advisory"}),
@@ -312,7 +303,7 @@ async fn a_throttling_vendor_is_retried_after_its_retry_after_while_a_dead_one_f
         .await;
 
     let report = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "notify",
             &fixture.id().to_string(),
             json!({"kind": "outcome"}),
@@ -401,7 +392,7 @@ async fn a_slow_vendor_times_out_without_holding_up_the_others() {
     .unwrap();
     let started = std::time::Instant::now();
     let report = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "notify",
             &fixture.id().to_string(),
             json!({"kind": "advisory"}),
@@ -584,7 +575,7 @@ async fn a_page_is_a_pagerduty_v2_trigger_keyed_by_the_correlation_id() {
     };
     let outbound = fixture.outbound(channels, Config::default(), secrets(&[]));
     let report = outbound
-        .handle(&payload("page", &id, json!({})))
+        .handle(&operation_payload("page", &id, json!({})))
         .await
         .unwrap();
     assert_eq!(report.delivered[0].channel, "pagerduty");
@@ -628,7 +619,11 @@ async fn without_pagerduty_an_escalation_still_reaches_people() {
     let fixture = fixture(Mode::Approval).await;
     let outbound = fixture.outbound(Channels::default(), Config::default(), secrets(&[]));
     let report = outbound
-        .handle(&payload("page", &fixture.id().to_string(), json!({})))
+        .handle(&operation_payload(
+            "page",
+            &fixture.id().to_string(),
+            json!({}),
+        ))
         .await
         .unwrap();
     assert_eq!(report.delivered[0].channel, "sns");
@@ -737,7 +732,7 @@ async fn open_ticket_searches_then_creates_in_servicenow_jira_and_github() {
     let outbound = fixture.outbound(ticket_channels(&server), Config::default(), secrets(&[]));
 
     let report = outbound
-        .handle(&payload("open_ticket", &id, json!({})))
+        .handle(&operation_payload("open_ticket", &id, json!({})))
         .await
         .unwrap();
 
@@ -858,7 +853,7 @@ async fn a_retried_open_ticket_updates_the_existing_tickets_instead_of_duplicati
     }
     let outbound = fixture.outbound(ticket_channels(&server), Config::default(), secrets(&[]));
     let report = outbound
-        .handle(&payload("open_ticket", &id, json!({})))
+        .handle(&operation_payload("open_ticket", &id, json!({})))
         .await
         .unwrap();
     assert_eq!(report.delivered.len(), 3, "{report:?}");
@@ -977,7 +972,7 @@ async fn a_resolved_outcome_resolves_tickets_and_the_page() {
     });
     let outbound = fixture.outbound(channels, Config::default(), secrets(&[]));
     let paged = outbound
-        .handle(&payload("page", &id, json!({})))
+        .handle(&operation_payload("page", &id, json!({})))
         .await
         .unwrap();
     assert_eq!(paged.delivered[0].channel, "pagerduty");
@@ -986,7 +981,11 @@ async fn a_resolved_outcome_resolves_tickets_and_the_page() {
         .await;
 
     let report = outbound
-        .handle(&payload("notify", &id, json!({"kind": "outcome"})))
+        .handle(&operation_payload(
+            "notify",
+            &id,
+            json!({"kind": "outcome"}),
+        ))
         .await
         .unwrap();
     let mut delivered: Vec<&str> = report
@@ -1050,7 +1049,7 @@ async fn an_escalated_outcome_comments_without_resolving_and_leaves_the_page_ope
         )
         .await;
     let report = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "notify",
             &fixture.id().to_string(),
             json!({"kind": "outcome"}),
@@ -1105,7 +1104,7 @@ async fn an_approval_request_records_the_approval_and_asks_on_slack_and_by_email
         secrets(&[(names::APPROVAL_LINK_KEY, LINK_KEY)]),
     );
     let id = fixture.id().to_string();
-    let request = payload("request_approval", &id, json!({"task_token": TASK_TOKEN}));
+    let request = operation_payload("request_approval", &id, json!({"task_token": TASK_TOKEN}));
 
     let report = outbound.handle(&request).await.unwrap();
 
@@ -1245,7 +1244,7 @@ async fn a_retried_notification_does_not_send_the_same_message_twice() {
         .mount(&server)
         .await;
     let outbound = fixture.outbound(webhook_channels(&server), Config::default(), secrets(&[]));
-    let request = payload(
+    let request = operation_payload(
         "notify",
         &fixture.id().to_string(),
         json!({"kind": "advisory"}),
@@ -1272,7 +1271,7 @@ async fn a_retried_notification_does_not_send_the_same_message_twice() {
     assert_eq!(requests_to(&server, SLACK_WEBHOOK_PATH).await.len(), 1);
     assert_eq!(requests_to(&server, TEAMS_WEBHOOK_PATH).await.len(), 6);
     // Another kind of notification for the same execution is a new message.
-    let outcome = payload(
+    let outcome = operation_payload(
         "notify",
         &fixture.id().to_string(),
         json!({"kind": "outcome"}),
@@ -1296,7 +1295,7 @@ async fn an_approval_request_that_reaches_nobody_fails_closed() {
     // Email approvers exist, but links cannot be signed (no key): email fails too.
     let outbound = fixture.outbound(channels, approval_config(), secrets(&[]));
     let error = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "request_approval",
             &fixture.id().to_string(),
             json!({"task_token": TASK_TOKEN}),
@@ -1321,7 +1320,7 @@ async fn an_approval_with_no_channel_at_all_fails_closed() {
     let mut outbound = fixture.outbound(Channels::default(), Config::default(), secrets(&[]));
     outbound.topic = None;
     let error = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "request_approval",
             &fixture.id().to_string(),
             json!({"task_token": TASK_TOKEN}),
@@ -1406,7 +1405,7 @@ async fn the_answer_lists_what_was_delivered_and_what_failed() {
     );
     let answer = connectors::handler::handle(
         &outbound,
-        payload(
+        operation_payload(
             "notify",
             &fixture.id().to_string(),
             json!({"kind": "advisory"}),
@@ -1551,7 +1550,7 @@ async fn publish_postmortem_stores_the_generated_postmortem_under_its_date_and_i
     let outbound = fixture.outbound(Channels::default(), Config::default(), secrets(&[]));
 
     let report = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "publish_postmortem",
             &fixture.id().to_string(),
             json!({}),
@@ -1588,7 +1587,7 @@ async fn no_approval_links_go_to_whoever_requested_the_action() {
     };
     let outbound = fixture.outbound(channels, config, secrets(&[]));
     let report = outbound
-        .handle(&payload(
+        .handle(&operation_payload(
             "request_approval",
             &fixture.id().to_string(),
             json!({"task_token": TASK_TOKEN}),

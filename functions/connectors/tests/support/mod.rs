@@ -21,7 +21,7 @@ use connectors::outbound::Outbound;
 use connectors::outbound::aws::{MemoryArchive, MemoryTopic};
 use connectors::outbound::channels::Channels;
 use connectors::secrets::Secrets;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -278,10 +278,27 @@ pub fn secrets(pairs: &[(&str, &str)]) -> Secrets {
 }
 
 /// Audit records of `kind`, as JSON data.
-pub fn records_of(audit: &[AuditRecord], kind: AuditKind) -> Vec<serde_json::Value> {
+pub fn records_of(audit: &[AuditRecord], kind: AuditKind) -> Vec<Value> {
     audit
         .iter()
         .filter(|record| record.kind == kind)
         .map(|record| record.data.clone())
         .collect()
+}
+
+/// What the state machine sends for `operation` (see statemachines/recovery.asl.json), with
+/// `extra` fields added; `incident` and `decision` come along as the ASL sends them, and the
+/// connectors ignore them.
+pub fn operation_payload(operation: &str, id: &str, extra: Value) -> Value {
+    let mut payload = json!({
+        "operation": operation,
+        "correlation_id": id,
+        "execution_id": format!("arn:aws:states:us-east-1:123456789012:execution:argus-recovery:{id}"),
+        "incident": {"ignored": true},
+        "decision": {"ignored": true},
+    });
+    if let (Value::Object(target), Value::Object(extra)) = (&mut payload, extra) {
+        target.extend(extra);
+    }
+    payload
 }

@@ -9,6 +9,7 @@
 //! issued for AWS are accepted on the functions' AWS calls. `ARGUS_TLS_ROOTS=system` goes back
 //! to the platform's bundle, for a network that re-signs TLS through its own CA.
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
@@ -112,9 +113,19 @@ impl HttpClient for WithoutEagerConnector {
 }
 
 /// The SDK configuration for a Lambda function: the default chains, with the HTTPS client for
-/// `roots` (each function's settings read `ARGUS_TLS_ROOTS`).
-pub async fn load(roots: TrustRoots) -> Result<SdkConfig, SdkSetupError> {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
+/// `roots` (each function's settings read `ARGUS_TLS_ROOTS`). `environment` is the process
+/// environment (a parameter so that tests need not change it).
+pub async fn load(
+    roots: TrustRoots,
+    environment: impl Fn(&str) -> Option<String>,
+) -> Result<SdkConfig, SdkSetupError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if lambda_role_credentials_in_environment(&environment) {
+        // The default chain would find these first too; building it (profile files, SSO, web
+        // identity, container and instance-metadata providers) costs init time for providers
+        // Lambda never reaches.
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
     let loader = match roots {
         TrustRoots::AmazonTrustServices => loader.http_client(
             amazon_https_client()
@@ -123,6 +134,18 @@ pub async fn load(roots: TrustRoots) -> Result<SdkConfig, SdkSetupError> {
         TrustRoots::System => loader,
     };
     Ok(loader.load().await)
+}
+
+/// Lambda puts the execution role's credentials in the environment of every function (SnapStart
+/// functions get a container endpoint instead, and keep the default chain).
+fn lambda_role_credentials_in_environment(environment: impl Fn(&str) -> Option<String>) -> bool {
+    [
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
+    .iter()
+    .all(|name| environment(name).is_some_and(|value| !value.is_empty()))
 }
 
 #[cfg(test)]
@@ -188,5 +211,35 @@ mod tests {
                 "{name} is not the next certificate"
             );
         }
+    }
+
+    #[test]
+    fn only_a_lambda_environment_with_keys_skips_the_default_credential_chain() {
+        let environment = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_string())
+            }
+        };
+        assert!(lambda_role_credentials_in_environment(environment(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "argus-orchestrator"),
+            ("AWS_ACCESS_KEY_ID", "ASIA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])));
+        // SnapStart: a container credentials endpoint and no keys.
+        assert!(!lambda_role_credentials_in_environment(environment(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "argus-orchestrator"),
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://127.0.0.1:9001/creds"
+            ),
+        ])));
+        // Outside Lambda (the CLI, a laptop with keys exported): the default chain.
+        assert!(!lambda_role_credentials_in_environment(environment(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])));
     }
 }

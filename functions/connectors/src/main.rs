@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             tracing::error!(%error, "connectors configuration is invalid");
             error
         })?;
-    let aws = argus::sdk::load(settings.tls_roots).await?;
+    let aws = argus::sdk::load(settings.tls_roots, |name| std::env::var(name).ok()).await?;
     let secrets = secrets::load(&settings.secret_source, &aws)
         .await
         .map_err(|error| {

@@ -26,7 +26,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             tracing::error!(%error, "log analyzer configuration is invalid");
             error
         })?;
-    let aws = argus::sdk::load(settings.tls_roots).await?;
+    let aws = argus::sdk::load(settings.tls_roots, |name| std::env::var(name).ok()).await?;
     let analyzer = handler::Analyzer::new(&aws, settings);
     let analyzer = &analyzer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -25,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             tracing::error!(%error, "orchestrator configuration is invalid");
             error
         })?;
-    let aws = argus::sdk::load(settings.tls_roots).await?;
+    let aws = argus::sdk::load(settings.tls_roots, |name| std::env::var(name).ok()).await?;
     let orchestrator = handler::Orchestrator::new(&aws, settings);
     let orchestrator = &orchestrator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

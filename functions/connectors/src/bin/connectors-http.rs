@@ -28,7 +28,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(%error, "inbound endpoint configuration is invalid");
         error
     })?;
-    let aws = argus::sdk::load(settings.tls_roots).await?;
+    let aws = argus::sdk::load(settings.tls_roots, |name| std::env::var(name).ok()).await?;
     let secrets = load_from_secrets_manager(
         &aws_sdk_secretsmanager::Client::new(&aws),
         &settings.secret_id,

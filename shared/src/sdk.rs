@@ -1,6 +1,7 @@
-//! The AWS SDK configuration every Lambda function loads at init: the default credential and
-//! region chains, with one HTTPS client whose trust store holds the five Amazon Trust Services
-//! roots that AWS service endpoints chain to.
+//! The AWS SDK configuration every Lambda function loads at init: the default chains (inside
+//! Lambda, the execution role's credentials straight from the environment), with one HTTPS
+//! client whose trust store holds the five Amazon Trust Services roots that AWS service
+//! endpoints chain to.
 //!
 //! The SDK's default client trusts the platform's whole CA bundle, and every SDK client built
 //! from the configuration parses that bundle again when it is constructed: on an init path with

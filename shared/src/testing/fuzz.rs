@@ -483,7 +483,7 @@ where
         }
         cases += u64::from(BATCH_CASES);
     }
-    println!(
+    eprintln!(
         "fuzz target {target}: {cases} cases in {:.1} s",
         started.elapsed().as_secs_f64()
     );

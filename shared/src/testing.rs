@@ -23,6 +23,42 @@ pub fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap()
 }
 
+/// A put event as EventBridge delivers it to a rule's target (the orchestrator), with the event
+/// id EventBridge would assign.
+pub fn delivered(event: &crate::loganalysis::BusEvent, id: &str) -> serde_json::Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": event.detail_type,
+        "source": event.source,
+        "account": "123456789012",
+        "time": event.time,
+        "region": "us-east-1",
+        "resources": event.resources,
+        "detail": event.detail,
+    })
+}
+
+/// SDK configuration for tests against the local peers (DynamoDB Local, moto): dummy
+/// credentials and the endpoint overridden, so nothing can leave loopback, and the HTTP client
+/// the functions deploy with.
+#[cfg(feature = "sdk")]
+pub async fn peer_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::sdk::amazon_https_client().unwrap())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "argus-tests",
+        ))
+        .load()
+        .await
+}
+
 /// A unique suffix, so suites sharing one DynamoDB table never see each other's items.
 pub fn unique(label: &str) -> String {
     format!(

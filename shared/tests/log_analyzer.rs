@@ -13,10 +13,10 @@ use argus::loganalysis::{
 use argus::ports::StoreError;
 use argus::signal::{LogAnomalyDetail, Normalised, SignalSource, normalise};
 use argus::store::embedded::EmbeddedStore;
-use argus::testing::epoch;
+use argus::testing::{delivered, epoch};
 use async_trait::async_trait;
 use chrono::Duration;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Mutex;
 
 const GROUP: &str = "/aws/lambda/checkout";
@@ -562,21 +562,6 @@ async fn the_report_serialises_for_the_lambda_response() {
     let value: Value = serde_json::to_value(&report).unwrap();
     assert_eq!(value["groups"][0]["log_group"], GROUP);
     assert_eq!(value["groups"][0]["events_read"], 3);
-}
-
-/// The envelope EventBridge wraps around a put event, with the id it assigns.
-fn delivered(event: &argus::loganalysis::BusEvent, id: &str) -> Value {
-    json!({
-        "version": "0",
-        "id": id,
-        "detail-type": event.detail_type,
-        "source": event.source,
-        "account": "123456789012",
-        "time": event.time,
-        "region": "us-east-1",
-        "resources": event.resources,
-        "detail": event.detail,
-    })
 }
 
 #[tokio::test]

@@ -4,9 +4,7 @@
 //! Without a peer each test says it skipped; with `CI=true` it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/peers.rs"]
-mod peers;
-use peers::sdk_config;
+use argus::testing::peer_sdk_config as sdk_config;
 
 mod support;
 

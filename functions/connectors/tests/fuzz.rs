@@ -13,8 +13,8 @@ use argus::incident::{AuditRecord, Incident, IncidentStatus};
 use argus::ports::SignalRecord;
 use argus::resource::ResourceRef;
 use argus::signal::{Normalised, SignalSource, normalise};
-use argus::testing::epoch;
 use argus::testing::fuzz::{self, awkward_string, mutated, mutated_bytes};
+use argus::testing::{delivered, epoch};
 use chrono::{DateTime, Utc};
 use connectors::inbound::alerts::{self, Vendor};
 use connectors::inbound::http::HttpRequest;
@@ -40,21 +40,6 @@ fn webhook_seeds() -> Vec<Value> {
     fuzz::seeds_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/webhooks"))
 }
 
-/// The published event as EventBridge delivers it to the orchestrator.
-fn delivered(event: &argus::loganalysis::ports::BusEvent) -> Value {
-    json!({
-        "version": "0",
-        "id": "00000000-0000-0000-0000-000000000001",
-        "detail-type": event.detail_type,
-        "source": event.source,
-        "account": "123456789012",
-        "time": event.time,
-        "region": "us-east-1",
-        "resources": event.resources,
-        "detail": event.detail,
-    })
-}
-
 /// A body either gives typed alerts that the orchestrator accepts as they are, or a
 /// `PayloadError` naming the vendor; it never panics.
 fn check_webhook(vendor: Vendor, body: &[u8]) -> Result<(), TestCaseError> {
@@ -71,7 +56,10 @@ fn check_webhook(vendor: Vendor, body: &[u8]) -> Result<(), TestCaseError> {
                     prop_assert!(ResourceRef::parse(resource).is_ok(), "resource {resource}");
                 }
                 let event = alerts::bus_event(detail, epoch());
-                match normalise(&delivered(&event), &argus::config::SignalConfig::default()) {
+                match normalise(
+                    &delivered(&event, "00000000-0000-0000-0000-000000000001"),
+                    &argus::config::SignalConfig::default(),
+                ) {
                     Ok(Normalised::Signals(signals)) => {
                         prop_assert_eq!(signals.len(), 1);
                         prop_assert_eq!(signals[0].source, SignalSource::ExternalAlert);

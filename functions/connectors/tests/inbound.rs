@@ -17,6 +17,7 @@ use argus::loganalysis::ports::BusEvent;
 use argus::ports::{DedupClaim, IncidentStore, NewIncident, SignalRecord};
 use argus::signal::{Normalised, SignalEffect, SignalSource, normalise};
 use argus::store::embedded::EmbeddedStore;
+use argus::testing::delivered;
 use base64::Engine;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use connectors::inbound::Inbound;
@@ -187,21 +188,6 @@ fn body_json(response: &HttpResponse) -> Value {
     serde_json::from_str(&response.body).unwrap_or(Value::Null)
 }
 
-/// The event as EventBridge delivers it to the orchestrator.
-fn delivered(event: &BusEvent, id: usize) -> Value {
-    json!({
-        "version": "0",
-        "id": format!("00000000-0000-0000-0000-{id:012}"),
-        "detail-type": event.detail_type,
-        "source": event.source,
-        "account": "123456789012",
-        "time": event.time,
-        "region": "us-east-1",
-        "resources": event.resources,
-        "detail": event.detail,
-    })
-}
-
 /// Posts a sample, checks the 202 and its count, and returns each published event with the
 /// signal the orchestrator's normaliser makes of it.
 async fn publish(world: &World, vendor: &str, file: &str) -> Vec<(Value, argus::signal::Signal)> {
@@ -222,7 +208,7 @@ async fn publish(world: &World, vendor: &str, file: &str) -> Vec<(Value, argus::
             assert_eq!(event.source, "argus.connectors");
             assert_eq!(event.detail_type, "Argus External Alert");
             let normalised = normalise(
-                &delivered(event, index),
+                &delivered(event, &format!("00000000-0000-0000-0000-{index:012}")),
                 &argus::config::SignalConfig::default(),
             )
             .unwrap_or_else(|error| panic!("{file}: the orchestrator refused it: {error}"));

@@ -6,9 +6,7 @@
 //! `bash tests/peers.sh cargo test -p connectors --all-features`; without the peer it skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/peers.rs"]
-mod peers;
-use peers::sdk_config;
+use argus::testing::peer_sdk_config as sdk_config;
 
 use argus::incident::TaskToken;
 use aws_sdk_sfn::types::ExecutionStatus;

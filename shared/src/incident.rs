@@ -105,6 +105,12 @@ pub struct Incident {
     pub region: Option<String>,
     pub opened_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the incident last moved along its path: opened, decided, its workflow started, or
+    /// resumed. Signals attaching to it move `updated_at` but not this, so an incident whose
+    /// alarm keeps sending signals can still be seen to have stalled. Records written before
+    /// the field existed have none; [`Incident::last_progress`] reads `updated_at` for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progressed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
     pub first_signal_id: String,
@@ -204,6 +210,7 @@ impl Incident {
             region: signal.region.clone(),
             opened_at: now,
             updated_at: now,
+            progressed_at: Some(now),
             closed_at: None,
             first_signal_id: signal.source_event_id.clone(),
             signal_count: 1,
@@ -218,6 +225,11 @@ impl Incident {
                 hash: genesis,
             },
         }
+    }
+
+    /// When the incident last moved along its path (see `progressed_at`).
+    pub fn last_progress(&self) -> DateTime<Utc> {
+        self.progressed_at.unwrap_or(self.updated_at)
     }
 
     pub fn transition(

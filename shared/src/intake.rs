@@ -417,6 +417,18 @@ impl<'a> Intake<'a> {
                             ),
                         },
                     );
+                    if outcome == Outcome::Attached && self.is_stalled(&incident) {
+                        // The reconciler's sweep finds stalled incidents by `updated_at`, which
+                        // every attached signal moves: while an alarm keeps signalling, the
+                        // signal that finds its incident stalled is what resumes it.
+                        let Some(opening) = self.store.signals(id).await?.into_iter().next() else {
+                            return Ok(Some(report));
+                        };
+                        return self
+                            .resume_if_stalled(&incident, &opening.signal, report)
+                            .await
+                            .map(Some);
+                    }
                     return Ok(Some(report));
                 }
                 WriteOutcome::Duplicate { correlation_id } => {
@@ -510,31 +522,43 @@ impl<'a> Intake<'a> {
             return Ok(report);
         };
         report.incident_status = Some(incident.status);
-        if self.is_stalled(&incident) {
-            report.step(
-                "resume",
-                format!(
-                    "incident {id} stalled since {}; resuming",
-                    incident.updated_at.to_rfc3339()
-                ),
-            );
-            let Some(leased) = self.lease_stalled(&id, ACTOR).await? else {
-                report.step("resume", "another invocation picked it up first");
-                return Ok(report);
-            };
-            let resumed = self.advance(leased, signal, report).await?;
-            return Ok(SignalReport {
-                outcome: Outcome::Duplicate,
-                ..resumed
-            });
+        self.resume_if_stalled(&incident, signal, report).await
+    }
+
+    /// Picks `incident` up where it stopped when it has stalled, analysing `signal` if no
+    /// decision was written; otherwise hands `report` back as it is. Of several invocations that
+    /// find it stalled at once, the lease lets exactly one go on.
+    async fn resume_if_stalled(
+        &self,
+        incident: &Incident,
+        signal: &Signal,
+        mut report: SignalReport,
+    ) -> Result<SignalReport, IntakeError> {
+        if !self.is_stalled(incident) {
+            return Ok(report);
         }
-        Ok(report)
+        let id = &incident.id;
+        report.step(
+            "resume",
+            format!(
+                "incident {id} stalled since {}; resuming",
+                incident.last_progress().to_rfc3339()
+            ),
+        );
+        let Some(leased) = self.lease_stalled(id, ACTOR).await? else {
+            report.step("resume", "another invocation picked it up first");
+            return Ok(report);
+        };
+        let outcome = report.outcome;
+        let resumed = self.advance(leased, signal, report).await?;
+        Ok(SignalReport { outcome, ..resumed })
     }
 
     /// Whether an incident stopped before its decision or workflow start longer ago than
     /// `resume_after_seconds`; a shorter gap means another invocation may still be on it.
+    /// Attached signals do not count as progress: they move `updated_at`, not `progressed_at`.
     fn is_stalled(&self, incident: &Incident) -> bool {
-        let stalled = self.clock.now() - incident.updated_at
+        let stalled = self.clock.now() - incident.last_progress()
             > Duration::seconds(self.config.resume_after_seconds as i64);
         incident.status.is_open() && stalled && needs_work(incident)
     }
@@ -554,19 +578,21 @@ impl<'a> Intake<'a> {
                 if !leased {
                     return Vec::new();
                 }
+                let stalled_since = incident.last_progress();
+                incident.progressed_at = Some(self.clock.now());
                 vec![AuditEntry::new(
                     actor,
                     AuditKind::Resumed,
                     format!(
                         "resumed: stalled since {} before its {}",
-                        incident.updated_at.to_rfc3339(),
+                        stalled_since.to_rfc3339(),
                         if incident.decision.is_none() {
                             "decision"
                         } else {
                             "workflow start"
                         }
                     ),
-                    json!({"stalled_since": incident.updated_at, "decided": incident.decision.is_some()}),
+                    json!({"stalled_since": stalled_since, "decided": incident.decision.is_some()}),
                 )]
             })
             .await?;
@@ -628,6 +654,7 @@ impl<'a> Intake<'a> {
                         .as_ref()
                         .map(|validated| validated.assessment.clone());
                     incident.decision = Some(decision.clone());
+                    incident.progressed_at = Some(decided_at);
                     // The status write cannot fail: the incident is open and `status_for` never says `open`.
                     let _ = incident.transition(status, decided_at);
                     audit.clone()
@@ -682,6 +709,7 @@ impl<'a> Intake<'a> {
             if let Some(updated) = self
                 .update(&id, Some(incident), |incident| {
                     incident.execution = Some(execution.clone());
+                    incident.progressed_at = Some(execution.started_at);
                     vec![entry.clone()]
                 })
                 .await?

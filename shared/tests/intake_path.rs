@@ -335,6 +335,74 @@ async fn a_stalled_incident_is_resumed_by_a_redelivery_after_the_grace_period() 
 }
 
 #[tokio::test]
+async fn a_stalled_incident_whose_alarm_keeps_signalling_is_resumed_by_a_later_signal() {
+    let harness = Harness::new(Config::default());
+    let opened_at = epoch();
+    harness.workflow.failing.store(true, Ordering::SeqCst);
+    let error = harness
+        .deliver(&alarm_event("ALARM", opened_at, "i-flapping"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "WorkflowUnavailable");
+    harness.workflow.failing.store(false, Ordering::SeqCst);
+    let grace = harness.config.resume_after_seconds as i64;
+    // A signal a minute, alternating as a flapping alarm does without reaching OK: every one
+    // of them moves the incident's `updated_at`, so the reconciler's sweep never sees it.
+    let mut started_by = None;
+    let mut id = None;
+    for minute in 1..=8_i64 {
+        harness.advance(60);
+        let state = if minute % 2 == 1 {
+            "INSUFFICIENT_DATA"
+        } else {
+            "ALARM"
+        };
+        let report = harness
+            .deliver(&alarm_event(
+                state,
+                opened_at + Duration::minutes(minute),
+                "i-flapping",
+            ))
+            .await
+            .unwrap();
+        let signal = &report.signals[0];
+        assert_eq!(signal.outcome, Outcome::Attached, "minute {minute}");
+        id = signal.correlation_id.clone();
+        if signal.workflow.is_some() {
+            assert!(started_by.is_none(), "a second start at minute {minute}");
+            started_by = Some(minute);
+        }
+    }
+    assert_eq!(
+        started_by,
+        Some(grace / 60 + 1),
+        "the first signal after the grace period resumes the incident"
+    );
+    assert_eq!(harness.starts(), 1);
+    assert_eq!(
+        harness.analyses(),
+        1,
+        "the decision made before the outage is kept"
+    );
+    let incident = harness.store.incident(&id.unwrap()).await.unwrap().unwrap();
+    assert_eq!(
+        incident.signal_count, 9,
+        "one incident holds all nine signals"
+    );
+    assert!(incident.execution.is_some());
+    let id = incident.id.clone();
+    let trail = harness.store.audit_trail(&id).await.unwrap();
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|entry| entry.kind == AuditKind::Resumed)
+            .count(),
+        1
+    );
+    assert!(verify_chain(&incident, &trail).is_intact());
+}
+
+#[tokio::test]
 async fn invalid_events_are_typed_errors_and_change_nothing() {
     let harness = Harness::new(Config::default());
     for (file, error_type) in [

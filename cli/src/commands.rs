@@ -98,7 +98,7 @@ pub async fn run(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(error) => {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"error": error.message, "exit_code": error.code})
                 );

@@ -245,7 +245,7 @@ pub fn bench(path: &Path, repeats: usize, json: bool) -> Result<u8, CliError> {
     let peak = peak_rss_kib();
     let (lines, bytes) = size;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "file": path.display().to_string(),
@@ -260,18 +260,18 @@ pub fn bench(path: &Path, repeats: usize, json: bool) -> Result<u8, CliError> {
             })
         );
     } else {
-        println!("input    {}: {lines} lines, {bytes} bytes", path.display());
-        println!(
+        outln!("input    {}: {lines} lines, {bytes} bytes", path.display());
+        outln!(
             "floor    {:>12.0} lines/s  read, split into lines and tokens (median of {repeats})",
             floor
         );
-        println!(
+        outln!(
             "mining   {:>12.0} lines/s  the same reading, then mining ({templates} templates)",
             mining
         );
-        println!("ratio    {ratio:>12.2}x         mining time over floor time");
+        outln!("ratio    {ratio:>12.2}x         mining time over floor time");
         if let Some(peak) = peak {
-            println!(
+            outln!(
                 "memory   {:>12.1} MiB     peak resident set of this process",
                 peak as f64 / 1024.0
             );

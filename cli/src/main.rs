@@ -1,6 +1,17 @@
 //! The `argus` command: runs the orchestrator's path locally on sample events and inspects the
 //! incidents it recorded, with no AWS account.
 
+/// `println!` for command output: a reader that has gone away (`argus incidents list | head`)
+/// ends the command quietly instead of panicking (see `render::write_line`).
+macro_rules! outln {
+    () => {
+        $crate::render::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::render::write_line(format_args!($($arg)*))
+    };
+}
+
 mod analyst;
 mod commands;
 mod logs;

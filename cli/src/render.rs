@@ -11,14 +11,29 @@ use serde_json::json;
 
 const LABEL_WIDTH: usize = 11;
 
+/// Writes one line of command output. When standard output is a pipe whose reader has exited,
+/// the command ends there with success, as `head` and `grep -q` expect of a Unix tool; any
+/// other write failure ends it with exit code 1 and says why on standard error.
+pub fn write_line(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("argus: cannot write to standard output: {error}");
+        std::process::exit(1);
+    }
+}
+
 fn line(label: &str, text: &str) {
-    println!("  {label:<LABEL_WIDTH$}{text}");
+    outln!("  {label:<LABEL_WIDTH$}{text}");
 }
 
 pub fn json_pretty<T: Serialize>(value: &T) -> Result<(), crate::commands::CliError> {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             Ok(())
         }
         Err(error) => {
@@ -29,7 +44,7 @@ pub fn json_pretty<T: Serialize>(value: &T) -> Result<(), crate::commands::CliEr
 }
 
 fn json_line(value: &serde_json::Value) {
-    println!("{value}");
+    outln!("{value}");
 }
 
 /// One local execution of the recovery workflow, for printing.
@@ -55,10 +70,10 @@ pub fn event_report(
         );
         return;
     }
-    println!("{heading}: {file}");
+    outln!("{heading}: {file}");
     if let Some(reason) = &report.ignored {
         line("ignored", reason);
-        println!();
+        outln!();
         return;
     }
     for signal in &report.signals {
@@ -98,7 +113,7 @@ fn recovery_timeline(run: &RecoveryRun) {
         } else {
             format!("  ({})", visit.note)
         };
-        println!(
+        outln!(
             "  {:<LABEL_WIDTH$}  {:<9}{}{note}",
             "",
             clock_label(visit.started_at_seconds),
@@ -112,21 +127,21 @@ fn recovery_timeline(run: &RecoveryRun) {
     let elapsed = clock_label(run.record.elapsed_seconds);
     match &run.record.status {
         ExecutionStatus::Succeeded if run.record.path().contains(&"Incident already closed") => {
-            println!(
+            outln!(
                 "  => nothing was run: the incident was already {status} when the workflow started"
             );
         }
         ExecutionStatus::Succeeded if run.record.path().contains(&"Record recovery") => {
-            println!("  => recovered and verified at {elapsed} (simulated); incident {status}");
+            outln!("  => recovered and verified at {elapsed} (simulated); incident {status}");
         }
         ExecutionStatus::Succeeded => {
-            println!("  => workflow finished at {elapsed} (simulated); incident {status}")
+            outln!("  => workflow finished at {elapsed} (simulated); incident {status}")
         }
         ExecutionStatus::Failed { error, cause } => {
-            println!("  => workflow FAILED at {elapsed}: {error}: {cause}; incident {status}")
+            outln!("  => workflow FAILED at {elapsed}: {error}: {cause}; incident {status}")
         }
     }
-    println!();
+    outln!();
 }
 
 fn signal_timeline(report: &SignalReport) {
@@ -150,10 +165,10 @@ fn signal_timeline(report: &SignalReport) {
     }
     let status = report.incident_status.map_or("-", |status| status.as_str());
     match &report.correlation_id {
-        Some(id) => println!("  => {} incident {id} ({status})", report.outcome.as_str()),
-        None => println!("  => {}", report.outcome.as_str()),
+        Some(id) => outln!("  => {} incident {id} ({status})", report.outcome.as_str()),
+        None => outln!("  => {}", report.outcome.as_str()),
     }
-    println!();
+    outln!();
 }
 
 pub fn event_error(file: &str, error: &IntakeError, as_json: bool) {
@@ -173,15 +188,18 @@ pub fn incident_list(incidents: &[Incident], as_json: bool) {
         return;
     }
     if incidents.is_empty() {
-        println!("no incidents");
+        outln!("no incidents");
         return;
     }
-    println!(
+    outln!(
         "{:<62} {:<18} {:>3}  {:<20} RESOURCE / SIGNATURE",
-        "CORRELATION ID", "STATUS", "SIG", "UPDATED"
+        "CORRELATION ID",
+        "STATUS",
+        "SIG",
+        "UPDATED"
     );
     for incident in incidents {
-        println!(
+        outln!(
             "{:<62} {:<18} {:>3}  {:<20} {} / {}",
             incident.id.as_str(),
             incident.status.as_str(),
@@ -206,7 +224,7 @@ pub fn incident_detail(
         );
         return;
     }
-    println!("incident {}", incident.id);
+    outln!("incident {}", incident.id);
     line("status", incident.status.as_str());
     line("title", &incident.title);
     line("resource", incident.resource.as_str());
@@ -248,7 +266,7 @@ pub fn incident_detail(
     if let Some(execution) = &incident.execution {
         line("execution", &execution.id);
     }
-    println!("  signals ({})", signals.len());
+    outln!("  signals ({})", signals.len());
     for record in signals {
         line(
             "",
@@ -260,7 +278,7 @@ pub fn incident_detail(
             ),
         );
     }
-    println!("  audit trail ({} records)", audit.len());
+    outln!("  audit trail ({} records)", audit.len());
     for record in audit {
         line(
             "",
@@ -307,9 +325,9 @@ pub fn postmortem_commands(settled: &[(CorrelationId, IncidentStatus)], home: &s
     } else {
         format!(" --home {}", home.display())
     };
-    println!("post-mortems (Markdown; add --json for the structured form):");
+    outln!("post-mortems (Markdown; add --json for the structured form):");
     for (id, status) in settled {
-        println!("  argus{home} postmortem {id}    # {}", status.as_str());
+        outln!("  argus{home} postmortem {id}    # {}", status.as_str());
     }
 }
 
@@ -327,7 +345,7 @@ pub fn catalogue(as_json: bool) {
             );
             continue;
         }
-        println!("{}  ({:?} risk) {}", spec.name, spec.risk, spec.title);
+        outln!("{}  ({:?} risk) {}", spec.name, spec.risk, spec.title);
         line(
             "target",
             spec.target_kind
@@ -353,7 +371,7 @@ pub fn analysis(file: &str, report: &EventReport, config: &argus::config::Config
                     "analysis",
                     "none: this signal did not need one (duplicate, attached, suppressed or budget spent)",
                 );
-                println!();
+                outln!();
             }
             continue;
         };
@@ -462,7 +480,7 @@ pub fn analysis(file: &str, report: &EventReport, config: &argus::config::Config
                 );
             }
         }
-        println!();
+        outln!();
     }
 }
 

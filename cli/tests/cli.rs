@@ -524,3 +524,38 @@ fn replay_shows_the_auto_budget_and_already_closed_paths() {
     );
     std::fs::remove_dir_all(home).ok();
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let home = home();
+    let replayed = argus(
+        &home,
+        &[
+            "replay",
+            &path("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json"),
+        ],
+    );
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    // The pipe's reading end is closed before argus starts, so its first write fails as it
+    // does under `argus incidents list | head -1` once `head` has exited.
+    for args in [
+        &["incidents", "list"][..],
+        &["--json", "incidents", "list"][..],
+        &["catalogue"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_argus"))
+            .arg("--home")
+            .arg(&home)
+            .args(args)
+            .env_remove("ARGUS_CONFIG")
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?} said: {stderr}");
+    }
+    std::fs::remove_dir_all(&home).ok();
+}

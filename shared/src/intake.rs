@@ -5,6 +5,7 @@
 use crate::analysis::{
     AnalysisContext, ContextInputs, RulesAnalyst, ValidatedAssessment, validate_assessment,
 };
+use crate::backoff::Backoff;
 use crate::catalogue::ActionId;
 use crate::config::Config;
 use crate::correlation::CorrelationId;
@@ -33,17 +34,19 @@ pub const RESOURCE_SCAN_LIMIT: usize = 10;
 /// Optimistic writes give up after this many conflicts in a row; the event is then retried whole.
 const MAX_WRITE_ATTEMPTS: usize = 16;
 
-/// Waits before retrying a conflicting write: exponential from 5 ms (capped at 320 ms) with a
-/// random factor in [0.5, 1.5), so writers racing for one incident stop colliding in lockstep.
+/// Waits before retrying a conflicting write: up to 15 ms, doubling to 480 ms, jittered, so
+/// writers racing for one incident stop colliding in lockstep.
+const CONFLICT_BACKOFF: Backoff = Backoff::new(
+    std::time::Duration::from_millis(15),
+    std::time::Duration::from_millis(480),
+);
+
 async fn conflict_backoff(attempt: usize) {
-    use std::hash::BuildHasher;
     if attempt == 0 {
         return;
     }
-    let base_ms = 5u64 << attempt.min(6);
-    let random = std::collections::hash_map::RandomState::new().hash_one(attempt) % 1000;
-    let millis = base_ms * (500 + random) / 1000;
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    let retry = u32::try_from(attempt).unwrap_or(u32::MAX);
+    tokio::time::sleep(CONFLICT_BACKOFF.wait(retry)).await;
 }
 
 /// Everything the path needs, each behind the narrowest port.

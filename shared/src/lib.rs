@@ -3,6 +3,7 @@
 //! functions and the `argus` CLI are thin shells around it.
 
 pub mod analysis;
+pub mod backoff;
 pub mod catalogue;
 pub mod clock;
 pub mod config;

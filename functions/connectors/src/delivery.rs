@@ -2,6 +2,7 @@
 //! exponential backoff on 429 and 5xx that honour `Retry-After`, and a circuit breaker per
 //! channel whose cool-down is measured with the injected clock.
 
+use argus::backoff::Backoff;
 use argus::ports::Clock;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -160,12 +161,10 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `attempt + 1` (attempts count from 1) when the vendor said nothing.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+    /// The backoff before attempt `attempt + 1` (attempts count from 1) when the vendor said
+    /// nothing: `initial_backoff` doubling to `max_backoff`, each wait jittered.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.initial_backoff, self.max_backoff)
     }
 }
 
@@ -366,7 +365,7 @@ impl Delivery {
                     if transient && !last {
                         let wait = retry_after
                             .map(|wait| wait.min(self.retry.max_retry_after))
-                            .unwrap_or_else(|| self.retry.backoff(attempt));
+                            .unwrap_or_else(|| self.retry.backoff().wait(attempt));
                         tracing::info!(
                             channel,
                             status,
@@ -398,7 +397,7 @@ impl Delivery {
                 }
                 Err(error) => {
                     if !last {
-                        let wait = self.retry.backoff(attempt);
+                        let wait = self.retry.backoff().wait(attempt);
                         tracing::info!(
                             channel,
                             attempt,
@@ -516,9 +515,9 @@ mod tests {
             max_backoff: Duration::from_millis(350),
             ..RetryPolicy::default()
         };
-        assert_eq!(policy.backoff(1), Duration::from_millis(100));
-        assert_eq!(policy.backoff(2), Duration::from_millis(200));
-        assert_eq!(policy.backoff(3), Duration::from_millis(350));
+        assert_eq!(policy.backoff().ceiling(1), Duration::from_millis(100));
+        assert_eq!(policy.backoff().ceiling(2), Duration::from_millis(200));
+        assert_eq!(policy.backoff().ceiling(3), Duration::from_millis(350));
     }
 
     #[test]

@@ -342,6 +342,20 @@ async fn a_throttling_vendor_is_retried_after_its_retry_after_while_a_dead_one_f
         waits.contains(&std::time::Duration::from_secs(2)),
         "Retry-After honoured: {waits:?}"
     );
+    // Teams' two 5xx retries and PagerDuty's two transport retries wait a jittered backoff:
+    // between half and all of 100 ms, then of 200 ms.
+    let backoffs: Vec<_> = waits
+        .iter()
+        .filter(|wait| **wait != std::time::Duration::from_secs(2))
+        .collect();
+    assert_eq!(backoffs.len(), 4, "{waits:?}");
+    assert!(
+        backoffs.iter().all(|wait| {
+            (std::time::Duration::from_millis(50)..=std::time::Duration::from_millis(200))
+                .contains(*wait)
+        }),
+        "{waits:?}"
+    );
     // The failures are in the audit trail, with the vendor's words and no secret.
     let failures = records_of(&fixture.audit().await, AuditKind::ConnectorFailed);
     assert_eq!(failures.len(), 2);

@@ -185,12 +185,11 @@ pub(super) fn build_error(error: impl std::fmt::Display) -> StoreError {
 /// The first backoff of a cancelled transaction's retries.
 const DEFAULT_TRANSACTION_BACKOFF: std::time::Duration = std::time::Duration::from_millis(15);
 
-/// Backoff before retry `attempt` (1-based): `first` doubling, with jitter from the clock's
-/// nanoseconds so that racing writers spread out.
+/// Backoff before retry `attempt` (1-based): between 2 and 4 × `first`, doubling to 64 and
+/// 128 × `first`, jittered so that racing writers spread out.
 async fn backoff(first: std::time::Duration, attempt: u32) {
-    let base = (first.as_micros() as u64).saturating_mul(1 << attempt.min(6));
-    let jitter = u64::from(Utc::now().timestamp_subsec_nanos()) % base.max(1);
-    tokio::time::sleep(std::time::Duration::from_micros(base + jitter)).await;
+    let backoff = crate::backoff::Backoff::new(first.saturating_mul(4), first.saturating_mul(128));
+    tokio::time::sleep(backoff.wait(attempt)).await;
 }
 
 /// How a cancelled transaction ended, read from its cancellation reasons.

@@ -2,6 +2,7 @@
 //! backoff) only the entries EventBridge reports as failed for a transient reason, and counting
 //! what was accepted, retried and given up on.
 
+use crate::backoff::Backoff;
 use crate::loganalysis::ports::{BusEvent, EventBus, EventBusError};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
@@ -40,11 +41,16 @@ struct Counters {
     rejected: AtomicU64,
 }
 
+/// `first` doubling for each of the retries `ATTEMPTS` allows.
+fn retry_backoff(first: Duration) -> Backoff {
+    Backoff::new(first, first.saturating_mul(2u32.pow(ATTEMPTS - 2)))
+}
+
 #[derive(Debug, Clone)]
 pub struct EventBridgeBus {
     client: Client,
     event_bus: String,
-    retry_backoff: Duration,
+    retry: Backoff,
     counters: Arc<Counters>,
 }
 
@@ -54,14 +60,15 @@ impl EventBridgeBus {
         Self {
             client,
             event_bus: event_bus.into(),
-            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            retry: retry_backoff(DEFAULT_RETRY_BACKOFF),
             counters: Arc::default(),
         }
     }
 
-    /// The wait before retrying failed entries (doubling per retry); tests set zero.
-    pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
-        self.retry_backoff = backoff;
+    /// The longest wait before retrying failed entries (doubling per retry, jittered); tests
+    /// set zero.
+    pub fn with_retry_backoff(mut self, first: Duration) -> Self {
+        self.retry = retry_backoff(first);
         self
     }
 
@@ -108,7 +115,7 @@ impl EventBridgeBus {
                 self.counters
                     .retried
                     .fetch_add(pending.len() as u64, Ordering::Relaxed);
-                tokio::time::sleep(self.retry_backoff * 2u32.pow(attempt - 2)).await;
+                tokio::time::sleep(self.retry.wait(attempt - 1)).await;
             }
             let output = self
                 .client

@@ -819,7 +819,7 @@ impl<'a> Intake<'a> {
             .and_then(|validated| validated.action.as_ref())
             .filter(|a| a.action.is_remediation())
         {
-            let budget = self.budget_state(&usage, action.action, now);
+            let budget = self.budget_state(&usage, action.action, &incident.id, now);
             if budget.is_spent() {
                 report.step(
                     "guards",
@@ -892,7 +892,7 @@ impl<'a> Intake<'a> {
             .as_ref()
             .filter(|a| a.action.is_remediation())
             .map(|a| a.action);
-        let budget = proposed.map(|action| self.budget_state(&usage, action, now));
+        let budget = proposed.map(|action| self.budget_state(&usage, action, &incident.id, now));
         let track_record = proposed.map(|action| context.stats(action));
         let mut decision = decide(DecisionInput {
             validated: &validated,
@@ -918,8 +918,12 @@ impl<'a> Intake<'a> {
             };
             let mut budget_now = budget
                 .clone()
-                .unwrap_or_else(|| self.budget_state(&[], action, now));
-            match self.store.consume_budget(&key, &limits, now).await? {
+                .unwrap_or_else(|| self.budget_state(&[], action, &incident.id, now));
+            match self
+                .store
+                .consume_budget(&key, &limits, &incident.id, now)
+                .await?
+            {
                 BudgetOutcome::Granted { used } => {
                     budget_now.used = used;
                     decision.budget = Some(budget_now);
@@ -1021,20 +1025,26 @@ impl<'a> Intake<'a> {
         validated
     }
 
+    /// The budget of `action` as `incident` sees it. An incident decided again (its first
+    /// decision was never written) may already hold one attempt of the window: that attempt
+    /// was checked when it was granted, so it is neither counted against the incident again
+    /// nor cools it down; `consume_budget` grants it again without counting.
     fn budget_state(
         &self,
         usage: &[BudgetUsage],
         action: ActionId,
+        incident: &CorrelationId,
         now: DateTime<Utc>,
     ) -> BudgetState {
         let policy = &self.config.budget;
         let found = usage.iter().find(|entry| entry.action == action);
+        let held = found.is_some_and(|entry| entry.consumers.contains(incident));
         let cooldown = Duration::seconds(policy.cooldown_seconds as i64);
         let cooling_down_until = found
             .map(|entry| entry.last_attempt_at + cooldown)
-            .filter(|until| policy.cooldown_seconds > 0 && *until > now);
+            .filter(|until| !held && policy.cooldown_seconds > 0 && *until > now);
         BudgetState {
-            used: found.map_or(0, |entry| entry.used),
+            used: found.map_or(0, |entry| entry.used.saturating_sub(u32::from(held))),
             max: policy.max_attempts,
             window_start: policy.window_start(now),
             window_end: policy.window_end(now),

@@ -126,6 +126,9 @@ pub struct BudgetUsage {
     pub action: ActionId,
     pub used: u32,
     pub last_attempt_at: DateTime<Utc>,
+    /// The incidents that were granted an attempt in the window (at most `max_attempts`).
+    #[serde(default)]
+    pub consumers: Vec<CorrelationId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -201,11 +204,15 @@ pub trait IncidentStore: Send + Sync {
         resource: &ResourceRef,
         window_start: DateTime<Utc>,
     ) -> Result<Vec<BudgetUsage>, StoreError>;
-    /// Takes one attempt from the budget if the window has room and the cooldown has passed.
+    /// Takes one attempt from the budget for `consumer` if the window has room and the cooldown
+    /// has passed. Idempotent per consumer: an incident that already holds an attempt in this
+    /// window (its decision was not written, and it is being decided again) is granted again
+    /// with the count as it stands, and nothing more is counted or cooled down.
     async fn consume_budget(
         &self,
         key: &BudgetKey,
         limits: &BudgetLimits,
+        consumer: &CorrelationId,
         now: DateTime<Utc>,
     ) -> Result<BudgetOutcome, StoreError>;
 }

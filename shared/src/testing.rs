@@ -386,35 +386,66 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         cooldown: Duration::zero(),
         expires_at: t0 + Duration::days(2),
     };
+    // Each attempt is taken by its own incident, as decisions take them.
+    let incident = |n: u32| {
+        CorrelationId::derive(
+            "budget",
+            budget_resource.as_str(),
+            &format!("{run}-{n}"),
+            t0,
+        )
+    };
     assert_eq!(
-        store.consume_budget(&key, &limits, t0).await.unwrap(),
+        store
+            .consume_budget(&key, &limits, &incident(1), t0)
+            .await
+            .unwrap(),
         BudgetOutcome::Granted { used: 1 },
         "first attempt granted"
     );
     assert_eq!(
-        store.consume_budget(&key, &limits, t0).await.unwrap(),
+        store
+            .consume_budget(&key, &limits, &incident(2), t0)
+            .await
+            .unwrap(),
         BudgetOutcome::Granted { used: 2 },
         "second attempt granted"
     );
     assert_eq!(
-        store.consume_budget(&key, &limits, t0).await.unwrap(),
+        store
+            .consume_budget(&key, &limits, &incident(3), t0)
+            .await
+            .unwrap(),
         BudgetOutcome::Spent { used: 2 },
         "third attempt refused"
+    );
+    assert_eq!(
+        store
+            .consume_budget(&key, &limits, &incident(1), t0 + Duration::minutes(3))
+            .await
+            .unwrap(),
+        BudgetOutcome::Granted { used: 2 },
+        "an incident decided again gets the attempt it holds, counted once"
     );
     let usage = store.budget_usage(&budget_resource, t0).await.unwrap();
     assert_eq!(usage.len(), 1, "usage lists the one action");
     assert_eq!(
-        (usage[0].action, usage[0].used),
-        (ActionId::EcsForceNewDeployment, 2),
-        "usage counts the attempts"
+        (usage[0].action, usage[0].used, usage[0].last_attempt_at),
+        (ActionId::EcsForceNewDeployment, 2, t0),
+        "usage counts the attempts; a repeated grant moves nothing"
     );
+    let mut consumers = usage[0].consumers.clone();
+    consumers.sort();
+    let mut expected = vec![incident(1), incident(2)];
+    expected.sort();
+    assert_eq!(consumers, expected, "usage names who took the attempts");
     let next_window = BudgetKey {
         window_start: t0 + Duration::hours(1),
         ..key.clone()
     };
     assert_eq!(
         store
-            .consume_budget(&next_window, &limits, t0 + Duration::hours(1))
+            .consume_budget(&next_window, &limits, &incident(4), t0 + Duration::hours(1))
             .await
             .unwrap(),
         BudgetOutcome::Granted { used: 1 },
@@ -430,7 +461,7 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     };
     assert_eq!(
         store
-            .consume_budget(&cooling, &with_cooldown, t0)
+            .consume_budget(&cooling, &with_cooldown, &incident(5), t0)
             .await
             .unwrap(),
         BudgetOutcome::Granted { used: 1 },
@@ -438,7 +469,12 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     );
     assert_eq!(
         store
-            .consume_budget(&cooling, &with_cooldown, t0 + Duration::minutes(1))
+            .consume_budget(
+                &cooling,
+                &with_cooldown,
+                &incident(6),
+                t0 + Duration::minutes(1)
+            )
             .await
             .unwrap(),
         BudgetOutcome::CoolingDown {
@@ -449,7 +485,25 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     );
     assert_eq!(
         store
-            .consume_budget(&cooling, &with_cooldown, t0 + Duration::minutes(6))
+            .consume_budget(
+                &cooling,
+                &with_cooldown,
+                &incident(5),
+                t0 + Duration::minutes(1)
+            )
+            .await
+            .unwrap(),
+        BudgetOutcome::Granted { used: 1 },
+        "cooldown: not against the incident's own attempt"
+    );
+    assert_eq!(
+        store
+            .consume_budget(
+                &cooling,
+                &with_cooldown,
+                &incident(7),
+                t0 + Duration::minutes(6)
+            )
             .await
             .unwrap(),
         BudgetOutcome::Granted { used: 2 },
@@ -464,7 +518,10 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         ..key
     };
     assert_eq!(
-        store.consume_budget(&zero_key, &none, t0).await.unwrap(),
+        store
+            .consume_budget(&zero_key, &none, &incident(8), t0)
+            .await
+            .unwrap(),
         BudgetOutcome::Spent { used: 0 },
         "a zero budget grants nothing"
     );

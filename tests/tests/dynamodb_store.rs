@@ -206,18 +206,37 @@ async fn racing_attempts_never_exceed_the_budget() {
         cooldown: chrono::Duration::zero(),
         expires_at: epoch() + chrono::Duration::days(1),
     };
+    // 25 incidents race for the window's three attempts, and each of them asks twice, as a
+    // decision retried after a lost write does.
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..25 {
+    for n in 0..50 {
         let (store, key, limits) = (Arc::clone(&store), key.clone(), limits.clone());
-        tasks.spawn(async move { store.consume_budget(&key, &limits, epoch()).await.unwrap() });
+        let consumer = CorrelationId::derive(
+            "budget",
+            key.resource.as_str(),
+            &format!("racer-{}", n % 25),
+            epoch(),
+        );
+        tasks.spawn(async move {
+            let outcome = store
+                .consume_budget(&key, &limits, &consumer, epoch())
+                .await
+                .unwrap();
+            (consumer, outcome)
+        });
     }
-    let mut granted = 0;
-    while let Some(outcome) = tasks.join_next().await {
-        if let BudgetOutcome::Granted { .. } = outcome.unwrap() {
-            granted += 1;
+    let mut granted = std::collections::BTreeSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let (consumer, BudgetOutcome::Granted { used }) = joined.unwrap() {
+            assert!((1..=3).contains(&used), "{used}");
+            granted.insert(consumer);
         }
     }
-    assert_eq!(granted, 3);
+    assert_eq!(granted.len(), 3, "three incidents hold the three attempts");
+    let usage = store.budget_usage(&key.resource, epoch()).await.unwrap();
+    assert_eq!(usage[0].used, 3);
+    let holders: std::collections::BTreeSet<_> = usage[0].consumers.iter().cloned().collect();
+    assert_eq!(holders, granted);
 }
 
 #[tokio::test]

@@ -319,11 +319,12 @@ async fn a_lost_answer_to_a_committed_transaction_is_absorbed_by_its_idempotency
 #[tokio::test]
 async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconciler() {
     // GIVEN the opening transaction goes through, then every further transaction is throttled
-    // past the SDK's and the adapter's retries (the decision cannot be written)
+    // past the SDK's and the adapter's retries (the decision cannot be written, though its
+    // budget attempt, a single UpdateItem, was taken), with an hour's cooldown between attempts
     let outage = Arc::new(AtomicBool::new(true));
     let transactions = Arc::new(AtomicUsize::new(0));
     let (down, seen) = (Arc::clone(&outage), Arc::clone(&transactions));
-    let Some(faulty) = Faulty::start(
+    let Some(mut faulty) = Faulty::start(
         "an_incident_stranded_by_a_store_outage",
         move |_, request| {
             let transaction = request.operation() == "TransactWriteItems";
@@ -339,6 +340,7 @@ async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconcil
     else {
         return;
     };
+    faulty.config.budget.cooldown_seconds = 3600;
     let error = faulty
         .intake()
         .process_event(&alarm_event("i-stranded"))
@@ -371,5 +373,28 @@ async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconcil
     assert!(again.redriven.is_empty(), "{again:?}");
     assert_eq!(faulty.workflow.starts.load(Ordering::SeqCst), 1);
     let incident = faulty.assert_one_intact_incident().await;
-    assert!(incident.decision.is_some() && incident.execution.is_some());
+    assert!(incident.execution.is_some());
+    // AND the attempt taken before the outage is the one the decision holds: counted once, and
+    // not mistaken for an earlier attempt that the cooldown must wait out
+    let decision = incident.decision.unwrap();
+    let budget = decision
+        .budget
+        .clone()
+        .expect("the decision proposes an action");
+    assert_eq!(
+        (budget.used, budget.cooling_down_until),
+        (1, None),
+        "{decision:?}"
+    );
+    assert!(!decision.escalate, "{decision:?}");
+    let usage = faulty
+        .store
+        .budget_usage(&incident.resource, budget.window_start)
+        .await
+        .unwrap();
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert_eq!(
+        (usage[0].used, &usage[0].consumers),
+        (1, &vec![incident.id.clone()])
+    );
 }

@@ -44,6 +44,8 @@ pub mod schema {
     pub const CORRELATION_ID: &str = "correlation_id";
     pub const ATTEMPTS: &str = "attempts";
     pub const LAST_ATTEMPT_AT: &str = "last_attempt_at";
+    /// A budget item's string set of the incidents granted an attempt.
+    pub const CONSUMERS: &str = "consumers";
     /// Environment variables the functions read the table names from.
     pub const INCIDENTS_TABLE_ENV: &str = "ARGUS_INCIDENTS_TABLE";
     pub const PATTERNS_TABLE_ENV: &str = "ARGUS_PATTERNS_TABLE";
@@ -127,6 +129,18 @@ pub(super) fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|value| value.as_s().ok())
         .map(String::as_str)
+}
+
+/// The correlation ids in a budget item's `consumers` set; an id that does not parse is left out.
+fn consumers_of(item: &Item) -> Vec<CorrelationId> {
+    item.get(CONSUMERS)
+        .and_then(|value| value.as_ss().ok())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| CorrelationId::parse(id).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn number_of(item: &Item, name: &str) -> Option<i64> {
@@ -839,6 +853,7 @@ impl IncidentStore for DynamoStore {
                     action,
                     used,
                     last_attempt_at,
+                    consumers: consumers_of(item),
                 })
             })
             .collect())
@@ -848,6 +863,7 @@ impl IncidentStore for DynamoStore {
         &self,
         budget: &BudgetKey,
         limits: &BudgetLimits,
+        consumer: &CorrelationId,
         now: DateTime<Utc>,
     ) -> Result<BudgetOutcome, StoreError> {
         if limits.max_attempts == 0 {
@@ -863,8 +879,12 @@ impl IncidentStore for DynamoStore {
             .update_item()
             .table_name(&self.incidents_table)
             .set_key(Some(key(budget_pk(&budget.resource), sort_key)))
-            .update_expression(format!("SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one, {LAST_ATTEMPT_AT} = :now, {TTL_ATTRIBUTE} = :ttl"))
-            .condition_expression(format!("attribute_not_exists({ATTEMPTS}) OR ({ATTEMPTS} < :max AND {LAST_ATTEMPT_AT} <= :cutoff)"))
+            .update_expression(format!("SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one, {LAST_ATTEMPT_AT} = :now, {TTL_ATTRIBUTE} = :ttl ADD {CONSUMERS} :consumers"))
+            // A consumer already in the set fails the condition, and is answered from the item
+            // as it stands below: granted again, counted once.
+            .condition_expression(format!("(attribute_not_exists({ATTEMPTS}) OR ({ATTEMPTS} < :max AND {LAST_ATTEMPT_AT} <= :cutoff)) AND NOT contains({CONSUMERS}, :consumer)"))
+            .expression_attribute_values(":consumers", AttributeValue::Ss(vec![consumer.to_string()]))
+            .expression_attribute_values(":consumer", s(consumer.as_str()))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now.timestamp_millis()))
@@ -889,6 +909,7 @@ impl IncidentStore for DynamoStore {
             Err(error) => match error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     let item = failed.item();
+                    let held = item.is_some_and(|item| consumers_of(item).contains(consumer));
                     let used = item
                         .and_then(|item| number_of(item, ATTEMPTS))
                         .map_or(limits.max_attempts, |used| {
@@ -898,6 +919,7 @@ impl IncidentStore for DynamoStore {
                         .and_then(|item| number_of(item, LAST_ATTEMPT_AT))
                         .and_then(DateTime::from_timestamp_millis);
                     match last {
+                        _ if held => Ok(BudgetOutcome::Granted { used }),
                         Some(last_attempt_at) if used < limits.max_attempts => {
                             Ok(BudgetOutcome::CoolingDown {
                                 used,

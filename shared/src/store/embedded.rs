@@ -92,6 +92,8 @@ struct BudgetItem {
     used: u32,
     last_attempt_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    #[serde(default)]
+    consumers: Vec<CorrelationId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -476,6 +478,7 @@ impl IncidentStore for EmbeddedStore {
                         action,
                         used: item.used,
                         last_attempt_at: item.last_attempt_at,
+                        consumers: item.consumers,
                     });
                 }
             }
@@ -487,6 +490,7 @@ impl IncidentStore for EmbeddedStore {
         &self,
         budget: &BudgetKey,
         limits: &BudgetLimits,
+        consumer: &CorrelationId,
         now: DateTime<Utc>,
     ) -> Result<BudgetOutcome, StoreError> {
         let window = format!("{:020}", budget.window_start.timestamp());
@@ -495,6 +499,9 @@ impl IncidentStore for EmbeddedStore {
             let mut table = txn.open_table(BUDGET).map_err(store_error)?;
             let current: Option<BudgetItem> = get(&table, &item_key, "budget")?;
             if let Some(item) = &current {
+                if item.consumers.contains(consumer) {
+                    return Ok((BudgetOutcome::Granted { used: item.used }, false));
+                }
                 if item.used >= limits.max_attempts {
                     return Ok((BudgetOutcome::Spent { used: item.used }, false));
                 }
@@ -510,12 +517,16 @@ impl IncidentStore for EmbeddedStore {
             } else if limits.max_attempts == 0 {
                 return Ok((BudgetOutcome::Spent { used: 0 }, false));
             }
-            let used = current.map_or(0, |item| item.used) + 1;
+            let (used, mut consumers) =
+                current.map_or((0, Vec::new()), |item| (item.used, item.consumers));
+            consumers.push(consumer.clone());
             let item = BudgetItem {
-                used,
+                used: used + 1,
                 last_attempt_at: now,
                 expires_at: limits.expires_at,
+                consumers,
             };
+            let used = item.used;
             table
                 .insert(item_key.as_str(), encode(&item)?.as_slice())
                 .map_err(store_error)?;

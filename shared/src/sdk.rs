@@ -71,10 +71,14 @@ impl TrustRoots {
 /// The HTTPS client for the Amazon roots: the SDK's default client (rustls on aws-lc, proxy
 /// settings from the environment, the SDK's timeouts and sleep) with a different trust store.
 pub fn amazon_https_client() -> Result<SharedHttpClient, SdkSetupError> {
+    https_client_trusting(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+}
+
+/// The same client trusting only the certificate authorities in `roots_pem` (PEM): what the
+/// TLS tests build with a local authority to show that the client works where it is trusted.
+pub fn https_client_trusting(roots_pem: &[u8]) -> Result<SharedHttpClient, SdkSetupError> {
     let context = TlsContext::builder()
-        .with_trust_store(
-            TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes()),
-        )
+        .with_trust_store(TrustStore::empty().with_pem_certificate(roots_pem))
         .build()
         .map_err(|error| SdkSetupError::TrustStore(error.to_string()))?;
     let client = Builder::new().build_with_connector_fn(move |settings, components| {

@@ -44,8 +44,17 @@ pub fn delivered(event: &crate::loganalysis::BusEvent, id: &str) -> serde_json::
 /// the functions deploy with.
 #[cfg(feature = "sdk")]
 pub async fn peer_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    peer_sdk_config_with(endpoint, crate::sdk::amazon_https_client().unwrap()).await
+}
+
+/// [`peer_sdk_config`] with another HTTP client (a trust store of the test's own).
+#[cfg(feature = "sdk")]
+pub async fn peer_sdk_config_with(
+    endpoint: &str,
+    http_client: aws_smithy_runtime_api::client::http::SharedHttpClient,
+) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::sdk::amazon_https_client().unwrap())
+        .http_client(http_client)
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(

@@ -15,7 +15,8 @@ use argus::recovery::world::{Approval, Behaviour, LocalRunner, WorldSettings};
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::store::embedded::EmbeddedStore;
 use argus::testing::epoch;
-use argus_integration_tests::paths::{CountingAnalyst, NamedWorkflow, RequestLog, deliver, event};
+use argus_integration_tests::paths::{CountingAnalyst, RequestLog, deliver, event};
+use argus_integration_tests::workflow::RecordingWorkflow;
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, sdk_config, unique_name};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -105,7 +106,7 @@ async fn intake_paths(endpoint: &str) -> Value {
 
     let mut run = async |label: &str, config: &Config, steps: Vec<(Value, Outcome)>| {
         let analyst = CountingAnalyst::default();
-        let workflow = NamedWorkflow::default();
+        let workflow = RecordingWorkflow::default();
         let intake = Intake {
             store: &store,
             patterns: &store,
@@ -236,7 +237,7 @@ async fn recovery_paths(endpoint: &str) -> Value {
         let clock = ManualClock::new(epoch());
         let config = Config::default();
         let analyst = argus::analysis::RulesAnalyst;
-        let workflow = NamedWorkflow::default();
+        let workflow = RecordingWorkflow::default();
         let intake = Intake {
             store: &store,
             patterns: &store,
@@ -250,7 +251,7 @@ async fn recovery_paths(endpoint: &str) -> Value {
             .await
             .unwrap();
         let id = report.signals[0].correlation_id.clone().unwrap();
-        let input = workflow.inputs.lock().unwrap().pop().unwrap().1;
+        let input = workflow.last_input().unwrap().1;
         let settings = WorldSettings {
             behaviour,
             approval,

@@ -4,6 +4,7 @@
 
 pub mod http_peer;
 pub mod paths;
+pub mod workflow;
 
 pub use argus::testing::{
     DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer, peer_sdk_config as sdk_config,

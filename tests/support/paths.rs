@@ -5,9 +5,8 @@
 
 use argus::analysis::{AnalysisContext, Assessment, RulesAnalyst};
 use argus::clock::ManualClock;
-use argus::correlation::CorrelationId;
 use argus::intake::{EventReport, Intake, Outcome};
-use argus::ports::{Analyst, AnalystError, Workflow, WorkflowError, WorkflowStart};
+use argus::ports::{Analyst, AnalystError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -126,32 +125,6 @@ impl Analyst for CountingAnalyst {
             .unwrap()
             .push(context.estimated_tokens());
         Ok(RulesAnalyst.assess(context))
-    }
-}
-
-/// A workflow that starts every execution it is asked for and keeps the inputs.
-#[derive(Debug, Default)]
-pub struct NamedWorkflow {
-    pub starts: AtomicUsize,
-    pub inputs: Mutex<Vec<(String, Value)>>,
-}
-
-#[async_trait]
-impl Workflow for NamedWorkflow {
-    async fn start(
-        &self,
-        name: &CorrelationId,
-        input: &Value,
-    ) -> Result<WorkflowStart, WorkflowError> {
-        self.starts.fetch_add(1, Ordering::SeqCst);
-        self.inputs
-            .lock()
-            .unwrap()
-            .push((name.to_string(), input.clone()));
-        Ok(WorkflowStart {
-            execution_id: format!("exec:{name}"),
-            already_started: false,
-        })
     }
 }
 

@@ -13,9 +13,8 @@ use argus::intake::{Intake, Outcome};
 use argus::ports::{IncidentStore, PatternStore};
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::epoch;
-use argus_integration_tests::paths::{
-    CountingAnalyst, NamedWorkflow, Request, RequestLog, deliver, event,
-};
+use argus_integration_tests::paths::{CountingAnalyst, Request, RequestLog, deliver, event};
+use argus_integration_tests::workflow::RecordingWorkflow;
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
 
 fn operations(requests: &[Request]) -> Vec<&str> {
@@ -43,7 +42,7 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
         store: &store,
         patterns: &store,
         analyst: &analyst,
-        workflow: &NamedWorkflow::default(),
+        workflow: &RecordingWorkflow::default(),
         clock: &clock,
         config: &config,
     };

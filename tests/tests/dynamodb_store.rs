@@ -8,19 +8,15 @@ use argus::clock::ManualClock;
 use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::intake::{Intake, Outcome};
-use argus::ports::{
-    BudgetKey, BudgetLimits, BudgetOutcome, IncidentQuery, IncidentStore, Workflow, WorkflowError,
-    WorkflowStart,
-};
+use argus::ports::{BudgetKey, BudgetLimits, BudgetOutcome, IncidentQuery, IncidentStore};
 use argus::resource::ResourceRef;
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::{epoch, incident_store_conformance, pattern_store_conformance};
+use argus_integration_tests::workflow::RecordingWorkflow;
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
-use async_trait::async_trait;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 async fn store(test: &str) -> Option<DynamoStore> {
     let endpoint = peer(DYNAMODB_ENDPOINT_ENV, test)?;
@@ -31,34 +27,9 @@ async fn store(test: &str) -> Option<DynamoStore> {
     Some(DynamoStore::new(client, incidents, patterns))
 }
 
-/// Counts starts; behaves like Step Functions for repeated names.
-#[derive(Default)]
-struct CountingWorkflow {
-    starts: AtomicUsize,
-    names: std::sync::Mutex<std::collections::HashSet<String>>,
-}
-
-#[async_trait]
-impl Workflow for CountingWorkflow {
-    async fn start(
-        &self,
-        name: &CorrelationId,
-        _input: &Value,
-    ) -> Result<WorkflowStart, WorkflowError> {
-        let fresh = self.names.lock().unwrap().insert(name.to_string());
-        if fresh {
-            self.starts.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(WorkflowStart {
-            execution_id: format!("exec:{name}"),
-            already_started: !fresh,
-        })
-    }
-}
-
 struct Deps {
     store: DynamoStore,
-    workflow: CountingWorkflow,
+    workflow: RecordingWorkflow,
     clock: ManualClock,
     config: Config,
 }
@@ -106,7 +77,7 @@ async fn a_hundred_concurrent_deliveries_of_one_event_give_one_incident_and_one_
     };
     let deps = Arc::new(Deps {
         store,
-        workflow: CountingWorkflow::default(),
+        workflow: RecordingWorkflow::default(),
         clock: ManualClock::new(epoch()),
         config: Config::default(),
     });
@@ -129,11 +100,7 @@ async fn a_hundred_concurrent_deliveries_of_one_event_give_one_incident_and_one_
     assert_eq!(outcomes.get("opened"), Some(&1), "{outcomes:?}");
     assert_eq!(outcomes.get("duplicate"), Some(&99), "{outcomes:?}");
     assert_eq!(ids.len(), 1);
-    assert_eq!(
-        deps.workflow.starts.load(Ordering::SeqCst),
-        1,
-        "one workflow start"
-    );
+    assert_eq!(deps.workflow.starts(), 1, "one workflow start");
     let all = deps
         .store
         .list_incidents(&IncidentQuery {
@@ -152,7 +119,7 @@ async fn distinct_events_racing_for_one_alarm_join_one_incident() {
     };
     let deps = Arc::new(Deps {
         store,
-        workflow: CountingWorkflow::default(),
+        workflow: RecordingWorkflow::default(),
         clock: ManualClock::new(epoch()),
         config: Config::default(),
     });
@@ -246,7 +213,7 @@ async fn twenty_flaps_through_dynamodb_stay_within_the_budget() {
     };
     let deps = Deps {
         store,
-        workflow: CountingWorkflow::default(),
+        workflow: RecordingWorkflow::default(),
         clock: ManualClock::new(epoch()),
         config: Config::default(),
     };

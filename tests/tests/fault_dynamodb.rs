@@ -8,22 +8,20 @@
 use argus::analysis::RulesAnalyst;
 use argus::clock::ManualClock;
 use argus::config::Config;
-use argus::correlation::CorrelationId;
 use argus::incident::{IncidentStatus, verify_chain};
 use argus::intake::{Intake, Outcome};
-use argus::ports::{IncidentQuery, IncidentStore, Workflow, WorkflowError, WorkflowStart};
+use argus::ports::{IncidentQuery, IncidentStore};
 use argus::reconcile::{ReconcileLimits, Reconciler};
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::epoch;
 use argus::testing::reconcile::{FakeAlarms, FakeExecutions};
 use argus_integration_tests::http_peer::{Action, HttpMessage, HttpPeer, aws_json_error};
+use argus_integration_tests::workflow::RecordingWorkflow;
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
-use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const JSON_1_0: &str = "application/x-amz-json-1.0";
@@ -45,35 +43,10 @@ fn server_error() -> HttpMessage {
     )
 }
 
-/// Counts executions by name, as Step Functions keeps them.
-#[derive(Default)]
-struct CountingWorkflow {
-    names: Mutex<HashSet<String>>,
-    starts: AtomicUsize,
-}
-
-#[async_trait]
-impl Workflow for CountingWorkflow {
-    async fn start(
-        &self,
-        name: &CorrelationId,
-        _input: &Value,
-    ) -> Result<WorkflowStart, WorkflowError> {
-        let fresh = self.names.lock().unwrap().insert(name.to_string());
-        if fresh {
-            self.starts.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(WorkflowStart {
-            execution_id: format!("exec:{name}"),
-            already_started: !fresh,
-        })
-    }
-}
-
 struct Faulty {
     proxy: HttpPeer,
     store: DynamoStore,
-    workflow: CountingWorkflow,
+    workflow: RecordingWorkflow,
     clock: ManualClock,
     config: Config,
 }
@@ -103,7 +76,7 @@ impl Faulty {
             proxy,
             store: DynamoStore::new(client, incidents, patterns)
                 .with_transaction_backoff(Duration::from_millis(1)),
-            workflow: CountingWorkflow::default(),
+            workflow: RecordingWorkflow::default(),
             clock: ManualClock::new(epoch()),
             config: Config::default(),
         })
@@ -201,7 +174,7 @@ async fn throttling_and_server_errors_are_retried_and_give_one_incident() {
         "the SDK retried the opening transaction through three faults: {operations:?}"
     );
     faulty.assert_one_intact_incident().await;
-    assert_eq!(faulty.workflow.starts.load(Ordering::SeqCst), 1);
+    assert_eq!(faulty.workflow.starts(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -244,7 +217,7 @@ async fn concurrent_deliveries_under_throttling_give_one_incident_and_one_start(
     // period. Either way there is one incident, and at most one start so far.
     assert!(opened <= 1, "{opened} deliveries opened an incident");
     let incident = faulty.assert_one_intact_incident().await;
-    assert!(faulty.workflow.starts.load(Ordering::SeqCst) <= 1);
+    assert!(faulty.workflow.starts() <= 1);
     // The reconciler finishes whatever the throttling left undone, without a second start.
     faulty.clock.advance(chrono::Duration::seconds(
         faulty.config.resume_after_seconds as i64 + 1,
@@ -267,7 +240,7 @@ async fn concurrent_deliveries_under_throttling_give_one_incident_and_one_start(
     );
     let finished = faulty.assert_one_intact_incident().await;
     assert!(finished.execution.is_some());
-    assert_eq!(faulty.workflow.starts.load(Ordering::SeqCst), 1);
+    assert_eq!(faulty.workflow.starts(), 1);
 }
 
 #[tokio::test]
@@ -313,7 +286,7 @@ async fn a_lost_answer_to_a_committed_transaction_is_absorbed_by_its_idempotency
         "{tokens:?}"
     );
     faulty.assert_one_intact_incident().await;
-    assert_eq!(faulty.workflow.starts.load(Ordering::SeqCst), 1);
+    assert_eq!(faulty.workflow.starts(), 1);
 }
 
 #[tokio::test]
@@ -351,7 +324,7 @@ async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconcil
     let stranded = faulty.assert_one_intact_incident().await;
     assert_eq!(stranded.status, IncidentStatus::Open, "kept, not lost");
     assert!(stranded.decision.is_none());
-    assert_eq!(faulty.workflow.starts.load(Ordering::SeqCst), 0);
+    assert_eq!(faulty.workflow.starts(), 0);
 
     // WHEN the store recovers and the reconciler runs after the grace period, twice
     outage.store(false, Ordering::SeqCst);
@@ -371,7 +344,7 @@ async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconcil
     // THEN it was decided and started exactly once
     assert_eq!(run.redriven, vec![stranded.id.clone()], "{run:?}");
     assert!(again.redriven.is_empty(), "{again:?}");
-    assert_eq!(faulty.workflow.starts.load(Ordering::SeqCst), 1);
+    assert_eq!(faulty.workflow.starts(), 1);
     let incident = faulty.assert_one_intact_incident().await;
     assert!(incident.execution.is_some());
     // AND the attempt taken before the outage is the one the decision holds: counted once, and

@@ -9,22 +9,20 @@
 use argus::analysis::RulesAnalyst;
 use argus::clock::ManualClock;
 use argus::config::Config;
-use argus::correlation::CorrelationId;
 use argus::incident::Incident;
 use argus::intake::{EventReport, Intake, Outcome};
-use argus::ports::{Clock, IncidentQuery, IncidentStore, Workflow, WorkflowError, WorkflowStart};
+use argus::ports::{Clock, IncidentQuery, IncidentStore};
 use argus::resource::ResourceRef;
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::epoch;
+use argus_integration_tests::workflow::RecordingWorkflow;
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -41,32 +39,6 @@ const MAX_DELIVERIES: usize = 5;
 /// How far the shared clock moves per delivery: 10,000 signals span under 17 minutes of
 /// simulated time, inside one budget window, while dedup and resume rules still see time pass.
 const CLOCK_STEP_MILLIS: i64 = 100;
-
-/// A workflow that behaves like Step Functions for names: a second start under a name already
-/// used finds the first execution. Every start request is counted as an attempt.
-#[derive(Default)]
-struct RecordingWorkflow {
-    attempts: AtomicUsize,
-    starts_by_name: Mutex<HashMap<String, usize>>,
-}
-
-#[async_trait]
-impl Workflow for RecordingWorkflow {
-    async fn start(
-        &self,
-        name: &CorrelationId,
-        _input: &Value,
-    ) -> Result<WorkflowStart, WorkflowError> {
-        self.attempts.fetch_add(1, Ordering::SeqCst);
-        let mut starts = self.starts_by_name.lock().unwrap();
-        let count = starts.entry(name.to_string()).or_insert(0);
-        *count += 1;
-        Ok(WorkflowStart {
-            execution_id: format!("exec:{name}"),
-            already_started: *count > 1,
-        })
-    }
-}
 
 struct Deps {
     store: DynamoStore,
@@ -505,7 +477,7 @@ async fn a_seeded_mix_at_concurrency_32_loses_nothing_and_duplicates_nothing() {
     }
 
     // One execution per incident that decided to act, and no incident left undecided.
-    let starts = deps.workflow.starts_by_name.lock().unwrap().clone();
+    let starts = deps.workflow.starts_by_name();
     let mut acting = 0;
     for incident in &stored {
         let decision = incident
@@ -526,7 +498,7 @@ async fn a_seeded_mix_at_concurrency_32_loses_nothing_and_duplicates_nothing() {
         }
     }
     assert_eq!(starts.len(), acting, "one execution per acting incident");
-    let attempts = deps.workflow.attempts.load(Ordering::SeqCst);
+    let attempts = deps.workflow.attempts();
 
     // The budget per resource, action and window never went over, and matches the grants.
     let policy = &deps.config.budget;

@@ -6,22 +6,20 @@
 use argus::analysis::RulesAnalyst;
 use argus::clock::ManualClock;
 use argus::config::Config;
-use argus::correlation::CorrelationId;
 use argus::incident::{AuditKind, verify_chain};
 use argus::intake::{Intake, Outcome};
-use argus::ports::{IncidentQuery, IncidentStore, Workflow, WorkflowError, WorkflowStart};
+use argus::ports::{IncidentQuery, IncidentStore};
 use argus::reconcile::{ReconcileLimits, ReconcileReport, Reconciler};
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::epoch;
 use argus::testing::reconcile::{
     FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, stale_listing_conformance,
 };
+use argus_integration_tests::workflow::RecordingWorkflow;
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
-use async_trait::async_trait;
 use serde_json::Value;
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 async fn store(test: &str) -> Option<DynamoStore> {
     let endpoint = peer(DYNAMODB_ENDPOINT_ENV, test)?;
@@ -32,38 +30,9 @@ async fn store(test: &str) -> Option<DynamoStore> {
     Some(DynamoStore::new(client, incidents, patterns))
 }
 
-/// Counts executions by name, as Step Functions keeps them; can be switched to fail.
-#[derive(Default)]
-struct CountingWorkflow {
-    names: Mutex<HashSet<String>>,
-    starts: AtomicUsize,
-    failing: AtomicBool,
-}
-
-#[async_trait]
-impl Workflow for CountingWorkflow {
-    async fn start(
-        &self,
-        name: &CorrelationId,
-        _input: &Value,
-    ) -> Result<WorkflowStart, WorkflowError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(WorkflowError::Throttled("simulated throttling".into()));
-        }
-        let fresh = self.names.lock().unwrap().insert(name.to_string());
-        if fresh {
-            self.starts.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(WorkflowStart {
-            execution_id: format!("exec:{name}"),
-            already_started: !fresh,
-        })
-    }
-}
-
 struct Deps {
     store: DynamoStore,
-    workflow: CountingWorkflow,
+    workflow: RecordingWorkflow,
     clock: ManualClock,
     config: Config,
     alarms: FakeAlarms,
@@ -74,7 +43,7 @@ impl Deps {
     fn new(store: DynamoStore) -> Self {
         Self {
             store,
-            workflow: CountingWorkflow::default(),
+            workflow: RecordingWorkflow::default(),
             clock: ManualClock::new(epoch()),
             config: Config::default(),
             alarms: FakeAlarms::default(),
@@ -116,7 +85,7 @@ impl Deps {
     }
 
     fn starts(&self) -> usize {
-        self.workflow.starts.load(Ordering::SeqCst)
+        self.workflow.starts()
     }
 }
 

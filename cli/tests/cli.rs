@@ -26,14 +26,19 @@ fn home() -> PathBuf {
     std::env::temp_dir().join(format!("argus-cli-test-{}-{nanos}", std::process::id()))
 }
 
-fn argus(home: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_argus"))
+/// `argus --home HOME ARGS…` with no configuration from the environment.
+fn command(home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_argus"));
+    command
         .arg("--home")
         .arg(home)
         .args(args)
-        .env_remove("ARGUS_CONFIG")
-        .output()
-        .unwrap();
+        .env_remove("ARGUS_CONFIG");
+    command
+}
+
+fn argus(home: &Path, args: &[&str]) -> Run {
+    let output = command(home, args).output().unwrap();
     let run = Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into(),
@@ -545,14 +550,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let output = Command::new(env!("CARGO_BIN_EXE_argus"))
-            .arg("--home")
-            .arg(&home)
-            .args(args)
-            .env_remove("ARGUS_CONFIG")
-            .stdout(writer)
-            .output()
-            .unwrap();
+        let output = command(&home, args).stdout(writer).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?} said: {stderr}");

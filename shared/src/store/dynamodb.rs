@@ -2,6 +2,7 @@
 //! attribute names and key layout; every guard is a conditional write or a transaction.
 
 use crate::analysis::PastIncident;
+use crate::backoff::Backoff;
 use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident, IncidentStatus};
@@ -78,7 +79,7 @@ pub struct DynamoStore {
     incidents_table: String,
     pub(super) patterns_table: String,
     retention: Duration,
-    transaction_backoff: std::time::Duration,
+    transaction_backoff: Backoff,
 }
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
@@ -199,11 +200,11 @@ pub(super) fn build_error(error: impl std::fmt::Display) -> StoreError {
 /// The first backoff of a cancelled transaction's retries.
 const DEFAULT_TRANSACTION_BACKOFF: std::time::Duration = std::time::Duration::from_millis(15);
 
-/// Backoff before retry `attempt` (1-based): between 2 and 4 × `first`, doubling to 64 and
-/// 128 × `first`, jittered so that racing writers spread out.
-async fn backoff(first: std::time::Duration, attempt: u32) {
-    let backoff = crate::backoff::Backoff::new(first.saturating_mul(4), first.saturating_mul(128));
-    tokio::time::sleep(backoff.wait(attempt)).await;
+/// The backoff of a cancelled transaction's retries from its first wait `first`: between 2
+/// and 4 × `first` before the first retry, doubling to 64 and 128 × `first`, jittered so that
+/// racing writers spread out.
+fn transaction_backoff(first: std::time::Duration) -> Backoff {
+    Backoff::new(first.saturating_mul(4), first.saturating_mul(128))
 }
 
 /// How a cancelled transaction ended, read from its cancellation reasons.
@@ -241,7 +242,7 @@ impl DynamoStore {
             incidents_table: incidents_table.into(),
             patterns_table: patterns_table.into(),
             retention: Duration::days(DEFAULT_RETENTION_DAYS),
-            transaction_backoff: DEFAULT_TRANSACTION_BACKOFF,
+            transaction_backoff: transaction_backoff(DEFAULT_TRANSACTION_BACKOFF),
         }
     }
 
@@ -253,7 +254,7 @@ impl DynamoStore {
     /// The first wait before retrying a transaction cancelled by a conflict or throttling
     /// (doubling, with jitter); fault tests shorten it.
     pub fn with_transaction_backoff(mut self, first: std::time::Duration) -> Self {
-        self.transaction_backoff = first;
+        self.transaction_backoff = transaction_backoff(first);
         self
     }
 
@@ -288,7 +289,7 @@ impl DynamoStore {
             match outcome {
                 Cancelled::Transient(reason) if attempt < TRANSACTION_ATTEMPTS => {
                     tracing::debug!(%reason, attempt, "transaction cancelled; retrying");
-                    backoff(self.transaction_backoff, attempt).await;
+                    tokio::time::sleep(self.transaction_backoff.wait(attempt)).await;
                 }
                 Cancelled::Transient(reason) if reason.contains("Throttl") => {
                     return Err(StoreError::Throttled(reason));

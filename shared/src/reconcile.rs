@@ -6,8 +6,9 @@
 
 use crate::config::RecoveryPolicy;
 use crate::correlation::CorrelationId;
+use crate::incident::update_incident;
 use crate::incident::{AuditEntry, AuditKind, Incident, IncidentStatus};
-use crate::intake::{Intake, IntakeError, Outcome, update_incident};
+use crate::intake::{Intake, IntakeError, Outcome};
 use crate::ports::WorkflowError;
 use crate::signal::{Normalised, normalise};
 use async_trait::async_trait;
@@ -260,6 +261,12 @@ impl ReconcileError {
             Self::Intake(error) => error.error_type(),
             Self::Executions(error) => error.error_type(),
         }
+    }
+}
+
+impl From<crate::incident::IncidentWriteError> for ReconcileError {
+    fn from(error: crate::incident::IncidentWriteError) -> Self {
+        Self::Intake(IntakeError::from(error))
     }
 }
 

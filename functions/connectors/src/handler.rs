@@ -114,7 +114,7 @@ fn handler_error(error: &ConnectorError, message: String) -> HandlerError {
 mod tests {
     use crate::delivery::DeliveryError;
     use crate::outbound::ConnectorError;
-    use argus::intake::IntakeError;
+    use argus::incident::IncidentWriteError;
     use argus::ports::StoreError;
 
     #[test]
@@ -144,8 +144,8 @@ mod tests {
             ConnectorError::Store(StoreError::Throttled(text())),
             ConnectorError::Store(StoreError::Unavailable(text())),
             ConnectorError::Store(StoreError::Corrupt(text())),
-            ConnectorError::Intake(IntakeError::Contended(text())),
-            ConnectorError::Intake(IntakeError::Store(StoreError::Throttled(text()))),
+            ConnectorError::Incident(IncidentWriteError::Contended(text())),
+            ConnectorError::Incident(IncidentWriteError::Store(StoreError::Throttled(text()))),
             ConnectorError::ApprovalNotDelivered {
                 incident: text(),
                 reasons: text(),

@@ -3,7 +3,7 @@
 //! compiles this file (it cannot depend on a function crate, so names defined in this crate
 //! are spelled out here); the crate's own tests hold these lists to the code.
 
-use argus::intake::IntakeError;
+use argus::incident::IncidentWriteError;
 use argus::ports::StoreError;
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
 
@@ -53,7 +53,7 @@ pub fn error_types() -> Vec<&'static str> {
         StoreError::Corrupt(text()),
     ];
     let mut names: Vec<&'static str> = store.iter().map(StoreError::error_type).collect();
-    names.push(IntakeError::Contended(text()).error_type());
+    names.push(IncidentWriteError::Contended(text()).error_type());
     names.extend(["InvalidRequest", "IncidentNotFound", "ApprovalNotDelivered"]);
     names.sort_unstable();
     names.dedup();

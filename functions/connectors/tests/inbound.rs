@@ -8,10 +8,10 @@ use argus::catalogue::{ActionId, RiskClass};
 use argus::clock::{Clock, ManualClock};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
+use argus::incident::update_incident;
 use argus::incident::{
     AuditEntry, AuditKind, Incident, IncidentStatus, PendingApproval, TaskToken, verify_chain,
 };
-use argus::intake::update_incident;
 use argus::loganalysis::memory::MemoryEventBus;
 use argus::loganalysis::ports::BusEvent;
 use argus::ports::{DedupClaim, IncidentStore, NewIncident, SignalRecord};

@@ -288,7 +288,7 @@ async fn a_throttling_vendor_is_retried_after_its_retry_after_while_a_dead_one_f
     });
     let outbound = fixture.outbound(channels, Config::default(), secrets(&[]));
     // The incident was paged before, so the outcome resolves the page.
-    argus::intake::update_incident(&*fixture.store, &*fixture.clock, fixture.id(), None, |_| {
+    argus::incident::update_incident(&*fixture.store, &*fixture.clock, fixture.id(), None, |_| {
         vec![argus::incident::AuditEntry::new(
             "argus/connectors",
             AuditKind::ConnectorDelivered,

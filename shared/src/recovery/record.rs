@@ -6,7 +6,7 @@ use crate::analysis::{RecoveryOutcome, learn_from_outcome};
 use crate::config::Config;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditEntry, AuditKind, IncidentStatus};
-use crate::intake::{IntakeError, update_incident};
+use crate::incident::{IncidentWriteError, update_incident};
 use crate::ports::{Clock, IncidentStore, PatternStore, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -62,7 +62,7 @@ pub enum RecordError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Intake(#[from] IntakeError),
+    Write(#[from] IncidentWriteError),
 }
 
 impl RecordError {
@@ -71,7 +71,7 @@ impl RecordError {
             Self::NotFound(_) => "IncidentNotFound",
             Self::Invalid(_) => "InvalidRequest",
             Self::Store(error) => error.error_type(),
-            Self::Intake(error) => error.error_type(),
+            Self::Write(error) => error.error_type(),
         }
     }
 }

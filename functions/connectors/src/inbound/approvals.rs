@@ -6,8 +6,8 @@ use super::InboundError;
 use super::task_callback::{APPROVAL_REJECTED_ERROR, TaskCallback, TaskCallbackError};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
+use argus::incident::update_incident;
 use argus::incident::{ApprovalDecision, AuditEntry, AuditKind, Incident, TaskToken};
-use argus::intake::update_incident;
 use argus::ports::{Clock, IncidentStore};
 use serde_json::{Value, json};
 

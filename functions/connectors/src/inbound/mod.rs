@@ -17,7 +17,7 @@ use crate::secrets::{Secrets, names};
 use alerts::Vendor;
 use approvals::Approvals;
 use argus::config::Config;
-use argus::intake::IntakeError;
+use argus::incident::IncidentWriteError;
 use argus::loganalysis::ports::{EventBus, EventBusError};
 use argus::ports::{Clock, IncidentStore, StoreError};
 use http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
@@ -33,14 +33,14 @@ pub const APPROVALS_PATH: &str = "/approvals";
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InboundError {
     #[error(transparent)]
-    Incident(#[from] IntakeError),
+    Incident(#[from] IncidentWriteError),
     #[error(transparent)]
     EventBus(#[from] EventBusError),
 }
 
 impl From<StoreError> for InboundError {
     fn from(error: StoreError) -> Self {
-        Self::Incident(IntakeError::Store(error))
+        Self::Incident(IncidentWriteError::Store(error))
     }
 }
 
@@ -211,7 +211,7 @@ mod tests {
     use super::task_callback::{self, TaskCallbackError};
     use super::wiring::{TASK_CALLBACK_API_CALLS, api_calls, error_types};
     use super::*;
-    use argus::intake::IntakeError;
+    use argus::incident::IncidentWriteError;
 
     #[test]
     fn the_lists_are_the_endpoint_s_own_names() {
@@ -220,7 +220,7 @@ mod tests {
             InboundError::from(StoreError::Throttled(text())),
             InboundError::from(StoreError::Unavailable(text())),
             InboundError::from(StoreError::Corrupt(text())),
-            InboundError::from(IntakeError::Contended(text())),
+            InboundError::from(IncidentWriteError::Contended(text())),
             InboundError::from(EventBusError::Throttled(text())),
             InboundError::from(EventBusError::Unavailable(text())),
             InboundError::from(EventBusError::Rejected {

@@ -6,7 +6,7 @@
 //! would be compiled by the wiring checks too, where the endpoint's types do not exist).
 
 use argus::config::POLICY_ENV;
-use argus::intake::IntakeError;
+use argus::incident::IncidentWriteError;
 use argus::loganalysis::config::EVENT_BUS_ENV;
 use argus::loganalysis::ports::EventBusError;
 use argus::ports::StoreError;
@@ -58,8 +58,8 @@ pub fn error_types() -> Vec<&'static str> {
         StoreError::Corrupt(text()),
     ]
     .into_iter()
-    .map(IntakeError::Store)
-    .chain([IntakeError::Contended(text())])
+    .map(IncidentWriteError::Store)
+    .chain([IncidentWriteError::Contended(text())])
     .map(|error| error.error_type())
     .collect();
     names.extend(

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::delivery::DeliveryError;
 use crate::signing::{LinkClaims, sign_link};
+use argus::incident::update_incident;
 use argus::incident::{AuditEntry, AuditKind, IncidentStatus, PendingApproval, TaskToken};
-use argus::intake::update_incident;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

@@ -19,7 +19,7 @@ use crate::secrets::Secrets;
 use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::{AuditEntry, AuditKind, AuditRecord, Incident, IncidentStatus, TaskToken};
-use argus::intake::{IntakeError, update_incident};
+use argus::incident::{IncidentWriteError, update_incident};
 use argus::ports::{Clock, IncidentStore, PatternStore, SignalRecord, StoreError};
 use aws::{Archive, Topic, TopicMessage};
 use brief::Brief;
@@ -96,7 +96,7 @@ pub enum ConnectorError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Intake(#[from] IntakeError),
+    Incident(#[from] IncidentWriteError),
     #[error("the approval request for incident {incident} reached no channel ({reasons})")]
     ApprovalNotDelivered { incident: String, reasons: String },
 }
@@ -108,7 +108,7 @@ impl ConnectorError {
             Self::Invalid(_) => "InvalidRequest",
             Self::NotFound(_) => "IncidentNotFound",
             Self::Store(error) => error.error_type(),
-            Self::Intake(error) => error.error_type(),
+            Self::Incident(error) => error.error_type(),
             Self::ApprovalNotDelivered { .. } => APPROVAL_NOT_DELIVERED,
         }
     }

@@ -6,8 +6,8 @@ use super::{
     ACTOR, ChannelFuture, ConnectorError, OperationReport, OperationRequest, Outbound, channel,
 };
 use crate::delivery::{Delivery, DeliveryError, HttpRequest, Method};
+use argus::incident::update_incident;
 use argus::incident::{AuditEntry, AuditKind, Incident};
-use argus::intake::update_incident;
 use serde_json::{Value, json};
 
 impl Outbound {

@@ -97,7 +97,7 @@ impl Fixture {
     pub async fn settle(&self, status: IncidentStatus, summary: &str, verdict: &str) {
         let at = self.clock.now_plus(Duration::minutes(7));
         self.clock.set(at);
-        argus::intake::update_incident(
+        argus::incident::update_incident(
             &*self.store,
             &*self.clock,
             self.id(),

@@ -1,5 +1,10 @@
 //! Incidents: lifecycle states, the record kept per incident, and its hash-chained audit trail.
 
+mod write;
+
+pub use write::{IncidentWriteError, update_incident};
+pub(crate) use write::{MAX_WRITE_ATTEMPTS, conflict_backoff};
+
 use crate::analysis::Assessment;
 use crate::catalogue::{ActionId, RiskClass};
 use crate::correlation::CorrelationId;

@@ -1,0 +1,532 @@
+//! Deciding an incident: guards, context, analysis, validation, budget and the workflow start.
+
+use super::*;
+
+impl Intake<'_> {
+    /// Takes a new (or stalled) incident through guards, analysis, decision and workflow start.
+    pub(super) async fn advance(
+        &self,
+        incident: Incident,
+        signal: &Signal,
+        mut report: SignalReport,
+    ) -> Result<SignalReport, IntakeError> {
+        let id = incident.id.clone();
+        let mut incident = incident;
+        if incident.decision.is_none() {
+            let (decision, assessment, mut audit) = self
+                .assess_and_decide(&incident, signal, &mut report)
+                .await?;
+            let status = status_for(&decision);
+            let decided_at = decision.decided_at;
+            audit.push(AuditEntry::new(ACTOR, AuditKind::Decided, decision_summary(&decision), json!({"mode": decision.mode, "escalate": decision.escalate, "suppressed": decision.suppressed, "reasons": decision.reasons, "action": decision.action.as_ref().map(|a| a.action)})));
+            let written = self
+                .update(&id, Some(incident), |incident| {
+                    // A concurrent resumer decided first: its decision stands, and the workflow
+                    // start below is named by the incident, so both arrive at one execution.
+                    if !incident.status.is_open() || incident.decision.is_some() {
+                        return Vec::new();
+                    }
+                    incident.assessment = assessment
+                        .as_ref()
+                        .map(|validated| validated.assessment.clone());
+                    incident.decision = Some(decision.clone());
+                    incident.progressed_at = Some(decided_at);
+                    // The status write cannot fail: the incident is open and `status_for` never says `open`.
+                    let _ = incident.transition(status, decided_at);
+                    audit.clone()
+                })
+                .await?;
+            report.assessment = assessment;
+            report.decision = Some(decision);
+            match written {
+                Some(updated) => {
+                    // The decision that stands, which is another resumer's if it wrote first.
+                    if updated.decision.is_some() {
+                        report.decision = updated.decision.clone();
+                    }
+                    incident = updated;
+                }
+                None => return Ok(report),
+            }
+        } else {
+            report.decision = incident.decision.clone();
+        }
+        report = report.with_incident(&incident);
+        let Some(decision) = incident.decision.clone() else {
+            return Ok(report);
+        };
+        if decision.suppressed {
+            report.step("workflow", "not started: actions are suppressed");
+            return Ok(report);
+        }
+        if !incident.status.is_open() {
+            report.step("workflow", "not started: the incident closed meanwhile");
+            return Ok(report);
+        }
+        if incident.execution.is_none() {
+            let input = json!({"correlation_id": id, "incident": incident, "decision": decision, "recovery": self.config.recovery});
+            let started = self.workflow.start(&id, &input).await?;
+            let now = self.clock.now();
+            let execution = crate::incident::ExecutionRef {
+                name: id.to_string(),
+                id: started.execution_id.clone(),
+                started_at: now,
+            };
+            let entry = AuditEntry::new(
+                ACTOR,
+                AuditKind::WorkflowStarted,
+                if started.already_started {
+                    "recovery workflow was already running"
+                } else {
+                    "recovery workflow started"
+                },
+                json!({"execution": started.execution_id, "mode": decision.mode}),
+            );
+            if let Some(updated) = self
+                .update(&id, Some(incident), |incident| {
+                    incident.execution = Some(execution.clone());
+                    incident.progressed_at = Some(execution.started_at);
+                    vec![entry.clone()]
+                })
+                .await?
+            {
+                report = report.with_incident(&updated);
+            }
+            report.step(
+                "workflow",
+                format!(
+                    "{} execution {} ({} mode)",
+                    if started.already_started {
+                        "found running"
+                    } else {
+                        "started"
+                    },
+                    started.execution_id,
+                    decision.mode.as_str()
+                ),
+            );
+            tracing::info!(execution = %started.execution_id, mode = decision.mode.as_str(), "recovery workflow started");
+            report.workflow = Some(started);
+        }
+        Ok(report)
+    }
+
+    pub(super) async fn assess_and_decide(
+        &self,
+        incident: &Incident,
+        signal: &Signal,
+        report: &mut SignalReport,
+    ) -> Result<(Decision, Option<ValidatedAssessment>, Vec<AuditEntry>), IntakeError> {
+        let now = self.clock.now();
+        let mut audit = Vec::new();
+        let resource = &incident.resource;
+        let signature = &incident.signature;
+        let overrides: Vec<_> = self
+            .config
+            .overrides
+            .iter()
+            .filter(|o| o.applies_to(resource.as_str(), signature))
+            .collect();
+
+        // Suppression comes first: a maintenance window keeps the record but spends nothing.
+        if let Some(window) = self
+            .config
+            .active_maintenance(resource.as_str(), signature, now)
+        {
+            report.step(
+                "guards",
+                format!("suppressed by maintenance window `{}`", window.name),
+            );
+            audit.push(AuditEntry::new(
+                ACTOR,
+                AuditKind::Suppressed,
+                format!("maintenance window `{}` is active", window.name),
+                json!({"window": window.name}),
+            ));
+            let decision = Decision {
+                mode: Mode::Advisory,
+                action: None,
+                escalate: false,
+                suppressed: true,
+                reasons: vec![format!(
+                    "maintenance window `{}` suppresses actions",
+                    window.name
+                )],
+                budget: None,
+                decided_at: now,
+            };
+            return Ok((decision, None, audit));
+        }
+
+        // What was learned about the signature (one patterns-table query for the action stats
+        // and the past incidents) and what happened on the resource (one query), read together.
+        let scan_limit = RESOURCE_SCAN_LIMIT.max(self.config.analysis.recent_changes_limit + 1);
+        let (learned, on_resource) = tokio::try_join!(
+            self.patterns
+                .signature_history(signature, self.config.analysis.history_limit),
+            self.store.incidents_on(resource, scan_limit),
+        )?;
+        let window_start = self.config.budget.window_start(now);
+        let budget_possibly_used =
+            budget_possibly_used(&on_resource, &incident.id, window_start, scan_limit);
+        let context = AnalysisContext::assemble(ContextInputs {
+            incident_id: incident.id.clone(),
+            signal,
+            learned,
+            resource_incidents: on_resource,
+            now,
+            config: self.config,
+        });
+        report.context_tokens = Some(context.estimated_tokens());
+        // The budget of the action this signal's playbook calls for is checked before any
+        // analysis is paid for: a spent budget can only escalate.
+        let usage = if budget_possibly_used {
+            self.store.budget_usage(resource, window_start).await?
+        } else {
+            Vec::new()
+        };
+        let playbook =
+            validate_assessment(RulesAnalyst.assess(&context), &context, self.config).ok();
+        if let Some(action) = playbook
+            .as_ref()
+            .and_then(|validated| validated.action.as_ref())
+            .filter(|a| a.action.is_remediation())
+        {
+            let budget = self.budget_state(&usage, action.action, &incident.id, now);
+            if budget.is_spent() {
+                report.step(
+                    "guards",
+                    format!(
+                        "remediation budget for {} spent ({}/{}); no analysis",
+                        action.action, budget.used, budget.max
+                    ),
+                );
+                audit.push(AuditEntry::new(
+                    ACTOR,
+                    AuditKind::BudgetSpent,
+                    format!(
+                        "budget for {} spent: {}/{} in the window",
+                        action.action, budget.used, budget.max
+                    ),
+                    json!({"action": action.action, "used": budget.used, "max": budget.max}),
+                ));
+                let validated = playbook
+                    .clone()
+                    .unwrap_or_else(|| unreachable_validated(&context));
+                let decision = decide(DecisionInput {
+                    validated: &validated,
+                    budget: Some(budget),
+                    maintenance: None,
+                    overrides,
+                    policy: &self.config.decision,
+                    track_record: Some(context.stats(action.action)),
+                    now,
+                });
+                return Ok((decision, None, audit));
+            }
+        }
+        report.step(
+            "guards",
+            "passed: not a duplicate, no maintenance window, budget available",
+        );
+        report.step(
+            "context",
+            format!(
+                "{} evidence items, {} past incidents, {} recent changes, ~{} tokens (budget {})",
+                context.items.len(),
+                context.history.len(),
+                context.changes.len(),
+                context.estimated_tokens(),
+                context.budget_tokens
+            ),
+        );
+        if let Some(note) = context.budget_note() {
+            report.step("context", note);
+        }
+
+        let validated = self.analyse(&context, &mut audit).await;
+        report.step(
+            "assessment",
+            format!(
+                "{} says {:?}, severity {}, confidence {:.2}; proposes {}",
+                validated.assessment.analyst,
+                validated.assessment.classification,
+                validated.assessment.severity,
+                validated.assessment.confidence,
+                validated
+                    .action
+                    .as_ref()
+                    .map_or("nothing".to_string(), |a| a.action.to_string())
+            ),
+        );
+
+        let proposed = validated
+            .action
+            .as_ref()
+            .filter(|a| a.action.is_remediation())
+            .map(|a| a.action);
+        let budget = proposed.map(|action| self.budget_state(&usage, action, &incident.id, now));
+        let track_record = proposed.map(|action| context.stats(action));
+        let mut decision = decide(DecisionInput {
+            validated: &validated,
+            budget: budget.clone(),
+            maintenance: None,
+            overrides: overrides.clone(),
+            policy: &self.config.decision,
+            track_record: track_record.clone(),
+            now,
+        });
+        if let (Some(action), Mode::Auto | Mode::Approval) =
+            (decision.action.as_ref().map(|a| a.action), decision.mode)
+        {
+            let key = BudgetKey {
+                resource: resource.clone(),
+                action,
+                window_start,
+            };
+            let limits = BudgetLimits {
+                max_attempts: self.config.budget.max_attempts,
+                cooldown: Duration::seconds(self.config.budget.cooldown_seconds as i64),
+                expires_at: self.config.budget.window_end(now) + Duration::days(1),
+            };
+            let mut budget_now = budget
+                .clone()
+                .unwrap_or_else(|| self.budget_state(&[], action, &incident.id, now));
+            match self
+                .store
+                .consume_budget(&key, &limits, &incident.id, now)
+                .await?
+            {
+                BudgetOutcome::Granted { used } => {
+                    budget_now.used = used;
+                    decision.budget = Some(budget_now);
+                    report.step(
+                        "budget",
+                        format!(
+                            "attempt {used} of {} for {action} in this window",
+                            self.config.budget.max_attempts
+                        ),
+                    );
+                    audit.push(AuditEntry::new(
+                        ACTOR,
+                        AuditKind::BudgetConsumed,
+                        format!(
+                            "attempt {used} of {} for {action}",
+                            self.config.budget.max_attempts
+                        ),
+                        json!({"action": action, "used": used}),
+                    ));
+                }
+                BudgetOutcome::Spent { used } => {
+                    budget_now.used = used;
+                    decision = decide(DecisionInput {
+                        validated: &validated,
+                        budget: Some(budget_now),
+                        maintenance: None,
+                        overrides,
+                        policy: &self.config.decision,
+                        track_record: track_record.clone(),
+                        now,
+                    });
+                    report.step(
+                        "budget",
+                        format!(
+                            "spent by a concurrent attempt ({used}/{}); escalating",
+                            self.config.budget.max_attempts
+                        ),
+                    );
+                }
+                BudgetOutcome::CoolingDown {
+                    used,
+                    last_attempt_at,
+                } => {
+                    budget_now.used = used;
+                    budget_now.cooling_down_until = Some(last_attempt_at + limits.cooldown);
+                    decision = decide(DecisionInput {
+                        validated: &validated,
+                        budget: Some(budget_now),
+                        maintenance: None,
+                        overrides,
+                        policy: &self.config.decision,
+                        track_record: track_record.clone(),
+                        now,
+                    });
+                    report.step("budget", "cooling down after a recent attempt; escalating");
+                }
+            }
+        }
+        report.step("decision", decision_summary(&decision));
+        report.context = Some(context);
+        Ok((decision, Some(validated), audit))
+    }
+
+    /// Asks the configured analyst, and falls back to the rules when it fails or its answer
+    /// does not validate; the audit trail says why.
+    pub(super) async fn analyse(
+        &self,
+        context: &AnalysisContext,
+        audit: &mut Vec<AuditEntry>,
+    ) -> ValidatedAssessment {
+        let (failure, spent) = match self.analyst.assess(context).await {
+            Ok(assessment) => {
+                let usage = assessment.usage.clone();
+                match validate_assessment(assessment, context, self.config) {
+                    Ok(validated) => {
+                        audit.push(assessed_entry(&validated, context));
+                        return validated;
+                    }
+                    Err(error) => (format!("the answer failed validation: {error}"), usage),
+                }
+            }
+            Err(error) => (error.to_string(), error.usage().cloned()),
+        };
+        tracing::warn!(analyst = self.analyst.name(), reason = %failure, "falling back to the rules analyst");
+        audit.push(AuditEntry::new(
+            ACTOR,
+            AuditKind::AnalystFallback,
+            format!(
+                "{} failed; the rules analyst decided: {failure}",
+                self.analyst.name()
+            ),
+            json!({"analyst": self.analyst.name(), "reason": failure}),
+        ));
+        let mut validated = validate_assessment(RulesAnalyst.assess(context), context, self.config)
+            .unwrap_or_else(|_| unreachable_validated(context));
+        // The refused answer's tokens were paid for: they stay on the incident's record.
+        validated.assessment.usage = spent;
+        audit.push(assessed_entry(&validated, context));
+        validated
+    }
+
+    /// The budget of `action` as `incident` sees it. An incident decided again (its first
+    /// decision was never written) may already hold one attempt of the window: that attempt
+    /// was checked when it was granted, so it is neither counted against the incident again
+    /// nor cools it down; `consume_budget` grants it again without counting.
+    pub(super) fn budget_state(
+        &self,
+        usage: &[BudgetUsage],
+        action: ActionId,
+        incident: &CorrelationId,
+        now: DateTime<Utc>,
+    ) -> BudgetState {
+        let policy = &self.config.budget;
+        let found = usage.iter().find(|entry| entry.action == action);
+        let held = found.is_some_and(|entry| entry.consumers.contains(incident));
+        let cooldown = Duration::seconds(policy.cooldown_seconds as i64);
+        let cooling_down_until = found
+            .map(|entry| entry.last_attempt_at + cooldown)
+            .filter(|until| !held && policy.cooldown_seconds > 0 && *until > now);
+        BudgetState {
+            used: found.map_or(0, |entry| entry.used.saturating_sub(u32::from(held))),
+            max: policy.max_attempts,
+            window_start: policy.window_start(now),
+            window_end: policy.window_end(now),
+            cooling_down_until,
+        }
+    }
+}
+
+/// The audit record of an assessment: who assessed, what it cost, and what the context held
+/// (its size against the budget, and the items dropped to stay within it).
+pub(super) fn assessed_entry(
+    validated: &ValidatedAssessment,
+    context: &AnalysisContext,
+) -> AuditEntry {
+    let assessment = &validated.assessment;
+    let mut summary = format!("assessed by {}", assessment.analyst);
+    if let Some(usage) = &assessment.usage {
+        summary.push_str(&format!(
+            " ({} input and {} output tokens of {})",
+            usage.input_tokens, usage.output_tokens, usage.model
+        ));
+    }
+    if let Some(note) = context.budget_note() {
+        summary.push_str(&format!("; {note}"));
+    }
+    let items: Vec<&str> = context.items.iter().map(|item| item.id.as_str()).collect();
+    AuditEntry::new(
+        ACTOR,
+        AuditKind::Assessed,
+        summary,
+        json!({
+            "assessment": assessment,
+            "notes": validated.notes,
+            "context": {
+                "estimated_tokens": context.estimated_tokens(),
+                "budget_tokens": context.budget_tokens,
+                "items": items,
+                "dropped": context.dropped,
+            },
+        }),
+    )
+}
+
+/// Whether any of the resource's remediation budget can have been used in the window that
+/// starts at `window_start`. Budget is only ever spent by a decision on an incident of this
+/// resource, which then writes that incident; so when the listing is complete and no other
+/// incident on the resource is open or was written since the window started, nothing was used
+/// and the budget read is skipped. Being wrong (a listing that lags a concurrent writer) can
+/// only cost one analysis: the conditional consume that follows stays the guard.
+pub(super) fn budget_possibly_used(
+    on_resource: &[Incident],
+    this: &CorrelationId,
+    window_start: DateTime<Utc>,
+    scan_limit: usize,
+) -> bool {
+    on_resource.len() >= scan_limit
+        || on_resource.iter().any(|incident| {
+            &incident.id != this
+                && (incident.status.is_open() || incident.updated_at >= window_start)
+        })
+}
+
+pub(super) fn status_for(decision: &Decision) -> IncidentStatus {
+    if decision.suppressed {
+        IncidentStatus::Suppressed
+    } else if decision.escalate && decision.mode == Mode::Advisory {
+        IncidentStatus::Escalated
+    } else {
+        match decision.mode {
+            Mode::Auto => IncidentStatus::Recovering,
+            Mode::Approval => IncidentStatus::AwaitingApproval,
+            Mode::Advisory => IncidentStatus::Advisory,
+        }
+    }
+}
+
+pub fn decision_summary(decision: &Decision) -> String {
+    let action = decision
+        .action
+        .as_ref()
+        .map_or("no action".to_string(), |a| a.action.to_string());
+    let mut summary = format!("{} — {action}", decision.mode.as_str());
+    if decision.escalate {
+        summary.push_str(", escalate");
+    }
+    if decision.suppressed {
+        summary.push_str(", suppressed");
+    }
+    if !decision.reasons.is_empty() {
+        summary.push_str(&format!(" ({})", decision.reasons.join("; ")));
+    }
+    summary
+}
+
+/// The rules analyst's answers always validate; should one ever not, this advisory stand-in
+/// keeps the path safe (it proposes nothing, so nothing can run).
+pub(super) fn unreachable_validated(context: &AnalysisContext) -> ValidatedAssessment {
+    ValidatedAssessment {
+        assessment: crate::analysis::Assessment {
+            analyst: RulesAnalyst::NAME.to_string(),
+            classification: crate::analysis::Classification::Unknown,
+            severity: 5,
+            confidence: 0.0,
+            summary: format!("{} on {}", context.signal.title, context.resource),
+            hypotheses: Vec::new(),
+            proposal: None,
+            usage: None,
+        },
+        action: None,
+        notes: vec!["the rules analyst's proposal did not validate; advising only".to_string()],
+    }
+}

@@ -1,0 +1,407 @@
+//! The incidents table: incidents, their signals and audit trails, and the guard items
+//! (dedup claims, open guards, budgets).
+
+use super::*;
+
+#[async_trait]
+impl IncidentStore for DynamoStore {
+    async fn open_incident(&self, new: NewIncident<'_>) -> Result<OpenOutcome, StoreError> {
+        let incident = new.incident;
+        let mut guard = key(open_pk(&incident.resource, &incident.signature), "-");
+        guard.insert(CORRELATION_ID.to_string(), s(incident.id.as_str()));
+        let mut items = vec![
+            self.dedup_put(new.claim)?,
+            self.put(
+                &self.incidents_table,
+                guard,
+                Some((&format!("attribute_not_exists({PARTITION_KEY})"), vec![])),
+            )?,
+            self.put(
+                &self.incidents_table,
+                self.meta_item(incident)?,
+                Some((&format!("attribute_not_exists({PARTITION_KEY})"), vec![])),
+            )?,
+        ];
+        items.extend(self.record_items(incident, Some(new.signal), new.audit)?);
+        match self.transact(items).await? {
+            None => Ok(OpenOutcome::Opened),
+            Some(Cancelled::Condition { index: 0, item }) => {
+                let item = match item {
+                    Some(item) => Some(item),
+                    None => {
+                        self.get(
+                            &self.incidents_table,
+                            key(dedup_pk(&new.claim.source_event_id), "-"),
+                        )
+                        .await?
+                    }
+                };
+                Ok(OpenOutcome::Duplicate {
+                    correlation_id: correlation_of(item.as_ref()),
+                })
+            }
+            Some(Cancelled::Condition { index: 1, item }) => {
+                let item = match item {
+                    Some(item) => Some(item),
+                    None => {
+                        self.get(
+                            &self.incidents_table,
+                            key(open_pk(&incident.resource, &incident.signature), "-"),
+                        )
+                        .await?
+                    }
+                };
+                match correlation_of(item.as_ref()) {
+                    Some(correlation_id) => Ok(OpenOutcome::AlreadyOpen { correlation_id }),
+                    // The guard vanished between the write and the read: let the caller retry.
+                    None => Err(StoreError::Unavailable(
+                        "the open-incident guard changed during the write".to_string(),
+                    )),
+                }
+            }
+            Some(Cancelled::Condition { index: 2, .. }) => Ok(OpenOutcome::Duplicate {
+                correlation_id: Some(incident.id.clone()),
+            }),
+            Some(Cancelled::Condition { index, .. }) => Err(StoreError::Corrupt(format!(
+                "audit record {index} of a new incident exists already"
+            ))),
+            Some(Cancelled::Transient(reason)) => Err(StoreError::Unavailable(reason)),
+        }
+    }
+
+    async fn write_incident(&self, write: IncidentWrite<'_>) -> Result<WriteOutcome, StoreError> {
+        let incident = write.incident;
+        let mut items = Vec::new();
+        if let Some(claim) = write.claim {
+            items.push(self.dedup_put(claim)?);
+        }
+        items.push(self.put(
+            &self.incidents_table,
+            self.meta_item(incident)?,
+            Some((
+                &format!("{REVISION} = :expected"),
+                vec![(":expected", n(write.expected_revision))],
+            )),
+        )?);
+        items.extend(self.record_items(incident, write.signal, write.audit)?);
+        if !incident.status.is_open() {
+            // The guard belongs to the one open incident, which only this write closes; the
+            // condition keeps a guard that already points elsewhere (or is gone) untouched.
+            let delete = Delete::builder()
+                .table_name(&self.incidents_table)
+                .set_key(Some(key(
+                    open_pk(&incident.resource, &incident.signature),
+                    "-",
+                )))
+                .condition_expression(format!(
+                    "attribute_not_exists({PARTITION_KEY}) OR {CORRELATION_ID} = :id"
+                ))
+                .expression_attribute_values(":id", s(incident.id.as_str()))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self.transact(items).await? {
+            None => Ok(WriteOutcome::Written),
+            Some(Cancelled::Condition { index, item }) if write.claim.is_some() && index == 0 => {
+                let item = match item {
+                    Some(item) => Some(item),
+                    None => match write.claim {
+                        Some(claim) => {
+                            self.get(
+                                &self.incidents_table,
+                                key(dedup_pk(&claim.source_event_id), "-"),
+                            )
+                            .await?
+                        }
+                        None => None,
+                    },
+                };
+                Ok(WriteOutcome::Duplicate {
+                    correlation_id: correlation_of(item.as_ref()),
+                })
+            }
+            // The revision on the incident or an audit record written meanwhile: re-read and re-apply.
+            Some(Cancelled::Condition { .. }) => Ok(WriteOutcome::Conflict),
+            Some(Cancelled::Transient(reason)) => Err(StoreError::Unavailable(reason)),
+        }
+    }
+
+    async fn claim_event(&self, claim: &DedupClaim) -> Result<ClaimOutcome, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.incidents_table)
+            .set_item(Some(self.dedup_item(claim)))
+            .condition_expression(format!(
+                "attribute_not_exists({PARTITION_KEY}) OR {TTL_ATTRIBUTE} < :now"
+            ))
+            .expression_attribute_values(":now", n(claim.claimed_at.timestamp()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(error) => match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(ClaimOutcome::Duplicate {
+                        correlation_id: correlation_of(failed.item()),
+                    })
+                }
+                _ => Err(sdk_error(&error)),
+            },
+        }
+    }
+
+    async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError> {
+        match self
+            .get(&self.incidents_table, key(incident_pk(id), "META"))
+            .await?
+        {
+            Some(item) => from_document(&item, "incident").map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn open_incident_for(
+        &self,
+        resource: &ResourceRef,
+        signature: &str,
+    ) -> Result<Option<CorrelationId>, StoreError> {
+        let item = self
+            .get(
+                &self.incidents_table,
+                key(open_pk(resource, signature), "-"),
+            )
+            .await?;
+        Ok(correlation_of(item.as_ref()))
+    }
+
+    async fn incidents_on(
+        &self,
+        resource: &ResourceRef,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let items = self
+            .query_index(
+                BY_RESOURCE_INDEX,
+                BY_RESOURCE_PK,
+                format!("RES#{resource}"),
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| from_document(item, "incident"))
+            .collect()
+    }
+
+    async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
+        let statuses = query
+            .statuses
+            .clone()
+            .unwrap_or_else(|| IncidentStatus::ALL.to_vec());
+        let mut found = Vec::new();
+        for status in statuses {
+            let items = self
+                .query_index(
+                    BY_STATUS_INDEX,
+                    BY_STATUS_PK,
+                    format!("STATUS#{}", status.as_str()),
+                    query.limit,
+                )
+                .await?;
+            for item in &items {
+                found.push(from_document::<Incident>(item, "incident")?);
+            }
+        }
+        found.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        found.truncate(query.limit);
+        Ok(found)
+    }
+
+    /// One range query of the status index per status (`gsi2sk` starts with the RFC 3339
+    /// `updated_at`, so the key order is the time order), oldest first.
+    async fn incidents_updated_before(
+        &self,
+        statuses: &[IncidentStatus],
+        updated_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let before = updated_before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut found = Vec::new();
+        for status in statuses {
+            let mut start: Option<Item> = None;
+            let mut items: Vec<Item> = Vec::new();
+            while items.len() < limit {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.incidents_table)
+                    .index_name(BY_STATUS_INDEX)
+                    .key_condition_expression("#pk = :pk AND #sk < :before")
+                    .expression_attribute_names("#pk", BY_STATUS_PK)
+                    .expression_attribute_names("#sk", BY_STATUS_SK)
+                    .expression_attribute_values(":pk", s(format!("STATUS#{}", status.as_str())))
+                    .expression_attribute_values(":before", s(before.clone()))
+                    .scan_index_forward(true)
+                    .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|error| sdk_error(&error))?;
+                items.extend(output.items.unwrap_or_default());
+                match output.last_evaluated_key {
+                    Some(last) if !last.is_empty() => start = Some(last),
+                    _ => break,
+                }
+            }
+            for item in &items {
+                found.push(from_document::<Incident>(item, "incident")?);
+            }
+        }
+        found.sort_by(|a, b| {
+            a.updated_at
+                .cmp(&b.updated_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(found)
+    }
+
+    async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError> {
+        let items = self
+            .query_prefix(&self.incidents_table, incident_pk(id), "SIG#", false, None)
+            .await?;
+        items
+            .iter()
+            .map(|item| from_document(item, "signal"))
+            .collect()
+    }
+
+    async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError> {
+        let items = self
+            .query_prefix(
+                &self.incidents_table,
+                incident_pk(id),
+                "AUDIT#",
+                false,
+                None,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| from_document(item, "audit record"))
+            .collect()
+    }
+
+    async fn budget_usage(
+        &self,
+        resource: &ResourceRef,
+        window_start: DateTime<Utc>,
+    ) -> Result<Vec<BudgetUsage>, StoreError> {
+        let prefix = format!("{}#", budget_window(window_start));
+        let items = self
+            .query_prefix(
+                &self.incidents_table,
+                budget_pk(resource),
+                &prefix,
+                false,
+                None,
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let action = ActionId::parse(text_of(item, SORT_KEY)?.strip_prefix(&prefix)?)?;
+                let used = u32::try_from(number_of(item, ATTEMPTS)?).ok()?;
+                let last_attempt_at =
+                    DateTime::from_timestamp_millis(number_of(item, LAST_ATTEMPT_AT)?)?;
+                Some(BudgetUsage {
+                    action,
+                    used,
+                    last_attempt_at,
+                    consumers: consumers_of(item),
+                })
+            })
+            .collect())
+    }
+
+    async fn consume_budget(
+        &self,
+        budget: &BudgetKey,
+        limits: &BudgetLimits,
+        consumer: &CorrelationId,
+        now: DateTime<Utc>,
+    ) -> Result<BudgetOutcome, StoreError> {
+        if limits.max_attempts == 0 {
+            return Ok(BudgetOutcome::Spent { used: 0 });
+        }
+        let sort_key = format!(
+            "{}#{}",
+            budget_window(budget.window_start),
+            budget.action.as_str()
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.incidents_table)
+            .set_key(Some(key(budget_pk(&budget.resource), sort_key)))
+            .update_expression(format!("SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one, {LAST_ATTEMPT_AT} = :now, {TTL_ATTRIBUTE} = :ttl ADD {CONSUMERS} :consumers"))
+            // A consumer already in the set fails the condition, and is answered from the item
+            // as it stands below: granted again, counted once.
+            .condition_expression(format!("(attribute_not_exists({ATTEMPTS}) OR ({ATTEMPTS} < :max AND {LAST_ATTEMPT_AT} <= :cutoff)) AND NOT contains({CONSUMERS}, :consumer)"))
+            .expression_attribute_values(":consumers", AttributeValue::Ss(vec![consumer.to_string()]))
+            .expression_attribute_values(":consumer", s(consumer.as_str()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":ttl", n(limits.expires_at.timestamp()))
+            .expression_attribute_values(":max", n(limits.max_attempts))
+            .expression_attribute_values(":cutoff", n((now - limits.cooldown).timestamp_millis()))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let used = output
+                    .attributes
+                    .as_ref()
+                    .and_then(|item| number_of(item, ATTEMPTS))
+                    .unwrap_or(1);
+                Ok(BudgetOutcome::Granted {
+                    used: u32::try_from(used).unwrap_or(u32::MAX),
+                })
+            }
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let item = failed.item();
+                    let held = item.is_some_and(|item| consumers_of(item).contains(consumer));
+                    let used = item
+                        .and_then(|item| number_of(item, ATTEMPTS))
+                        .map_or(limits.max_attempts, |used| {
+                            u32::try_from(used).unwrap_or(u32::MAX)
+                        });
+                    let last = item
+                        .and_then(|item| number_of(item, LAST_ATTEMPT_AT))
+                        .and_then(DateTime::from_timestamp_millis);
+                    match last {
+                        _ if held => Ok(BudgetOutcome::Granted { used }),
+                        Some(last_attempt_at) if used < limits.max_attempts => {
+                            Ok(BudgetOutcome::CoolingDown {
+                                used,
+                                last_attempt_at,
+                            })
+                        }
+                        _ => Ok(BudgetOutcome::Spent { used }),
+                    }
+                }
+                _ => Err(sdk_error(&error)),
+            },
+        }
+    }
+}

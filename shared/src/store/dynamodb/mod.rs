@@ -1,0 +1,621 @@
+//! The DynamoDB adapter for the incidents and patterns tables. It is the only code that knows
+//! attribute names and key layout; every guard is a conditional write or a transaction.
+
+use crate::analysis::PastIncident;
+use crate::backoff::Backoff;
+use crate::catalogue::ActionId;
+use crate::correlation::CorrelationId;
+use crate::incident::{AuditRecord, Incident, IncidentStatus};
+use crate::ports::{
+    ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, DedupClaim,
+    IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OutcomeRecord,
+    PatternStore, SignalRecord, SignatureHistory, StoreError, WriteOutcome,
+};
+use crate::resource::ResourceRef;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+mod incidents;
+mod patterns;
+mod tables;
+
+pub use tables::create_tables;
+
+/// Attribute names, key prefixes and index names: the table contract Terraform provisions.
+pub mod schema {
+    pub const PARTITION_KEY: &str = "pk";
+    pub const SORT_KEY: &str = "sk";
+    /// TTL attribute (epoch seconds) on both tables.
+    pub const TTL_ATTRIBUTE: &str = "expires_at";
+    pub const BY_RESOURCE_INDEX: &str = "by-resource";
+    pub const BY_RESOURCE_PK: &str = "gsi1pk";
+    pub const BY_RESOURCE_SK: &str = "gsi1sk";
+    pub const BY_STATUS_INDEX: &str = "by-status";
+    pub const BY_STATUS_PK: &str = "gsi2pk";
+    pub const BY_STATUS_SK: &str = "gsi2sk";
+    /// The JSON document of an incident, signal, audit record or summary.
+    pub const DOCUMENT: &str = "doc";
+    pub const REVISION: &str = "revision";
+    pub const CORRELATION_ID: &str = "correlation_id";
+    pub const ATTEMPTS: &str = "attempts";
+    pub const LAST_ATTEMPT_AT: &str = "last_attempt_at";
+    /// A budget item's string set of the incidents granted an attempt.
+    pub const CONSUMERS: &str = "consumers";
+    /// Environment variables the functions read the table names from.
+    pub const INCIDENTS_TABLE_ENV: &str = "ARGUS_INCIDENTS_TABLE";
+    pub const PATTERNS_TABLE_ENV: &str = "ARGUS_PATTERNS_TABLE";
+}
+
+use schema::*;
+
+/// The IAM actions this adapter's calls need: Terraform grants the functions that link it exactly
+/// these (checked by tests/tests/wiring.rs). TransactWriteItems has no IAM action of its own:
+/// IAM authorises each item of a transaction by its kind (PutItem, UpdateItem, DeleteItem).
+/// `create_tables` is left out: only local emulators and tests create tables; Terraform does on AWS.
+pub const API_CALLS: &[&str] = &[
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+];
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// How long signals, audit records and closed incidents are kept before TTL removes them.
+pub const DEFAULT_RETENTION_DAYS: i64 = 400;
+/// Transactions cancelled by a conflicting transaction are retried this many times.
+const TRANSACTION_ATTEMPTS: u32 = 8;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    pub(super) client: Client,
+    incidents_table: String,
+    pub(super) patterns_table: String,
+    retention: Duration,
+    transaction_backoff: Backoff,
+}
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// `#` separates key parts; a `#` inside a resource or signature is escaped so keys stay unambiguous.
+pub(super) fn part(text: &str) -> String {
+    text.replace('%', "%25").replace('#', "%23")
+}
+
+fn incident_pk(id: &CorrelationId) -> String {
+    format!("INC#{id}")
+}
+
+fn open_pk(resource: &ResourceRef, signature: &str) -> String {
+    format!("OPEN#{}#{}", part(resource.as_str()), part(signature))
+}
+
+fn dedup_pk(source_event_id: &str) -> String {
+    format!("DEDUP#{source_event_id}")
+}
+
+fn budget_pk(resource: &ResourceRef) -> String {
+    format!("BUDGET#{}", part(resource.as_str()))
+}
+
+fn budget_window(window_start: DateTime<Utc>) -> String {
+    format!("{:020}", window_start.timestamp())
+}
+
+fn signature_pk(signature: &str) -> String {
+    format!("SIG#{}", part(signature))
+}
+
+pub(super) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([
+        (PARTITION_KEY.to_string(), s(pk)),
+        (SORT_KEY.to_string(), s(sk)),
+    ])
+}
+
+pub(super) fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .map(String::as_str)
+}
+
+/// The correlation ids in a budget item's `consumers` set; an id that does not parse is left out.
+fn consumers_of(item: &Item) -> Vec<CorrelationId> {
+    item.get(CONSUMERS)
+        .and_then(|value| value.as_ss().ok())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| CorrelationId::parse(id).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn number_of(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|text| text.parse().ok())
+}
+
+pub(super) fn document<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(value)
+        .map(s)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+pub(super) fn from_document<T: DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
+    let text = text_of(item, DOCUMENT)
+        .ok_or_else(|| StoreError::Corrupt(format!("{what} item has no `{DOCUMENT}`")))?;
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))
+}
+
+fn correlation_of(item: Option<&Item>) -> Option<CorrelationId> {
+    item.and_then(|item| text_of(item, CORRELATION_ID))
+        .and_then(|id| CorrelationId::parse(id).ok())
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+                | "ThrottlingError"
+        )
+    )
+}
+
+pub(super) fn sdk_error<
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+>(
+    error: &SdkError<E, R>,
+) -> StoreError {
+    let message = aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string();
+    if is_throttling(error.code()) {
+        StoreError::Throttled(message)
+    } else {
+        StoreError::Unavailable(message)
+    }
+}
+
+pub(super) fn build_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("cannot build the request: {error}"))
+}
+
+/// The first backoff of a cancelled transaction's retries.
+const DEFAULT_TRANSACTION_BACKOFF: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// The backoff of a cancelled transaction's retries from its first wait `first`: between 2
+/// and 4 × `first` before the first retry, doubling to 64 and 128 × `first`, jittered so that
+/// racing writers spread out.
+fn transaction_backoff(first: std::time::Duration) -> Backoff {
+    Backoff::new(first.saturating_mul(4), first.saturating_mul(128))
+}
+
+/// How a cancelled transaction ended, read from its cancellation reasons.
+pub(super) enum Cancelled {
+    /// The condition on item `index` failed; the item as it was, when DynamoDB returned it.
+    Condition { index: usize, item: Option<Item> },
+    /// Another transaction or throttling got in the way: worth retrying.
+    Transient(String),
+}
+
+fn cancellation(reasons: &[CancellationReason]) -> Cancelled {
+    for (index, reason) in reasons.iter().enumerate() {
+        match reason.code() {
+            Some("ConditionalCheckFailed") => {
+                return Cancelled::Condition {
+                    index,
+                    item: reason.item().cloned(),
+                };
+            }
+            Some("None") | None => {}
+            Some(other) => return Cancelled::Transient(other.to_string()),
+        }
+    }
+    Cancelled::Transient("cancelled without a reason".to_string())
+}
+
+impl DynamoStore {
+    pub fn new(
+        client: Client,
+        incidents_table: impl Into<String>,
+        patterns_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            incidents_table: incidents_table.into(),
+            patterns_table: patterns_table.into(),
+            retention: Duration::days(DEFAULT_RETENTION_DAYS),
+            transaction_backoff: transaction_backoff(DEFAULT_TRANSACTION_BACKOFF),
+        }
+    }
+
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The first wait before retrying a transaction cancelled by a conflict or throttling
+    /// (doubling, with jitter); fault tests shorten it.
+    pub fn with_transaction_backoff(mut self, first: std::time::Duration) -> Self {
+        self.transaction_backoff = transaction_backoff(first);
+        self
+    }
+
+    /// Runs a transaction, retrying conflicts and throttling; `Ok(None)` means it committed.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Cancelled>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(None),
+                Err(error) => error,
+            };
+            let outcome = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    cancellation(cancelled.cancellation_reasons())
+                }
+                _ if error.code() == Some("TransactionConflictException") => {
+                    Cancelled::Transient("TransactionConflict".to_string())
+                }
+                _ if is_throttling(error.code()) => Cancelled::Transient("Throttling".to_string()),
+                _ => return Err(sdk_error(&error)),
+            };
+            match outcome {
+                Cancelled::Transient(reason) if attempt < TRANSACTION_ATTEMPTS => {
+                    tracing::debug!(%reason, attempt, "transaction cancelled; retrying");
+                    tokio::time::sleep(self.transaction_backoff.wait(attempt)).await;
+                }
+                Cancelled::Transient(reason) if reason.contains("Throttl") => {
+                    return Err(StoreError::Throttled(reason));
+                }
+                Cancelled::Transient(reason) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "transaction kept failing: {reason}"
+                    )));
+                }
+                condition => return Ok(Some(condition)),
+            }
+        }
+    }
+
+    pub(super) fn put(
+        &self,
+        table: &str,
+        item: Item,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(table).set_item(Some(item));
+        if let Some((expression, values)) = condition {
+            put = put
+                .condition_expression(expression)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            for (name, value) in values {
+                put = put.expression_attribute_values(name, value);
+            }
+        }
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(build_error)?)
+            .build())
+    }
+
+    fn dedup_item(&self, claim: &DedupClaim) -> Item {
+        let mut item = key(dedup_pk(&claim.source_event_id), "-");
+        item.insert("claimed_at".to_string(), s(claim.claimed_at.to_rfc3339()));
+        item.insert(TTL_ATTRIBUTE.to_string(), n(claim.expires_at.timestamp()));
+        if let Some(id) = &claim.correlation_id {
+            item.insert(CORRELATION_ID.to_string(), s(id.as_str()));
+        }
+        item
+    }
+
+    fn dedup_put(&self, claim: &DedupClaim) -> Result<TransactWriteItem, StoreError> {
+        // An expired claim still in the table (TTL deletes lazily) counts as absent.
+        self.put(
+            &self.incidents_table,
+            self.dedup_item(claim),
+            Some((
+                &format!("attribute_not_exists({PARTITION_KEY}) OR {TTL_ATTRIBUTE} < :now"),
+                vec![(":now", n(claim.claimed_at.timestamp()))],
+            )),
+        )
+    }
+
+    fn meta_item(&self, incident: &Incident) -> Result<Item, StoreError> {
+        let mut item = key(incident_pk(&incident.id), "META");
+        item.insert(DOCUMENT.to_string(), document(incident)?);
+        item.insert(REVISION.to_string(), n(incident.revision));
+        item.insert("status".to_string(), s(incident.status.as_str()));
+        item.insert("resource".to_string(), s(incident.resource.as_str()));
+        item.insert("signature".to_string(), s(&incident.signature));
+        item.insert(
+            BY_RESOURCE_PK.to_string(),
+            s(format!("RES#{}", incident.resource)),
+        );
+        item.insert(
+            BY_RESOURCE_SK.to_string(),
+            s(format!(
+                "{}#{}",
+                incident
+                    .opened_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                incident.id
+            )),
+        );
+        item.insert(
+            BY_STATUS_PK.to_string(),
+            s(format!("STATUS#{}", incident.status.as_str())),
+        );
+        item.insert(
+            BY_STATUS_SK.to_string(),
+            s(format!(
+                "{}#{}",
+                incident
+                    .updated_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                incident.id
+            )),
+        );
+        if let Some(closed) = incident.closed_at {
+            item.insert(
+                TTL_ATTRIBUTE.to_string(),
+                n((closed + self.retention).timestamp()),
+            );
+        }
+        Ok(item)
+    }
+
+    fn child_item<T: Serialize>(
+        &self,
+        id: &CorrelationId,
+        sort_key: String,
+        value: &T,
+        at: DateTime<Utc>,
+    ) -> Result<Item, StoreError> {
+        let mut item = key(incident_pk(id), sort_key);
+        item.insert(DOCUMENT.to_string(), document(value)?);
+        item.insert(
+            TTL_ATTRIBUTE.to_string(),
+            n((at + self.retention).timestamp()),
+        );
+        Ok(item)
+    }
+
+    fn record_items(
+        &self,
+        incident: &Incident,
+        signal: Option<&SignalRecord>,
+        audit: &[AuditRecord],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::new();
+        if let Some(signal) = signal {
+            let item = self.child_item(
+                &incident.id,
+                format!("SIG#{:010}", incident.signal_count),
+                signal,
+                signal.received_at,
+            )?;
+            items.push(self.put(&self.incidents_table, item, None)?);
+        }
+        for record in audit {
+            let item = self.child_item(
+                &incident.id,
+                format!("AUDIT#{:020}", record.seq),
+                record,
+                record.at,
+            )?;
+            items.push(self.put(
+                &self.incidents_table,
+                item,
+                Some((&format!("attribute_not_exists({PARTITION_KEY})"), vec![])),
+            )?);
+        }
+        Ok(items)
+    }
+
+    pub(super) async fn get(
+        &self,
+        table: &str,
+        item_key: Item,
+    ) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(item_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| sdk_error(&error))?;
+        Ok(output.item)
+    }
+
+    /// All items of one partition whose sort key starts with `prefix`, following pages.
+    pub(super) async fn query_prefix(
+        &self,
+        table: &str,
+        pk: String,
+        prefix: &str,
+        newest_first: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .scan_index_forward(!newest_first)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            if let Some(limit) = limit {
+                request = request.limit(
+                    i32::try_from(limit.saturating_sub(items.len()).max(1)).unwrap_or(i32::MAX),
+                );
+            }
+            let output = request.send().await.map_err(|error| sdk_error(&error))?;
+            items.extend(output.items.unwrap_or_default());
+            if limit.is_some_and(|limit| items.len() >= limit) {
+                items.truncate(limit.unwrap_or(usize::MAX));
+                return Ok(items);
+            }
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn query_index(
+        &self,
+        index: &str,
+        pk_name: &str,
+        pk: String,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        while items.len() < limit {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.incidents_table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|error| sdk_error(&error))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The IAM actions the adapter's own source calls, read from the source itself, so a new
+    /// call cannot be added without `API_CALLS` (and so the role) following.
+    fn calls_in_source() -> std::collections::BTreeSet<String> {
+        // Every file of the adapter but the table creation, which only tests and emulators call.
+        let module = include_str!("mod.rs");
+        let source = [
+            module.split("#[cfg(test)]").next().unwrap_or_default(),
+            include_str!("incidents.rs"),
+            include_str!("patterns.rs"),
+        ]
+        .concat();
+        let mut calls = std::collections::BTreeSet::new();
+        for after in source.split("client").skip(1) {
+            let after = after.trim_start();
+            let Some(rest) = after.strip_prefix('.') else {
+                continue;
+            };
+            let operation: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if operation.is_empty() || !rest[operation.len()..].starts_with("()") {
+                continue;
+            }
+            if operation == "transact_write_items" {
+                for (builder, action) in [
+                    ("Put::builder", "PutItem"),
+                    ("Update::builder", "UpdateItem"),
+                    ("Delete::builder", "DeleteItem"),
+                    ("ConditionCheck::builder", "ConditionCheckItem"),
+                ] {
+                    if source.contains(builder) {
+                        calls.insert(format!("dynamodb:{action}"));
+                    }
+                }
+                continue;
+            }
+            let pascal: String = operation
+                .split('_')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    chars
+                        .next()
+                        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            calls.insert(format!("dynamodb:{pascal}"));
+        }
+        calls
+    }
+
+    #[test]
+    fn api_calls_list_every_call_the_adapter_makes() {
+        let listed: std::collections::BTreeSet<String> =
+            API_CALLS.iter().map(|call| call.to_string()).collect();
+        assert_eq!(
+            calls_in_source(),
+            listed,
+            "the DynamoDB adapter's calls differ from its API_CALLS"
+        );
+    }
+
+    #[test]
+    fn hashes_inside_key_parts_are_escaped() {
+        let resource = ResourceRef::parse("cloudwatch:alarm/a#b").unwrap();
+        assert_eq!(
+            open_pk(&resource, "sig#x"),
+            "OPEN#cloudwatch:alarm/a%23b#sig%23x"
+        );
+        assert_ne!(
+            open_pk(&resource, "x"),
+            open_pk(&ResourceRef::parse("cloudwatch:alarm/a").unwrap(), "b#x")
+        );
+    }
+}

@@ -45,11 +45,15 @@ pub struct NewIncident<'a> {
 }
 
 /// Writes an incident conditionally on its revision, with optional claim and signal, all or
-/// nothing. When the incident's status is closed, the store also releases its open guard.
+/// nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct IncidentWrite<'a> {
     pub incident: &'a Incident,
     pub expected_revision: u64,
+    /// This write moves the incident from open to closed: the store releases its open guard in
+    /// the same step. Only that write does; every later write to the closed incident leaves the
+    /// guard alone, since a newer incident may hold it by then.
+    pub closes: bool,
     pub claim: Option<&'a DedupClaim>,
     pub signal: Option<&'a SignalRecord>,
     pub audit: &'a [AuditRecord],

@@ -247,6 +247,7 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     let write = IncidentWrite {
         incident: &incident,
         expected_revision,
+        closes: false,
         claim: Some(&second_claim),
         signal: Some(&record),
         audit: &audit,
@@ -318,6 +319,7 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     let close = IncidentWrite {
         incident: &incident,
         expected_revision,
+        closes: true,
         claim: None,
         signal: None,
         audit: &audit,
@@ -354,6 +356,46 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         reopened,
         OpenOutcome::Opened,
         "after closing, the next signal opens a new incident"
+    );
+
+    // Writes to the closed incident (a connector's audit record, an approval answer, the
+    // workflow's outcome) still land once a newer incident holds the guard, and leave that
+    // guard to the newer incident.
+    let mut closed = store.incident(&id).await.unwrap().unwrap();
+    let expected_revision = closed.revision;
+    closed.revision += 1;
+    let t4 = t0 + Duration::minutes(4);
+    let audit = [closed.audit(
+        AuditEntry::new(
+            "test",
+            AuditKind::ConnectorDelivered,
+            "delivered late",
+            json!({}),
+        ),
+        t4,
+    )];
+    assert_eq!(
+        store
+            .write_incident(IncidentWrite {
+                incident: &closed,
+                expected_revision,
+                closes: false,
+                claim: None,
+                signal: None,
+                audit: &audit,
+            })
+            .await
+            .unwrap(),
+        WriteOutcome::Written,
+        "a write to a closed incident lands while a newer incident holds the guard"
+    );
+    assert_eq!(
+        store
+            .open_incident_for(&first.resource, signature)
+            .await
+            .unwrap(),
+        Some(next.incident.id.clone()),
+        "the newer incident keeps the guard"
     );
     let on_resource = store.incidents_on(&first.resource, 10).await.unwrap();
     let ids: Vec<_> = on_resource

@@ -416,6 +416,7 @@ async fn close(harness: &Harness, id: &argus::correlation::CorrelationId) {
         .write_incident(argus::ports::IncidentWrite {
             incident: &incident,
             expected_revision,
+            closes: true,
             claim: None,
             signal: None,
             audit: &audit,

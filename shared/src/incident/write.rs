@@ -67,6 +67,7 @@ where
             },
         };
         let expected_revision = incident.revision;
+        let was_open = incident.status.is_open();
         let entries = change(&mut incident);
         if entries.is_empty() {
             return Ok(Some(incident));
@@ -81,6 +82,7 @@ where
         let write = IncidentWrite {
             incident: &incident,
             expected_revision,
+            closes: was_open && !incident.status.is_open(),
             claim: None,
             signal: None,
             audit: &audit,

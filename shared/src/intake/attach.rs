@@ -145,6 +145,7 @@ impl Intake<'_> {
             let write = IncidentWrite {
                 incident: &incident,
                 expected_revision,
+                closes: outcome == Outcome::Resolved,
                 claim: Some(&claim),
                 signal: Some(&record),
                 audit: &audit,

@@ -342,7 +342,7 @@ impl IncidentStore for EmbeddedStore {
                     .insert(claim.source_event_id.as_str(), encode(claim)?.as_slice())
                     .map_err(store_error)?;
             }
-            if !write.incident.status.is_open() {
+            if write.closes {
                 let mut guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
                 let guard = guard_key(&write.incident.resource, &write.incident.signature);
                 let held_by_this = guards

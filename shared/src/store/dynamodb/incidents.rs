@@ -84,7 +84,8 @@ impl IncidentStore for DynamoStore {
             )),
         )?);
         items.extend(self.record_items(incident, write.signal, write.audit)?);
-        if !incident.status.is_open() {
+        let release_at = items.len();
+        if write.closes {
             // The guard belongs to the one open incident, which only this write closes; the
             // condition keeps a guard that already points elsewhere (or is gone) untouched.
             let delete = Delete::builder()
@@ -101,7 +102,17 @@ impl IncidentStore for DynamoStore {
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
-        match self.transact(items).await? {
+        let outcome = match self.transact(items.clone()).await? {
+            // A guard that names another incident is that incident's to release: the close is
+            // written without touching it, as the embedded store does.
+            Some(Cancelled::Condition { index, .. }) if write.closes && index == release_at => {
+                tracing::warn!(correlation_id = %incident.id, "the open guard names another incident; closing without releasing it");
+                items.truncate(release_at);
+                self.transact(items).await?
+            }
+            outcome => outcome,
+        };
+        match outcome {
             None => Ok(WriteOutcome::Written),
             Some(Cancelled::Condition { index, item }) if write.claim.is_some() && index == 0 => {
                 let item = match item {

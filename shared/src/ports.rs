@@ -35,7 +35,8 @@ pub struct SignalRecord {
     pub signal: Signal,
 }
 
-/// Writes a new incident: claim, open guard, incident, first signal and audit, all or nothing.
+/// Writes a new incident: claim, open guard, incident, first signal and audit, all or nothing;
+/// nothing when the opening signal's origin cleared at or after the signal's own time.
 #[derive(Clone, Copy, Debug)]
 pub struct NewIncident<'a> {
     pub incident: &'a Incident,
@@ -57,11 +58,40 @@ pub struct IncidentWrite<'a> {
     pub claim: Option<&'a DedupClaim>,
     pub signal: Option<&'a SignalRecord>,
     pub audit: &'a [AuditRecord],
+    /// The signal cleared its origin: remembered beside the incident, so an older problem
+    /// signal of that origin delivered later does not open a new incident.
+    pub origin_clear: Option<&'a OriginClear>,
+}
+
+/// The newest clear seen from one origin (an alarm, an alert), by the source's own time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginClear {
+    pub origin: String,
+    pub cleared_at: DateTime<Utc>,
+    /// Forgotten after this (DynamoDB TTL); an expired clear counts as absent.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClearOutcome {
+    /// No incident is open for the signal's resource and signature: the clear is remembered
+    /// (unless a newer one is) and the event claimed.
+    Recorded,
+    Duplicate {
+        correlation_id: Option<CorrelationId>,
+    },
+    /// An incident is open for the signal's resource and signature: attach to it instead.
+    IncidentOpen { correlation_id: CorrelationId },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OpenOutcome {
     Opened,
+    /// The opening signal's origin has cleared at or after the signal's own time: a late or
+    /// reordered delivery of a problem that is already over. Nothing was written.
+    Stale {
+        cleared_at: DateTime<Utc>,
+    },
     /// The event was seen before; it belongs to this incident (if any).
     Duplicate {
         correlation_id: Option<CorrelationId>,
@@ -162,6 +192,17 @@ pub trait IncidentStore: Send + Sync {
     async fn write_incident(&self, write: IncidentWrite<'_>) -> Result<WriteOutcome, StoreError>;
     /// Records an event that belongs to no incident, so a re-delivery is still recognised.
     async fn claim_event(&self, claim: &DedupClaim) -> Result<ClaimOutcome, StoreError>;
+    /// Records a clearing event that found no open incident: claims it and remembers the clear
+    /// of its origin (the newest clear wins), all or nothing, and only while no incident is open
+    /// for `resource` + `signature` (then nothing is written and `IncidentOpen` names it). An
+    /// opening signal of that origin observed at or before the clear then does not open.
+    async fn record_clear(
+        &self,
+        claim: &DedupClaim,
+        clear: &OriginClear,
+        resource: &ResourceRef,
+        signature: &str,
+    ) -> Result<ClearOutcome, StoreError>;
     async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError>;
     async fn open_incident_for(
         &self,

@@ -1396,6 +1396,7 @@ mod tests {
             severity_hint: None,
             principal: None,
             correlation_hint: None,
+            origin: None,
             evidence: vec![Evidence::new(
                 "alarm.reason",
                 "Alarm reason",

@@ -7,9 +7,9 @@ use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditEntry, AuditKind, Incident, IncidentStatus, verify_chain};
 use crate::ports::{
-    BudgetKey, BudgetLimits, BudgetOutcome, ClaimOutcome, DedupClaim, IncidentQuery, IncidentStore,
-    IncidentWrite, NewIncident, OpenOutcome, OutcomeRecord, PatternStore, SignalRecord,
-    WriteOutcome,
+    BudgetKey, BudgetLimits, BudgetOutcome, ClaimOutcome, ClearOutcome, DedupClaim, IncidentQuery,
+    IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear, OutcomeRecord,
+    PatternStore, SignalRecord, WriteOutcome,
 };
 use crate::resource::ResourceRef;
 use crate::signal::{Evidence, Signal, SignalEffect, SignalSource};
@@ -106,6 +106,7 @@ pub fn alarm_signal(
         severity_hint: None,
         principal: None,
         correlation_hint: None,
+        origin: None,
         evidence: vec![Evidence::new("alarm.state", "alarm state", "ALARM")],
     }
 }
@@ -251,6 +252,7 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         claim: Some(&second_claim),
         signal: Some(&record),
         audit: &audit,
+        origin_clear: None,
     };
     assert_eq!(
         store.write_incident(write).await.unwrap(),
@@ -323,6 +325,7 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         claim: None,
         signal: None,
         audit: &audit,
+        origin_clear: None,
     };
     assert_eq!(
         store.write_incident(close).await.unwrap(),
@@ -383,6 +386,7 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
                 claim: None,
                 signal: None,
                 audit: &audit,
+                origin_clear: None,
             })
             .await
             .unwrap(),
@@ -575,6 +579,181 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
             .unwrap(),
         BudgetOutcome::Spent { used: 0 },
         "a zero budget grants nothing"
+    );
+
+    origin_clear_conformance(store, &run).await;
+}
+
+/// A clear that found nothing open is remembered per origin, atomically with the open guard, so
+/// a late problem signal of that origin does not open; the newest clear wins; an expired one is
+/// forgotten; a closing write remembers its clear too.
+async fn origin_clear_conformance(store: &dyn IncidentStore, run: &str) {
+    let t0 = epoch();
+    let at = |minutes: i64| t0 + Duration::minutes(minutes);
+    let signature = "alarm:AWS/EC2/CPUUtilization";
+    let signal = |resource: &str, event: &str, minutes: i64, effect: SignalEffect| {
+        let mut signal = alarm_signal(
+            resource,
+            signature,
+            &format!("{run}-{event}"),
+            at(minutes),
+            effect,
+        );
+        signal.origin = Some(format!("alarm:{run}:{resource}"));
+        signal
+    };
+    let clear_of = |signal: &Signal, expires: DateTime<Utc>| OriginClear {
+        origin: signal.origin_key(),
+        cleared_at: signal.observed_at,
+        expires_at: expires,
+    };
+    let record = |signal: Signal, now: DateTime<Utc>| async move {
+        store
+            .record_clear(
+                &claim(&signal.source_event_id, None, now),
+                &clear_of(&signal, now + Duration::hours(24)),
+                &signal.resource,
+                &signal.signature,
+            )
+            .await
+            .unwrap()
+    };
+
+    // GIVEN an OK delivered before its ALARM WHEN the ALARM arrives THEN it does not open.
+    let first = format!("ec2:instance/i-{run}-origin");
+    let ok = signal(&first, "ok-10", 10, SignalEffect::Clears);
+    assert_eq!(
+        record(ok.clone(), at(10)).await,
+        ClearOutcome::Recorded,
+        "a clear with nothing open is recorded"
+    );
+    assert_eq!(
+        record(ok.clone(), at(11)).await,
+        ClearOutcome::Duplicate {
+            correlation_id: None
+        },
+        "a re-delivered clear is a duplicate"
+    );
+    let late_alarm = signal(&first, "alarm-5", 5, SignalEffect::Opens);
+    let (stale, _) = open(store, &late_alarm, at(12)).await;
+    assert_eq!(
+        stale,
+        OpenOutcome::Stale { cleared_at: at(10) },
+        "an ALARM older than a clear seen does not open"
+    );
+    let (again, _) = open(store, &late_alarm, at(13)).await;
+    assert_eq!(
+        again,
+        OpenOutcome::Stale { cleared_at: at(10) },
+        "and nothing of it was written"
+    );
+    let fresh = signal(&first, "alarm-11", 11, SignalEffect::Opens);
+    let (opened, incident) = open(store, &fresh, at(14)).await;
+    assert_eq!(
+        opened,
+        OpenOutcome::Opened,
+        "an ALARM newer than the clear opens"
+    );
+    let later_ok = signal(&first, "ok-12", 12, SignalEffect::Clears);
+    assert_eq!(
+        record(later_ok, at(15)).await,
+        ClearOutcome::IncidentOpen {
+            correlation_id: incident.incident.id.clone()
+        },
+        "while an incident is open, a clear is the incident's and nothing is recorded"
+    );
+
+    // The newest clear of an origin wins over an older one recorded after it.
+    let second = format!("ec2:instance/i-{run}-newest");
+    assert_eq!(
+        record(signal(&second, "ok-20", 20, SignalEffect::Clears), at(20)).await,
+        ClearOutcome::Recorded
+    );
+    assert_eq!(
+        record(signal(&second, "ok-15", 15, SignalEffect::Clears), at(21)).await,
+        ClearOutcome::Recorded
+    );
+    let (kept, _) = open(
+        store,
+        &signal(&second, "alarm-17", 17, SignalEffect::Opens),
+        at(22),
+    )
+    .await;
+    assert_eq!(
+        kept,
+        OpenOutcome::Stale { cleared_at: at(20) },
+        "the newest clear is the one remembered"
+    );
+
+    // An expired clear is forgotten.
+    let third = format!("ec2:instance/i-{run}-expired");
+    let short = signal(&third, "ok-30", 30, SignalEffect::Clears);
+    store
+        .record_clear(
+            &claim(&short.source_event_id, None, at(30)),
+            &clear_of(&short, at(40)),
+            &short.resource,
+            signature,
+        )
+        .await
+        .unwrap();
+    let (after_expiry, _) = open(
+        store,
+        &signal(&third, "alarm-29", 29, SignalEffect::Opens),
+        at(41),
+    )
+    .await;
+    assert_eq!(
+        after_expiry,
+        OpenOutcome::Opened,
+        "a clear past its expiry counts as absent"
+    );
+
+    // The write that clears an open incident remembers the clear as well.
+    let fourth = format!("ec2:instance/i-{run}-closing");
+    let (_, opened) = open(
+        store,
+        &signal(&fourth, "alarm-50", 50, SignalEffect::Opens),
+        at(50),
+    )
+    .await;
+    let mut incident = opened.incident;
+    let expected_revision = incident.revision;
+    incident.revision += 1;
+    incident
+        .transition(IncidentStatus::Resolved, at(61))
+        .unwrap();
+    let audit = [incident.audit(
+        AuditEntry::new("test", AuditKind::Cleared, "cleared", json!({})),
+        at(61),
+    )];
+    let closing_ok = signal(&fourth, "ok-60", 60, SignalEffect::Clears);
+    let remembered = clear_of(&closing_ok, at(61) + Duration::hours(24));
+    assert_eq!(
+        store
+            .write_incident(IncidentWrite {
+                incident: &incident,
+                expected_revision,
+                closes: true,
+                claim: None,
+                signal: None,
+                audit: &audit,
+                origin_clear: Some(&remembered),
+            })
+            .await
+            .unwrap(),
+        WriteOutcome::Written
+    );
+    let (late, _) = open(
+        store,
+        &signal(&fourth, "alarm-55", 55, SignalEffect::Opens),
+        at(62),
+    )
+    .await;
+    assert_eq!(
+        late,
+        OpenOutcome::Stale { cleared_at: at(60) },
+        "a clear written with its incident is remembered"
     );
 }
 

@@ -420,6 +420,7 @@ async fn close(harness: &Harness, id: &argus::correlation::CorrelationId) {
             claim: None,
             signal: None,
             audit: &audit,
+            origin_clear: None,
         })
         .await
         .unwrap();

@@ -10,11 +10,12 @@ use crate::catalogue::{ActionId, RiskClass};
 use crate::correlation::CorrelationId;
 use crate::decision::Decision;
 use crate::resource::ResourceRef;
-use crate::signal::{Signal, SignalSource};
+use crate::signal::{Signal, SignalEffect, SignalSource};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -133,6 +134,36 @@ pub struct Incident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<PendingApproval>,
     pub audit_head: AuditHead,
+    /// Each alarm or alert that opened, joined or cleared part of the incident (by
+    /// [`Signal::origin_key`]), with its state as of the source's own time. The incident
+    /// resolves only when none of them is firing, and a signal older than the state already
+    /// known for its origin changes nothing. Records written before the field existed have
+    /// none; a clearing signal then resolves them as before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub origins: BTreeMap<String, OriginState>,
+}
+
+/// What one origin last said, by its own clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginState {
+    pub firing: bool,
+    pub as_of: DateTime<Utc>,
+}
+
+/// What a signal attached to an open incident does to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignalVerdict {
+    /// A problem signal newer than what its origin said before: the origin is firing.
+    Firing,
+    /// Context only (INSUFFICIENT_DATA, pending): no state changes.
+    Informs,
+    /// Older than the state already known for its origin (a late or retried delivery): recorded
+    /// and ignored.
+    Stale { known_as_of: DateTime<Utc> },
+    /// Its origin cleared; these origins are still firing, so the incident stays open.
+    PartlyCleared { still_firing: Vec<String> },
+    /// Its origin cleared and no origin of the incident is firing: the incident resolves.
+    Cleared,
 }
 
 /// A Step Functions task token: the bearer credential that resumes one waiting task. It is
@@ -229,6 +260,61 @@ impl Incident {
                 next_seq: 0,
                 hash: genesis,
             },
+            origins: BTreeMap::from([(
+                signal.origin_key(),
+                OriginState {
+                    firing: true,
+                    as_of: signal.observed_at,
+                },
+            )]),
+        }
+    }
+
+    /// Applies an attached signal to the state of its origin, by the source's own time, and says
+    /// what that means for the incident. Changes `origins` only.
+    pub fn observe(&mut self, signal: &Signal) -> SignalVerdict {
+        let origin = signal.origin_key();
+        if let Some(known) = self.origins.get(&origin)
+            && signal.observed_at <= known.as_of
+            && signal.effect != SignalEffect::Informs
+        {
+            return SignalVerdict::Stale {
+                known_as_of: known.as_of,
+            };
+        }
+        match signal.effect {
+            SignalEffect::Informs => SignalVerdict::Informs,
+            SignalEffect::Opens => {
+                self.origins.insert(
+                    origin,
+                    OriginState {
+                        firing: true,
+                        as_of: signal.observed_at,
+                    },
+                );
+                SignalVerdict::Firing
+            }
+            SignalEffect::Clears => {
+                self.origins.insert(
+                    origin,
+                    OriginState {
+                        firing: false,
+                        as_of: signal.observed_at,
+                    },
+                );
+                let still_firing: Vec<String> = self
+                    .origins
+                    .iter()
+                    .filter(|(_, state)| state.firing)
+                    .map(|(origin, _)| origin.clone())
+                    .collect();
+                // A record from before origins were kept has only this one: it clears as before.
+                if still_firing.is_empty() {
+                    SignalVerdict::Cleared
+                } else {
+                    SignalVerdict::PartlyCleared { still_firing }
+                }
+            }
         }
     }
 
@@ -464,6 +550,7 @@ mod tests {
             severity_hint: None,
             principal: None,
             correlation_hint: None,
+            origin: None,
             evidence: vec![],
         };
         let id = CorrelationId::derive(&signal.signature, signal.resource.as_str(), "e1", now);

@@ -86,6 +86,7 @@ where
             claim: None,
             signal: None,
             audit: &audit,
+            origin_clear: None,
         };
         match store.write_incident(write).await? {
             WriteOutcome::Written => return Ok(Some(incident)),

@@ -54,6 +54,22 @@ impl Intake<'_> {
                 OpenOutcome::Duplicate { correlation_id } => {
                     return self.duplicate(signal, correlation_id).await;
                 }
+                OpenOutcome::Stale { cleared_at } => {
+                    let mut report = self
+                        .unattached(
+                            signal,
+                            &format!(
+                                "not opened: its source cleared at {}, after this signal ({}); a late delivery of a problem already over",
+                                cleared_at.to_rfc3339(),
+                                signal.observed_at.to_rfc3339()
+                            ),
+                        )
+                        .await?;
+                    if report.outcome == Outcome::Unattached {
+                        report.outcome = Outcome::Stale;
+                    }
+                    return Ok(report);
+                }
                 OpenOutcome::AlreadyOpen { correlation_id } => {
                     if let Some(report) = self
                         .attach(&correlation_id, signal, Outcome::Attached)
@@ -90,19 +106,45 @@ impl Intake<'_> {
             incident.signal_count += 1;
             incident.last_signal_at = incident.last_signal_at.max(signal.observed_at);
             incident.updated_at = now;
-            let outcome = if outcome == Outcome::Attached && signal.effect == SignalEffect::Clears {
-                Outcome::Resolved
-            } else {
-                outcome
+            // Self-caused changes are Argus' own record; every other signal speaks for its origin.
+            let verdict = (outcome == Outcome::Attached).then(|| incident.observe(signal));
+            let outcome = match &verdict {
+                Some(SignalVerdict::Cleared) => Outcome::Resolved,
+                Some(SignalVerdict::Stale { .. }) => Outcome::Stale,
+                _ => outcome,
             };
-            let (kind, summary) = match outcome {
-                Outcome::Resolved => (
+            let origin_clear = match &verdict {
+                Some(SignalVerdict::Cleared | SignalVerdict::PartlyCleared { .. }) => {
+                    Some(self.origin_clear(signal, now))
+                }
+                _ => None,
+            };
+            let (kind, summary) = match (&verdict, outcome) {
+                (_, Outcome::Resolved) => (
                     AuditKind::Cleared,
                     format!("cleared by {}: {}", signal.source.label(), signal.title),
                 ),
-                Outcome::SelfCaused => (
+                (_, Outcome::SelfCaused) => (
                     AuditKind::SelfCausedAttached,
                     format!("Argus' own change recorded: {}", signal.title),
+                ),
+                (Some(SignalVerdict::Stale { known_as_of }), _) => (
+                    AuditKind::SignalAttached,
+                    format!(
+                        "stale signal recorded and ignored: {} ({}) is older than what its source said at {}",
+                        signal.title,
+                        signal.observed_at.to_rfc3339(),
+                        known_as_of.to_rfc3339()
+                    ),
+                ),
+                (Some(SignalVerdict::PartlyCleared { still_firing }), _) => (
+                    AuditKind::SignalAttached,
+                    format!(
+                        "{} cleared; the incident stays open while {} still fire{}",
+                        signal.title,
+                        still_firing.join(", "),
+                        if still_firing.len() == 1 { "s" } else { "" }
+                    ),
                 ),
                 _ => (
                     AuditKind::SignalAttached,
@@ -149,6 +191,7 @@ impl Intake<'_> {
                 claim: Some(&claim),
                 signal: Some(&record),
                 audit: &audit,
+                origin_clear: origin_clear.as_ref(),
             };
             match self.store.write_incident(write).await? {
                 WriteOutcome::Written => {
@@ -163,6 +206,9 @@ impl Intake<'_> {
                             Outcome::SelfCaused => {
                                 format!("Argus' own change, recorded on incident {id}")
                             }
+                            Outcome::Stale => format!(
+                                "recorded on incident {id} and ignored: older than what its source said since"
+                            ),
                             _ => format!(
                                 "attached to open incident {id} ({} signals)",
                                 incident.signal_count
@@ -196,20 +242,61 @@ impl Intake<'_> {
         &self,
         signal: &Signal,
     ) -> Result<SignalReport, IntakeError> {
-        let open = self
+        let mut open = self
             .store
             .open_incident_for(&signal.resource, &signal.signature)
             .await?;
-        if let Some(id) = open
-            && let Some(report) = self.attach(&id, signal, Outcome::Attached).await?
-        {
-            return Ok(report);
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            conflict_backoff(attempt).await;
+            if let Some(id) = open.take()
+                && let Some(report) = self.attach(&id, signal, Outcome::Attached).await?
+            {
+                return Ok(report);
+            }
+            if signal.effect != SignalEffect::Clears {
+                return self
+                    .unattached(
+                        signal,
+                        "no open incident for this resource and signature; recorded only",
+                    )
+                    .await;
+            }
+            // A clear that finds nothing open is remembered, atomically with the open guard, so
+            // that its alarm's older ALARM, delivered late, does not open an incident that
+            // nothing would clear.
+            let now = self.clock.now();
+            let claim = self.claim(signal, None, now);
+            let clear = self.origin_clear(signal, now);
+            match self
+                .store
+                .record_clear(&claim, &clear, &signal.resource, &signal.signature)
+                .await?
+            {
+                ClearOutcome::Recorded => {
+                    let mut report = SignalReport::new(signal, Outcome::Unattached);
+                    report.step(
+                        "incident",
+                        "no open incident for this resource and signature; the clear is remembered",
+                    );
+                    return Ok(report);
+                }
+                ClearOutcome::Duplicate { correlation_id } => {
+                    return self.duplicate(signal, correlation_id).await;
+                }
+                ClearOutcome::IncidentOpen { correlation_id } => open = Some(correlation_id),
+            }
         }
-        self.unattached(
-            signal,
-            "no open incident for this resource and signature; recorded only",
-        )
-        .await
+        Err(IntakeError::Contended(signal.source_event_id.clone()))
+    }
+
+    /// What the store remembers of a clearing signal's origin, for as long as a delivery of the
+    /// same alarm can still arrive (the de-duplication window).
+    pub(super) fn origin_clear(&self, signal: &Signal, now: DateTime<Utc>) -> OriginClear {
+        OriginClear {
+            origin: signal.origin_key(),
+            cleared_at: signal.observed_at,
+            expires_at: now + Duration::seconds(self.config.dedup_ttl_seconds as i64),
+        }
     }
 
     pub(super) async fn attach_self_caused(

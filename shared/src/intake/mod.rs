@@ -17,14 +17,14 @@ use crate::config::Config;
 use crate::correlation::CorrelationId;
 use crate::decision::{BudgetState, Decision, DecisionInput, Mode, decide};
 use crate::incident::{
-    AuditEntry, AuditKind, Incident, IncidentStatus, IncidentWriteError, TransitionError,
-    update_incident,
+    AuditEntry, AuditKind, Incident, IncidentStatus, IncidentWriteError, SignalVerdict,
+    TransitionError, update_incident,
 };
 pub(crate) use crate::incident::{MAX_WRITE_ATTEMPTS, conflict_backoff};
 use crate::ports::{
-    Analyst, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, Clock, DedupClaim,
-    IncidentStore, IncidentWrite, NewIncident, OpenOutcome, PatternStore, SignalRecord, StoreError,
-    Workflow, WorkflowError, WorkflowStart, WriteOutcome,
+    Analyst, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, ClearOutcome,
+    Clock, DedupClaim, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear,
+    PatternStore, SignalRecord, StoreError, Workflow, WorkflowError, WorkflowStart, WriteOutcome,
 };
 use crate::signal::{NormaliseError, Normalised, Signal, SignalEffect, SignalSource, normalise};
 use chrono::{DateTime, Duration, Utc};
@@ -125,6 +125,9 @@ pub enum Outcome {
     Duplicate,
     /// A clearing or informational signal with no open incident to join.
     Unattached,
+    /// Older than what its source said since (a late, retried or reordered delivery): recorded
+    /// and ignored.
+    Stale,
 }
 
 impl Outcome {
@@ -136,6 +139,7 @@ impl Outcome {
             Self::SelfCaused => "self-caused",
             Self::Duplicate => "duplicate",
             Self::Unattached => "unattached",
+            Self::Stale => "stale",
         }
     }
 }

@@ -363,6 +363,7 @@ impl AlarmFacts {
             severity_hint: None,
             principal: None,
             correlation_hint: None,
+            origin: Some(format!("alarm:{alarm_key}")),
             evidence,
         })
     }

@@ -164,6 +164,7 @@ pub(super) fn log_anomaly(event: &Value) -> Result<Normalised, NormaliseError> {
         severity_hint,
         principal: None,
         correlation_hint: None,
+        origin: None,
         evidence,
     }]))
 }
@@ -254,6 +255,7 @@ pub(super) fn external_alert(event: &Value) -> Result<Normalised, NormaliseError
         severity_hint,
         principal: None,
         correlation_hint: None,
+        origin: Some(format!("external:{}:{}", detail.vendor, detail.alert_id)),
         evidence,
     }]))
 }

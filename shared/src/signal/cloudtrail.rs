@@ -196,6 +196,7 @@ fn from_record(
                 severity_hint,
                 principal: principal.clone(),
                 correlation_hint: correlation_hint.clone(),
+                origin: None,
                 evidence,
             }
         })

@@ -57,6 +57,7 @@ pub(super) fn from_eventbridge(event: &serde_json::Value) -> Result<Normalised, 
         severity_hint,
         principal: None,
         correlation_hint: None,
+        origin: None,
         evidence: vec![Evidence::new(
             "ec2.state",
             "instance state",

@@ -107,6 +107,7 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
             severity_hint,
             principal: None,
             correlation_hint: None,
+            origin: Some(format!("health:{event_key}:{resource}")),
             evidence: vec![
                 Evidence::new(
                     "health.event",

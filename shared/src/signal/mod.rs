@@ -154,7 +154,22 @@ pub struct Signal {
     /// A correlation id found on the request (a tag or client token Argus set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_hint: Option<CorrelationId>,
+    /// What raised the signal and will clear it, when that is narrower than resource +
+    /// signature: the alarm (its ARN), the vendor's alert, the AWS Health event. Two alarms on
+    /// one resource share an incident, but each clears only its own part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub evidence: Vec<Evidence>,
+}
+
+impl Signal {
+    /// The identity whose state this signal reports: `origin`, or resource + signature for
+    /// sources whose every signal on a resource speaks of the same thing.
+    pub fn origin_key(&self) -> String {
+        self.origin
+            .clone()
+            .unwrap_or_else(|| format!("{}@{}", self.signature, self.resource))
+    }
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.

@@ -6,10 +6,10 @@ use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident};
 use crate::ports::{
-    ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, DedupClaim,
-    IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OutcomeRecord,
-    PatternStore, SignalRecord, SignatureHistory, StoreError, Workflow, WorkflowError,
-    WorkflowStart, WriteOutcome,
+    ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, ClearOutcome,
+    DedupClaim, IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear,
+    OutcomeRecord, PatternStore, SignalRecord, SignatureHistory, StoreError, Workflow,
+    WorkflowError, WorkflowStart, WriteOutcome,
 };
 use crate::resource::ResourceRef;
 use async_trait::async_trait;
@@ -32,7 +32,8 @@ const EXECUTIONS: Table = TableDefinition::new("executions");
 const PATTERN_STATS: Table = TableDefinition::new("pattern_stats");
 const PATTERN_INCIDENTS: Table = TableDefinition::new("pattern_incidents");
 const PATTERN_SEEN: Table = TableDefinition::new("pattern_seen");
-const ALL_TABLES: [Table; 10] = [
+const ORIGIN_CLEARS: Table = TableDefinition::new("origin_clears");
+const ALL_TABLES: [Table; 11] = [
     INCIDENTS,
     OPEN_GUARDS,
     DEDUP,
@@ -43,6 +44,7 @@ const ALL_TABLES: [Table; 10] = [
     PATTERN_STATS,
     PATTERN_INCIDENTS,
     PATTERN_SEEN,
+    ORIGIN_CLEARS,
 ];
 
 /// Separates key parts; it cannot occur in resources (no control characters) or ids.
@@ -221,6 +223,38 @@ fn existing_claim(
     Ok(found.filter(|existing| existing.expires_at > now))
 }
 
+/// The origin's remembered clear at `now`, if it has not expired.
+fn origin_clear(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<OriginClear>, StoreError> {
+    let found: Option<OriginClear> = get(table, origin, "origin clear")?;
+    Ok(found.filter(|clear| clear.expires_at > now))
+}
+
+fn put_origin_clear(txn: &redb::WriteTransaction, clear: &OriginClear) -> Result<(), StoreError> {
+    let mut table = txn.open_table(ORIGIN_CLEARS).map_err(store_error)?;
+    table
+        .insert(clear.origin.as_str(), encode(clear)?.as_slice())
+        .map_err(store_error)?;
+    Ok(())
+}
+
+fn open_guard(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    guard: &str,
+) -> Result<Option<CorrelationId>, StoreError> {
+    let Some(held) = table.get(guard).map_err(store_error)? else {
+        return Ok(None);
+    };
+    let id = std::str::from_utf8(held.value())
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    CorrelationId::parse(id)
+        .map(Some)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
 fn put_records(
     txn: &redb::WriteTransaction,
     incident: &Incident,
@@ -276,13 +310,22 @@ impl IncidentStore for EmbeddedStore {
             }
             let mut guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
             let guard = guard_key(&new.incident.resource, &new.incident.signature);
-            if let Some(open) = guards.get(guard.as_str()).map_err(store_error)? {
-                let id = std::str::from_utf8(open.value())
-                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-                let correlation_id = CorrelationId::parse(id)
-                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            if let Some(correlation_id) = open_guard(&guards, &guard)? {
                 return Ok((OpenOutcome::AlreadyOpen { correlation_id }, false));
             }
+            let opening = &new.signal.signal;
+            let clears = txn.open_table(ORIGIN_CLEARS).map_err(store_error)?;
+            if let Some(clear) = origin_clear(&clears, &opening.origin_key(), now)?
+                && clear.cleared_at >= opening.observed_at
+            {
+                return Ok((
+                    OpenOutcome::Stale {
+                        cleared_at: clear.cleared_at,
+                    },
+                    false,
+                ));
+            }
+            drop(clears);
             {
                 let incidents = txn.open_table(INCIDENTS).map_err(store_error)?;
                 if incidents
@@ -353,6 +396,9 @@ impl IncidentStore for EmbeddedStore {
                     guards.remove(guard.as_str()).map_err(store_error)?;
                 }
             }
+            if let Some(clear) = write.origin_clear {
+                put_origin_clear(txn, clear)?;
+            }
             put_records(txn, write.incident, write.signal, write.audit)?;
             Ok((WriteOutcome::Written, true))
         })
@@ -376,6 +422,43 @@ impl IncidentStore for EmbeddedStore {
         })
     }
 
+    async fn record_clear(
+        &self,
+        claim: &DedupClaim,
+        clear: &OriginClear,
+        resource: &ResourceRef,
+        signature: &str,
+    ) -> Result<ClearOutcome, StoreError> {
+        self.write(|txn| {
+            let mut dedup = txn.open_table(DEDUP).map_err(store_error)?;
+            if let Some(existing) = existing_claim(&dedup, claim, claim.claimed_at)? {
+                return Ok((
+                    ClearOutcome::Duplicate {
+                        correlation_id: existing.correlation_id,
+                    },
+                    false,
+                ));
+            }
+            let guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
+            if let Some(correlation_id) = open_guard(&guards, &guard_key(resource, signature))? {
+                return Ok((ClearOutcome::IncidentOpen { correlation_id }, false));
+            }
+            dedup
+                .insert(claim.source_event_id.as_str(), encode(claim)?.as_slice())
+                .map_err(store_error)?;
+            let newer_known = {
+                let clears = txn.open_table(ORIGIN_CLEARS).map_err(store_error)?;
+                origin_clear(&clears, &clear.origin, claim.claimed_at)?
+                    .is_some_and(|known| known.cleared_at >= clear.cleared_at)
+            };
+            drop((dedup, guards));
+            if !newer_known {
+                put_origin_clear(txn, clear)?;
+            }
+            Ok((ClearOutcome::Recorded, true))
+        })
+    }
+
     async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError> {
         self.read(|txn| {
             get(
@@ -392,18 +475,10 @@ impl IncidentStore for EmbeddedStore {
         signature: &str,
     ) -> Result<Option<CorrelationId>, StoreError> {
         self.read(|txn| {
-            let guards = txn.open_table(OPEN_GUARDS).map_err(store_error)?;
-            let Some(held) = guards
-                .get(guard_key(resource, signature).as_str())
-                .map_err(store_error)?
-            else {
-                return Ok(None);
-            };
-            let id = std::str::from_utf8(held.value())
-                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            CorrelationId::parse(id)
-                .map(Some)
-                .map_err(|error| StoreError::Corrupt(error.to_string()))
+            open_guard(
+                &txn.open_table(OPEN_GUARDS).map_err(store_error)?,
+                &guard_key(resource, signature),
+            )
         })
     }
 

@@ -21,6 +21,16 @@ impl IncidentStore for DynamoStore {
                 self.meta_item(incident)?,
                 Some((&format!("attribute_not_exists({PARTITION_KEY})"), vec![])),
             )?,
+            // A late problem signal of an origin that has cleared since does not open; an
+            // expired clear (TTL deletes lazily) counts as absent.
+            self.condition_check(
+                key(origin_pk(&new.signal.signal.origin_key()), "-"),
+                &format!("attribute_not_exists({PARTITION_KEY}) OR {CLEARED_AT} < :observed OR {TTL_ATTRIBUTE} < :now"),
+                vec![
+                    (":observed", n(new.signal.signal.observed_at.timestamp_millis())),
+                    (":now", n(new.claim.claimed_at.timestamp())),
+                ],
+            )?,
         ];
         items.extend(self.record_items(incident, Some(new.signal), new.audit)?);
         match self.transact(items).await? {
@@ -62,6 +72,14 @@ impl IncidentStore for DynamoStore {
             Some(Cancelled::Condition { index: 2, .. }) => Ok(OpenOutcome::Duplicate {
                 correlation_id: Some(incident.id.clone()),
             }),
+            Some(Cancelled::Condition { index: 3, item }) => {
+                let cleared_at = item
+                    .as_ref()
+                    .and_then(|item| number_of(item, CLEARED_AT))
+                    .and_then(DateTime::from_timestamp_millis)
+                    .unwrap_or(new.signal.signal.observed_at);
+                Ok(OpenOutcome::Stale { cleared_at })
+            }
             Some(Cancelled::Condition { index, .. }) => Err(StoreError::Corrupt(format!(
                 "audit record {index} of a new incident exists already"
             ))),
@@ -84,6 +102,11 @@ impl IncidentStore for DynamoStore {
             )),
         )?);
         items.extend(self.record_items(incident, write.signal, write.audit)?);
+        if let Some(clear) = write.origin_clear {
+            // Unconditional: while the incident is open its writes are the origin's only
+            // writers, and they apply its signals in the source's order.
+            items.push(self.put(&self.incidents_table, self.origin_clear_item(clear), None)?);
+        }
         let release_at = items.len();
         if write.closes {
             // The guard belongs to the one open incident, which only this write closes; the
@@ -161,6 +184,75 @@ impl IncidentStore for DynamoStore {
                 }
                 _ => Err(sdk_error(&error)),
             },
+        }
+    }
+
+    async fn record_clear(
+        &self,
+        claim: &DedupClaim,
+        clear: &OriginClear,
+        resource: &ResourceRef,
+        signature: &str,
+    ) -> Result<ClearOutcome, StoreError> {
+        let guard = key(open_pk(resource, signature), "-");
+        let mut items = vec![
+            self.dedup_put(claim)?,
+            self.condition_check(
+                guard.clone(),
+                &format!("attribute_not_exists({PARTITION_KEY})"),
+                vec![],
+            )?,
+        ];
+        items.push(self.put(
+            &self.incidents_table,
+            self.origin_clear_item(clear),
+            Some((
+                &format!("attribute_not_exists({PARTITION_KEY}) OR {CLEARED_AT} < :cleared OR {TTL_ATTRIBUTE} < :now"),
+                vec![
+                    (":cleared", n(clear.cleared_at.timestamp_millis())),
+                    (":now", n(claim.claimed_at.timestamp())),
+                ],
+            )),
+        )?);
+        let mut outcome = self.transact(items.clone()).await?;
+        if let Some(Cancelled::Condition { index: 2, .. }) = outcome {
+            // A newer clear of the origin is remembered already: it stands, the event is claimed.
+            items.truncate(2);
+            outcome = self.transact(items).await?;
+        }
+        match outcome {
+            None => Ok(ClearOutcome::Recorded),
+            Some(Cancelled::Condition { index: 0, item }) => {
+                let item = match item {
+                    Some(item) => Some(item),
+                    None => {
+                        self.get(
+                            &self.incidents_table,
+                            key(dedup_pk(&claim.source_event_id), "-"),
+                        )
+                        .await?
+                    }
+                };
+                Ok(ClearOutcome::Duplicate {
+                    correlation_id: correlation_of(item.as_ref()),
+                })
+            }
+            Some(Cancelled::Condition { index: 1, item }) => {
+                let item = match item {
+                    Some(item) => Some(item),
+                    None => self.get(&self.incidents_table, guard).await?,
+                };
+                match correlation_of(item.as_ref()) {
+                    Some(correlation_id) => Ok(ClearOutcome::IncidentOpen { correlation_id }),
+                    None => Err(StoreError::Unavailable(
+                        "the open-incident guard changed during the write".to_string(),
+                    )),
+                }
+            }
+            Some(Cancelled::Condition { index, .. }) => Err(StoreError::Corrupt(format!(
+                "unexpected condition failure {index} recording a clear"
+            ))),
+            Some(Cancelled::Transient(reason)) => Err(StoreError::Unavailable(reason)),
         }
     }
 

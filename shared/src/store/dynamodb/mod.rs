@@ -7,9 +7,9 @@ use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident, IncidentStatus};
 use crate::ports::{
-    ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, DedupClaim,
-    IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OutcomeRecord,
-    PatternStore, SignalRecord, SignatureHistory, StoreError, WriteOutcome,
+    ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, ClearOutcome,
+    DedupClaim, IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear,
+    OutcomeRecord, PatternStore, SignalRecord, SignatureHistory, StoreError, WriteOutcome,
 };
 use crate::resource::ResourceRef;
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValue,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -53,6 +53,8 @@ pub mod schema {
     pub const LAST_ATTEMPT_AT: &str = "last_attempt_at";
     /// A budget item's string set of the incidents granted an attempt.
     pub const CONSUMERS: &str = "consumers";
+    /// An origin item's newest clear (epoch milliseconds, the source's own time).
+    pub const CLEARED_AT: &str = "cleared_at";
     /// Environment variables the functions read the table names from.
     pub const INCIDENTS_TABLE_ENV: &str = "ARGUS_INCIDENTS_TABLE";
     pub const PATTERNS_TABLE_ENV: &str = "ARGUS_PATTERNS_TABLE";
@@ -65,6 +67,7 @@ use schema::*;
 /// IAM authorises each item of a transaction by its kind (PutItem, UpdateItem, DeleteItem).
 /// `create_tables` is left out: only local emulators and tests create tables; Terraform does on AWS.
 pub const API_CALLS: &[&str] = &[
+    "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -107,6 +110,10 @@ fn incident_pk(id: &CorrelationId) -> String {
 
 fn open_pk(resource: &ResourceRef, signature: &str) -> String {
     format!("OPEN#{}#{}", part(resource.as_str()), part(signature))
+}
+
+fn origin_pk(origin: &str) -> String {
+    format!("ORIGIN#{}", part(origin))
 }
 
 fn dedup_pk(source_event_id: &str) -> String {
@@ -352,6 +359,36 @@ impl DynamoStore {
                 vec![(":now", n(claim.claimed_at.timestamp()))],
             )),
         )
+    }
+
+    fn origin_clear_item(&self, clear: &OriginClear) -> Item {
+        let mut item = key(origin_pk(&clear.origin), "-");
+        item.insert(
+            CLEARED_AT.to_string(),
+            n(clear.cleared_at.timestamp_millis()),
+        );
+        item.insert(TTL_ATTRIBUTE.to_string(), n(clear.expires_at.timestamp()));
+        item
+    }
+
+    /// A transaction item that holds only while `condition` does on the item at `item_key`.
+    fn condition_check(
+        &self,
+        item_key: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.incidents_table)
+            .set_key(Some(item_key))
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in values {
+            check = check.expression_attribute_values(name, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .condition_check(check.build().map_err(build_error)?)
+            .build())
     }
 
     fn meta_item(&self, incident: &Incident) -> Result<Item, StoreError> {

@@ -87,6 +87,7 @@ data "aws_iam_policy_document" "connectors" {
     # Reads, and the conditional writes (and transaction items) that record approvals requested
     # and deliveries in the audit trail.
     actions = [
+      "dynamodb:ConditionCheckItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
@@ -133,6 +134,7 @@ data "aws_iam_policy_document" "connectors_http" {
     effect = "Allow"
     # Reads the pending approval; records the decision (single use) and refusals in the audit trail.
     actions = [
+      "dynamodb:ConditionCheckItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",

@@ -29,9 +29,10 @@ data "aws_iam_policy_document" "orchestrator" {
   statement {
     sid    = "IncidentAndPatternTables"
     effect = "Allow"
-    # GetItem, Query: reads; PutItem, UpdateItem, DeleteItem: the conditional writes and the
-    # items of TransactWriteItems, which IAM authorises per item action.
+    # GetItem, Query: reads; PutItem, UpdateItem, DeleteItem, ConditionCheckItem: the conditional
+    # writes and the items of TransactWriteItems, which IAM authorises per item action.
     actions = [
+      "dynamodb:ConditionCheckItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",

@@ -417,12 +417,18 @@ impl Reconciler<'_> {
         let Some(signal) = signals.first() else {
             return Ok(AlarmOutcome::Ignored);
         };
-        // The common case, checked with one read: the alarm's incident is open already.
-        if intake
+        // The common case: the alarm's incident is open and knows this alarm is firing. An
+        // incident that another alarm keeps open while this one's ALARM was missed is not.
+        if let Some(open) = intake
             .store
             .open_incident_for(&signal.resource, &signal.signature)
             .await?
-            .is_some()
+            && let Some(incident) = intake.store.incident(&open).await?
+            && incident.status.is_open()
+            && incident
+                .origins
+                .get(&signal.origin_key())
+                .is_some_and(|known| known.firing && known.as_of >= signal.observed_at)
         {
             return Ok(AlarmOutcome::Covered);
         }

@@ -192,14 +192,9 @@ async fn an_alarm_whose_incident_was_closed_is_not_reopened_for_the_same_transit
     let id = delivered.signals[0].correlation_id.clone().unwrap();
     // The alarm clears and the incident resolves; a stale DescribeAlarms answer still says ALARM.
     harness.advance(30);
-    harness
-        .deliver(&alarm_event(
-            "OK",
-            epoch() + Duration::seconds(30),
-            "i-closed",
-        ))
-        .await
-        .unwrap();
+    let mut cleared = cpu_alarm("i-closed", epoch() + Duration::seconds(30));
+    cleared.state = "OK".to_string();
+    harness.deliver(&cleared.to_event()).await.unwrap();
     let incident = harness.store.incident(&id).await.unwrap().unwrap();
     assert_eq!(incident.status, IncidentStatus::Resolved);
     let alarms = FakeAlarms::with(vec![cpu_alarm("i-closed", epoch())]);

@@ -274,22 +274,33 @@ impl Incident {
     /// what that means for the incident. Changes `origins` only.
     pub fn observe(&mut self, signal: &Signal) -> SignalVerdict {
         let origin = signal.origin_key();
-        if let Some(known) = self.origins.get(&origin)
-            && signal.observed_at <= known.as_of
-            && signal.effect != SignalEffect::Informs
-        {
-            return SignalVerdict::Stale {
-                known_as_of: known.as_of,
+        // A signal is stale when it would turn its origin's state back: a problem older than a
+        // clear already seen (at the same instant the clear wins: not knowing which came last,
+        // Argus does not act), or a clear older than what the origin said since.
+        let known = self.origins.get(&origin).cloned();
+        if let Some(known) = &known {
+            let stale = match signal.effect {
+                SignalEffect::Opens => !known.firing && signal.observed_at <= known.as_of,
+                SignalEffect::Clears => signal.observed_at < known.as_of,
+                SignalEffect::Informs => false,
             };
+            if stale {
+                return SignalVerdict::Stale {
+                    known_as_of: known.as_of,
+                };
+            }
         }
         match signal.effect {
             SignalEffect::Informs => SignalVerdict::Informs,
             SignalEffect::Opens => {
+                let as_of = known.map_or(signal.observed_at, |known| {
+                    known.as_of.max(signal.observed_at)
+                });
                 self.origins.insert(
                     origin,
                     OriginState {
                         firing: true,
-                        as_of: signal.observed_at,
+                        as_of,
                     },
                 );
                 SignalVerdict::Firing

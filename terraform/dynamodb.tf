@@ -37,6 +37,16 @@ resource "aws_dynamodb_table" "incidents" {
     type = "S"
   }
 
+  attribute {
+    name = "gsi3pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "gsi3sk"
+    type = "S"
+  }
+
   # History per resource.
   global_secondary_index {
     name            = "by-resource"
@@ -50,6 +60,14 @@ resource "aws_dynamodb_table" "incidents" {
     name            = "by-status"
     hash_key        = "gsi2pk"
     range_key       = "gsi2sk"
+    projection_type = "ALL"
+  }
+
+  # Sparse: only open incidents carry its keys, sorted by when each next needs the reconciler.
+  global_secondary_index {
+    name            = "by-due"
+    hash_key        = "gsi3pk"
+    range_key       = "gsi3sk"
     projection_type = "ALL"
   }
 

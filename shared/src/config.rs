@@ -10,6 +10,9 @@ pub const POLICY_ENV: &str = "ARGUS_POLICY";
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
+/// The longest quiet period: an incident nobody clears ends within a month.
+pub const MAX_QUIET_SECONDS: u64 = 30 * 24 * 3600;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -29,6 +32,55 @@ pub struct Config {
     pub resume_after_seconds: u64,
     /// Who may answer approval requests, and how long signed links live.
     pub approvals: ApprovalPolicy,
+    /// When an incident nobody cleared ends by itself.
+    pub lifecycle: LifecyclePolicy,
+}
+
+/// How long an open incident may go without a new signal before it auto-resolves, per kind of
+/// source (every incident ends: sources such as CloudTrail and log anomalies never clear), and
+/// how often the reconciler looks again at an incident it cannot settle yet (a suppressed one
+/// during its window, one whose alarm is still in ALARM).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecyclePolicy {
+    /// CloudWatch alarms: only once the alarm is no longer in ALARM (an OK that was missed).
+    pub alarm_quiet_seconds: u64,
+    pub cloudtrail_quiet_seconds: u64,
+    pub log_anomaly_quiet_seconds: u64,
+    pub external_alert_quiet_seconds: u64,
+    pub aws_health_quiet_seconds: u64,
+    pub ec2_state_quiet_seconds: u64,
+    pub recheck_seconds: u64,
+}
+
+impl Default for LifecyclePolicy {
+    fn default() -> Self {
+        Self {
+            alarm_quiet_seconds: 6 * 3600,
+            cloudtrail_quiet_seconds: 24 * 3600,
+            log_anomaly_quiet_seconds: 6 * 3600,
+            external_alert_quiet_seconds: 24 * 3600,
+            aws_health_quiet_seconds: 7 * 24 * 3600,
+            ec2_state_quiet_seconds: 24 * 3600,
+            recheck_seconds: 900,
+        }
+    }
+}
+
+impl LifecyclePolicy {
+    pub fn quiet_seconds(&self, source: crate::signal::SignalSource) -> u64 {
+        use crate::signal::SignalSource as Source;
+        match source {
+            Source::AlarmEventBridge | Source::AlarmLambdaAction | Source::AlarmSns => {
+                self.alarm_quiet_seconds
+            }
+            Source::CloudTrail => self.cloudtrail_quiet_seconds,
+            Source::LogAnomaly => self.log_anomaly_quiet_seconds,
+            Source::ExternalAlert => self.external_alert_quiet_seconds,
+            Source::AwsHealth => self.aws_health_quiet_seconds,
+            Source::Ec2StateChange => self.ec2_state_quiet_seconds,
+        }
+    }
 }
 
 /// Approvers per risk class. An identity is `slack:<Slack user id>` or `email:<address>`, as
@@ -113,6 +165,7 @@ impl Default for Config {
             dedup_ttl_seconds: 7 * 24 * 3600,
             resume_after_seconds: 180,
             approvals: ApprovalPolicy::default(),
+            lifecycle: LifecyclePolicy::default(),
         }
     }
 }
@@ -440,6 +493,40 @@ impl Config {
         }
         if self.budget.window_seconds == 0 {
             return Err(invalid("budget.window_seconds", "must be at least 1"));
+        }
+        let lifecycle = &self.lifecycle;
+        for (field, seconds) in [
+            ("alarm_quiet_seconds", lifecycle.alarm_quiet_seconds),
+            (
+                "cloudtrail_quiet_seconds",
+                lifecycle.cloudtrail_quiet_seconds,
+            ),
+            (
+                "log_anomaly_quiet_seconds",
+                lifecycle.log_anomaly_quiet_seconds,
+            ),
+            (
+                "external_alert_quiet_seconds",
+                lifecycle.external_alert_quiet_seconds,
+            ),
+            (
+                "aws_health_quiet_seconds",
+                lifecycle.aws_health_quiet_seconds,
+            ),
+            ("ec2_state_quiet_seconds", lifecycle.ec2_state_quiet_seconds),
+        ] {
+            if !(300..=MAX_QUIET_SECONDS).contains(&seconds) {
+                return Err(invalid(
+                    &format!("lifecycle.{field}"),
+                    &format!("must be between 300 and {MAX_QUIET_SECONDS} (30 days)"),
+                ));
+            }
+        }
+        if !(60..=86_400).contains(&lifecycle.recheck_seconds) {
+            return Err(invalid(
+                "lifecycle.recheck_seconds",
+                "must be between 60 and 86400",
+            ));
         }
         if self.dedup_ttl_seconds < 3600 {
             return Err(invalid(

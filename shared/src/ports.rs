@@ -217,31 +217,14 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Vec<Incident>, StoreError>;
     /// Incidents, most recently updated first.
     async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError>;
-    /// Incidents in one of `statuses` last written before `updated_before`, least recently
-    /// written first, at most `limit` per status: what the reconciler sweeps for stalled work.
-    /// The default filters `list_incidents`; the DynamoDB adapter reads a key range of its
-    /// status index instead.
-    async fn incidents_updated_before(
+    /// Open incidents whose [`Incident::next_check_at`] is at or before `due_by`, soonest due
+    /// first, at most `limit`: exactly the incidents the reconciler has work on. Closed
+    /// incidents are never listed (the DynamoDB adapter keeps a sparse index of open ones).
+    async fn incidents_due(
         &self,
-        statuses: &[IncidentStatus],
-        updated_before: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Incident>, StoreError> {
-        let mut found = self
-            .list_incidents(&IncidentQuery {
-                statuses: Some(statuses.to_vec()),
-                limit: usize::MAX,
-            })
-            .await?;
-        found.retain(|incident| incident.updated_at < updated_before);
-        found.sort_by(|a, b| {
-            a.updated_at
-                .cmp(&b.updated_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        found.truncate(limit.saturating_mul(statuses.len().max(1)));
-        Ok(found)
-    }
+    ) -> Result<Vec<Incident>, StoreError>;
     async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError>;
     async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError>;
     async fn budget_usage(

@@ -7,15 +7,16 @@
 use crate::config::RecoveryPolicy;
 use crate::correlation::CorrelationId;
 use crate::incident::update_incident;
-use crate::incident::{AuditEntry, AuditKind, Incident, IncidentStatus};
+use crate::incident::{AuditEntry, AuditKind, Incident, IncidentStatus, IncidentTiming};
 use crate::intake::{Intake, IntakeError, Outcome};
+use crate::lifecycle::{self, DueWork};
 use crate::ports::WorkflowError;
 use crate::signal::{Normalised, normalise};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who the audit trail says acted when the reconciler changed an incident.
 pub const ACTOR: &str = "argus/reconciler";
@@ -224,7 +225,7 @@ pub struct ReconcileLimits {
     pub max_redrives: usize,
     /// Overdue incidents escalated per run.
     pub max_escalations: usize,
-    /// Incidents read per status when looking for stalled and overdue ones.
+    /// Due incidents read per run (from the sparse index of open incidents, soonest due first).
     pub scan_limit: usize,
     /// No new signal or re-drive (each may wait on the analyst) starts closer than this to the
     /// invocation's deadline: the Bedrock timeout and a margin.
@@ -304,6 +305,14 @@ pub struct ReconcileReport {
     pub redriven: Vec<CorrelationId>,
     /// Overdue incidents handed to people.
     pub escalated: Vec<CorrelationId>,
+    /// Incidents that ended after their quiet period.
+    pub auto_resolved: Vec<CorrelationId>,
+    /// Suppressed incidents decided again: their maintenance window ended while the problem
+    /// went on.
+    pub redecided: Vec<CorrelationId>,
+    /// Due incidents that could not be settled yet and were given a later look (a window still
+    /// on, an alarm still in ALARM).
+    pub deferred: usize,
     pub failures: Vec<ReconcileFailure>,
 }
 
@@ -352,15 +361,35 @@ impl Reconciler<'_> {
     pub async fn run(&self, deadline: Option<DateTime<Utc>>) -> ReconcileReport {
         let mut report = ReconcileReport::default();
         let stop_at = deadline.map(|at| at - Duration::seconds(self.limits.time_reserve_seconds));
-        self.missed_alarms(&mut report, stop_at).await;
-        self.stalled_incidents(&mut report, stop_at).await;
-        self.overdue_incidents(&mut report).await;
+        let alarms = match self.alarms.alarms_in_alarm().await {
+            Ok(alarms) => Some(alarms),
+            Err(error) => {
+                report.failed("alarms", &error.into());
+                None
+            }
+        };
+        if let Some(alarms) = &alarms {
+            self.missed_alarms(alarms, &mut report, stop_at).await;
+        }
+        // The alarms in ALARM right now, as the origins incidents know them by; unknown when
+        // the listing failed, and then no alarm incident is taken for quiet.
+        let firing: Option<BTreeSet<String>> = alarms.map(|alarms| {
+            alarms
+                .iter()
+                .filter(|alarm| alarm.state == "ALARM")
+                .map(|alarm| format!("alarm:{}", alarm.arn))
+                .collect()
+        });
+        self.due_incidents(&mut report, stop_at, firing.as_ref())
+            .await;
         tracing::info!(
             alarms_in_alarm = report.alarms_in_alarm,
             alarms_covered = report.alarms_covered,
             incidents_opened = report.incidents_opened.len(),
             redriven = report.redriven.len(),
             escalated = report.escalated.len(),
+            auto_resolved = report.auto_resolved.len(),
+            redecided = report.redecided.len(),
             failures = report.failures.len(),
             "reconciliation finished"
         );
@@ -372,11 +401,12 @@ impl Reconciler<'_> {
         stop_at.is_none_or(|stop_at| self.intake.clock.now() < stop_at)
     }
 
-    async fn missed_alarms(&self, report: &mut ReconcileReport, stop_at: Option<DateTime<Utc>>) {
-        let alarms = match self.alarms.alarms_in_alarm().await {
-            Ok(alarms) => alarms,
-            Err(error) => return report.failed("alarms", &error.into()),
-        };
+    async fn missed_alarms(
+        &self,
+        alarms: &[AlarmSnapshot],
+        report: &mut ReconcileReport,
+        stop_at: Option<DateTime<Utc>>,
+    ) {
         let mut taken = 0;
         for alarm in alarms.iter().filter(|alarm| alarm.state == "ALARM") {
             report.alarms_in_alarm += 1;
@@ -444,82 +474,232 @@ impl Reconciler<'_> {
         ))
     }
 
-    /// Incidents that stopped before their decision or workflow start (a crash, a throttled
-    /// StartExecution) for longer than `resume_after_seconds`: picked up where they stopped.
-    async fn stalled_incidents(
+    /// Every open incident whose next check has come (the store's sparse index of open
+    /// incidents, soonest due first): stalled ones are resumed, overdue workflows escalated,
+    /// suppressed ones looked at again, quiet ones ended.
+    async fn due_incidents(
         &self,
         report: &mut ReconcileReport,
         stop_at: Option<DateTime<Utc>>,
+        firing: Option<&BTreeSet<String>>,
     ) {
         let intake = &self.intake;
         let now = intake.clock.now();
-        let cutoff = now - Duration::seconds(intake.config.resume_after_seconds as i64);
-        // Every open status a decision can leave an incident in without its workflow; a
-        // suppressed incident never starts one.
-        let open: Vec<IncidentStatus> = IncidentStatus::ALL
-            .into_iter()
-            .filter(|status| status.is_open() && *status != IncidentStatus::Suppressed)
-            .collect();
-        let candidates = match intake
+        let due = match intake
             .store
-            .incidents_updated_before(&open, cutoff, self.limits.scan_limit)
+            .incidents_due(now, self.limits.scan_limit)
             .await
         {
-            Ok(candidates) => candidates,
+            Ok(due) => due,
             Err(error) => return report.failed("incidents", &error.into()),
         };
-        for incident in candidates
-            .iter()
-            .filter(|incident| crate::intake::needs_work(incident))
-        {
-            if report.redriven.len() >= self.limits.max_redrives || !self.has_time(stop_at) {
-                break;
-            }
-            match intake.resume_stalled(&incident.id, ACTOR).await {
-                Ok(Some(_)) => {
-                    tracing::info!(correlation_id = %incident.id, "stalled incident re-driven");
-                    report.redriven.push(incident.id.clone());
+        for incident in &due {
+            // A record from before incidents carried their timing gets today's first, then is
+            // judged by it in the same run.
+            let timed;
+            let incident = if lifecycle::due_work(incident) == DueWork::RecordTiming {
+                match self.record_timing(incident).await {
+                    Ok(Some(updated)) if updated.next_check_at().is_some_and(|at| at <= now) => {
+                        timed = updated;
+                        &timed
+                    }
+                    Ok(_) => continue,
+                    Err(error) => {
+                        report.failed(incident.id.to_string(), &error);
+                        continue;
+                    }
                 }
-                Ok(None) => {}
-                Err(error) => report.failed(incident.id.to_string(), &error.into()),
+            } else {
+                incident
+            };
+            let result = match lifecycle::due_work(incident) {
+                DueWork::RecordTiming => Ok(()),
+                DueWork::Resume => {
+                    if report.redriven.len() >= self.limits.max_redrives || !self.has_time(stop_at)
+                    {
+                        continue;
+                    }
+                    match intake.resume_stalled(&incident.id, ACTOR).await {
+                        Ok(Some(_)) => {
+                            tracing::info!(correlation_id = %incident.id, "stalled incident re-driven");
+                            report.redriven.push(incident.id.clone());
+                            Ok(())
+                        }
+                        Ok(None) => Ok(()),
+                        Err(error) => Err(error.into()),
+                    }
+                }
+                DueWork::Overdue => {
+                    let deadline = workflow_deadline(&intake.config.recovery);
+                    let overdue = incident
+                        .execution
+                        .as_ref()
+                        .is_some_and(|execution| now > execution.started_at + deadline);
+                    if !overdue || report.escalated.len() >= self.limits.max_escalations {
+                        continue;
+                    }
+                    match self.escalate_overdue(incident, deadline).await {
+                        Ok(true) => {
+                            report.escalated.push(incident.id.clone());
+                            Ok(())
+                        }
+                        Ok(false) => Ok(()),
+                        Err(error) => Err(error),
+                    }
+                }
+                DueWork::Recheck => {
+                    if !self.has_time(stop_at) {
+                        continue;
+                    }
+                    self.recheck_suppressed(incident, firing, report).await
+                }
+                DueWork::Quiet => self.end_if_quiet(incident, firing, report).await,
+            };
+            if let Err(error) = result {
+                report.failed(incident.id.to_string(), &error);
             }
         }
     }
 
-    /// Incidents awaiting approval or recovering whose execution started longer ago than the
-    /// workflow can run. The execution's status goes on the record; the incident is escalated
-    /// to people and nothing is re-run, because whether the action already ran is unknown.
-    async fn overdue_incidents(&self, report: &mut ReconcileReport) {
+    /// A record from before incidents carried their timing: it gets today's, and is due again
+    /// by it.
+    async fn record_timing(&self, incident: &Incident) -> Result<Option<Incident>, ReconcileError> {
+        let intake = &self.intake;
+        let timing = IncidentTiming::from_config(intake.config, incident.source);
+        let written = update_incident(intake.store, intake.clock, &incident.id, None, |current| {
+            if current.timing.is_some() || !current.status.is_open() {
+                return Vec::new();
+            }
+            current.timing = Some(timing.clone());
+            vec![AuditEntry::new(
+                ACTOR,
+                AuditKind::StatusChanged,
+                "lifecycle timing recorded from the configuration",
+                json!({"timing": timing}),
+            )]
+        })
+        .await?;
+        Ok(written)
+    }
+
+    /// Whether an origin of the incident is still firing: for an alarm, what DescribeAlarms says
+    /// now when it could be read; otherwise the incident's own record of it.
+    fn still_firing(incident: &Incident, firing: Option<&BTreeSet<String>>) -> Vec<String> {
+        incident
+            .origins
+            .iter()
+            .filter(
+                |(origin, state)| match (origin.starts_with("alarm:"), firing) {
+                    (true, Some(firing)) => firing.contains(origin.as_str()),
+                    _ => state.firing,
+                },
+            )
+            .map(|(origin, _)| origin.clone())
+            .collect()
+    }
+
+    /// A suppressed incident whose maintenance window has ended while its problem goes on is
+    /// decided again; while the window is on, it is looked at again later.
+    async fn recheck_suppressed(
+        &self,
+        incident: &Incident,
+        firing: Option<&BTreeSet<String>>,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
         let intake = &self.intake;
         let now = intake.clock.now();
-        let deadline = workflow_deadline(&intake.config.recovery);
-        let statuses = [IncidentStatus::AwaitingApproval, IncidentStatus::Recovering];
-        // Signals attached to a running incident move its `updated_at`, so every incident in
-        // these statuses is read (a few: each has a live workflow) and judged by its start.
-        let candidates = match intake
-            .store
-            .incidents_updated_before(&statuses, now, self.limits.scan_limit)
-            .await
+        if let Some(window) =
+            intake
+                .config
+                .active_maintenance(incident.resource.as_str(), &incident.signature, now)
         {
-            Ok(candidates) => candidates,
-            Err(error) => return report.failed("incidents", &error.into()),
-        };
-        for incident in &candidates {
-            let Some(execution) = &incident.execution else {
-                continue;
-            };
-            if now <= execution.started_at + deadline {
-                continue;
-            }
-            if report.escalated.len() >= self.limits.max_escalations {
-                break;
-            }
-            match self.escalate_overdue(incident, deadline).await {
-                Ok(true) => report.escalated.push(incident.id.clone()),
-                Ok(false) => {}
-                Err(error) => report.failed(incident.id.to_string(), &error),
-            }
+            let summary = format!("maintenance window `{}` is still on", window.name);
+            let at = now + lifecycle::recheck_after(incident);
+            return self.look_again(incident, summary, at, report).await;
         }
+        let clears_itself = lifecycle::source_clears(incident.source);
+        let still = Self::still_firing(incident, firing);
+        if clears_itself && !still.is_empty() {
+            if intake.redecide(&incident.id, ACTOR).await?.is_some() {
+                tracing::info!(correlation_id = %incident.id, "maintenance over; incident decided again");
+                report.redecided.push(incident.id.clone());
+            }
+            return Ok(());
+        }
+        // Nothing is firing any more, or the source never clears: the quiet period decides.
+        self.end_if_quiet(incident, firing, report).await
+    }
+
+    /// Ends an incident whose quiet period has passed, unless one of its alarms is still in
+    /// ALARM (or cannot be read): then it is looked at again after another quiet period.
+    async fn end_if_quiet(
+        &self,
+        incident: &Incident,
+        firing: Option<&BTreeSet<String>>,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
+        let intake = &self.intake;
+        let now = intake.clock.now();
+        if lifecycle::quiet_until(incident).is_some_and(|until| until > now) {
+            return Ok(());
+        }
+        let alarms_unknown = firing.is_none()
+            && incident
+                .origins
+                .iter()
+                .any(|(origin, state)| origin.starts_with("alarm:") && state.firing);
+        let still: Vec<String> = Self::still_firing(incident, firing)
+            .into_iter()
+            .filter(|origin| origin.starts_with("alarm:"))
+            .collect();
+        if alarms_unknown || !still.is_empty() {
+            let (summary, at) = if alarms_unknown {
+                (
+                    "quiet, but its alarms could not be read".to_string(),
+                    now + lifecycle::recheck_after(incident),
+                )
+            } else {
+                (
+                    format!("quiet, but {} still in ALARM", still.join(", ")),
+                    now + lifecycle::quiet_period(incident),
+                )
+            };
+            return self.look_again(incident, summary, at, report).await;
+        }
+        if lifecycle::auto_resolve(intake.store, intake.clock, &incident.id, ACTOR).await? {
+            tracing::info!(correlation_id = %incident.id, "quiet incident auto-resolved");
+            report.auto_resolved.push(incident.id.clone());
+        }
+        Ok(())
+    }
+
+    async fn look_again(
+        &self,
+        incident: &Incident,
+        why: String,
+        at: DateTime<Utc>,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
+        let intake = &self.intake;
+        let watched = incident.revision;
+        let written = update_incident(intake.store, intake.clock, &incident.id, None, |current| {
+            // Only the state this was judged on: anything written meanwhile is judged next run.
+            if current.revision != watched || !current.status.is_open() {
+                return Vec::new();
+            }
+            current.look_again_at = Some(at);
+            vec![AuditEntry::new(
+                ACTOR,
+                AuditKind::StatusChanged,
+                format!("looked at: {why}; looking again at {}", at.to_rfc3339()),
+                json!({"look_again_at": at}),
+            )]
+        })
+        .await?;
+        if written.is_some() {
+            report.deferred += 1;
+        }
+        Ok(())
     }
 
     async fn escalate_overdue(

@@ -945,12 +945,12 @@ pub mod reconcile {
         }
     }
 
-    /// What the reconciler's sweep needs from `IncidentStore::incidents_updated_before`, for
-    /// every adapter: only the statuses asked for, only incidents written before the cutoff,
-    /// least recently written first, at most `limit` per status. The store must hold no other
-    /// incidents.
-    pub async fn stale_listing_conformance(store: &dyn crate::ports::IncidentStore, label: &str) {
-        use crate::incident::IncidentStatus;
+    /// What the reconciler needs from `IncidentStore::incidents_due`, for every adapter: only
+    /// open incidents, only those due by the time asked, soonest due first, at most `limit`.
+    /// The store must hold no other incidents.
+    pub async fn due_listing_conformance(store: &dyn crate::ports::IncidentStore, label: &str) {
+        use crate::incident::{AuditEntry, AuditKind, IncidentStatus};
+        use crate::ports::{IncidentWrite, WriteOutcome};
         let run = super::unique(label);
         let t0 = super::epoch();
         let mut opened = Vec::new();
@@ -959,46 +959,106 @@ pub mod reconcile {
             let signal = super::alarm_signal(
                 &format!("ec2:instance/i-{run}-{n}"),
                 "alarm:AWS/EC2/StatusCheckFailed",
-                &format!("{run}-stale-{n}"),
+                &format!("{run}-due-{n}"),
                 at,
                 crate::signal::SignalEffect::Opens,
             );
-            opened.push(super::open(store, &signal, at).await.1.incident.id);
+            opened.push(super::open(store, &signal, at).await.1.incident);
         }
-        let listed = |before: DateTime<Utc>, statuses: Vec<IncidentStatus>, limit: usize| async move {
+        let listed = |due_by: DateTime<Utc>, limit: usize| async move {
             store
-                .incidents_updated_before(&statuses, before, limit)
+                .incidents_due(due_by, limit)
                 .await
                 .unwrap()
                 .into_iter()
                 .map(|incident| incident.id)
                 .collect::<Vec<_>>()
         };
-        let open = vec![IncidentStatus::Open];
+        let ids: Vec<_> = opened.iter().map(|incident| incident.id.clone()).collect();
         assert_eq!(
-            listed(t0 + chrono::Duration::seconds(25), open.clone(), 10).await,
-            opened,
-            "oldest first, all written before the cutoff"
+            listed(t0 + chrono::Duration::seconds(25), 10).await,
+            ids,
+            "soonest due first, all due by then"
         );
         assert_eq!(
-            listed(t0 + chrono::Duration::seconds(15), open.clone(), 10).await,
-            opened[..2].to_vec(),
-            "nothing written at or after the cutoff"
+            listed(t0 + chrono::Duration::seconds(10), 10).await,
+            ids[..2].to_vec(),
+            "due exactly at the time asked is due; later is not"
         );
         assert_eq!(
-            listed(t0 + chrono::Duration::seconds(25), open.clone(), 1).await,
-            opened[..1].to_vec(),
-            "at most the limit, the oldest"
+            listed(t0 + chrono::Duration::seconds(25), 1).await,
+            ids[..1].to_vec(),
+            "at most the limit, the soonest"
         );
-        assert!(
-            listed(
-                t0 + chrono::Duration::seconds(25),
-                vec![IncidentStatus::Recovering],
-                10
-            )
-            .await
-            .is_empty(),
-            "only the statuses asked for"
+        // Closing the first takes it out; giving the second a later look moves it behind.
+        let mut first = opened[0].clone();
+        let revision = first.revision;
+        first.revision += 1;
+        first
+            .transition(IncidentStatus::Resolved, t0 + chrono::Duration::seconds(30))
+            .unwrap();
+        let audit = [first.audit(
+            AuditEntry::new(
+                "test",
+                AuditKind::StatusChanged,
+                "resolved",
+                serde_json::json!({}),
+            ),
+            t0 + chrono::Duration::seconds(30),
+        )];
+        let write = IncidentWrite {
+            incident: &first,
+            expected_revision: revision,
+            closes: true,
+            claim: None,
+            signal: None,
+            audit: &audit,
+            origin_clear: None,
+        };
+        assert_eq!(
+            store.write_incident(write).await.unwrap(),
+            WriteOutcome::Written
+        );
+        let mut second = opened[1].clone();
+        let revision = second.revision;
+        second.revision += 1;
+        second.timing = Some(crate::incident::IncidentTiming {
+            resume_after_seconds: 3600,
+            quiet_seconds: 3600,
+            workflow_deadline_seconds: 3600,
+            recheck_seconds: 60,
+        });
+        let audit = [second.audit(
+            AuditEntry::new(
+                "test",
+                AuditKind::StatusChanged,
+                "timed",
+                serde_json::json!({}),
+            ),
+            t0 + chrono::Duration::seconds(30),
+        )];
+        let write = IncidentWrite {
+            incident: &second,
+            expected_revision: revision,
+            closes: false,
+            claim: None,
+            signal: None,
+            audit: &audit,
+            origin_clear: None,
+        };
+        assert_eq!(
+            store.write_incident(write).await.unwrap(),
+            WriteOutcome::Written
+        );
+        assert_eq!(
+            listed(t0 + chrono::Duration::hours(2), 10).await,
+            vec![ids[2].clone(), ids[1].clone()],
+            "a closed incident is never due; the order follows each one's due time"
+        );
+        assert_eq!(
+            listed(t0 + chrono::Duration::seconds(60), 10).await,
+            vec![ids[2].clone()],
+            "not before its own due time"
         );
     }
 

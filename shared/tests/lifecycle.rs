@@ -175,3 +175,238 @@ async fn a_retried_alarm_older_than_the_state_known_changes_nothing() {
     let incident = harness.store.incident(&id).await.unwrap().unwrap();
     assert_eq!(incident.status, IncidentStatus::Resolved);
 }
+
+// ---------------------------------------------------------------- every incident ends
+
+mod ending {
+    use super::*;
+    use argus::config::{MaintenanceWindow, Schedule};
+    use argus::lifecycle::{ResolveError, ResolveOutcome, resolve_incident};
+    use argus::reconcile::{AlarmSnapshot, ReconcileLimits, ReconcileReport, Reconciler};
+    use argus::testing::reconcile::{FakeAlarms, FakeExecutions, cpu_alarm};
+    use support::sample;
+
+    fn run<'a>(
+        harness: &'a Harness,
+        alarms: &'a FakeAlarms,
+        executions: &'a FakeExecutions,
+    ) -> Reconciler<'a> {
+        Reconciler {
+            intake: harness.intake(),
+            alarms,
+            executions,
+            limits: ReconcileLimits::default(),
+        }
+    }
+
+    async fn sweep(harness: &Harness, alarms: Vec<AlarmSnapshot>) -> ReconcileReport {
+        let alarms = FakeAlarms::with(alarms);
+        let executions = FakeExecutions::default();
+        run(harness, &alarms, &executions).run(None).await
+    }
+
+    #[tokio::test]
+    async fn a_cloudtrail_incident_that_nothing_clears_ends_after_its_quiet_period() {
+        let harness = Harness::new(Config::default());
+        let report = harness
+            .deliver(&sample("cloudtrail/ec2-TerminateInstances.json"))
+            .await
+            .unwrap();
+        let id = report.signals[0].correlation_id.clone().unwrap();
+        let quiet = harness.config.lifecycle.cloudtrail_quiet_seconds as i64;
+        // Before the quiet period has passed, nothing ends it.
+        harness.advance(quiet - 60);
+        let early = sweep(&harness, Vec::new()).await;
+        assert!(early.auto_resolved.is_empty(), "{early:?}");
+        assert!(
+            harness
+                .store
+                .incident(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .is_open()
+        );
+        // After it, the incident resolves, says why, and releases its guard.
+        harness.advance(120);
+        let late = sweep(&harness, Vec::new()).await;
+        assert_eq!(late.auto_resolved, vec![id.clone()], "{late:?}");
+        let incident = harness.store.incident(&id).await.unwrap().unwrap();
+        assert_eq!(incident.status, IncidentStatus::Resolved);
+        assert!(incident.resolution.unwrap().contains("auto-resolved"));
+        let again = harness
+            .deliver(&sample("cloudtrail/ec2-TerminateInstances.json"))
+            .await
+            .unwrap();
+        assert_eq!(
+            again.signals[0].outcome,
+            Outcome::Duplicate,
+            "the same call is still a duplicate"
+        );
+        let trail = harness.store.audit_trail(&id).await.unwrap();
+        assert!(
+            trail
+                .iter()
+                .any(|record| record.summary.starts_with("auto-resolved"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_alarm_incident_is_not_ended_while_its_alarm_is_still_in_alarm() {
+        let harness = Harness::new(Config::default());
+        let alarm = cpu_alarm("i-0still", at(0));
+        let report = harness.deliver(&alarm.to_event()).await.unwrap();
+        let id = report.signals[0].correlation_id.clone().unwrap();
+        // Nobody answers the approval: past the workflow's worst case it is escalated.
+        let deadline = argus::reconcile::workflow_deadline(&harness.config.recovery);
+        harness.clock.advance(deadline + Duration::seconds(1));
+        let overdue = sweep(&harness, vec![alarm.clone()]).await;
+        assert_eq!(overdue.escalated, vec![id.clone()], "{overdue:?}");
+        harness.advance(harness.config.lifecycle.alarm_quiet_seconds as i64 + 60);
+        // GIVEN DescribeAlarms still says ALARM THEN the incident is looked at again later.
+        let still = sweep(&harness, vec![alarm.clone()]).await;
+        assert!(still.auto_resolved.is_empty(), "{still:?}");
+        assert_eq!(still.deferred, 1, "{still:?}");
+        assert!(
+            harness
+                .store
+                .incident(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .is_open()
+        );
+        // GIVEN its OK was missed (the alarm is no longer in ALARM) THEN it ends at the next look.
+        harness.advance(harness.config.lifecycle.alarm_quiet_seconds as i64 + 60);
+        let gone = sweep(&harness, Vec::new()).await;
+        assert_eq!(gone.auto_resolved, vec![id.clone()], "{gone:?}");
+    }
+
+    #[tokio::test]
+    async fn a_suppressed_incident_is_decided_again_when_its_window_ends_while_the_alarm_fires() {
+        let config = Config {
+            maintenance_windows: vec![MaintenanceWindow {
+                name: "patching".into(),
+                resources: vec!["ec2:instance/*".into()],
+                signatures: vec![],
+                schedule: Schedule::Once {
+                    starts_at: epoch() - Duration::hours(1),
+                    ends_at: epoch() + Duration::hours(1),
+                },
+            }],
+            ..Config::default()
+        };
+        let harness = Harness::new(config);
+        let alarm = cpu_alarm("i-0patched", at(0));
+        let report = harness.deliver(&alarm.to_event()).await.unwrap();
+        let id = report.signals[0].correlation_id.clone().unwrap();
+        assert_eq!(
+            report.signals[0].incident_status,
+            Some(IncidentStatus::Suppressed)
+        );
+        assert_eq!(harness.starts(), 0);
+        // While the window is on, the reconciler only looks again later.
+        harness.advance(1800);
+        let during = sweep(&harness, vec![alarm.clone()]).await;
+        assert!(during.redecided.is_empty(), "{during:?}");
+        assert_eq!(harness.starts(), 0);
+        // After it, with the alarm still in ALARM, the incident is decided and its workflow starts.
+        harness.advance(3600);
+        let after = sweep(&harness, vec![alarm.clone()]).await;
+        assert_eq!(after.redecided, vec![id.clone()], "{after:?}");
+        assert_eq!(
+            harness.starts(),
+            1,
+            "the workflow starts once the window is over"
+        );
+        let incident = harness.store.incident(&id).await.unwrap().unwrap();
+        assert!(!incident.decision.unwrap().suppressed);
+        let again = sweep(&harness, vec![alarm]).await;
+        assert!(again.redecided.is_empty(), "decided once: {again:?}");
+        assert_eq!(harness.starts(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_person_resolves_an_incident_with_a_reason_and_the_next_problem_opens_anew() {
+        let harness = Harness::new(Config::default());
+        let report = harness
+            .deliver(&sample("cloudtrail/ec2-TerminateInstances.json"))
+            .await
+            .unwrap();
+        let id = report.signals[0].correlation_id.clone().unwrap();
+        let intake = harness.intake();
+        assert_eq!(
+            resolve_incident(intake.store, intake.clock, &id, "alice", "  \u{1b}\u{7} ").await,
+            Err(ResolveError::NoReason),
+            "a reason is required, and control characters are no reason"
+        );
+        assert_eq!(
+            resolve_incident(
+                intake.store,
+                intake.clock,
+                &id,
+                "alice",
+                "terminated on purpose"
+            )
+            .await
+            .unwrap(),
+            ResolveOutcome::Resolved
+        );
+        let incident = harness.store.incident(&id).await.unwrap().unwrap();
+        assert_eq!(incident.status, IncidentStatus::Resolved);
+        assert_eq!(
+            incident.resolution.as_deref(),
+            Some("resolved by alice: terminated on purpose")
+        );
+        assert_eq!(
+            resolve_incident(intake.store, intake.clock, &id, "bob", "again")
+                .await
+                .unwrap(),
+            ResolveOutcome::AlreadyClosed {
+                status: IncidentStatus::Resolved
+            }
+        );
+        assert!(
+            harness
+                .store
+                .open_incident_for(&incident.resource, &incident.signature)
+                .await
+                .unwrap()
+                .is_none(),
+            "the open guard is released"
+        );
+    }
+
+    #[tokio::test]
+    async fn long_lived_incidents_do_not_hide_a_newer_stalled_one() {
+        let harness = Harness::new(Config::default());
+        // GIVEN more long-lived open incidents than one run reads, all waiting on approval
+        let limits = ReconcileLimits::default();
+        for n in 0..(limits.scan_limit + 10) {
+            harness
+                .deliver(&alarm_event("ALARM", at(0), &format!("i-0old{n:04}")))
+                .await
+                .unwrap();
+        }
+        // AND a newer incident whose workflow start failed
+        harness.advance(600);
+        harness
+            .workflow
+            .failing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let stalled = harness
+            .deliver(&alarm_event("ALARM", at(10), "i-0newstall"))
+            .await;
+        assert!(stalled.is_err(), "the start failed");
+        harness
+            .workflow
+            .failing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        // WHEN the reconciler runs after the grace period THEN it finds and re-drives it.
+        harness.advance(harness.config.resume_after_seconds as i64 + 1);
+        let report = sweep(&harness, Vec::new()).await;
+        assert_eq!(report.redriven.len(), 1, "{report:?}");
+    }
+}

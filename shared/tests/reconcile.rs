@@ -16,7 +16,7 @@ use argus::reconcile::{
 use argus::signal::{Normalised, Signal, normalise};
 use argus::testing::epoch;
 use argus::testing::reconcile::{
-    FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, stale_listing_conformance,
+    FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, due_listing_conformance,
 };
 use chrono::Duration;
 use serde_json::Value;
@@ -464,5 +464,5 @@ async fn no_analysis_starts_within_the_time_reserve_of_the_deadline() {
 #[tokio::test]
 async fn the_embedded_store_lists_stale_incidents_as_the_sweep_needs() {
     let harness = Harness::new(Config::default());
-    stale_listing_conformance(&harness.store, "embedded").await;
+    due_listing_conformance(&harness.store, "embedded").await;
 }

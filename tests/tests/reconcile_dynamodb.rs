@@ -13,7 +13,7 @@ use argus::reconcile::{ReconcileLimits, ReconcileReport, Reconciler};
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::epoch;
 use argus::testing::reconcile::{
-    FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, stale_listing_conformance,
+    FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, due_listing_conformance,
 };
 use argus_integration_tests::workflow::RecordingWorkflow;
 use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
@@ -99,7 +99,7 @@ async fn the_status_index_lists_stale_incidents_as_the_sweep_needs() {
     let Some(store) = store("the_status_index_lists_stale_incidents").await else {
         return;
     };
-    stale_listing_conformance(&store, "dynamodb").await;
+    due_listing_conformance(&store, "dynamodb").await;
 }
 
 #[tokio::test]

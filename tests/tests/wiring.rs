@@ -380,7 +380,7 @@ fn expect(
 ) {
     if found.as_deref() != Some(wanted) {
         problems.push(format!(
-            "{file}: {item} is {found:?}, but shared/src/store/dynamodb.rs (schema) uses `{wanted}`"
+            "{file}: {item} is {found:?}, but shared/src/store/dynamodb/mod.rs (schema) uses `{wanted}`"
         ));
     }
 }
@@ -404,6 +404,7 @@ fn tables_match_the_dynamodb_adapter_schema() {
                     schema::BY_STATUS_PK,
                     schema::BY_STATUS_SK,
                 ),
+                (schema::BY_DUE_INDEX, schema::BY_DUE_PK, schema::BY_DUE_SK),
             ],
         ),
         ("patterns", vec![]),

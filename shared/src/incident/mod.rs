@@ -141,6 +141,46 @@ pub struct Incident {
     /// none; a clearing signal then resolves them as before.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub origins: BTreeMap<String, OriginState>,
+    /// The lifecycle timing in force when the incident opened, so that when it next needs a
+    /// look ([`Incident::next_check_at`]) is a property of the record, indexed alike by every
+    /// store. Records written before the field existed have none: they are due at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<IncidentTiming>,
+    /// Not before this: the reconciler looked and could not settle the incident yet (its
+    /// maintenance window is still on, its alarm still in ALARM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_again_at: Option<DateTime<Utc>>,
+}
+
+/// Seconds, copied from the configuration when the incident opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentTiming {
+    /// An incident stopped before its decision or workflow start this long is picked up again.
+    pub resume_after_seconds: u64,
+    /// With no new signal for this long (per kind of source), the incident auto-resolves.
+    pub quiet_seconds: u64,
+    /// A recovery workflow still running this long after its start has lost its outcome.
+    pub workflow_deadline_seconds: u64,
+    /// How soon to look again at an incident that could not be settled.
+    pub recheck_seconds: u64,
+}
+
+impl IncidentTiming {
+    pub fn from_config(config: &crate::config::Config, source: SignalSource) -> Self {
+        Self {
+            resume_after_seconds: config.resume_after_seconds,
+            quiet_seconds: config.lifecycle.quiet_seconds(source),
+            workflow_deadline_seconds: u64::try_from(
+                crate::reconcile::workflow_deadline(&config.recovery).num_seconds(),
+            )
+            .unwrap_or(u64::MAX),
+            recheck_seconds: config.lifecycle.recheck_seconds,
+        }
+    }
+}
+
+fn seconds(value: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX / 1000))
 }
 
 /// What one origin last said, by its own clock.
@@ -260,6 +300,8 @@ impl Incident {
                 next_seq: 0,
                 hash: genesis,
             },
+            timing: None,
+            look_again_at: None,
             origins: BTreeMap::from([(
                 signal.origin_key(),
                 OriginState {
@@ -327,6 +369,45 @@ impl Incident {
                 }
             }
         }
+    }
+
+    /// Whether the incident has path left to run before its workflow: no decision yet, or a
+    /// decision that should start a workflow and none was started.
+    pub fn needs_work(&self) -> bool {
+        match &self.decision {
+            None => true,
+            Some(decision) => !decision.suppressed && self.execution.is_none(),
+        }
+    }
+
+    /// When the incident next needs the reconciler: to resume it if it stalled, to settle a
+    /// workflow that outlived its worst case, to look again at a suppressed one, or to end it
+    /// after a quiet period. `None` once it is closed: only open incidents are ever due.
+    pub fn next_check_at(&self) -> Option<DateTime<Utc>> {
+        if !self.status.is_open() {
+            return None;
+        }
+        let Some(timing) = &self.timing else {
+            return Some(self.opened_at);
+        };
+        let due = if self.needs_work() {
+            self.last_progress() + seconds(timing.resume_after_seconds)
+        } else if self.status == IncidentStatus::Suppressed {
+            self.look_again_at
+                .unwrap_or(self.last_progress() + seconds(timing.recheck_seconds))
+        } else if let (
+            IncidentStatus::AwaitingApproval | IncidentStatus::Recovering,
+            Some(execution),
+        ) = (self.status, &self.execution)
+        {
+            execution.started_at + seconds(timing.workflow_deadline_seconds)
+        } else {
+            let quiet_from = self.last_signal_at.max(self.last_progress());
+            let quiet_until = quiet_from + seconds(timing.quiet_seconds);
+            self.look_again_at
+                .map_or(quiet_until, |not_before| not_before.max(quiet_until))
+        };
+        Some(due)
     }
 
     /// When the incident last moved along its path (see `progressed_at`).

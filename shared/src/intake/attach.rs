@@ -19,6 +19,7 @@ impl Intake<'_> {
             );
             note_correlation(&id);
             let mut incident = Incident::open(id.clone(), signal, now);
+            incident.timing = Some(IncidentTiming::from_config(self.config, signal.source));
             let audit = [incident.audit(
                 AuditEntry::new(ACTOR, AuditKind::IncidentOpened, format!("opened by {}: {}", signal.source.label(), signal.title), json!({"source_event_id": signal.source_event_id, "signature": signal.signature, "resource": signal.resource})),
                 now,

@@ -7,7 +7,6 @@ mod decide;
 mod resume;
 
 pub use decide::decision_summary;
-pub(crate) use resume::needs_work;
 
 use crate::analysis::{
     AnalysisContext, ContextInputs, RulesAnalyst, ValidatedAssessment, validate_assessment,
@@ -17,8 +16,8 @@ use crate::config::Config;
 use crate::correlation::CorrelationId;
 use crate::decision::{BudgetState, Decision, DecisionInput, Mode, decide};
 use crate::incident::{
-    AuditEntry, AuditKind, Incident, IncidentStatus, IncidentWriteError, SignalVerdict,
-    TransitionError, update_incident,
+    AuditEntry, AuditKind, Incident, IncidentStatus, IncidentTiming, IncidentWriteError,
+    SignalVerdict, TransitionError, update_incident,
 };
 pub(crate) use crate::incident::{MAX_WRITE_ATTEMPTS, conflict_backoff};
 use crate::ports::{

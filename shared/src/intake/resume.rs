@@ -38,7 +38,7 @@ impl Intake<'_> {
     pub(super) fn is_stalled(&self, incident: &Incident) -> bool {
         let stalled = self.clock.now() - incident.last_progress()
             > Duration::seconds(self.config.resume_after_seconds as i64);
-        incident.status.is_open() && stalled && needs_work(incident)
+        incident.status.is_open() && stalled && incident.needs_work()
     }
 
     /// Claims a stalled incident for resuming: a write, conditional on the revision, that only
@@ -104,12 +104,50 @@ impl Intake<'_> {
             .await
             .map(Some)
     }
-}
 
-/// Whether a stalled incident still has path left to run.
-pub(crate) fn needs_work(incident: &Incident) -> bool {
-    match &incident.decision {
-        None => true,
-        Some(decision) => !decision.suppressed && incident.execution.is_none(),
+    /// Decides a suppressed incident again, for the reconciler once its maintenance window is
+    /// over and the problem goes on: the suppressed decision is set aside (it stays on the audit
+    /// trail) and the path runs from the guards on. `None` when the incident is no longer
+    /// suppressed (another run decided it, or it closed).
+    pub async fn redecide(
+        &self,
+        id: &CorrelationId,
+        actor: &str,
+    ) -> Result<Option<SignalReport>, IntakeError> {
+        note_correlation(id);
+        let Some(first) = self.store.signals(id).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut cleared = false;
+        let Some(incident) = self
+            .update(id, None, |incident| {
+                cleared = incident.status == IncidentStatus::Suppressed
+                    && incident.decision.as_ref().is_some_and(|d| d.suppressed);
+                if !cleared {
+                    return Vec::new();
+                }
+                incident.decision = None;
+                incident.look_again_at = None;
+                incident.progressed_at = Some(self.clock.now());
+                vec![AuditEntry::new(
+                    actor,
+                    AuditKind::Resumed,
+                    "the maintenance window is over and the problem goes on: deciding again",
+                    json!({"redecided": true}),
+                )]
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if !cleared {
+            return Ok(None);
+        }
+        let mut report = SignalReport::new(&first.signal, Outcome::Duplicate);
+        report.correlation_id = Some(id.clone());
+        report.step("resume", format!("incident {id} decided again by {actor}"));
+        self.advance(incident, &first.signal, report)
+            .await
+            .map(Some)
     }
 }

@@ -495,6 +495,26 @@ impl IncidentStore for EmbeddedStore {
         Ok(found)
     }
 
+    async fn incidents_due(
+        &self,
+        due_by: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let incidents: Vec<Incident> =
+            self.read(|txn| all(&txn.open_table(INCIDENTS).map_err(store_error)?, "incident"))?;
+        let mut due: Vec<(DateTime<Utc>, Incident)> = incidents
+            .into_iter()
+            .filter_map(|incident| Some((incident.next_check_at()?, incident)))
+            .filter(|(at, _)| *at <= due_by)
+            .collect();
+        due.sort_by(|(a, first), (b, second)| a.cmp(b).then_with(|| first.id.cmp(&second.id)));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|(_, incident)| incident)
+            .collect())
+    }
+
     async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         let mut found: Vec<Incident> =
             self.read(|txn| all(&txn.open_table(INCIDENTS).map_err(store_error)?, "incident"))?;

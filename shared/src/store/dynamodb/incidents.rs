@@ -327,51 +327,41 @@ impl IncidentStore for DynamoStore {
         Ok(found)
     }
 
-    /// One range query of the status index per status (`gsi2sk` starts with the RFC 3339
-    /// `updated_at`, so the key order is the time order), oldest first.
-    async fn incidents_updated_before(
+    /// One range query of the sparse due index: only open incidents carry its key, sorted by
+    /// their RFC 3339 due time, so the key order is the time order.
+    async fn incidents_due(
         &self,
-        statuses: &[IncidentStatus],
-        updated_before: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError> {
-        let before = updated_before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        // `~` sorts after every correlation id character, so every key due at `due_by` is in.
+        let bound = format!("{}#~", due_key_time(due_by));
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.incidents_table)
+            .index_name(BY_DUE_INDEX)
+            .key_condition_expression("#pk = :pk AND #sk <= :bound")
+            .expression_attribute_names("#pk", BY_DUE_PK)
+            .expression_attribute_names("#sk", BY_DUE_SK)
+            .expression_attribute_values(":pk", s(DUE_PARTITION))
+            .expression_attribute_values(":bound", s(bound))
+            .scan_index_forward(true)
+            .into_paginator()
+            .items()
+            .send();
         let mut found = Vec::new();
-        for status in statuses {
-            let mut start: Option<Item> = None;
-            let mut items: Vec<Item> = Vec::new();
-            while items.len() < limit {
-                let output = self
-                    .client
-                    .query()
-                    .table_name(&self.incidents_table)
-                    .index_name(BY_STATUS_INDEX)
-                    .key_condition_expression("#pk = :pk AND #sk < :before")
-                    .expression_attribute_names("#pk", BY_STATUS_PK)
-                    .expression_attribute_names("#sk", BY_STATUS_SK)
-                    .expression_attribute_values(":pk", s(format!("STATUS#{}", status.as_str())))
-                    .expression_attribute_values(":before", s(before.clone()))
-                    .scan_index_forward(true)
-                    .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|error| sdk_error(&error))?;
-                items.extend(output.items.unwrap_or_default());
-                match output.last_evaluated_key {
-                    Some(last) if !last.is_empty() => start = Some(last),
-                    _ => break,
-                }
-            }
-            for item in &items {
-                found.push(from_document::<Incident>(item, "incident")?);
+        while found.len() < limit {
+            let Some(item) = pages.next().await else {
+                break;
+            };
+            let item = item.map_err(|error| sdk_error(&error))?;
+            let incident: Incident = from_document(&item, "incident")?;
+            // The index is eventually consistent: an incident closed a moment ago may linger.
+            if incident.status.is_open() {
+                found.push(incident);
             }
         }
-        found.sort_by(|a, b| {
-            a.updated_at
-                .cmp(&b.updated_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
         Ok(found)
     }
 

@@ -45,6 +45,11 @@ pub mod schema {
     pub const BY_STATUS_INDEX: &str = "by-status";
     pub const BY_STATUS_PK: &str = "gsi2pk";
     pub const BY_STATUS_SK: &str = "gsi2sk";
+    /// Sparse: only open incidents carry its keys, sorted by when each next needs a look.
+    pub const BY_DUE_INDEX: &str = "by-due";
+    pub const BY_DUE_PK: &str = "gsi3pk";
+    pub const BY_DUE_SK: &str = "gsi3sk";
+    pub const DUE_PARTITION: &str = "DUE";
     /// The JSON document of an incident, signal, audit record or summary.
     pub const DOCUMENT: &str = "doc";
     pub const REVISION: &str = "revision";
@@ -110,6 +115,10 @@ fn incident_pk(id: &CorrelationId) -> String {
 
 fn open_pk(resource: &ResourceRef, signature: &str) -> String {
     format!("OPEN#{}#{}", part(resource.as_str()), part(signature))
+}
+
+fn due_key_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn origin_pk(origin: &str) -> String {
@@ -426,6 +435,13 @@ impl DynamoStore {
                 incident.id
             )),
         );
+        if let Some(due) = incident.next_check_at() {
+            item.insert(BY_DUE_PK.to_string(), s(DUE_PARTITION));
+            item.insert(
+                BY_DUE_SK.to_string(),
+                s(format!("{}#{}", due_key_time(due), incident.id)),
+            );
+        }
         if let Some(closed) = incident.closed_at {
             item.insert(
                 TTL_ATTRIBUTE.to_string(),

@@ -50,11 +50,14 @@ pub async fn create_tables(
             attribute(BY_RESOURCE_SK)?,
             attribute(BY_STATUS_PK)?,
             attribute(BY_STATUS_SK)?,
+            attribute(BY_DUE_PK)?,
+            attribute(BY_DUE_SK)?,
         ]))
         .key_schema(key_element(PARTITION_KEY, KeyType::Hash)?)
         .key_schema(key_element(SORT_KEY, KeyType::Range)?)
         .global_secondary_indexes(index(BY_RESOURCE_INDEX, BY_RESOURCE_PK, BY_RESOURCE_SK)?)
         .global_secondary_indexes(index(BY_STATUS_INDEX, BY_STATUS_PK, BY_STATUS_SK)?)
+        .global_secondary_indexes(index(BY_DUE_INDEX, BY_DUE_PK, BY_DUE_SK)?)
         .send()
         .await
         .map_err(|error| sdk_error(&error))?;

@@ -11,6 +11,7 @@ pub mod correlation;
 pub mod decision;
 pub mod incident;
 pub mod intake;
+pub mod investigation;
 pub mod loganalysis;
 pub mod logmine;
 pub mod ports;

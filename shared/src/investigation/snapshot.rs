@@ -413,7 +413,7 @@ struct PetShopTarget {
     timestamp: f64,
 }
 
-fn read_petshop_target(path: &Path) -> Result<Target, SnapshotError> {
+pub fn read_petshop_target(path: &Path) -> Result<Target, SnapshotError> {
     let file: PetShopTargetFile = from_json(path)?;
     let target = file.target;
     if !target.timestamp.is_finite() || target.timestamp.abs() >= 1.0e15 {
@@ -436,7 +436,7 @@ fn read_petshop_target(path: &Path) -> Result<Target, SnapshotError> {
 
 /// The square 0/1 matrix: a header of callee names after an empty corner, then one row per
 /// caller starting with its name; a non-zero cell is a call.
-fn read_adjacency_csv(path: &Path) -> Result<CallGraph, SnapshotError> {
+pub fn read_adjacency_csv(path: &Path) -> Result<CallGraph, SnapshotError> {
     let text = read_text(path)?;
     let mut lines = text
         .lines()
@@ -516,7 +516,7 @@ fn read_adjacency_csv(path: &Path) -> Result<CallGraph, SnapshotError> {
 
 /// Three header rows (node / metric / statistic, each after a label cell), a
 /// `unix_timestamp` row, then one row per bucket: its time, then the values.
-fn read_wide_metrics(path: &Path) -> Result<MetricTable, SnapshotError> {
+pub fn read_wide_metrics(path: &Path) -> Result<MetricTable, SnapshotError> {
     let text = read_text(path)?;
     let mut lines = text.lines().enumerate();
     let mut header_rows: Vec<Vec<String>> = Vec::with_capacity(3);

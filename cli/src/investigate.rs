@@ -34,13 +34,19 @@ pub async fn run(dir: &Path, method: Method, json: bool) -> Result<u8, CliError>
     let Some(target) = snapshot.target.clone() else {
         return Err(CliError::new(
             EXIT_INVALID_EVENT,
-            format!("{}: no target.json: the snapshot does not say which alarm to investigate", dir.display()),
+            format!(
+                "{}: no target.json: the snapshot does not say which alarm to investigate",
+                dir.display()
+            ),
         ));
     };
     let Some(normal) = snapshot.normal.as_ref() else {
         return Err(CliError::new(
             EXIT_INVALID_EVENT,
-            format!("{}: no normal.csv: without normal behaviour nothing can be called anomalous", dir.display()),
+            format!(
+                "{}: no normal.csv: without normal behaviour nothing can be called anomalous",
+                dir.display()
+            ),
         ));
     };
     let findings = match method {
@@ -105,13 +111,19 @@ fn print_text(snapshot: &RecordedSnapshot, findings: &Findings, method: Method) 
         snapshot.graph.node_count(),
         snapshot.graph.edge_count(),
         snapshot.graph.dependencies(&target.node).len(),
-        if snapshot.graph.dependencies(&target.node).len() == 1 { "s" } else { "" },
+        if snapshot.graph.dependencies(&target.node).len() == 1 {
+            "s"
+        } else {
+            ""
+        },
         target.node,
         snapshot.window.len(),
         snapshot.normal.as_ref().map_or(0, |n| n.len()),
     );
     if method == Method::Baseline {
-        outln!("Method: the PetShop baseline (median/MAD score above 5, traversal from the target)");
+        outln!(
+            "Method: the PetShop baseline (median/MAD score above 5, traversal from the target)"
+        );
     }
     outln!();
     if findings.candidates.is_empty() {
@@ -132,7 +144,12 @@ fn print_text(snapshot: &RecordedSnapshot, findings: &Findings, method: Method) 
     } else {
         outln!("Root-cause candidates, best first:");
         for (rank, candidate) in findings.candidates.iter().enumerate() {
-            outln!("  {}. {}  (score {:.3})", rank + 1, candidate.node, candidate.score);
+            outln!(
+                "  {}. {}  (score {:.3})",
+                rank + 1,
+                candidate.node,
+                candidate.score
+            );
             for evidence in &candidate.evidence {
                 outln!("       [{}] {}", evidence.id, evidence.text);
             }
@@ -141,7 +158,7 @@ fn print_text(snapshot: &RecordedSnapshot, findings: &Findings, method: Method) 
     if !findings.changes.is_empty() {
         outln!();
         outln!("Changes on the alarming node and the top candidates, newest first:");
-        for item in findings.evidence().iter().filter(|i| i.id.starts_with("change.")) {
+        for (_, item) in findings.change_evidence() {
             outln!("  [{}] {}", item.id, item.text);
         }
     }

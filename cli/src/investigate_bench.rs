@@ -23,7 +23,7 @@ use crate::commands::{CliError, EXIT_INVALID_EVENT, EXIT_OK};
 use argus::investigation::baseline::baseline;
 use argus::investigation::snapshot::{read_adjacency_csv, read_petshop_target, read_wide_metrics};
 use argus::investigation::{
-    Candidate, CallGraph, InvestigationLimits, LocaliseConfig, MetricTable, RecordedSnapshot,
+    CallGraph, Candidate, InvestigationLimits, LocaliseConfig, MetricTable, RecordedSnapshot,
     SnapshotLayout, Target, investigate, localise,
 };
 use serde::Serialize;
@@ -31,7 +31,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const SCENARIOS: [&str; 4] = ["low_traffic", "high_traffic", "temporal_traffic1", "temporal_traffic2"];
+const SCENARIOS: [&str; 4] = [
+    "low_traffic",
+    "high_traffic",
+    "temporal_traffic1",
+    "temporal_traffic2",
+];
 const METRICS: [&str; 2] = ["latency", "availability"];
 /// Quiet windows shaped like the issues: five buckets, one every six buckets (half an hour).
 const QUIET_WINDOW_ROWS: usize = 5;
@@ -59,13 +64,20 @@ fn load_error(error: impl std::fmt::Display) -> CliError {
 
 /// The answer, read by the scorer from the same file whose `target` the method gets.
 fn read_answer(path: &Path) -> Result<String, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| load_error(format!("{}: {e}", path.display())))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| load_error(format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| load_error(format!("{}: {e}", path.display())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| load_error(format!("{}: {e}", path.display())))?;
     value
         .pointer("/root_cause/node")
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| load_error(format!("{}: no root_cause.node to score against", path.display())))
+        .ok_or_else(|| {
+            load_error(format!(
+                "{}: no root_cause.node to score against",
+                path.display()
+            ))
+        })
 }
 
 fn load(dataset: &Path) -> Result<Vec<Scenario>, CliError> {
@@ -99,7 +111,12 @@ fn load(dataset: &Path) -> Result<Vec<Scenario>, CliError> {
                 answer: read_answer(&dir.join("target.json"))?,
             });
         }
-        scenarios.push(Scenario { name, graph, normal, issues });
+        scenarios.push(Scenario {
+            name,
+            graph,
+            normal,
+            issues,
+        });
     }
     Ok(scenarios)
 }
@@ -107,7 +124,9 @@ fn load(dataset: &Path) -> Result<Vec<Scenario>, CliError> {
 /// Ranked node names by one method.
 type Method<'a> = dyn Fn(&CallGraph, &Target, &MetricTable, &MetricTable) -> Vec<Candidate> + 'a;
 
-fn argus_method(config: &LocaliseConfig) -> impl Fn(&CallGraph, &Target, &MetricTable, &MetricTable) -> Vec<Candidate> + '_ {
+fn argus_method(
+    config: &LocaliseConfig,
+) -> impl Fn(&CallGraph, &Target, &MetricTable, &MetricTable) -> Vec<Candidate> + '_ {
     move |graph, target, window, normal| {
         localise(graph, target, window, normal, config)
             .map(|l| l.candidates)
@@ -115,7 +134,12 @@ fn argus_method(config: &LocaliseConfig) -> impl Fn(&CallGraph, &Target, &Metric
     }
 }
 
-fn baseline_method(graph: &CallGraph, target: &Target, window: &MetricTable, normal: &MetricTable) -> Vec<Candidate> {
+fn baseline_method(
+    graph: &CallGraph,
+    target: &Target,
+    window: &MetricTable,
+    normal: &MetricTable,
+) -> Vec<Candidate> {
     baseline(graph, target, window, normal)
 }
 
@@ -156,10 +180,19 @@ struct Cell {
 fn pooled_normal(scenarios: &[Scenario]) -> Option<MetricTable> {
     let own: Vec<&MetricTable> = scenarios.iter().filter_map(|s| s.normal.as_ref()).collect();
     let (first, rest) = own.split_first()?;
-    Some(rest.iter().fold((*first).clone(), |pooled, next| pooled.concat(next)))
+    Some(
+        rest.iter()
+            .fold((*first).clone(), |pooled, next| pooled.concat(next)),
+    )
 }
 
-fn recall(scenario: &Scenario, metric: &str, normal: &MetricTable, method: &Method<'_>, misses: &mut Vec<String>) -> Recall {
+fn recall(
+    scenario: &Scenario,
+    metric: &str,
+    normal: &MetricTable,
+    method: &Method<'_>,
+    misses: &mut Vec<String>,
+) -> Recall {
     let mut result = Recall::default();
     for issue in scenario.issues.iter().filter(|i| i.target.metric == metric) {
         let ranked = method(&scenario.graph, &issue.target, &issue.window, normal);
@@ -194,7 +227,11 @@ fn targets(scenario: &Scenario, metric: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn quiet_issue_shaped(scenario: &Scenario, metric: &str, method: &Method<'_>) -> Option<Specificity> {
+fn quiet_issue_shaped(
+    scenario: &Scenario,
+    metric: &str,
+    method: &Method<'_>,
+) -> Option<Specificity> {
     let normal = scenario.normal.as_ref()?;
     let rows = normal.len();
     let mut result = Specificity::default();
@@ -245,7 +282,12 @@ fn quiet_authors(scenario: &Scenario, metric: &str, method: &Method<'_>) -> Opti
     Some(result)
 }
 
-fn evaluate(scenarios: &[Scenario], pooled: Option<&MetricTable>, config: &LocaliseConfig, with_baseline: bool) -> Vec<Cell> {
+fn evaluate(
+    scenarios: &[Scenario],
+    pooled: Option<&MetricTable>,
+    config: &LocaliseConfig,
+    with_baseline: bool,
+) -> Vec<Cell> {
     let argus = argus_method(config);
     let mut cells = Vec::new();
     for scenario in scenarios {
@@ -271,7 +313,11 @@ fn evaluate(scenarios: &[Scenario], pooled: Option<&MetricTable>, config: &Local
                 baseline: baseline_recall,
                 argus_quiet: quiet_issue_shaped(scenario, metric, &argus),
                 baseline_quiet,
-                argus_quiet_authors: if with_baseline { quiet_authors(scenario, metric, &argus) } else { None },
+                argus_quiet_authors: if with_baseline {
+                    quiet_authors(scenario, metric, &argus)
+                } else {
+                    None
+                },
                 baseline_quiet_authors,
                 argus_misses,
             });
@@ -294,7 +340,11 @@ struct GridRow {
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 fn grid(scenarios: &[Scenario], pooled: Option<&MetricTable>) -> Vec<GridRow> {
@@ -303,9 +353,17 @@ fn grid(scenarios: &[Scenario], pooled: Option<&MetricTable>) -> Vec<GridRow> {
         for candidate_z in [4.0, 5.0, 6.0] {
             for horizon_buckets in [2, 3, 4] {
                 for caller_view_weight in [0.5, 1.0] {
-                    let config = LocaliseConfig { target_z, candidate_z, horizon_buckets, caller_view_weight };
+                    let config = LocaliseConfig {
+                        target_z,
+                        candidate_z,
+                        horizon_buckets,
+                        caller_view_weight,
+                    };
                     let cells = evaluate(scenarios, pooled, &config, false);
-                    let worst_top1 = cells.iter().map(|c| ratio(c.argus.top1, c.argus.issues)).fold(1.0, f64::min);
+                    let worst_top1 = cells
+                        .iter()
+                        .map(|c| ratio(c.argus.top1, c.argus.issues))
+                        .fold(1.0, f64::min);
                     let worst_specificity = cells
                         .iter()
                         .filter_map(|c| c.argus_quiet.as_ref().and_then(Specificity::share))
@@ -313,13 +371,31 @@ fn grid(scenarios: &[Scenario], pooled: Option<&MetricTable>) -> Vec<GridRow> {
                     let per_scenario = SCENARIOS
                         .iter()
                         .map(|name| {
-                            let mine: Vec<&Cell> = cells.iter().filter(|c| c.scenario == *name).collect();
-                            let (hits, issues) = mine.iter().fold((0, 0), |(h, n), c| (h + c.argus.top1, n + c.argus.issues));
-                            let (quiet, windows) = mine.iter().filter_map(|c| c.argus_quiet.as_ref()).fold((0, 0), |(q, w), s| (q + s.quiet, w + s.windows));
-                            ((*name).to_owned(), ratio(hits, issues), (windows > 0).then(|| ratio(quiet, windows)))
+                            let mine: Vec<&Cell> =
+                                cells.iter().filter(|c| c.scenario == *name).collect();
+                            let (hits, issues) = mine
+                                .iter()
+                                .fold((0, 0), |(h, n), c| (h + c.argus.top1, n + c.argus.issues));
+                            let (quiet, windows) = mine
+                                .iter()
+                                .filter_map(|c| c.argus_quiet.as_ref())
+                                .fold((0, 0), |(q, w), s| (q + s.quiet, w + s.windows));
+                            (
+                                (*name).to_owned(),
+                                ratio(hits, issues),
+                                (windows > 0).then(|| ratio(quiet, windows)),
+                            )
                         })
                         .collect();
-                    rows.push(GridRow { target_z, candidate_z, horizon_buckets, caller_view_weight, worst_top1, worst_specificity, per_scenario });
+                    rows.push(GridRow {
+                        target_z,
+                        candidate_z,
+                        horizon_buckets,
+                        caller_view_weight,
+                        worst_top1,
+                        worst_specificity,
+                        per_scenario,
+                    });
                 }
             }
         }
@@ -397,7 +473,8 @@ async fn time_stage(dataset: &Path, runs: usize) -> Result<Timing, CliError> {
         let started = Instant::now();
         let graph = read_adjacency_csv(&scenario.join("graph.csv")).map_err(load_error)?;
         let window = read_wide_metrics(&issue.join("metrics.csv")).map_err(load_error)?;
-        let normal = read_wide_metrics(&scenario.join("noissue").join("metrics.csv")).map_err(load_error)?;
+        let normal =
+            read_wide_metrics(&scenario.join("noissue").join("metrics.csv")).map_err(load_error)?;
         let target = read_petshop_target(&issue.join("target.json")).map_err(load_error)?;
         reads.push(started.elapsed().as_secs_f64() * 1000.0);
         let snapshot = RecordedSnapshot {
@@ -409,12 +486,26 @@ async fn time_stage(dataset: &Path, runs: usize) -> Result<Timing, CliError> {
             changes: Vec::new(),
         };
         let started = Instant::now();
-        let findings = investigate(&snapshot, &snapshot, &snapshot, &target, &InvestigationLimits::default(), &LocaliseConfig::default()).await;
+        let findings = investigate(
+            &snapshot,
+            &snapshot,
+            &snapshot,
+            &target,
+            &InvestigationLimits::default(),
+            &LocaliseConfig::default(),
+        )
+        .await;
         stages.push(started.elapsed().as_secs_f64() * 1000.0);
         std::hint::black_box(findings);
         if let Some(normal) = snapshot.normal.as_ref() {
             let started = Instant::now();
-            let result = localise(&snapshot.graph, &target, &snapshot.window, normal, &LocaliseConfig::default());
+            let result = localise(
+                &snapshot.graph,
+                &target,
+                &snapshot.window,
+                normal,
+                &LocaliseConfig::default(),
+            );
             localisations.push(started.elapsed().as_secs_f64() * 1000.0);
             std::hint::black_box(result.ok());
         }
@@ -429,28 +520,45 @@ async fn time_stage(dataset: &Path, runs: usize) -> Result<Timing, CliError> {
 }
 
 fn fraction(part: usize, whole: usize) -> String {
-    if whole == 0 { "–".to_owned() } else { format!("{:.2} ({part}/{whole})", part as f64 / whole as f64) }
+    if whole == 0 {
+        "–".to_owned()
+    } else {
+        format!("{:.2} ({part}/{whole})", part as f64 / whole as f64)
+    }
 }
 
 fn quiet_text(quiet: Option<&Specificity>) -> String {
-    quiet.map_or_else(|| "no normal file".to_owned(), |s| fraction(s.quiet, s.windows))
+    quiet.map_or_else(
+        || "no normal file".to_owned(),
+        |s| fraction(s.quiet, s.windows),
+    )
 }
 
 /// Runs the benchmark and prints the report.
 pub async fn run(dataset: &Path, runs: usize, json: bool) -> Result<u8, CliError> {
     let scenarios = load(dataset)?;
     let pooled = pooled_normal(&scenarios);
-    let cells = evaluate(&scenarios, pooled.as_ref(), &LocaliseConfig::default(), true);
+    let cells = evaluate(
+        &scenarios,
+        pooled.as_ref(),
+        &LocaliseConfig::default(),
+        true,
+    );
     let grid = grid(&scenarios, pooled.as_ref());
     let held_out = leave_one_scenario_out(&grid);
     let timing = time_stage(dataset, runs).await?;
     if json {
-        outln!("{}", serde_json::json!({"cells": cells, "grid": grid, "leave_one_scenario_out": held_out, "timing": timing}));
+        outln!(
+            "{}",
+            serde_json::json!({"cells": cells, "grid": grid, "leave_one_scenario_out": held_out, "timing": timing})
+        );
         return Ok(EXIT_OK);
     }
     outln!("Recall on the training issues (top-1 / top-3; an empty list is a miss):");
     outln!();
-    outln!("| scenario | metric | issues | Argus top-1 | Argus top-3 | baseline top-1 | baseline top-3 |");
+    outln!(
+        "| scenario | metric | issues | Argus top-1 | Argus top-3 | baseline top-1 | baseline top-3 |"
+    );
     outln!("|---|---|---|---|---|---|---|");
     for cell in &cells {
         outln!(
@@ -465,9 +573,13 @@ pub async fn run(dataset: &Path, runs: usize, json: bool) -> Result<u8, CliError
         );
     }
     outln!();
-    outln!("Specificity (share of quiet windows cut from normal operation where nothing is blamed; the window's rows are held out of the normal the method sees):");
+    outln!(
+        "Specificity (share of quiet windows cut from normal operation where nothing is blamed; the window's rows are held out of the normal the method sees):"
+    );
     outln!();
-    outln!("| scenario | metric | Argus, issue-shaped windows | baseline, issue-shaped windows | Argus, authors' protocol | baseline, authors' protocol |");
+    outln!(
+        "| scenario | metric | Argus, issue-shaped windows | baseline, issue-shaped windows | Argus, authors' protocol | baseline, authors' protocol |"
+    );
     outln!("|---|---|---|---|---|---|");
     for cell in &cells {
         outln!(
@@ -482,13 +594,28 @@ pub async fn run(dataset: &Path, runs: usize, json: bool) -> Result<u8, CliError
     }
     let misses: Vec<String> = cells
         .iter()
-        .flat_map(|c| c.argus_misses.iter().map(move |m| format!("{}/{}", c.scenario, m)))
+        .flat_map(|c| {
+            c.argus_misses
+                .iter()
+                .map(move |m| format!("{}/{}", c.scenario, m))
+        })
         .collect();
     outln!();
-    outln!("Argus top-1 misses: {}", if misses.is_empty() { "none".to_owned() } else { misses.join("; ") });
+    outln!(
+        "Argus top-1 misses: {}",
+        if misses.is_empty() {
+            "none".to_owned()
+        } else {
+            misses.join("; ")
+        }
+    );
     outln!();
     let defaults = LocaliseConfig::default();
-    let at_least = |threshold: f64| grid.iter().filter(|r| r.worst_top1 >= threshold && r.worst_specificity >= threshold).count();
+    let at_least = |threshold: f64| {
+        grid.iter()
+            .filter(|r| r.worst_top1 >= threshold && r.worst_specificity >= threshold)
+            .count()
+    };
     outln!(
         "Robustness: of {} configurations around the default (target_z 1.5/2/3, candidate_z 4/5/6, horizon 2/3/4 buckets, caller-view weight 0.5/1), {} keep top-1 and specificity ≥ 0.9 in every cell, {} ≥ 0.8. Worst cell per configuration:",
         grid.len(),
@@ -496,7 +623,9 @@ pub async fn run(dataset: &Path, runs: usize, json: bool) -> Result<u8, CliError
         at_least(0.8)
     );
     outln!();
-    outln!("| target_z | candidate_z | horizon | caller-view weight | worst top-1 | worst specificity |");
+    outln!(
+        "| target_z | candidate_z | horizon | caller-view weight | worst top-1 | worst specificity |"
+    );
     outln!("|---|---|---|---|---|---|");
     for row in &grid {
         let is_default = row.target_z == defaults.target_z
@@ -515,7 +644,9 @@ pub async fn run(dataset: &Path, runs: usize, json: bool) -> Result<u8, CliError
         );
     }
     outln!();
-    outln!("Leave one scenario out (the configuration best on the other three, reported on the held-out one):");
+    outln!(
+        "Leave one scenario out (the configuration best on the other three, reported on the held-out one):"
+    );
     outln!();
     outln!("| held out | configuration chosen | top-1 | specificity |");
     outln!("|---|---|---|---|");
@@ -525,13 +656,18 @@ pub async fn run(dataset: &Path, runs: usize, json: bool) -> Result<u8, CliError
             row.scenario,
             row.chosen,
             row.top1,
-            row.specificity.map_or_else(|| "no normal file".to_owned(), |s| format!("{s:.2}"))
+            row.specificity
+                .map_or_else(|| "no normal file".to_owned(), |s| format!("{s:.2}"))
         );
     }
     outln!();
     outln!(
         "Stage time on {} ({} runs, medians): reading the four files {:.2} ms; the stage through the ports (graph, window, normal, changes, localisation) {:.2} ms, of which localisation {:.2} ms.",
-        timing.issue, timing.runs, timing.read_median_ms, timing.stage_median_ms, timing.localise_median_ms
+        timing.issue,
+        timing.runs,
+        timing.read_median_ms,
+        timing.stage_median_ms,
+        timing.localise_median_ms
     );
     Ok(EXIT_OK)
 }

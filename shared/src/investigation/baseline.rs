@@ -19,8 +19,6 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const THRESHOLD: f64 = 5.0;
 /// The row the dataset's windows put at the alarm.
 pub const ANALYSED_ROW: usize = 2;
-/// Scores are capped here so a zero MAD does not give an infinite, unprintable score.
-const SCORE_CAP: f64 = 1.0e9;
 /// A bound on the call paths enumerated per candidate (the graphs are small; this only guards
 /// against a pathological one).
 const PATH_LIMIT: usize = 100_000;
@@ -51,15 +49,17 @@ impl Detector {
     fn score(&self, value: f64) -> (bool, f64) {
         match self {
             Self::Constant { mean } => {
-                let score = (value - mean).abs().min(SCORE_CAP);
+                let score = (value - mean).abs();
                 (score > 0.0, score)
             }
             Self::Mad { median, mad } => {
                 let deviation = (value - median).abs();
                 let score = if *mad > 0.0 {
-                    (deviation / mad).min(SCORE_CAP)
+                    deviation / mad
                 } else if deviation > 0.0 {
-                    SCORE_CAP
+                    // As in the dataset's code: a zero MAD gives an infinite score, and every
+                    // path through such a node ties at infinity.
+                    f64::INFINITY
                 } else {
                     // 0/0: the dataset's code turns the NaN into a score of 0.
                     0.0
@@ -70,8 +70,10 @@ impl Detector {
     }
 }
 
-/// Runs the baseline; the list is best first (ties by node name) and empty when the target
-/// is not anomalous at the analysed row.
+/// Runs the baseline; the list is best first and empty when the target is not anomalous at
+/// the analysed row. Ties (frequent: every path through a zero-MAD node scores infinity) are
+/// broken by node name; the dataset's code leaves them in hash-set order, which varies from
+/// run to run.
 pub fn baseline(
     graph: &CallGraph,
     target: &Target,

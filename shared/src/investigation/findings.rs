@@ -79,9 +79,14 @@ impl Findings {
                         text: text.clone(),
                     }),
             );
-            items.extend(self.change_items(&candidate.node));
+            // The candidate's evidence already holds the changes on it (see `stage`).
         }
-        items.extend(self.change_items(&self.target.node));
+        items.extend(
+            self.change_evidence()
+                .into_iter()
+                .filter(|(node, _)| *node == self.target.node)
+                .map(|(_, item)| item),
+        );
         for log in &self.logs {
             items.push(EvidenceItem {
                 id: format!(
@@ -101,16 +106,15 @@ impl Findings {
         items
     }
 
-    fn change_items(&self, node: &str) -> impl Iterator<Item = EvidenceItem> + '_ {
-        let node = node.to_owned();
+    /// Each change as an evidence item, with the node it is on, newest first.
+    pub fn change_evidence(&self) -> Vec<(String, EvidenceItem)> {
         self.changes
             .iter()
-            .filter(move |change| change.node == node)
             .map(|change| {
                 let when = chrono::DateTime::from_timestamp(change.time, 0)
                     .map_or_else(|| change.time.to_string(), |t| t.to_rfc3339());
                 let minutes_before = (self.target.alert_time - change.time) / 60;
-                EvidenceItem {
+                let item = EvidenceItem {
                     id: format!(
                         "change.{}.{}.{}",
                         id_segment(&change.node),
@@ -132,7 +136,9 @@ impl Findings {
                             .map(|summary| format!(": {summary}"))
                             .unwrap_or_default(),
                     ),
-                }
+                };
+                (change.node.clone(), item)
             })
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 //! came back. Read-only: no source is asked to change anything.
 
 use super::findings::{Findings, MissingSource};
-use super::localise::{LocaliseConfig, localise};
+use super::localise::{Evidence, LocaliseConfig, localise};
 use super::model::{Change, MetricTable, Target};
 use super::ports::{ChangeSource, MetricsSource, SourceError, TimeRange, TopologySource};
 use std::time::Duration;
@@ -130,6 +130,28 @@ pub async fn investigate(
             .filter(|change| relevant.contains(&change.node.as_str()))
             .collect(),
     );
+    // A recent change on a candidate is evidence behind that candidate.
+    let change_evidence: Vec<(String, Evidence)> = findings
+        .change_evidence()
+        .into_iter()
+        .map(|(node, item)| {
+            (
+                node,
+                Evidence {
+                    id: item.id,
+                    text: item.text,
+                },
+            )
+        })
+        .collect();
+    for candidate in &mut findings.candidates {
+        candidate.evidence.extend(
+            change_evidence
+                .iter()
+                .filter(|(node, _)| *node == candidate.node)
+                .map(|(_, evidence)| evidence.clone()),
+        );
+    }
     findings
 }
 

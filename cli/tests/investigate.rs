@@ -24,7 +24,11 @@ fn argus(args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into(),
         stderr: String::from_utf8_lossy(&output.stderr).into(),
     };
-    assert!(!run.stderr.contains("panicked"), "argus panicked: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "argus panicked: {}",
+        run.stderr
+    );
     run
 }
 
@@ -41,14 +45,23 @@ fn scratch(label: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let dir = std::env::temp_dir().join(format!("argus-cli-investigate-{label}-{}-{nanos}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "argus-cli-investigate-{label}-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 fn copy_sample(label: &str) -> PathBuf {
     let dir = scratch(label);
-    for file in ["graph.json", "metrics.csv", "normal.csv", "target.json", "changes.json"] {
+    for file in [
+        "graph.json",
+        "metrics.csv",
+        "normal.csv",
+        "target.json",
+        "changes.json",
+    ] {
         std::fs::copy(sample().join(file), dir.join(file)).unwrap();
     }
     dir
@@ -62,7 +75,11 @@ fn investigate_json(dir: &Path) -> Value {
 
 fn assert_shape(document: &Value) -> &Vec<Value> {
     let object = document.as_object().unwrap();
-    assert_eq!(object.keys().collect::<Vec<_>>(), ["candidates"], "{document}");
+    assert_eq!(
+        object.keys().collect::<Vec<_>>(),
+        ["candidates"],
+        "{document}"
+    );
     let candidates = object["candidates"].as_array().unwrap();
     let mut previous = f64::INFINITY;
     for candidate in candidates {
@@ -86,10 +103,19 @@ fn json_lists_the_redeployed_dependency_first_with_its_evidence() {
     let document = investigate_json(&sample());
     let candidates = assert_shape(&document);
     assert_eq!(candidates[0]["node"], "pricing", "{document}");
-    let ids: Vec<&str> = candidates[0]["evidence"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = candidates[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"metric.pricing.latency"), "{ids:?}");
     assert!(ids.contains(&"topology.path.pricing"), "{ids:?}");
-    assert!(ids.iter().any(|id| id.starts_with("change.pricing.UpdateFunctionCode")), "{ids:?}");
+    assert!(
+        ids.iter()
+            .any(|id| id.starts_with("change.pricing.UpdateFunctionCode")),
+        "{ids:?}"
+    );
 }
 
 #[test]
@@ -97,7 +123,11 @@ fn json_is_an_empty_list_when_nothing_is_to_blame() {
     // GIVEN a window cut from the snapshot's own normal behaviour: a quiet hour.
     let dir = copy_sample("quiet");
     let normal = std::fs::read_to_string(dir.join("normal.csv")).unwrap();
-    let mut times: Vec<i64> = normal.lines().skip(1).map(|l| l.split(',').nth(3).unwrap().parse().unwrap()).collect();
+    let mut times: Vec<i64> = normal
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
     times.sort_unstable();
     times.dedup();
     let window: Vec<i64> = times[times.len() - 5..].to_vec();
@@ -119,15 +149,29 @@ fn json_is_an_empty_list_when_nothing_is_to_blame() {
     assert_eq!(document, serde_json::json!({"candidates": []}));
     let run = argus(&["investigate", dir.to_str().unwrap()]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("No root-cause candidate"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("No root-cause candidate"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn the_text_output_shows_the_path_evidence_and_changes() {
     let run = argus(&["investigate", sample().to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    for expected in ["Alarm: storefront latency", "1. pricing", "storefront → orders-api → pricing", "UpdateAlias on pricing", "min before the alarm"] {
-        assert!(run.stdout.contains(expected), "{expected:?} missing from:\n{}", run.stdout);
+    for expected in [
+        "Alarm: storefront latency",
+        "1. pricing",
+        "storefront → orders-api → pricing",
+        "UpdateAlias on pricing",
+        "min before the alarm",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            run.stdout
+        );
     }
 }
 
@@ -143,8 +187,18 @@ fn a_petshop_layout_folder_is_read_directly_by_both_methods() {
     let run = argus(&["investigate", dir.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("PetShop layout"), "{}", run.stdout);
-    assert!(run.stdout.contains("Root-cause candidates"), "{}", run.stdout);
-    let run = argus(&["investigate", dir.to_str().unwrap(), "--method", "baseline", "--json"]);
+    assert!(
+        run.stdout.contains("Root-cause candidates"),
+        "{}",
+        run.stdout
+    );
+    let run = argus(&[
+        "investigate",
+        dir.to_str().unwrap(),
+        "--method",
+        "baseline",
+        "--json",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let document: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert!(document["candidates"].is_array());
@@ -162,26 +216,57 @@ fn bad_snapshots_give_a_clear_error_naming_the_file_and_line() {
     let broken: Vec<String> = metrics
         .lines()
         .enumerate()
-        .map(|(i, line)| if i == 3 { line.replace(",latency,", ",latency,Average,") } else { line.to_owned() })
+        .map(|(i, line)| {
+            if i == 1 {
+                line.replace(",latency,", ",latency,Average,")
+            } else {
+                line.to_owned()
+            }
+        })
         .collect();
     std::fs::write(dir.join("metrics.csv"), broken.join("\n")).unwrap();
     let run = argus(&["investigate", dir.to_str().unwrap()]);
     assert_eq!(run.code, 3, "{}", run.stdout);
-    assert!(run.stderr.contains("metrics.csv:4:"), "{}", run.stderr);
-    let run = argus(&["investigate", dir.join("nowhere").to_str().unwrap(), "--json"]);
+    assert!(run.stderr.contains("metrics.csv:2:"), "{}", run.stderr);
+    let run = argus(&[
+        "investigate",
+        dir.join("nowhere").to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(run.code, 2);
     let document: Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    assert!(document["error"].as_str().unwrap().contains("not a snapshot folder"), "{document}");
+    assert!(
+        document["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a snapshot folder"),
+        "{document}"
+    );
 }
 
 #[test]
 fn help_describes_investigate_and_its_benchmark() {
     let run = argus(&["investigate", "--help"]);
     assert_eq!(run.code, 0);
-    for expected in ["SNAPSHOT", "graph.json", "PetShop", "--json", "--method", "candidates"] {
-        assert!(run.stdout.contains(expected), "{expected:?} missing from:\n{}", run.stdout);
+    for expected in [
+        "SNAPSHOT",
+        "graph.json",
+        "PetShop",
+        "--json",
+        "--method",
+        "candidates",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            run.stdout
+        );
     }
     let run = argus(&["investigate-bench", "--help"]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("specificity") && run.stdout.contains("--runs"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("specificity") && run.stdout.contains("--runs"),
+        "{}",
+        run.stdout
+    );
 }

@@ -439,7 +439,7 @@ fn target(window: &MetricTable) -> Target {
 fn a_slow_leaf_two_hops_down_is_ranked_first() {
     // GIVEN db slows by 0.5 s from the alarm's bucket, and api and front slow with it.
     let window = table(&NODES, 5, 2_000_000, |node, row| {
-        let slow = row >= 1 && row <= 3;
+        let slow = (1..=3).contains(&row);
         let extra = match node {
             "db" | "api" | "front" if slow => 0.5,
             _ => 0.0,

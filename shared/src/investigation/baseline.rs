@@ -113,7 +113,7 @@ pub fn baseline(
         .filter_map(|node| score_at(node, row).map(|score| (node, score)))
         .collect();
     let mut candidates = Vec::new();
-    for (node, _) in &anomalous {
+    for node in anomalous.keys() {
         if *node == target.node || graph.callees(node).any(|c| anomalous.contains_key(c)) {
             continue;
         }

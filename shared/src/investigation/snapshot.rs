@@ -555,12 +555,9 @@ pub fn read_wide_metrics(path: &Path) -> Result<MetricTable, SnapshotError> {
     let width = header_rows[0].len();
     let mut keys = Vec::with_capacity(width.saturating_sub(1));
     let mut unique = BTreeSet::new();
-    for column in 1..width {
-        let key = SeriesKey::new(
-            &header_rows[0][column],
-            &header_rows[1][column],
-            &header_rows[2][column],
-        );
+    let (nodes, metrics, statistics) = (&header_rows[0], &header_rows[1], &header_rows[2]);
+    for ((node, metric_name), stat) in nodes.iter().zip(metrics).zip(statistics).skip(1) {
+        let key = SeriesKey::new(node, metric_name, stat);
         if !unique.insert(key.clone()) {
             return Err(SnapshotError::malformed(
                 path,

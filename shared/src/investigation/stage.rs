@@ -175,6 +175,6 @@ fn localise_into(
 }
 
 fn newest_first(mut changes: Vec<Change>) -> Vec<Change> {
-    changes.sort_by(|a, b| b.time.cmp(&a.time));
+    changes.sort_by_key(|change| std::cmp::Reverse(change.time));
     changes
 }

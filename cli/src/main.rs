@@ -34,8 +34,12 @@ use std::process::ExitCode;
 ///
 /// `argus logs mine` groups log lines into templates with the same miner the log analyzer runs.
 ///
-/// Exit codes: 0 success; 1 store or internal failure; 2 usage error; 3 an event was invalid or
-/// unsupported; 4 not found; 5 an audit trail failed verification.
+/// `argus investigate` ranks the root-cause candidates of an alarm from a recorded snapshot
+/// (the dependency graph, metrics against normal, recent changes); `argus investigate-bench`
+/// measures that on the PetShop dataset.
+///
+/// Exit codes: 0 success; 1 store or internal failure; 2 usage error; 3 an event or snapshot was
+/// invalid or unsupported; 4 not found; 5 an audit trail failed verification.
 #[derive(Debug, Parser)]
 #[command(
     name = "argus",

@@ -47,14 +47,13 @@ pub struct MetricTable {
 }
 
 impl MetricTable {
-    /// Builds a table; every series must have one value per timestamp (the readers check
-    /// this and name the file and line when it does not hold).
-    pub fn new(timestamps: Vec<i64>, series: BTreeMap<SeriesKey, Vec<Option<f64>>>) -> Self {
-        debug_assert!(
-            series
-                .values()
-                .all(|values| values.len() == timestamps.len())
-        );
+    /// Builds a table. Each series should have one value per timestamp (the readers check
+    /// this and name the file and line when it does not hold); a shorter one is padded with
+    /// missing values and a longer one cut, so a table is always rectangular.
+    pub fn new(timestamps: Vec<i64>, mut series: BTreeMap<SeriesKey, Vec<Option<f64>>>) -> Self {
+        for values in series.values_mut() {
+            values.resize(timestamps.len(), None);
+        }
         Self { timestamps, series }
     }
 

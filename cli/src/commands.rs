@@ -93,6 +93,12 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Logs(LogsCommand::Bench { input, repeats }) => {
             crate::logs::bench(&input, repeats, json)
         }
+        Command::Investigate { snapshot, method } => {
+            crate::investigate::run(&snapshot, method, json).await
+        }
+        Command::InvestigateBench { dataset, runs } => {
+            crate::investigate_bench::run(&dataset, runs, json).await
+        }
     };
     match result {
         Ok(code) => code,

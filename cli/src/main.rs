@@ -14,6 +14,8 @@ macro_rules! outln {
 
 mod analyst;
 mod commands;
+mod investigate;
+mod investigate_bench;
 mod logs;
 mod render;
 
@@ -32,8 +34,12 @@ use std::process::ExitCode;
 ///
 /// `argus logs mine` groups log lines into templates with the same miner the log analyzer runs.
 ///
-/// Exit codes: 0 success; 1 store or internal failure; 2 usage error; 3 an event was invalid or
-/// unsupported; 4 not found; 5 an audit trail failed verification.
+/// `argus investigate` ranks the root-cause candidates of an alarm from a recorded snapshot
+/// (the dependency graph, metrics against normal, recent changes); `argus investigate-bench`
+/// measures that on the PetShop dataset.
+///
+/// Exit codes: 0 success; 1 store or internal failure; 2 usage error; 3 an event or snapshot was
+/// invalid or unsupported; 4 not found; 5 an audit trail failed verification.
 #[derive(Debug, Parser)]
 #[command(
     name = "argus",
@@ -92,6 +98,37 @@ enum Command {
     /// Mine log lines into templates, as the log analyzer does.
     #[command(subcommand)]
     Logs(LogsCommand),
+    /// Find where the fault is: rank the nodes the alarming node depends on by how anomalous
+    /// they are against their own normal behaviour and how much of the alarm they explain,
+    /// from a recorded snapshot.
+    ///
+    /// SNAPSHOT is a folder in Argus' format (graph.json, metrics.csv, normal.csv, target.json,
+    /// optionally changes.json) or in the PetShop dataset's layout (graph.csv, metrics.csv,
+    /// target.json, normal.csv); README, "Snapshot format". Prints the candidates best first
+    /// with the evidence behind each, and says so when nothing is anomalous enough to blame.
+    /// With --json: exactly {"candidates": [{"node", "score", "evidence": [{"id", "text"}]}]},
+    /// best first, empty when nothing is to blame.
+    Investigate {
+        /// The snapshot folder.
+        #[arg(value_name = "SNAPSHOT")]
+        snapshot: PathBuf,
+        /// The ranking method: Argus' localisation, or the PetShop baseline for comparison.
+        #[arg(long, value_enum, default_value = "argus")]
+        method: investigate::Method,
+    },
+    /// Measure root-cause localisation on the PetShop dataset: top-1/top-3 recall on its
+    /// training issues and specificity on quiet windows cut from normal operation, for Argus'
+    /// method and the dataset's baseline side by side, a robustness check, and the stage's
+    /// time on one issue. Prints Markdown (the BENCHMARKS.md section), or JSON with --json.
+    InvestigateBench {
+        /// The dataset folder holding low_traffic/, high_traffic/, temporal_traffic1/ and
+        /// temporal_traffic2/ (e.g. ../shared/bench-data/petshop).
+        #[arg(value_name = "DIR")]
+        dataset: PathBuf,
+        /// Timed runs of the stage on one issue; the median is reported.
+        #[arg(long, default_value_t = 21, value_name = "N")]
+        runs: usize,
+    },
 }
 
 /// Which analyst assesses new incidents.

@@ -11,6 +11,7 @@ pub mod correlation;
 pub mod decision;
 pub mod incident;
 pub mod intake;
+pub mod investigation;
 pub mod lifecycle;
 pub mod loganalysis;
 pub mod logmine;

@@ -219,8 +219,10 @@ fn read_service(services: &Value) -> Reading {
     let Some(service) = services.first() else {
         return Reading::Unhealthy("the ECS service was not found".to_string());
     };
+    // Each deployment is a record; a list with anything else in it is not ECS's answer.
     let deployments = field(service, "Deployments")
         .and_then(Value::as_array)
+        .filter(|deployments| deployments.iter().all(Value::is_object))
         .map(Vec::len);
     let (Some(running), Some(desired), Some(deployments)) = (
         count(service, "RunningCount"),
@@ -351,8 +353,10 @@ fn firing_alarms(other: &Value) -> Option<Vec<FiringAlarm<'_>>> {
 /// resource id, or a composite alarm whose name does (a composite alarm has no dimensions).
 fn read_other_alarms(request: &VerifyRequest) -> Reading {
     let other = &request.other_alarms;
+    // The state machine always reads them (a failed read leaves `{Error, Cause}`), so an
+    // absent answer is a malformed request, and proves nothing either way.
     if other.is_null() {
-        return Reading::NotApplicable;
+        return Reading::Unknown("the other alarms were not read".to_string());
     }
     if let Some(error) = other.get("Error") {
         return Reading::Unknown(format!("the other alarms could not be read: {error}"));
@@ -537,6 +541,7 @@ mod tests {
         );
         let mut nothing = request(json!({}), json!({}), 1);
         nothing.incident = json!({});
+        nothing.decision = json!({});
         assert_eq!(verify(&nothing, now()).verdict, Verdict::Failed);
     }
 

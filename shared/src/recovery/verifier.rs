@@ -697,8 +697,10 @@ mod tests {
 
     #[test]
     fn an_ok_alarm_without_its_time_or_under_another_name_is_not_recovery() {
-        let mut policy = RecoveryPolicy::default();
-        policy.stable_seconds = 0;
+        let policy = RecoveryPolicy {
+            stable_seconds: 0,
+            ..RecoveryPolicy::default()
+        };
         let mut undated = request(
             json!({"MetricAlarms": [{"AlarmName": "ServerCpuTooHigh", "StateValue": "OK"}]}),
             instance("running", "ok"),

@@ -264,6 +264,7 @@ fn world_settings(args: &crate::RecoveryArgs) -> WorldSettings {
         throttle_action: args.throttle_action,
         action_fails: args.action_fails,
         approver: std::env::var("USER").unwrap_or_else(|_| "local-operator".to_string()),
+        ..WorldSettings::default()
     }
 }
 

@@ -127,14 +127,14 @@ fn json_gives_the_structured_post_mortem_on_one_line() {
             ("decided", Some("2019-10-02T17:05:00Z")),
             ("approval_requested", Some("2019-10-02T17:05:00.200Z")),
             ("approved", Some("2019-10-02T17:06:30.200Z")),
-            ("acted", Some("2019-10-02T17:06:30.700Z")),
-            ("verified", Some("2019-10-02T17:10:37.499Z")),
-            ("resolved", Some("2019-10-02T17:10:37.499Z")),
+            ("acted", Some("2019-10-02T17:06:30.900Z")),
+            ("verified", Some("2019-10-02T17:10:37.699Z")),
+            ("resolved", Some("2019-10-02T17:10:37.699Z")),
         ]
     );
     assert_eq!(postmortem["response"]["approval"]["approver"], "sre-oncall");
     assert_eq!(postmortem["metrics"]["time_to_detect_seconds"], 19);
-    assert_eq!(postmortem["metrics"]["time_to_recover_seconds"], 337);
+    assert_eq!(postmortem["metrics"]["time_to_recover_seconds"], 338);
     assert_eq!(postmortem["audit"]["verdict"]["verdict"], "intact");
     // The pending approval's task token is a bearer credential: it never reaches a post-mortem.
     assert!(!run.stdout.contains("token:"), "{}", run.stdout);

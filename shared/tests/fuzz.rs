@@ -1,6 +1,6 @@
 //! Fuzz targets for the library's parsers: event normalisation (every source), the intake path
-//! behind it, the model's answer and its validation, the verifier's request and the recovery
-//! record request. Seeds come from events/; see the README's "Fuzzing" section for long runs.
+//! behind it, the model's answer and its validation, the verifier's request (and the property
+//! that malformed or missing evidence is never RECOVERED) and the recovery record request. Seeds come from events/; see the README's "Fuzzing" section for long runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -229,6 +229,154 @@ fn fuzz_verifier_request() {
     });
 }
 
+/// The verifier's healthy seeds, each with the pointers of the evidence it stands on (and
+/// whether the place holds a timestamp, which may be text or a number): removing any of them,
+/// or giving it a value of another JSON type, leaves evidence that proves nothing.
+fn evidence_seeds() -> Vec<(Value, Vec<(&'static str, bool)>)> {
+    let other_alarms = [
+        ("/other_alarms", false),
+        ("/other_alarms/metric_alarm_names", false),
+        ("/other_alarms/metric_alarm_states", false),
+        ("/other_alarms/metric_alarm_dimensions", false),
+        ("/other_alarms/composite_alarm_names", false),
+        ("/other_alarms/composite_alarm_states", false),
+    ];
+    let instance = "/resource/InstanceStatuses/0";
+    let ec2: Vec<(&'static str, bool)> = [
+        ("/alarm", false),
+        ("/alarm/MetricAlarms", false),
+        ("/alarm/MetricAlarms/0", false),
+        ("/alarm/MetricAlarms/0/StateValue", false),
+        ("/alarm/MetricAlarms/0/StateUpdatedTimestamp", true),
+        ("/resource", false),
+        ("/resource/InstanceStatuses", false),
+        (instance, false),
+        ("/resource/InstanceStatuses/0/InstanceState", false),
+        ("/resource/InstanceStatuses/0/InstanceState/Name", false),
+        ("/resource/InstanceStatuses/0/InstanceStatus", false),
+        ("/resource/InstanceStatuses/0/InstanceStatus/Status", false),
+        ("/resource/InstanceStatuses/0/SystemStatus", false),
+        ("/resource/InstanceStatuses/0/SystemStatus/Status", false),
+    ]
+    .into_iter()
+    .chain(other_alarms)
+    .collect();
+    let ecs: Vec<(&'static str, bool)> = [
+        ("/resource", false),
+        ("/resource/Services", false),
+        ("/resource/Services/0", false),
+        ("/resource/Services/0/RunningCount", false),
+        ("/resource/Services/0/DesiredCount", false),
+        ("/resource/Services/0/Deployments", false),
+        ("/resource/Services/0/Deployments/0", false),
+    ]
+    .into_iter()
+    .chain(other_alarms)
+    .collect();
+    let lambda: Vec<(&'static str, bool)> = [
+        ("/resource", false),
+        ("/resource/FunctionVersion", false),
+        ("/decision/action/params/target_version", false),
+    ]
+    .into_iter()
+    .chain(other_alarms)
+    .collect();
+    vec![
+        (sample("verifier/recovered.json"), ec2),
+        (sample("verifier/ecs-recovered.json"), ecs),
+        (sample("verifier/lambda-recovered.json"), lambda),
+    ]
+}
+
+fn verifier_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-22T06:20:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+fn delete_at(document: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    match document.pointer_mut(parent) {
+        Some(Value::Object(fields)) => {
+            fields.remove(last);
+        }
+        Some(Value::Array(items)) => {
+            if let Ok(index) = last.parse::<usize>()
+                && index < items.len()
+            {
+                items.remove(index);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Issue 15: the verifier read an ECS answer with no counts as healthy. Whatever part of the
+/// evidence is missing or malformed, the verdict is never RECOVERED.
+#[test]
+fn fuzz_malformed_verifier_evidence_is_never_recovered() {
+    let seeds = evidence_seeds();
+    for (seed, _) in &seeds {
+        let request: VerifyRequest = serde_json::from_value(seed.clone()).unwrap();
+        assert_eq!(
+            verify(&request, verifier_now()).verdict,
+            argus::recovery::verifier::Verdict::Recovered,
+            "a seed must be healthy evidence as it is: {seed}"
+        );
+    }
+    let seeds = std::sync::Arc::new(seeds);
+    let breaks = proptest::collection::vec(
+        (
+            any::<proptest::sample::Index>(),
+            prop_oneof![Just(None), fuzz::arbitrary_json().prop_map(Some)],
+        ),
+        1..4,
+    );
+    let strategy = (any::<proptest::sample::Index>(), breaks);
+    fuzz::run("evidence", strategy, move |(pick, breaks)| {
+        let (seed, pointers) = pick.get(&seeds);
+        let mut document = seed.clone();
+        let mut broken = Vec::new();
+        for (at, replacement) in &breaks {
+            let (pointer, timestamp) = *at.get(pointers);
+            // Breaking one place twice could put a value of its own type back.
+            if broken.contains(&pointer) {
+                continue;
+            }
+            broken.push(pointer);
+            // An earlier break may have removed it already.
+            let Some(node) = document.pointer_mut(pointer) else {
+                continue;
+            };
+            match replacement {
+                // A value of the same JSON type could be valid evidence; only another type (or
+                // for a timestamp, neither text nor a number) is malformed for sure.
+                Some(value)
+                    if std::mem::discriminant(value) != std::mem::discriminant(node)
+                        && !(timestamp && (value.is_number() || value.is_string())) =>
+                {
+                    *node = value.clone();
+                }
+                _ => delete_at(&mut document, pointer),
+            }
+        }
+        // A payload that is not a request is the Lambda's InvalidRequest, not a verdict.
+        if let Ok(request) = serde_json::from_value::<VerifyRequest>(document.clone()) {
+            let response = verify(&request, verifier_now());
+            prop_assert_ne!(
+                response.verdict,
+                argus::recovery::verifier::Verdict::Recovered,
+                "{} {:?}",
+                document,
+                response.reasons
+            );
+        }
+        Ok(())
+    });
+}
+
 /// The state machine's record requests for the incident `id`, at every step of the workflow.
 fn record_seeds(id: &str) -> Vec<Value> {
     let verification = json!({"result": {"verdict": "RECOVERED", "reasons": ["ok"]}});
@@ -243,6 +391,11 @@ fn record_seeds(id: &str) -> Vec<Value> {
                "progress": {"action_ran": false, "action_error": failure,
                             "approval_error": failure}}),
         json!({"operation": "record_outcome", "correlation_id": id, "outcome": "advisory"}),
+        json!({"operation": "check_still_open", "correlation_id": id, "execution_id": "exec-1"}),
+        json!({"operation": "record_outcome", "correlation_id": id, "execution_id": "exec-1",
+               "outcome": "resolved_before_action",
+               "progress": {"action_ran": false,
+                            "approval_error": {"Error": "Argus.IncidentResolved", "Cause": "resolved"}}}),
     ]
 }
 
@@ -281,6 +434,22 @@ fn regression_verifier_huge_alarm_period_is_not_recovered_at_once() {
     alarm["EvaluationPeriods"] = json!(2);
     let request: VerifyRequest = serde_json::from_value(payload).unwrap();
     let response = verify(&request, epoch());
+    assert_ne!(
+        response.verdict,
+        argus::recovery::verifier::Verdict::Recovered,
+        "{:?}",
+        response.reasons
+    );
+}
+
+/// Found by `fuzz_malformed_verifier_evidence_is_never_recovered`: a deployments list holding
+/// `null` instead of a deployment counted as "one deployment", so the service read healthy.
+#[test]
+fn regression_verifier_a_null_ecs_deployment_is_not_healthy() {
+    let mut payload = sample("verifier/ecs-recovered.json");
+    payload["resource"]["Services"][0]["Deployments"] = json!([null]);
+    let request: VerifyRequest = serde_json::from_value(payload).unwrap();
+    let response = verify(&request, verifier_now());
     assert_ne!(
         response.verdict,
         argus::recovery::verifier::Verdict::Recovered,

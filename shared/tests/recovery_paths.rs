@@ -1,20 +1,27 @@
 //! Every path of statemachines/recovery.asl.json, executed by the local engine after the real
 //! intake path: auto success, pending then recovered, failed → rollback → escalate, approval
-//! approved / rejected / timed out, throttled action, permanent failure, spent budget, and an
-//! incident already closed when the execution starts.
+//! approved / rejected / timed out, throttled action, permanent failure, spent budget, an
+//! incident already closed when the execution starts, an incident resolved while the workflow
+//! runs (before the action, during the approval, answered after, timed out after), and a
+//! patterns table that throttles the outcome record.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
+use argus::analysis::PastIncident;
+use argus::catalogue::ActionId;
 use argus::config::{BudgetPolicy, Config};
 use argus::incident::{AuditKind, AuditRecord, IncidentStatus};
-use argus::ports::IncidentStore;
+use argus::ports::{ActionStats, IncidentStore, OutcomeRecord, PatternStore, StoreError};
 use argus::postmortem::{FollowUpKind, Postmortem, Step};
 use argus::recovery::engine::{ExecutionRecord, ExecutionStatus, execute};
 use argus::recovery::recovery_machine;
-use argus::recovery::world::{Approval, Behaviour, LocalRunner, WorldSettings};
+use argus::recovery::world::{Approval, Behaviour, Interlude, LocalRunner, WorldSettings};
 use argus::testing::epoch;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use support::{Harness, alarm_event, sample};
 
 /// The sample alarm on StatusCheckFailed: the rules analyst's confident, low-risk reboot (auto).
@@ -33,6 +40,18 @@ struct Run {
 }
 
 async fn run(harness: &Harness, event: &Value, settings: WorldSettings) -> Run {
+    run_with(harness, event, settings, None, None).await
+}
+
+/// A run with the rest of the world acting meanwhile (`interlude`) and, optionally, another
+/// patterns table than the harness's store.
+async fn run_with(
+    harness: &Harness,
+    event: &Value,
+    settings: WorldSettings,
+    interlude: Option<&dyn Interlude>,
+    patterns: Option<&dyn PatternStore>,
+) -> Run {
     let report = harness.deliver(event).await.unwrap();
     let signal = &report.signals[0];
     let id = signal.correlation_id.clone().unwrap();
@@ -42,7 +61,15 @@ async fn run(harness: &Harness, event: &Value, settings: WorldSettings) -> Run {
         .execution_input(id.as_str())
         .unwrap()
         .expect("a workflow was started");
-    let runner = LocalRunner::new(settings, &harness.store, &harness.store, epoch());
+    let mut runner = LocalRunner::new(
+        settings,
+        &harness.store,
+        patterns.unwrap_or(&harness.store),
+        epoch(),
+    );
+    if let Some(interlude) = interlude {
+        runner = runner.with_interlude(interlude);
+    }
     let record = execute(&recovery_machine().unwrap(), id.as_str(), input, &runner)
         .await
         .unwrap();
@@ -117,6 +144,8 @@ async fn auto_recovery_is_verified_after_pending_checks_and_resolves_the_inciden
         &[
             "Record recovery start",
             "Choose recovery mode",
+            "Check incident still open",
+            "Incident still open?",
             "Choose action",
             "Reboot EC2 instance",
             "Action sent",
@@ -135,10 +164,10 @@ async fn auto_recovery_is_verified_after_pending_checks_and_resolves_the_inciden
     );
     assert_never_visits(&run.record, &["Request approval", "Escalate to on-call"]);
     assert_eq!(run.status, IncidentStatus::Resolved);
-    let stats = argus::ports::PatternStore::action_stats(
+    let stats = PatternStore::action_stats(
         &harness.store,
         "alarm:AWS/EC2/StatusCheckFailed",
-        argus::catalogue::ActionId::Ec2Reboot,
+        ActionId::Ec2Reboot,
     )
     .await
     .unwrap();
@@ -166,9 +195,10 @@ async fn a_resource_that_stays_broken_is_rolled_back_and_escalated() {
             "Verify recovery",
             "Has an inverse?",
             "Roll back: stop EC2 instance",
+            "Record escalation",
+            "Page on-call?",
             "Escalate to on-call",
             "Open ticket",
-            "Record escalation",
             "Recovery finished",
         ],
     );
@@ -208,16 +238,16 @@ async fn a_resource_that_breaks_again_is_not_counted_as_recovered() {
             "Reboot EC2 instance",
             "Verify recovery",
             "Has an inverse?",
-            "Escalate to on-call",
             "Record escalation",
+            "Escalate to on-call",
         ],
     );
     assert_never_visits(&run.record, &["Record recovery"]);
     assert_eq!(run.status, IncidentStatus::Escalated);
-    let stats = argus::ports::PatternStore::action_stats(
+    let stats = PatternStore::action_stats(
         &harness.store,
         "alarm:AWS/EC2/StatusCheckFailed",
-        argus::catalogue::ActionId::Ec2Reboot,
+        ActionId::Ec2Reboot,
     )
     .await
     .unwrap();
@@ -257,8 +287,8 @@ async fn an_approved_action_runs_and_a_rejected_or_unanswered_one_fails_closed()
             &refused.record,
             &[
                 "Request approval",
-                "Escalate to on-call",
                 "Record escalation",
+                "Escalate to on-call",
             ],
         );
         assert_never_visits(&refused.record, &ACTIONS);
@@ -275,7 +305,7 @@ async fn postmortem_of(harness: &Harness, run: &Run) -> (Postmortem, Vec<AuditRe
     (Postmortem::build(&incident, &audit, &signals, None), audit)
 }
 
-fn timed(postmortem: &Postmortem, step: Step) -> Option<chrono::DateTime<chrono::Utc>> {
+fn timed(postmortem: &Postmortem, step: Step) -> Option<DateTime<Utc>> {
     postmortem
         .timeline
         .iter()
@@ -394,8 +424,8 @@ async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
         &failing.record,
         &[
             "Reboot EC2 instance",
-            "Escalate to on-call",
             "Record escalation",
+            "Escalate to on-call",
         ],
     );
     assert_never_visits(&failing.record, &["Action sent", "Verify recovery"]);
@@ -443,8 +473,8 @@ async fn a_spent_budget_only_escalates() {
         &[
             "Record recovery start",
             "Choose recovery mode",
-            "Escalate to on-call",
             "Record escalation",
+            "Escalate to on-call",
         ],
     );
     assert_never_visits(&run.record, &ACTIONS);
@@ -590,10 +620,317 @@ async fn a_start_that_cannot_be_recorded_still_escalates_to_the_end() {
         &[
             "Prepare recovery",
             "Record recovery start",
-            "Escalate to on-call",
             "Record escalation",
+            "Page on-call?",
+            "Escalate to on-call",
             "Publish post-mortem",
             "Recovery finished",
         ],
     );
+}
+
+// ------------------------------------------------- an incident resolved while the workflow runs
+
+/// Delivers `event` through the intake path when the workflow reaches `state`, once: the
+/// alarm clearing while the workflow runs.
+struct DeliverAt<'a> {
+    harness: &'a Harness,
+    state: &'static str,
+    event: Value,
+    delivered: AtomicBool,
+}
+
+impl<'a> DeliverAt<'a> {
+    fn new(harness: &'a Harness, state: &'static str, event: Value) -> Self {
+        Self {
+            harness,
+            state,
+            event,
+            delivered: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl Interlude for DeliverAt<'_> {
+    async fn at(&self, state: &str, _now: DateTime<Utc>) {
+        if state == self.state && !self.delivered.swap(true, Ordering::SeqCst) {
+            let report = self.harness.deliver(&self.event).await.unwrap();
+            assert_eq!(
+                report.signals[0].incident_status,
+                Some(IncidentStatus::Resolved),
+                "the OK should resolve the incident: {report:?}"
+            );
+        }
+    }
+}
+
+/// The same alarm going OK a minute later.
+fn cleared(event: &Value) -> Value {
+    let mut ok = event.clone();
+    let stamp = (epoch() + chrono::Duration::seconds(60))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    ok["id"] = Value::String(format!("{}-OK", event["id"].as_str().unwrap_or("event")));
+    ok["time"] = Value::String(stamp.clone());
+    ok["detail"]["state"]["value"] = Value::String("OK".into());
+    ok["detail"]["state"]["timestamp"] = Value::String(stamp);
+    ok
+}
+
+fn paged(run: &Run) -> bool {
+    run.messages
+        .iter()
+        .any(|message| message.starts_with("connectors: page") || message.contains("open_ticket"))
+}
+
+/// The workflow's last outcome record.
+async fn outcome_record(harness: &Harness, run: &Run) -> Value {
+    let audit = harness.store.audit_trail(&run.id).await.unwrap();
+    audit
+        .iter()
+        .rev()
+        .find(|record| record.kind == AuditKind::RecoveryOutcome)
+        .map(|record| record.data.clone())
+        .unwrap_or_else(|| panic!("no outcome record in {audit:?}"))
+}
+
+const NEVER_ON_A_RESOLVED_INCIDENT: [&str; 9] = [
+    "Reboot EC2 instance",
+    "Start EC2 instance",
+    "Force new ECS deployment",
+    "Roll back Lambda alias",
+    "Start ASG instance refresh",
+    "Run SSM automation",
+    "Re-apply Terraform",
+    "Escalate to on-call",
+    "Open ticket",
+];
+
+#[tokio::test]
+async fn an_incident_resolved_before_an_automatic_action_is_not_acted_on() {
+    // GIVEN an automatic reboot, and the alarm clearing right before the action would run
+    let harness = Harness::new(trusting());
+    let alarm = status_check_alarm("i-resolved-auto");
+    let interlude = DeliverAt::new(&harness, "Check incident still open", cleared(&alarm));
+    // WHEN the workflow runs
+    let run = run_with(
+        &harness,
+        &alarm,
+        world(Behaviour::Recovers, Approval::NoAnswer),
+        Some(&interlude),
+        None,
+    )
+    .await;
+    // THEN nothing is run and nobody is paged; the record says why
+    assert_eq!(run.record.status, ExecutionStatus::Succeeded);
+    assert_path_contains(
+        &run.record,
+        &[
+            "Choose recovery mode",
+            "Check incident still open",
+            "Incident still open?",
+            "Record resolved before action",
+            "Page on-call?",
+            "Publish post-mortem",
+            "Recovery finished",
+        ],
+    );
+    assert_never_visits(&run.record, &NEVER_ON_A_RESOLVED_INCIDENT);
+    assert!(!paged(&run), "{:?}", run.messages);
+    assert_eq!(run.status, IncidentStatus::Resolved);
+    let outcome = outcome_record(&harness, &run).await;
+    assert_eq!(outcome["outcome"], "resolved_before_action");
+    assert_eq!(outcome["paged"], false);
+}
+
+#[tokio::test]
+async fn an_incident_resolved_while_its_approval_waits_ends_without_action_or_page() {
+    // GIVEN an approval nobody has answered yet, and the alarm clearing meanwhile: the intake
+    // fails the waiting task with Argus.IncidentResolved
+    let harness = Harness::new(Config::default());
+    let alarm = alarm_event("ALARM", epoch(), "i-resolved-approval");
+    let interlude = DeliverAt::new(&harness, "Request approval", cleared(&alarm));
+    let run = run_with(
+        &harness,
+        &alarm,
+        world(Behaviour::Recovers, Approval::NoAnswer),
+        Some(&interlude),
+        None,
+    )
+    .await;
+    // THEN the workflow ends at once, without acting or paging
+    assert_path_contains(
+        &run.record,
+        &[
+            "Request approval",
+            "Record resolved before action",
+            "Page on-call?",
+            "Publish post-mortem",
+            "Recovery finished",
+        ],
+    );
+    assert_never_visits(&run.record, &NEVER_ON_A_RESOLVED_INCIDENT);
+    assert!(!paged(&run), "{:?}", run.messages);
+    assert_eq!(run.status, IncidentStatus::Resolved);
+    let outcome = outcome_record(&harness, &run).await;
+    assert_eq!(outcome["outcome"], "resolved_before_action");
+    assert_eq!(
+        outcome["approval_error"]["Error"],
+        argus::recovery::INCIDENT_RESOLVED
+    );
+}
+
+#[tokio::test]
+async fn an_approval_clicked_after_the_incident_resolved_is_refused_and_nothing_runs() {
+    let harness = Harness::new(Config::default());
+    let alarm = alarm_event("ALARM", epoch(), "i-clicked-late");
+    let interlude = DeliverAt::new(&harness, "Request approval", cleared(&alarm));
+    // WHEN someone approves after the alarm cleared
+    let run = run_with(
+        &harness,
+        &alarm,
+        world(Behaviour::Recovers, Approval::Approve),
+        Some(&interlude),
+        None,
+    )
+    .await;
+    // THEN the answer is refused and audited, and nothing runs
+    assert_path_contains(
+        &run.record,
+        &["Request approval", "Record resolved before action"],
+    );
+    assert_never_visits(&run.record, &NEVER_ON_A_RESOLVED_INCIDENT);
+    assert!(!paged(&run), "{:?}", run.messages);
+    let audit = harness.store.audit_trail(&run.id).await.unwrap();
+    let kinds: Vec<AuditKind> = audit.iter().map(|record| record.kind).collect();
+    assert!(!kinds.contains(&AuditKind::ApprovalDecided), "{kinds:?}");
+    let refused = audit
+        .iter()
+        .find(|record| record.kind == AuditKind::ApprovalRefused)
+        .unwrap_or_else(|| panic!("no refusal in {kinds:?}"));
+    assert_eq!(refused.data["reason"], "incident_resolved");
+}
+
+#[tokio::test]
+async fn an_approval_that_times_out_for_a_resolved_incident_pages_nobody() {
+    // GIVEN the intake's SendTaskFailure was lost, so the approval waits out its timeout
+    let harness = Harness::new(Config::default());
+    let alarm = alarm_event("ALARM", epoch(), "i-timed-out-resolved");
+    let interlude = DeliverAt::new(&harness, "Request approval", cleared(&alarm));
+    let settings = WorldSettings {
+        resolution_fails_approval: false,
+        ..world(Behaviour::Recovers, Approval::NoAnswer)
+    };
+    let run = run_with(&harness, &alarm, settings, Some(&interlude), None).await;
+    // THEN the escalation path's record finds the incident resolved and skips the page
+    assert_path_contains(
+        &run.record,
+        &[
+            "Request approval",
+            "Record escalation",
+            "Page on-call?",
+            "Publish post-mortem",
+            "Recovery finished",
+        ],
+    );
+    assert_never_visits(&run.record, &NEVER_ON_A_RESOLVED_INCIDENT);
+    assert!(!paged(&run), "{:?}", run.messages);
+    assert_eq!(run.status, IncidentStatus::Resolved);
+    let outcome = outcome_record(&harness, &run).await;
+    assert_eq!(outcome["outcome"], "resolved_before_action");
+    assert_eq!(outcome["approval_error"]["Error"], "States.Timeout");
+}
+
+/// A patterns table that throttles `record_outcome` a number of times, then answers.
+struct ThrottledPatterns<'a> {
+    inner: &'a dyn PatternStore,
+    throttles_left: AtomicU32,
+}
+
+#[async_trait]
+impl PatternStore for ThrottledPatterns<'_> {
+    async fn action_stats(
+        &self,
+        signature: &str,
+        action: ActionId,
+    ) -> Result<ActionStats, StoreError> {
+        self.inner.action_stats(signature, action).await
+    }
+
+    async fn record_outcome(
+        &self,
+        outcome: &OutcomeRecord,
+        keep_summaries: usize,
+    ) -> Result<(), StoreError> {
+        let left = self.throttles_left.load(Ordering::SeqCst);
+        if left > 0 {
+            self.throttles_left.store(left - 1, Ordering::SeqCst);
+            return Err(StoreError::Throttled(
+                "ProvisionedThroughputExceeded".into(),
+            ));
+        }
+        self.inner.record_outcome(outcome, keep_summaries).await
+    }
+
+    async fn recent_incidents(
+        &self,
+        signature: &str,
+        limit: usize,
+    ) -> Result<Vec<PastIncident>, StoreError> {
+        self.inner.recent_incidents(signature, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_patterns_table_is_retried_and_never_escalates_a_verified_recovery() {
+    for throttles in [2, u32::MAX] {
+        let harness = Harness::new(trusting());
+        let patterns = ThrottledPatterns {
+            inner: &harness.store,
+            throttles_left: AtomicU32::new(throttles),
+        };
+        let run = run_with(
+            &harness,
+            &status_check_alarm("i-throttled-patterns"),
+            world(Behaviour::Recovers, Approval::NoAnswer),
+            None,
+            Some(&patterns),
+        )
+        .await;
+        assert_path_contains(
+            &run.record,
+            &[
+                "Record recovery",
+                "Publish post-mortem",
+                "Recovery finished",
+            ],
+        );
+        assert_never_visits(
+            &run.record,
+            &["Record escalation", "Escalate to on-call", "Open ticket"],
+        );
+        assert_eq!(run.status, IncidentStatus::Resolved, "{throttles}");
+        let record = run
+            .record
+            .visits
+            .iter()
+            .find(|visit| visit.state == "Record recovery")
+            .unwrap();
+        assert!(
+            record.note.contains("PatternStoreThrottled — retry 1"),
+            "{}",
+            record.note
+        );
+        let stats = harness
+            .store
+            .action_stats("alarm:AWS/EC2/StatusCheckFailed", ActionId::Ec2Reboot)
+            .await
+            .unwrap();
+        let learned = if throttles == 2 { (1, 1) } else { (0, 0) };
+        assert_eq!(
+            (stats.attempts, stats.verified_successes),
+            learned,
+            "retried until learned, or given up without escalating"
+        );
+    }
 }

@@ -19,6 +19,9 @@ enum Approval {
     Approve,
     Reject,
     Timeout,
+    /// The incident resolved while the approval waited: the task fails with
+    /// `Argus.IncidentResolved`, as the intake and the connectors fail it.
+    Resolved,
 }
 
 struct Scenario {
@@ -41,11 +44,18 @@ fn sent() -> Value {
     json!({"delivered": true})
 }
 fn recorded(status: &str) -> Value {
-    json!({"status": status})
+    // The record answers whether to page: only for an incident still open.
+    json!({"status": status, "page": !matches!(status, "resolved" | "closed")})
+}
+/// "Check incident still open", right before the action.
+fn still_open(open: bool) -> Value {
+    json!({"proceed": open, "status": if open { "recovering" } else { "resolved" }})
 }
 
 fn scenarios() -> Vec<Scenario> {
-    let escalation = || vec![sent(), sent(), recorded("escalated"), sent(), sent()];
+    let escalation = || vec![recorded("escalated"), sent(), sent(), sent(), sent()];
+    // Recorded as resolved before the action: nobody paged, then post-mortem and notify.
+    let resolved_meanwhile = || vec![recorded("resolved"), sent(), sent()];
     vec![
         Scenario {
             name: "auto-recovered",
@@ -54,6 +64,7 @@ fn scenarios() -> Vec<Scenario> {
             function: "checkout",
             answers: vec![
                 start(true),
+                still_open(true),
                 verdict("RECOVERED"),
                 recorded("resolved"),
                 sent(),
@@ -61,6 +72,7 @@ fn scenarios() -> Vec<Scenario> {
             ],
             approval: None,
             expected: &[
+                "Check incident still open",
                 "Roll back Lambda alias",
                 "Record recovery",
                 "Recovery finished",
@@ -73,6 +85,7 @@ fn scenarios() -> Vec<Scenario> {
             function: "checkout",
             answers: vec![
                 start(true),
+                still_open(true),
                 verdict("PENDING"),
                 verdict("RECOVERED"),
                 recorded("resolved"),
@@ -87,13 +100,18 @@ fn scenarios() -> Vec<Scenario> {
             mode: "auto",
             escalate: false,
             function: "checkout",
-            answers: [vec![start(true), verdict("FAILED")], escalation()].concat(),
+            answers: [
+                vec![start(true), still_open(true), verdict("FAILED")],
+                escalation(),
+            ]
+            .concat(),
             approval: None,
             expected: &[
                 "Has an inverse?",
                 "Roll back: restore Lambda alias",
-                "Escalate to on-call",
                 "Record escalation",
+                "Page on-call?",
+                "Escalate to on-call",
             ],
         },
         Scenario {
@@ -104,13 +122,19 @@ fn scenarios() -> Vec<Scenario> {
             answers: vec![
                 start(true),
                 sent(),
+                still_open(true),
                 verdict("RECOVERED"),
                 recorded("resolved"),
                 sent(),
                 sent(),
             ],
             approval: Some(Approval::Approve),
-            expected: &["Request approval", "Choose action", "Record recovery"],
+            expected: &[
+                "Request approval",
+                "Check incident still open",
+                "Choose action",
+                "Record recovery",
+            ],
         },
         Scenario {
             name: "rejected",
@@ -135,7 +159,7 @@ fn scenarios() -> Vec<Scenario> {
             mode: "auto",
             escalate: false,
             function: "no-such-function",
-            answers: [vec![start(true)], escalation()].concat(),
+            answers: [vec![start(true), still_open(true)], escalation()].concat(),
             approval: None,
             expected: &["Remember Lambda alias version", "Escalate to on-call"],
         },
@@ -156,6 +180,48 @@ fn scenarios() -> Vec<Scenario> {
             answers: vec![start(false)],
             approval: None,
             expected: &["Incident already closed"],
+        },
+        Scenario {
+            name: "resolved-before-action",
+            mode: "auto",
+            escalate: false,
+            function: "checkout",
+            answers: [vec![start(true), still_open(false)], resolved_meanwhile()].concat(),
+            approval: None,
+            expected: &[
+                "Incident still open?",
+                "Record resolved before action",
+                "Page on-call?",
+                "Publish post-mortem",
+            ],
+        },
+        Scenario {
+            name: "resolved-during-approval",
+            mode: "approval",
+            escalate: false,
+            function: "checkout",
+            answers: [vec![start(true), sent()], resolved_meanwhile()].concat(),
+            approval: Some(Approval::Resolved),
+            expected: &[
+                "Request approval",
+                "Record resolved before action",
+                "Page on-call?",
+                "Publish post-mortem",
+            ],
+        },
+        Scenario {
+            name: "timed-out-after-resolve",
+            mode: "approval",
+            escalate: false,
+            function: "checkout",
+            answers: [vec![start(true), sent()], resolved_meanwhile()].concat(),
+            approval: Some(Approval::Timeout),
+            expected: &[
+                "Request approval",
+                "Record escalation",
+                "Page on-call?",
+                "Publish post-mortem",
+            ],
         },
         Scenario {
             name: "advisory",
@@ -216,6 +282,7 @@ impl TaskRunner for ScriptedRunner {
                         seconds: 0.0,
                     }),
                     Some(Approval::Reject) => fail("ApprovalRejected"),
+                    Some(Approval::Resolved) => fail(argus::recovery::INCIDENT_RESOLVED),
                     _ => fail("States.Timeout"),
                 };
             }
@@ -486,6 +553,16 @@ async fn moto_path(moto: &Moto, scenario: &Scenario) -> Vec<String> {
                             .await
                             .unwrap();
                     }
+                    Approval::Resolved => {
+                        moto.sfn
+                            .send_task_failure()
+                            .task_token(&token)
+                            .error(argus::recovery::INCIDENT_RESOLVED)
+                            .cause("the incident resolved in the test")
+                            .send()
+                            .await
+                            .unwrap();
+                    }
                     Approval::Timeout => {}
                 }
                 answered = true;
@@ -526,6 +603,20 @@ async fn both_engines_take_the_same_path_in_every_scenario() {
                 "{}: `{expected}` not on the local path {local:?}",
                 scenario.name
             );
+        }
+        // A resolved incident is never acted on and nobody is paged for it.
+        if scenario.name.contains("resolve") {
+            for never in [
+                "Roll back Lambda alias",
+                "Escalate to on-call",
+                "Open ticket",
+            ] {
+                assert!(
+                    !local.iter().any(|state| state == never),
+                    "{}: `{never}` on the local path {local:?}",
+                    scenario.name
+                );
+            }
         }
         let remote = moto_path(&moto, &scenario).await;
         assert_eq!(

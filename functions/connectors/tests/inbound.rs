@@ -868,6 +868,91 @@ async fn an_expired_approval_is_410_and_unknown_approvals_are_404() {
     assert_eq!(audit[0].1["reason"], "expired");
 }
 
+/// The incident was resolved (its alarm cleared) while the approval waited.
+async fn resolve(world: &World, id: &CorrelationId) {
+    let now = world.clock.now();
+    update_incident(
+        world.store.as_ref(),
+        world.clock.as_ref(),
+        id,
+        None,
+        |incident| {
+            incident.transition(IncidentStatus::Resolved, now).unwrap();
+            vec![AuditEntry::new(
+                "argus/intake",
+                AuditKind::Cleared,
+                "the alarm cleared",
+                json!({}),
+            )]
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_approval_clicked_after_the_incident_resolved_is_refused_and_ends_the_workflow() {
+    for channel in ["slack", "link"] {
+        // GIVEN an approval pending for an incident that resolved meanwhile
+        let world = world();
+        let id = awaiting_approval(&world).await;
+        resolve(&world, &id).await;
+        let token = link(&id, EMAIL_APPROVER, true, t0() + Duration::minutes(30));
+        if channel == "link" {
+            // The link's page says so before anyone clicks, and changes nothing.
+            let page = world.inbound.handle(&link_get(&token)).await;
+            assert_eq!(page.status, 410, "{}", page.body);
+            assert!(page.body.contains("resolved"), "{}", page.body);
+            assert!(world.callback.calls().is_empty());
+        }
+        // WHEN an approver approves it
+        let response = match channel {
+            "slack" => {
+                world
+                    .inbound
+                    .handle(&slack_click(&id, "UAPPROVER", true, APPROVAL_ID, t0()))
+                    .await
+            }
+            _ => world.inbound.handle(&link_post(&token)).await,
+        };
+        // THEN the answer is refused with a clear message, nothing is decided
+        assert_eq!(response.status, 410, "{channel}: {}", response.body);
+        assert!(
+            response.body.contains("resolved before this answer"),
+            "{channel}: {}",
+            response.body
+        );
+        let incident = world.store.incident(&id).await.unwrap().unwrap();
+        assert_eq!(incident.status, IncidentStatus::Resolved);
+        assert!(incident.approval.unwrap().decision.is_none(), "{channel}");
+        // AND the refusal is audited after the clearing
+        let audit = audit_after_setup(&world, &id).await;
+        assert_eq!(
+            audit.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(),
+            vec![AuditKind::Cleared, AuditKind::ApprovalRefused],
+            "{channel}"
+        );
+        assert_eq!(audit[1].1["reason"], "incident_resolved");
+        // AND the waiting task is failed with the error the state machine ends quietly on
+        assert_eq!(
+            world.callback.calls(),
+            vec![RecordedCallback::Failure {
+                token: TASK_TOKEN.to_string(),
+                error: argus::recovery::INCIDENT_RESOLVED.to_string(),
+                cause: format!(
+                    "an answer from {} through {channel} came after the incident was resolved",
+                    if channel == "slack" {
+                        APPROVER
+                    } else {
+                        EMAIL_APPROVER
+                    }
+                ),
+            }],
+            "{channel}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_signed_link_shows_a_page_on_get_and_decides_on_post_once() {
     let world = world();

@@ -69,7 +69,8 @@ pub fn error_types() -> Vec<&'static str> {
         to: "open",
     }));
     let mut record = vec![RecordError::NotFound(text()), RecordError::Invalid(text())];
-    record.extend(store.into_iter().map(RecordError::Store));
+    record.extend(store.iter().cloned().map(RecordError::Store));
+    record.extend(store.into_iter().map(RecordError::Patterns));
     let reconcile = [
         ReconcileError::Alarms(AlarmSourceError::Throttled(text())),
         ReconcileError::Alarms(AlarmSourceError::Unavailable(text())),

@@ -48,6 +48,8 @@ mod tests {
             ("still-in-alarm.json", "PENDING"),
             ("still-in-alarm-last-check.json", "FAILED"),
             ("alarm-unreadable.json", "PENDING"),
+            ("ecs-recovered.json", "RECOVERED"),
+            ("lambda-recovered.json", "RECOVERED"),
         ] {
             let answer = handle(&recorded(file), &clock).unwrap();
             assert_eq!(answer["verdict"], verdict, "{file}: {answer}");

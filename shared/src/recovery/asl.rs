@@ -285,6 +285,10 @@ fn check_template(template: &Value, state: &str) -> Result<(), AslError> {
                         return Err(AslError::Definition(format!(
                             "`{key}` in `{state}` is neither a path nor an intrinsic"
                         )));
+                    } else if !is_supported_path(text) {
+                        return Err(AslError::Definition(format!(
+                            "`{key}` in `{state}` uses a path the local engine does not implement: `{text}`"
+                        )));
                     }
                 } else {
                     check_template(value, state)?;
@@ -374,6 +378,60 @@ pub fn parse_condition(rule: &Value, top: bool) -> Result<Condition, AslError> {
         variable,
         comparison,
     })
+}
+
+/// The paths Parameters and ResultSelector may use: `$`, `$$`, names, `[n]` indexes, and at
+/// most one `[*]` (see `select_path`). Filters, slices, unions and `..` are refused.
+fn is_supported_path(path: &str) -> bool {
+    let rest = path
+        .strip_prefix("$$")
+        .or_else(|| path.strip_prefix('$'))
+        .unwrap_or("");
+    if path.matches("[*]").count() > 1 || rest.contains("..") {
+        return false;
+    }
+    rest.replace("[*]", "[0]")
+        .split('.')
+        .filter(|segment| !segment.is_empty())
+        .all(|segment| {
+            let (name, indexes) = match segment.find('[') {
+                Some(position) => (&segment[..position], &segment[position..]),
+                None => (segment, ""),
+            };
+            let plain_name = name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            plain_name
+                && indexes
+                    .split('[')
+                    .filter(|part| !part.is_empty())
+                    .all(|part| {
+                        part.strip_suffix(']')
+                            .is_some_and(|index| index.parse::<usize>().is_ok())
+                    })
+        })
+}
+
+/// Resolves a Parameters / ResultSelector path: `read_path`'s forms, plus one `[*]` that
+/// projects over an array. `$.a[*].b` is the `b` of every element of `a` that has one, in
+/// order (an element without it is skipped, as Step Functions' JsonPath does), and a wildcard
+/// path that matches nothing is an empty list, where a plain path that matches nothing is an
+/// error: Step Functions answers both that way.
+pub fn select_path(value: &Value, context: &Value, path: &str) -> Option<Value> {
+    let Some((array_path, rest)) = path.split_once("[*]") else {
+        return read_path(value, context, path).cloned();
+    };
+    let Some(items) = read_path(value, context, array_path).and_then(Value::as_array) else {
+        return Some(Value::Array(Vec::new()));
+    };
+    let relative = format!("${rest}");
+    let empty = Value::Null;
+    Some(Value::Array(
+        items
+            .iter()
+            .filter_map(|item| read_path(item, &empty, &relative).cloned())
+            .collect(),
+    ))
 }
 
 /// Reads `$`, `$.a.b`, `$.a[0].b` from `value`; `$$.…` paths read from `context`.
@@ -505,10 +563,8 @@ pub fn render(template: &Value, input: &Value, context: &Value) -> Result<Value,
                     let resolved = if text.starts_with("States.") {
                         evaluate_intrinsic(text, input, context)?
                     } else {
-                        read_path(input, context, text).cloned().ok_or_else(|| {
-                            AslError::MissingPath {
-                                path: text.to_string(),
-                            }
+                        select_path(input, context, text).ok_or_else(|| AslError::MissingPath {
+                            path: text.to_string(),
                         })?
                     };
                     out.insert(name.to_string(), resolved);

@@ -369,12 +369,12 @@ pub async fn execute(
                         notes.push(format!("{}: {}", failure.error, failure.cause));
                         match catcher {
                             Some(catcher) => {
-                                if let Some(path) = &catcher.result_path {
-                                    write_path(
-                                        &mut data,
-                                        path,
-                                        json!({"Error": failure.error, "Cause": failure.cause}),
-                                    )?;
+                                let error = json!({"Error": failure.error, "Cause": failure.cause});
+                                match &catcher.result_path {
+                                    Some(path) => write_path(&mut data, path, error)?,
+                                    // As in Step Functions: a Catch's ResultPath defaults to
+                                    // `$`, so the error output replaces the whole input.
+                                    None => data = error,
                                 }
                                 notes.push(format!("caught → {}", catcher.next));
                                 visits.push(task_visit(&current, started, elapsed, &notes));
@@ -420,4 +420,100 @@ pub async fn execute(
         visits,
         elapsed,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails every task with one error, or answers it with one output.
+    struct Fixed(Result<Value, &'static str>);
+
+    #[async_trait]
+    impl TaskRunner for Fixed {
+        async fn run(&self, _call: TaskCall<'_>) -> Result<TaskOutput, TaskFailure> {
+            match &self.0 {
+                Ok(output) => Ok(TaskOutput {
+                    output: output.clone(),
+                    seconds: 0.0,
+                }),
+                Err(error) => Err(TaskFailure {
+                    error: (*error).to_string(),
+                    cause: "scripted".to_string(),
+                    seconds: 0.0,
+                }),
+            }
+        }
+    }
+
+    fn machine(catch: Value, result_selector: Option<Value>) -> StateMachine {
+        let mut task = json!({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ec2:describeInstances", "ResultPath": "$.answer", "Catch": [catch], "Next": "Done"});
+        if let Some(selector) = result_selector {
+            task["ResultSelector"] = selector;
+        }
+        let definition = json!({"StartAt": "Call", "States": {"Call": task, "Caught": {"Type": "Succeed"}, "Done": {"Type": "Succeed"}}});
+        StateMachine::parse(&definition.to_string()).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[tokio::test]
+    async fn a_catch_without_result_path_replaces_the_input_with_the_error_output() {
+        let input = json!({"correlation_id": "x", "progress": {"action_ran": false}});
+        let without = machine(
+            json!({"ErrorEquals": ["States.ALL"], "Next": "Caught"}),
+            None,
+        );
+        let record = execute(&without, "t", input.clone(), &Fixed(Err("Ec2.Boom")))
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            record.output,
+            json!({"Error": "Ec2.Boom", "Cause": "scripted"})
+        );
+        let with = machine(
+            json!({"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}),
+            None,
+        );
+        let record = execute(&with, "t", input.clone(), &Fixed(Err("Ec2.Boom")))
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(record.output["correlation_id"], "x");
+        assert_eq!(record.output["error"]["Error"], "Ec2.Boom");
+    }
+
+    #[tokio::test]
+    async fn a_wildcard_projects_and_matches_nothing_as_an_empty_list() {
+        let selector = json!({"names.$": "$.Alarms[*].Name", "dims.$": "$.Alarms[*].Dims", "none.$": "$.Missing[*].Name"});
+        let catch =
+            json!({"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"});
+        let answer = json!({"Alarms": [{"Name": "a", "Dims": [1]}, {"Dims": [2]}, {"Name": "c", "Dims": []}]});
+        let record = execute(
+            &machine(catch, Some(selector)),
+            "t",
+            json!({}),
+            &Fixed(Ok(answer)),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            record.output["answer"],
+            json!({"names": ["a", "c"], "dims": [[1], [2], []], "none": []})
+        );
+    }
+
+    #[test]
+    fn paths_outside_the_subset_are_refused() {
+        for path in [
+            "$.a[*].b[*]",
+            "$..b",
+            "$.a[?(@.b)]",
+            "$.a[0:2]",
+            "$.a['b','c']",
+        ] {
+            let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": path}, "End": true}}});
+            assert!(
+                StateMachine::parse(&definition.to_string()).is_err(),
+                "{path} should be refused"
+            );
+        }
+    }
 }

@@ -27,8 +27,12 @@ pub struct VerifyRequest {
     /// `getAlias`), `{}` when there is none, or `{Error, Cause}`.
     #[serde(default)]
     pub resource: Value,
-    /// `cloudwatch:describeAlarms` for every alarm in ALARM: another one on the same resource
-    /// means the problem moved rather than went away.
+    /// "Read other alarms": every alarm in ALARM (one bounded page, both alarm types), as its
+    /// ResultSelector keeps it: `metric_alarm_names`, `metric_alarm_states`,
+    /// `metric_alarm_dimensions`, `composite_alarm_names`, `composite_alarm_states` (parallel
+    /// lists), or `{Error, Cause}`. Another alarm on the same resource means the problem moved
+    /// rather than went away. Executions started before the ResultSelector send the SDK's
+    /// `MetricAlarms` records, which are read too.
     #[serde(default)]
     pub other_alarms: Value,
     /// 1 for the first check.
@@ -91,7 +95,11 @@ fn read_alarm(request: &VerifyRequest, now: DateTime<Utc>) -> Reading {
         .filter_map(|key| field(&request.alarm, key))
         .filter_map(Value::as_array)
         .flatten();
-    let Some(alarm) = alarms.into_iter().next() else {
+    // An answer about another alarm says nothing about this one.
+    let own = alarms.into_iter().find(|alarm| {
+        field(alarm, "AlarmName").is_none_or(|name| name.as_str() == Some(alarm_name))
+    });
+    let Some(alarm) = own else {
         return Reading::Unknown(format!("alarm `{alarm_name}` was not found"));
     };
     let state = field(alarm, "StateValue")
@@ -100,7 +108,13 @@ fn read_alarm(request: &VerifyRequest, now: DateTime<Utc>) -> Reading {
     let since = field(alarm, "StateUpdatedTimestamp").and_then(timestamp);
     match state {
         "OK" => {
-            let stable_for = since.map(|since| (now - since).num_seconds()).unwrap_or(0);
+            // Without the time it went OK, nobody can say how long it has held.
+            let Some(since) = since else {
+                return Reading::Unknown(format!(
+                    "alarm `{alarm_name}` is OK, but the answer does not say since when"
+                ));
+            };
+            let stable_for = (now - since).num_seconds();
             // OK must hold for as many periods as the alarm itself evaluates, and at least the
             // policy's floor: one good datapoint is not a recovery.
             let period = field(alarm, "Period").and_then(Value::as_i64).unwrap_or(0);
@@ -126,85 +140,229 @@ fn read_alarm(request: &VerifyRequest, now: DateTime<Utc>) -> Reading {
     }
 }
 
+/// The resource-health read the action's evidence comes from, by the decision's action; the
+/// answer must have that read's shape, or it is unknown, never healthy.
 fn read_resource(request: &VerifyRequest) -> Reading {
     let resource = &request.resource;
     if let Some(error) = resource.get("Error") {
         return Reading::Unknown(format!("resource health could not be read: {error}"));
     }
-    if let Some(statuses) = field(resource, "InstanceStatuses").and_then(Value::as_array) {
-        let Some(status) = statuses.first() else {
-            return Reading::Unhealthy("the instance was not found".to_string());
-        };
-        let state = field(status, "InstanceState")
-            .and_then(|s| field(s, "Name"))
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
-        let instance = field(status, "InstanceStatus")
-            .and_then(|s| field(s, "Status"))
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
-        let system = field(status, "SystemStatus")
-            .and_then(|s| field(s, "Status"))
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
-        return match (state, instance, system) {
-            ("running", "ok", "ok") => {
-                Reading::Healthy("the instance is running and passes its status checks".to_string())
-            }
-            ("running" | "pending", "initializing" | "not-applicable" | "unknown", _)
-            | ("pending", _, _) => Reading::Settling(format!(
-                "the instance is {state}, status checks {instance}/{system}"
-            )),
-            _ => Reading::Unhealthy(format!(
-                "the instance is {state}, status checks {instance}/{system}"
-            )),
-        };
+    let action = request
+        .decision
+        .pointer("/action/action")
+        .and_then(Value::as_str);
+    let expected = match action {
+        Some("ec2.reboot" | "ec2.start") => "InstanceStatuses",
+        Some("ecs.force_new_deployment") => "Services",
+        Some("lambda.rollback_alias") => "FunctionVersion",
+        // The state machine reads no resource health for other actions ("No resource health to
+        // read" passes `{}`), so there is nothing to judge.
+        _ => return Reading::NotApplicable,
+    };
+    let Some(answer) = field(resource, expected) else {
+        return Reading::Unknown(format!(
+            "the resource health answer has no {expected}, so it says nothing"
+        ));
+    };
+    match expected {
+        "InstanceStatuses" => read_instance(answer),
+        "Services" => read_service(answer),
+        _ => read_alias(answer, request),
     }
-    if let Some(services) = field(resource, "Services").and_then(Value::as_array) {
-        let Some(service) = services.first() else {
-            return Reading::Unhealthy("the ECS service was not found".to_string());
-        };
-        let running = field(service, "RunningCount")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let desired = field(service, "DesiredCount")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let deployments = field(service, "Deployments")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        return if running >= desired && deployments <= 1 {
-            Reading::Healthy(format!(
-                "the service runs {running} of {desired} tasks, one deployment"
-            ))
-        } else {
-            Reading::Settling(format!(
-                "the service runs {running} of {desired} tasks across {deployments} deployments"
-            ))
-        };
-    }
-    if let Some(version) = field(resource, "FunctionVersion").and_then(Value::as_str) {
-        let target = request
-            .decision
-            .pointer("/action/params/target_version")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        return if version == target {
-            Reading::Healthy(format!("the alias points at version {version}"))
-        } else {
-            Reading::Unhealthy(format!(
-                "the alias points at version {version}, not {target}"
-            ))
-        };
-    }
-    Reading::NotApplicable
 }
 
-/// Another alarm in ALARM whose dimensions name the incident's resource id.
+fn read_instance(statuses: &Value) -> Reading {
+    let Some(statuses) = statuses.as_array() else {
+        return Reading::Unknown("the instance status answer is not a list".to_string());
+    };
+    let Some(status) = statuses.first() else {
+        return Reading::Unhealthy("the instance was not found".to_string());
+    };
+    let state = field(status, "InstanceState")
+        .and_then(|s| field(s, "Name"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let instance = field(status, "InstanceStatus")
+        .and_then(|s| field(s, "Status"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let system = field(status, "SystemStatus")
+        .and_then(|s| field(s, "Status"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    match (state, instance, system) {
+        ("running", "ok", "ok") => {
+            Reading::Healthy("the instance is running and passes its status checks".to_string())
+        }
+        ("running" | "pending", "initializing" | "not-applicable" | "unknown", _)
+        | ("pending", _, _) => Reading::Settling(format!(
+            "the instance is {state}, status checks {instance}/{system}"
+        )),
+        _ => Reading::Unhealthy(format!(
+            "the instance is {state}, status checks {instance}/{system}"
+        )),
+    }
+}
+
+/// A count as ECS gives it: a non-negative integer, or nothing.
+fn count(service: &Value, pascal: &str) -> Option<u64> {
+    field(service, pascal).and_then(Value::as_u64)
+}
+
+/// Healthy only when the answer says so in full: running and desired counts that are
+/// non-negative integers, at least one task desired and all of them running, and exactly one
+/// deployment. A missing or malformed count is unknown, never "0 of 0, healthy".
+fn read_service(services: &Value) -> Reading {
+    let Some(services) = services.as_array() else {
+        return Reading::Unknown("the ECS answer's Services is not a list".to_string());
+    };
+    let Some(service) = services.first() else {
+        return Reading::Unhealthy("the ECS service was not found".to_string());
+    };
+    // Each deployment is a record; a list with anything else in it is not ECS's answer.
+    let deployments = field(service, "Deployments")
+        .and_then(Value::as_array)
+        .filter(|deployments| deployments.iter().all(Value::is_object))
+        .map(Vec::len);
+    let (Some(running), Some(desired), Some(deployments)) = (
+        count(service, "RunningCount"),
+        count(service, "DesiredCount"),
+        deployments,
+    ) else {
+        return Reading::Unknown(
+            "the ECS answer lacks a readable running count, desired count or deployments list"
+                .to_string(),
+        );
+    };
+    if desired == 0 {
+        return Reading::Unknown(
+            "the ECS service desires no tasks, so running says nothing".into(),
+        );
+    }
+    if running >= desired && deployments == 1 {
+        Reading::Healthy(format!(
+            "the service runs {running} of {desired} tasks, one deployment"
+        ))
+    } else {
+        Reading::Settling(format!(
+            "the service runs {running} of {desired} tasks across {deployments} deployments"
+        ))
+    }
+}
+
+fn read_alias(version: &Value, request: &VerifyRequest) -> Reading {
+    let target = request
+        .decision
+        .pointer("/action/params/target_version")
+        .and_then(Value::as_str)
+        .filter(|target| !target.is_empty());
+    let (Some(version), Some(target)) = (version.as_str(), target) else {
+        return Reading::Unknown(
+            "the alias's version or the version it should point at is missing".to_string(),
+        );
+    };
+    if version == target {
+        Reading::Healthy(format!("the alias points at version {version}"))
+    } else {
+        Reading::Unhealthy(format!(
+            "the alias points at version {version}, not {target}"
+        ))
+    }
+}
+
+/// One alarm in ALARM, as "Read other alarms" kept it.
+struct FiringAlarm<'a> {
+    name: Option<&'a str>,
+    /// The dimension values of a metric alarm; `None` when they cannot be paired with it.
+    dimensions: Option<Vec<&'a str>>,
+}
+
+fn strings(value: Option<&Value>) -> Option<Vec<&str>> {
+    value?.as_array()?.iter().map(Value::as_str).collect()
+}
+
+fn dimension_values(dimensions: &Value) -> Vec<&str> {
+    dimensions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|dimension| field(dimension, "Value").and_then(Value::as_str))
+        .collect()
+}
+
+/// The firing alarms in either shape, or `None` when the answer cannot be read as one.
+fn firing_alarms(other: &Value) -> Option<Vec<FiringAlarm<'_>>> {
+    if let Some(records) = field(other, "MetricAlarms") {
+        // The SDK's full records, from an execution started before the ResultSelector.
+        return records.as_array().map(|records| {
+            records
+                .iter()
+                .map(|record| FiringAlarm {
+                    name: field(record, "AlarmName").and_then(Value::as_str),
+                    dimensions: Some(
+                        field(record, "Dimensions").map_or_else(Vec::new, dimension_values),
+                    ),
+                })
+                .collect()
+        });
+    }
+    let names = strings(other.get("metric_alarm_names"))?;
+    let states = strings(other.get("metric_alarm_states"))?;
+    let dimensions = other.get("metric_alarm_dimensions")?.as_array()?;
+    let composite_names = strings(other.get("composite_alarm_names"))?;
+    let composite_states = strings(other.get("composite_alarm_states"))?;
+    // Only alarms in ALARM were asked for; a state that says otherwise is not counted.
+    let firing = |states: &[&str], index: usize| states.get(index).is_none_or(|s| *s == "ALARM");
+    // JsonPath skips an alarm without the field, so the lists pair up only at equal length;
+    // otherwise every dimension list is kept without a name, still counted against recovery.
+    let paired = dimensions.len() == names.len();
+    let mut alarms: Vec<FiringAlarm<'_>> = if paired {
+        names
+            .iter()
+            .zip(dimensions)
+            .enumerate()
+            .filter(|(index, _)| firing(&states, *index))
+            .map(|(_, (name, dimensions))| FiringAlarm {
+                name: Some(name),
+                dimensions: Some(dimension_values(dimensions)),
+            })
+            .collect()
+    } else {
+        dimensions
+            .iter()
+            .map(|dimensions| FiringAlarm {
+                name: None,
+                dimensions: Some(dimension_values(dimensions)),
+            })
+            .collect()
+    };
+    alarms.extend(
+        composite_names
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| firing(&composite_states, *index))
+            .map(|(_, name)| FiringAlarm {
+                name: Some(name),
+                dimensions: None,
+            }),
+    );
+    Some(alarms)
+}
+
+/// Another alarm in ALARM on the incident's resource: a metric alarm whose dimensions name the
+/// resource id, or a composite alarm whose name does (a composite alarm has no dimensions).
 fn read_other_alarms(request: &VerifyRequest) -> Reading {
-    let Some(alarms) = field(&request.other_alarms, "MetricAlarms").and_then(Value::as_array)
-    else {
-        return Reading::NotApplicable;
+    let other = &request.other_alarms;
+    // The state machine always reads them (a failed read leaves `{Error, Cause}`), so an
+    // absent answer is a malformed request, and proves nothing either way.
+    if other.is_null() {
+        return Reading::Unknown("the other alarms were not read".to_string());
+    }
+    if let Some(error) = other.get("Error") {
+        return Reading::Unknown(format!("the other alarms could not be read: {error}"));
+    }
+    let Some(alarms) = firing_alarms(other) else {
+        return Reading::Unknown("the other alarms' answer could not be read".to_string());
     };
     let own = request.incident.get("alarm_name").and_then(Value::as_str);
     let resource_id = request
@@ -213,30 +371,25 @@ fn read_other_alarms(request: &VerifyRequest) -> Reading {
         .and_then(Value::as_str)
         .and_then(|resource| resource.split_once('/'))
         .map(|(_, id)| id.to_string());
-    let Some(resource_id) = resource_id else {
+    let Some(resource_id) = resource_id.filter(|id| !id.is_empty()) else {
         return Reading::NotApplicable;
     };
+    let names_resource = |value: &str| {
+        !value.is_empty() && (resource_id == value || resource_id.ends_with(&format!("/{value}")))
+    };
     let correlated = alarms.iter().find(|alarm| {
-        let name = field(alarm, "AlarmName").and_then(Value::as_str);
-        let names_resource = field(alarm, "Dimensions")
-            .and_then(Value::as_array)
-            .is_some_and(|dimensions| {
-                dimensions.iter().any(|dimension| {
-                    field(dimension, "Value")
-                        .and_then(Value::as_str)
-                        .is_some_and(|value| {
-                            resource_id == value || resource_id.ends_with(&format!("/{value}"))
-                        })
-                })
-            });
-        name != own && names_resource
+        let on_resource = match &alarm.dimensions {
+            Some(values) => values.iter().any(|value| names_resource(value)),
+            None => alarm
+                .name
+                .is_some_and(|name| name.contains(resource_id.as_str())),
+        };
+        on_resource && (alarm.name.is_none() || alarm.name != own)
     });
     match correlated {
         Some(alarm) => Reading::Unhealthy(format!(
             "another alarm fires on the resource: {}",
-            field(alarm, "AlarmName")
-                .and_then(Value::as_str)
-                .unwrap_or("unnamed")
+            alarm.name.unwrap_or("(unnamed)")
         )),
         None => Reading::NotApplicable,
     }
@@ -388,6 +541,7 @@ mod tests {
         );
         let mut nothing = request(json!({}), json!({}), 1);
         nothing.incident = json!({});
+        nothing.decision = json!({});
         assert_eq!(verify(&nothing, now()).verdict, Verdict::Failed);
     }
 
@@ -455,6 +609,7 @@ mod tests {
             1,
         );
         ecs.incident = json!({});
+        ecs.decision = json!({"action": {"action": "ecs.force_new_deployment", "params": {"cluster": "c", "service": "s"}}});
         assert_eq!(verify(&ecs, now()).verdict, Verdict::Recovered);
         ecs.resource =
             json!({"Services": [{"RunningCount": 1, "DesiredCount": 3, "Deployments": [{}, {}]}]});
@@ -463,5 +618,102 @@ mod tests {
         lambda.incident = json!({});
         lambda.decision = json!({"action": {"action": "lambda.rollback_alias", "params": {"target_version": "7"}}});
         assert_eq!(verify(&lambda, now()).verdict, Verdict::Recovered);
+    }
+
+    #[test]
+    fn an_ecs_answer_without_counts_is_never_healthy() {
+        let mut ecs = request(json!({}), json!({}), 1);
+        ecs.incident = json!({});
+        ecs.decision = json!({"action": {"action": "ecs.force_new_deployment", "params": {"cluster": "c", "service": "s"}}});
+        for answer in [
+            json!({"Services": [{}]}),
+            json!({"Services": [{"Deployments": [{}]}]}),
+            json!({"Services": [{"RunningCount": 3, "Deployments": [{}]}]}),
+            json!({"Services": [{"RunningCount": 3, "DesiredCount": 3}]}),
+            json!({"Services": [{"RunningCount": "3", "DesiredCount": "3", "Deployments": [{}]}]}),
+            json!({"Services": [{"RunningCount": -1, "DesiredCount": -1, "Deployments": [{}]}]}),
+            json!({"Services": [{"RunningCount": 0, "DesiredCount": 0, "Deployments": [{}]}]}),
+            json!({"Services": [{"RunningCount": 3, "DesiredCount": 3, "Deployments": []}]}),
+            json!({"Services": {"RunningCount": 3}}),
+            json!({"InstanceStatuses": []}),
+        ] {
+            ecs.resource = answer.clone();
+            let verdict = verify(&ecs, now());
+            assert_ne!(verdict.verdict, Verdict::Recovered, "{answer}: {verdict:?}");
+        }
+    }
+
+    #[test]
+    fn other_alarms_are_read_in_the_result_selectors_shape_for_both_alarm_types() {
+        let mut moved = request(
+            alarm("OK", "2026-11-22T06:00:00Z"),
+            instance("running", "ok"),
+            1,
+        );
+        moved.incident = json!({"alarm_name": "ServerCpuTooHigh", "resource": "ec2:instance/i-1"});
+        let shape = |names: Value, dimensions: Value, composites: Value| {
+            let states = |list: &Value| json!(vec!["ALARM"; list.as_array().map_or(0, Vec::len)]);
+            json!({"metric_alarm_names": names, "metric_alarm_states": states(&names), "metric_alarm_dimensions": dimensions, "composite_alarm_names": composites, "composite_alarm_states": states(&composites)})
+        };
+        moved.other_alarms = shape(json!([]), json!([]), json!([]));
+        assert_eq!(verify(&moved, now()).verdict, Verdict::Recovered);
+        moved.other_alarms = shape(
+            json!(["Elsewhere", "DiskFull"]),
+            json!([[{"Name": "InstanceId", "Value": "i-2"}], [{"Name": "InstanceId", "Value": "i-1"}]]),
+            json!([]),
+        );
+        let verdict = verify(&moved, now());
+        assert_eq!(verdict.verdict, Verdict::Pending, "{verdict:?}");
+        assert!(
+            verdict
+                .reasons
+                .iter()
+                .any(|reason| reason.contains("DiskFull"))
+        );
+        moved.other_alarms = shape(json!([]), json!([]), json!(["i-1-health"]));
+        assert_eq!(verify(&moved, now()).verdict, Verdict::Pending);
+        moved.other_alarms = shape(json!([]), json!([]), json!(["unrelated"]));
+        assert_eq!(verify(&moved, now()).verdict, Verdict::Recovered);
+        // A name JsonPath skipped: the lists no longer pair, the resource's dimension still counts.
+        moved.other_alarms = shape(
+            json!(["Elsewhere"]),
+            json!([[{"Name": "InstanceId", "Value": "i-2"}], [{"Name": "InstanceId", "Value": "i-1"}]]),
+            json!([]),
+        );
+        assert_eq!(verify(&moved, now()).verdict, Verdict::Pending);
+        for unreadable in [
+            json!({"Error": "CloudWatch.ThrottlingException", "Cause": "slow down"}),
+            json!({"metric_alarm_names": "DiskFull"}),
+            json!("nothing"),
+        ] {
+            moved.other_alarms = unreadable.clone();
+            assert_ne!(
+                verify(&moved, now()).verdict,
+                Verdict::Recovered,
+                "{unreadable}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ok_alarm_without_its_time_or_under_another_name_is_not_recovery() {
+        let policy = RecoveryPolicy {
+            stable_seconds: 0,
+            ..RecoveryPolicy::default()
+        };
+        let mut undated = request(
+            json!({"MetricAlarms": [{"AlarmName": "ServerCpuTooHigh", "StateValue": "OK"}]}),
+            instance("running", "ok"),
+            1,
+        );
+        undated.policy = policy.clone();
+        assert_ne!(verify(&undated, now()).verdict, Verdict::Recovered);
+        let mut other = request(
+            json!({"MetricAlarms": [{"AlarmName": "SomethingElse", "StateValue": "OK", "StateUpdatedTimestamp": "2026-11-22T05:00:00Z"}]}),
+            instance("running", "ok"),
+            1,
+        );
+        other.policy = policy;
+        assert_ne!(verify(&other, now()).verdict, Verdict::Recovered);
     }
 }

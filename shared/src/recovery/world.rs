@@ -1,6 +1,8 @@
 //! A simulated AWS world for running the recovery workflow locally: resources that recover
 //! after the action, stay broken, or break again; approvals answered from the command line;
-//! actions that are throttled or fail. Lambda tasks go to the in-process handlers.
+//! actions that are throttled or fail; and an interlude where the rest of the world (a signal
+//! that resolves the incident) happens while the workflow runs. Lambda tasks go to the
+//! in-process handlers.
 
 use super::engine::{TaskCall, TaskFailure, TaskOutput, TaskRunner};
 use super::record;
@@ -53,6 +55,18 @@ pub struct WorldSettings {
     /// The action fails for good (permission denied).
     pub action_fails: bool,
     pub approver: String,
+    /// Whether resolving an incident fails its pending approval's task with
+    /// `Argus.IncidentResolved`, as the intake does with SendTaskFailure. Off, the approval
+    /// waits out its timeout (the SendTaskFailure was lost).
+    pub resolution_fails_approval: bool,
+}
+
+/// What happens in the rest of the world while the workflow runs: called before each task with
+/// the state's name and the simulated time, and for "Request approval" after the approval was
+/// asked and before anyone answers it. Tests deliver signals through the intake here.
+#[async_trait]
+pub trait Interlude: Send + Sync {
+    async fn at(&self, state: &str, now: DateTime<Utc>);
 }
 
 impl Default for WorldSettings {
@@ -63,6 +77,7 @@ impl Default for WorldSettings {
             throttle_action: 0,
             action_fails: false,
             approver: "local-operator".to_string(),
+            resolution_fails_approval: true,
         }
     }
 }
@@ -84,6 +99,7 @@ pub struct LocalRunner<'a> {
     pub started_at: DateTime<Utc>,
     /// The policy the workflow's records run under (outcome learning reads it).
     pub config: Config,
+    interlude: Option<&'a dyn Interlude>,
     state: Mutex<WorldState>,
 }
 
@@ -132,8 +148,15 @@ impl<'a> LocalRunner<'a> {
             patterns,
             started_at,
             config: Config::default(),
+            interlude: None,
             state: Mutex::new(WorldState::default()),
         }
+    }
+
+    /// Lets `interlude` act on the world while the workflow runs.
+    pub fn with_interlude(mut self, interlude: &'a dyn Interlude) -> Self {
+        self.interlude = Some(interlude);
+        self
     }
 
     /// Runs the workflow's records under this policy instead of the defaults.
@@ -266,6 +289,24 @@ impl<'a> LocalRunner<'a> {
             })
             .await
             .map_err(|error| failure(error.error_type(), error.to_string(), LAMBDA_SECONDS))?;
+            // The rest of the world acts while the approval waits, before anyone answers.
+            if let Some(interlude) = self.interlude {
+                interlude
+                    .at(
+                        call.state,
+                        self.at(call.elapsed_seconds + HUMAN_SECONDS / 2.0),
+                    )
+                    .await;
+                let resolved = self
+                    .store
+                    .incident(id)
+                    .await
+                    .map_err(|error| failure(error.error_type(), error.to_string(), HUMAN_SECONDS))?
+                    .is_some_and(|incident| !incident.status.is_open());
+                if resolved {
+                    return self.resolved_during_approval(id, call, answered_at).await;
+                }
+            }
             let answer = match self.settings.approval {
                 Approval::Approve => Some(true),
                 Approval::Reject => Some(false),
@@ -330,6 +371,65 @@ impl<'a> LocalRunner<'a> {
                 ))
             }
         }
+    }
+
+    /// The incident resolved while its approval waited: the intake fails the task with
+    /// `Argus.IncidentResolved`, and an answer given anyway is refused as the connectors refuse
+    /// it (an `ApprovalRefused` record, the task failed with the same error). Only when the
+    /// intake's call is lost does the approval wait out its timeout.
+    async fn resolved_during_approval(
+        &self,
+        id: &CorrelationId,
+        call: &TaskCall<'_>,
+        answered_at: DateTime<Utc>,
+    ) -> Result<TaskOutput, TaskFailure> {
+        let answered = self.settings.approval != Approval::NoAnswer;
+        if answered {
+            let approver = self.settings.approver.clone();
+            let approve = self.settings.approval == Approval::Approve;
+            update_incident(self.store, &FixedClock(answered_at), id, None, |incident| {
+                let Some(approval) = incident.approval.as_ref() else {
+                    return Vec::new();
+                };
+                vec![AuditEntry::new(
+                    CONNECTORS_ACTOR,
+                    AuditKind::ApprovalRefused,
+                    format!(
+                        "refused an answer from {approver} through local: the incident is {}",
+                        incident.status.as_str()
+                    ),
+                    json!({"approval": approval.id, "reason": "incident_resolved", "identity": approver, "channel": "local", "approve": approve}),
+                )]
+            })
+            .await
+            .map_err(|error| failure(error.error_type(), error.to_string(), HUMAN_SECONDS))?;
+        }
+        let mut state = self.lock();
+        if answered {
+            state.messages.push(format!(
+                "connectors: approval requested; {}'s answer refused: the incident was resolved",
+                self.settings.approver
+            ));
+        } else if self.settings.resolution_fails_approval {
+            state.messages.push(
+                "connectors: approval requested; the incident resolved meanwhile".to_string(),
+            );
+        } else {
+            state.messages.push(
+                "connectors: approval requested; nobody answered (the incident resolved meanwhile)"
+                    .to_string(),
+            );
+            return Err(failure(
+                "States.Timeout",
+                "the approval was not answered in time",
+                call.timeout_seconds.unwrap_or(3600) as f64,
+            ));
+        }
+        Err(failure(
+            super::INCIDENT_RESOLVED,
+            "the incident was resolved while the approval waited",
+            HUMAN_SECONDS,
+        ))
     }
 
     fn act(
@@ -445,6 +545,14 @@ impl TaskRunner for LocalRunner<'_> {
 
     async fn run(&self, call: TaskCall<'_>) -> Result<TaskOutput, TaskFailure> {
         let resource = call.resource;
+        // The approval's interlude runs while it waits (see `approval`), every other one first.
+        if let Some(interlude) = self.interlude
+            && call.task_token.is_none()
+        {
+            interlude
+                .at(call.state, self.at(call.elapsed_seconds))
+                .await;
+        }
         if resource.starts_with("arn:aws:states:::lambda:invoke") {
             return self.lambda(&call).await;
         }

@@ -3,7 +3,9 @@
 //! call that resumes the workflow.
 
 use super::InboundError;
-use super::task_callback::{APPROVAL_REJECTED_ERROR, TaskCallback, TaskCallbackError};
+use super::task_callback::{
+    APPROVAL_REJECTED_ERROR, INCIDENT_RESOLVED_ERROR, TaskCallback, TaskCallbackError,
+};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::update_incident;
@@ -41,13 +43,16 @@ pub enum Refusal {
     NotAllowed,
     /// Whoever asked for the action cannot approve it.
     SelfApproval,
+    /// The incident was resolved or closed before the answer came: nothing is run, and the
+    /// waiting task is failed with `Argus.IncidentResolved` so the workflow ends.
+    IncidentResolved,
 }
 
 impl Refusal {
     pub fn status(self) -> u16 {
         match self {
             Self::UnknownApproval => 404,
-            Self::Expired => 410,
+            Self::Expired | Self::IncidentResolved => 410,
             Self::AlreadyDecided => 409,
             Self::NotAllowed | Self::SelfApproval => 403,
         }
@@ -61,6 +66,7 @@ impl Refusal {
             Self::AlreadyDecided => "already_decided",
             Self::NotAllowed => "not_an_approver",
             Self::SelfApproval => "self_approval",
+            Self::IncidentResolved => "incident_resolved",
         }
     }
 
@@ -73,6 +79,9 @@ impl Refusal {
             Self::AlreadyDecided => "This approval was already answered; an answer counts once.",
             Self::NotAllowed => "You are not on the approver list for this action's risk class.",
             Self::SelfApproval => "Whoever asked for an action cannot approve it.",
+            Self::IncidentResolved => {
+                "The incident was resolved before this answer; nothing will run and nobody needs to act."
+            }
         }
     }
 }
@@ -113,6 +122,8 @@ impl std::fmt::Debug for Approvals<'_> {
 enum Verdict {
     Accept(TaskToken),
     Refuse(Refusal),
+    /// Refused because the incident is no longer open; the token ends the waiting task.
+    Resolved(TaskToken),
 }
 
 impl Approvals<'_> {
@@ -161,6 +172,11 @@ impl Approvals<'_> {
                 Verdict::Refuse(refusal) => {
                     vec![refusal_entry(answer, *refusal, refusal.explanation())]
                 }
+                Verdict::Resolved(_) => vec![refusal_entry(
+                    answer,
+                    Refusal::IncidentResolved,
+                    &format!("the incident is {}", incident.status.as_str()),
+                )],
                 Verdict::Accept(_) => {
                     let Some(approval) = incident.approval.as_mut() else {
                         return Vec::new();
@@ -199,7 +215,11 @@ impl Approvals<'_> {
         let (incident, token) = match (updated, verdict) {
             (Some(incident), Verdict::Accept(token)) => (incident, token),
             (_, Verdict::Refuse(refusal)) => return Ok(AnswerOutcome::Refused(refusal)),
-            (None, Verdict::Accept(_)) => {
+            (Some(_), Verdict::Resolved(token)) => {
+                self.end_for_resolved(&id, &token, answer).await?;
+                return Ok(AnswerOutcome::Refused(Refusal::IncidentResolved));
+            }
+            (None, Verdict::Accept(_) | Verdict::Resolved(_)) => {
                 return Ok(AnswerOutcome::Refused(Refusal::UnknownApproval));
             }
         };
@@ -233,6 +253,12 @@ impl Approvals<'_> {
         };
         if approval.decision.is_some() {
             return Verdict::Refuse(Refusal::AlreadyDecided);
+        }
+        // A resolved or closed incident is never acted on, whoever answers and whenever: the
+        // workflow is told to end, which is also what the intake tells it when the incident
+        // resolves, so telling it twice is harmless.
+        if !incident.status.is_open() {
+            return Verdict::Resolved(approval.task_token.clone());
         }
         if now >= approval.expires_at {
             return Verdict::Refuse(Refusal::Expired);
@@ -271,6 +297,29 @@ impl Approvals<'_> {
             self.callback
                 .fail(token, APPROVAL_REJECTED_ERROR, &cause)
                 .await
+        }
+    }
+
+    /// Fails the waiting task with `Argus.IncidentResolved`. The task may already be gone (the
+    /// intake failed it when the incident resolved, or it timed out): that is the end wanted,
+    /// so only a Step Functions failure is recorded, and the answer stays refused either way.
+    async fn end_for_resolved(
+        &self,
+        id: &CorrelationId,
+        token: &TaskToken,
+        answer: &ApprovalAnswer,
+    ) -> Result<(), InboundError> {
+        let cause = format!(
+            "an answer from {} through {} came after the incident was resolved",
+            answer.identity, answer.channel
+        );
+        match self
+            .callback
+            .fail(token, INCIDENT_RESOLVED_ERROR, &cause)
+            .await
+        {
+            Ok(()) | Err(TaskCallbackError::TaskGone(_)) => Ok(()),
+            Err(error) => self.record_undelivered(id, answer, &error).await,
         }
     }
 

@@ -92,6 +92,14 @@ pub async fn confirmation_page(
             Refusal::Expired.explanation(),
         ));
     }
+    // Shown before anyone clicks: an answer for a resolved incident would only be refused.
+    if !incident.status.is_open() {
+        return Ok(page(
+            Refusal::IncidentResolved.status(),
+            "Incident already resolved",
+            Refusal::IncidentResolved.explanation(),
+        ));
+    }
     let verb = if claims.approve { "Approve" } else { "Reject" };
     let risk = serde_json::to_value(approval.risk)
         .ok()
@@ -178,6 +186,7 @@ fn refusal_page(refusal: Refusal) -> HttpResponse {
         Refusal::Expired => "Approval expired",
         Refusal::AlreadyDecided => "Already answered",
         Refusal::NotAllowed | Refusal::SelfApproval => "Not allowed",
+        Refusal::IncidentResolved => "Incident already resolved",
     };
     page(refusal.status(), title, refusal.explanation())
 }

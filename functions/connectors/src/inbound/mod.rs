@@ -242,6 +242,7 @@ mod tests {
             .map(TaskCallbackError::error_type),
         );
         own.push(task_callback::APPROVAL_REJECTED_ERROR);
+        own.push(task_callback::INCIDENT_RESOLVED_ERROR);
         own.sort_unstable();
         own.dedup();
         assert_eq!(error_types(), own);
@@ -250,6 +251,7 @@ mod tests {
             vec![
                 "ApprovalRejected",
                 "ApprovalTaskGone",
+                "Argus.IncidentResolved",
                 "ConcurrentUpdate",
                 "EventBusRejected",
                 "EventBusThrottled",

@@ -222,6 +222,10 @@ pub fn message(answer: &ApprovalAnswer, outcome: &AnswerOutcome) -> (u16, Value)
             );
             (status, replacement(&text))
         }
+        // Nobody needs the buttons any more: the message says so for everyone.
+        AnswerOutcome::Refused(refusal @ Refusal::IncidentResolved) => {
+            (refusal.status(), replacement(refusal.explanation()))
+        }
         AnswerOutcome::Refused(refusal) => (refusal.status(), ephemeral(refusal)),
     };
     (status, message)

@@ -14,6 +14,10 @@ pub const API_CALLS: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailu
 /// The error a rejection fails the approval task with; the state machine's Catch names it.
 pub const APPROVAL_REJECTED_ERROR: &str = argus::recovery::APPROVAL_REJECTED;
 
+/// The error an answer to a resolved incident's approval fails the task with; the state
+/// machine's Catch names it apart from rejection and ends without acting or paging.
+pub const INCIDENT_RESOLVED_ERROR: &str = argus::recovery::INCIDENT_RESOLVED;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaskCallbackError {
     /// The task no longer waits: it timed out, its execution ended, or the token is unknown.

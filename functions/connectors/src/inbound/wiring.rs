@@ -48,8 +48,9 @@ pub fn api_calls() -> Vec<&'static str> {
 }
 
 /// Every `error_type` the endpoint can report: the store's, a contended incident write, the
-/// event bus's, the task callback's, and the error a rejection fails the approval task with
-/// (SendTaskFailure), which the state machine's Catch names.
+/// event bus's, the task callback's, and the errors a rejection or an answer to a resolved
+/// incident fails the approval task with (SendTaskFailure), which the state machine's Catch
+/// names.
 pub fn error_types() -> Vec<&'static str> {
     let text = String::new;
     let mut names: Vec<&'static str> = [
@@ -77,6 +78,7 @@ pub fn error_types() -> Vec<&'static str> {
     );
     names.extend_from_slice(TASK_CALLBACK_ERROR_TYPES);
     names.push(argus::recovery::APPROVAL_REJECTED);
+    names.push(argus::recovery::INCIDENT_RESOLVED);
     names.sort_unstable();
     names.dedup();
     names

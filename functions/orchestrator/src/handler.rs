@@ -177,9 +177,15 @@ impl Orchestrator {
     }
 }
 
+/// Only EventBridge's own schedule (`aws.events`, which nobody else can send) runs the
+/// reconciler; a "Scheduled Event" from any other source goes to the normaliser, which refuses it.
 fn is_schedule(payload: &Value) -> bool {
     payload.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT_DETAIL_TYPE)
+        && payload.get("source").and_then(Value::as_str) == Some(SCHEDULE_SOURCE)
 }
+
+/// The source of EventBridge's scheduled events.
+const SCHEDULE_SOURCE: &str = "aws.events";
 
 impl Orchestrator {
     /// One reconciliation. Every step runs even when one fails; the invocation then fails
@@ -256,5 +262,8 @@ mod tests {
         ] {
             assert!(!is_schedule(&sample(other)), "{other}");
         }
+        let mut forged = sample("scheduled/scheduled-event.json");
+        forged["source"] = json!("my.app");
+        assert!(!is_schedule(&forged), "a Scheduled Event from my.app");
     }
 }

@@ -58,6 +58,11 @@ pub fn error_types() -> Vec<&'static str> {
     let invalid = [
         NormaliseError::Malformed(text()),
         NormaliseError::UnknownShape { hint: text() },
+        NormaliseError::UntrustedSource {
+            detail_type: text(),
+            source_name: text(),
+            expected: text(),
+        },
     ];
     let mut intake: Vec<IntakeError> = invalid.into_iter().map(IntakeError::Invalid).collect();
     intake.extend(store.iter().cloned().map(IntakeError::Store));

@@ -24,6 +24,17 @@ resource "aws_secretsmanager_secret" "connectors" {
   recovery_window_in_days = 7
 }
 
+# The public endpoint's own secret: only what authenticates its senders (the webhook tokens and
+# signing secrets, slack_signing_secret, approval_link_key), never a vendor token that would let
+# a compromised endpoint post to Slack or open tickets. Also declared without a value.
+resource "aws_secretsmanager_secret" "connectors_http" {
+  # checkov:skip=CKV2_AWS_57: webhook tokens and signing secrets issued by the senders (Slack, PagerDuty, Datadog, Grafana, Alertmanager) and the link key; rotated at their issuer, so there is no rotation Lambda to attach.
+  name                    = "${var.name_prefix}/connectors-http"
+  description             = "Argus connectors endpoint: webhook tokens, signing secrets and the approval link key only (value set outside Terraform)"
+  kms_key_id              = aws_kms_key.argus.arn
+  recovery_window_in_days = 7
+}
+
 # Where people hear about incidents: notifications, approval requests (with signed links when
 # connectors.approval_base_url is set) and outcomes, e-mailed to the topic's subscribers.
 resource "aws_sns_topic" "incidents" {

@@ -212,6 +212,17 @@ variable "incident_email" {
   }
 }
 
+variable "subscription_administrators" {
+  description = "IAM role or user ARNs, besides the principal running Terraform, that may subscribe to the incidents topic. Everyone else is denied sns:Subscribe on it, so nobody can add an address that receives approvers' signed links."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.subscription_administrators : can(regex("^arn:[^:]+:iam::[0-9]{12}:(role|user)/", arn))])
+    error_message = "subscription_administrators must be IAM role or user ARNs."
+  }
+}
+
 variable "alarm_email" {
   description = "Optional e-mail address subscribed to the alerts topic (confirm the subscription mail). Empty subscribes nobody."
   type        = string

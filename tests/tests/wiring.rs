@@ -1139,3 +1139,67 @@ fn no_task_token_reaches_logs_or_any_state_but_the_approval_request() {
     }
     assert_eq!(carriers.len(), 1, "{ASL_FILE}: task tokens in {carriers:?}");
 }
+
+#[test]
+fn each_approver_gets_only_their_own_links_and_only_administrators_subscribe() {
+    let tf = terraform();
+    let attribute_name = connectors_wiring::APPROVER_ATTRIBUTE;
+    let mut problems = Vec::new();
+    let (file, approver) = tf.block("resource", "aws_sns_topic_subscription", "approver");
+    let get = |block: &hcl::Block, key: &str| attribute(&block.body, key).map(compact);
+    if get(approver, "for_each").as_deref() != Some("local.approver_emails") {
+        problems.push(format!("{file}: aws_sns_topic_subscription.approver is not one subscription per approver (for_each = local.approver_emails)"));
+    }
+    if get(approver, "endpoint").as_deref() != Some("each.value")
+        || get(approver, "filter_policy").as_deref()
+            != Some(&format!("jsonencode({{{attribute_name}=[each.value]}})") as &str)
+        || get(approver, "filter_policy_scope").as_deref() != Some("\"MessageAttributes\"")
+    {
+        problems.push(format!("{file}: an approver's subscription must take only messages whose `{attribute_name}` attribute is its own address"));
+    }
+    let (file, general) = tf.block("resource", "aws_sns_topic_subscription", "incident_email");
+    if get(general, "filter_policy").as_deref()
+        != Some(&format!("jsonencode({{{attribute_name}=[{{exists=false}}]}})") as &str)
+    {
+        problems.push(format!("{file}: the incidents address must take only messages without an `{attribute_name}` attribute (no approval links)"));
+    }
+    // Every subscription of the incidents topic filters on the approver.
+    for (file, body) in &tf.files {
+        for block in blocks(body, "resource")
+            .filter(|b| label(b, 0) == Some("aws_sns_topic_subscription"))
+        {
+            let topic = get(block, "topic_arn").unwrap_or_default();
+            if topic.contains("aws_sns_topic.incidents")
+                && !get(block, "filter_policy")
+                    .unwrap_or_default()
+                    .contains(attribute_name)
+            {
+                problems.push(format!("{file}: aws_sns_topic_subscription.{} takes every message of the incidents topic, approvers' links included", label(block, 1).unwrap_or_default()));
+            }
+        }
+    }
+    let (file, policy) = tf.block("resource", "aws_sns_topic_policy", "incidents");
+    if get(policy, "policy").as_deref() != Some("data.aws_iam_policy_document.incidents_topic.json") {
+        problems.push(format!("{file}: the incidents topic has no policy restricting who subscribes"));
+    }
+    let (file, statements) = policy_statements(&tf, "incidents_topic");
+    let denied = |action: &str, allowed: &str| {
+        statements.iter().any(|statement| {
+            attribute(statement, "effect").and_then(literal).as_deref() == Some("Deny")
+                && actions_of(statement) == vec![action.to_string()]
+                && blocks(statement, "principals").any(|p| {
+                    attribute(&p.body, "identifiers").map(strings) == Some(vec!["*".to_string()])
+                })
+                && conditions_of(statement).iter().any(|(test, variable, values)| {
+                    test == "ArnNotEquals" && variable == "aws:PrincipalArn" && values.contains(allowed)
+                })
+        })
+    };
+    if !denied("sns:Subscribe", "local.subscription_administrators") {
+        problems.push(format!("{file}: sns:Subscribe on the incidents topic is not denied to everyone but the administrators"));
+    }
+    if !denied("sns:Publish", "aws_iam_role.function[\"connectors\"].arn") {
+        problems.push(format!("{file}: sns:Publish on the incidents topic is not denied to everyone but the connectors"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

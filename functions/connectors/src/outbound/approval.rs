@@ -28,11 +28,7 @@ pub fn approval_id(token: &TaskToken) -> String {
         .collect()
 }
 
-/// The SNS message attribute naming the one approver an approval e-mail is for. Terraform
-/// subscribes each `email:` approver with the filter policy `{"approver": ["<address>"]}` and
-/// the general incident address with `{"approver": [{"exists": false}]}`, so each approver gets
-/// only their own links and nobody else gets any.
-pub const APPROVER_ATTRIBUTE: &str = "approver";
+pub use crate::wiring::APPROVER_ATTRIBUTE;
 
 /// The URL a signed link opens: `<base>/approvals?t=<token>`. The link token is URL-safe.
 pub fn approval_url(links: &ApprovalLinks, claims: &LinkClaims) -> String {

@@ -202,7 +202,7 @@ variable "connectors" {
 }
 
 variable "incident_email" {
-  description = "Optional e-mail address subscribed to the incidents topic: notifications, approval requests with signed links, outcomes. Empty subscribes nobody."
+  description = "Optional e-mail address subscribed to the incidents topic: notifications and outcomes (never approval links: each e-mail approver of policy_json gets its own subscription, filtered to its own links). Must not be an approver's address. Empty subscribes nobody."
   type        = string
   default     = ""
 

@@ -839,7 +839,9 @@ fn signal_rules_match_on_the_only_source_that_may_send_them() {
     for (rule, body) in object(rules) {
         let entry = object(body);
         let pattern = entry.get("pattern").map(|p| object(p)).unwrap_or_default();
-        let bus = entry.get("bus").map(|b| literal(b).unwrap_or_else(|| text(b)));
+        let bus = entry
+            .get("bus")
+            .map(|b| literal(b).unwrap_or_else(|| text(b)));
         let sources = pattern.get("source").copied();
         for detail_type in pattern
             .get("detail-type")
@@ -851,12 +853,16 @@ fn signal_rules_match_on_the_only_source_that_may_send_them() {
                 continue;
             };
             let (matches, aws_sent) = match (trusted, sources) {
-                (TrustedSource::Exactly(source), Some(expr)) => {
-                    (strings(expr) == vec![source.to_string()], source.starts_with("aws."))
-                }
+                (TrustedSource::Exactly(source), Some(expr)) => (
+                    strings(expr) == vec![source.to_string()],
+                    source.starts_with("aws."),
+                ),
                 (TrustedSource::AnyUnder(prefix), Some(hcl::Expression::Array(items))) => (
                     items.len() == 1
-                        && object(&items[0]).get("prefix").and_then(|p| literal(p)).as_deref()
+                        && object(&items[0])
+                            .get("prefix")
+                            .and_then(|p| literal(p))
+                            .as_deref()
                             == Some(prefix),
                     prefix.starts_with("aws."),
                 ),
@@ -899,7 +905,10 @@ fn the_argus_bus_admits_only_argus_roles_each_with_its_own_source() {
         .map(|(function, source)| (function, literal(source).unwrap_or_default()))
         .collect();
     let wanted = BTreeMap::from([
-        ("connectors-http".to_string(), EXTERNAL_ALERT_SOURCE.to_string()),
+        (
+            "connectors-http".to_string(),
+            EXTERNAL_ALERT_SOURCE.to_string(),
+        ),
         ("log-analyzer".to_string(), LOG_ANOMALY_SOURCE.to_string()),
     ]);
     if publishers != wanted {
@@ -922,11 +931,13 @@ fn the_argus_bus_admits_only_argus_roles_each_with_its_own_source() {
             && blocks(statement, "principals").any(|p| {
                 attribute(&p.body, "identifiers").map(strings) == Some(vec!["*".to_string()])
             })
-            && conditions_of(statement).iter().any(|(test, variable, values)| {
-                test == "ArnNotEquals"
-                    && variable == "aws:PrincipalArn"
-                    && values.contains("local.argus_bus_publishers")
-            })
+            && conditions_of(statement)
+                .iter()
+                .any(|(test, variable, values)| {
+                    test == "ArnNotEquals"
+                        && variable == "aws:PrincipalArn"
+                        && values.contains("local.argus_bus_publishers")
+                })
     });
     if !denies_others {
         problems.push(format!("{file}: data.aws_iam_policy_document.argus_bus does not deny events:PutEvents to every principal but the publishers' roles"));
@@ -950,12 +961,16 @@ fn the_argus_bus_admits_only_argus_roles_each_with_its_own_source() {
             .iter()
             .filter(|s| actions_of(s).contains(&"events:PutEvents".to_string()))
         {
-            let resources = attribute(statement, "resources").map(compact).unwrap_or_default();
-            let pinned = conditions_of(statement).iter().any(|(test, variable, values)| {
-                test == "StringEquals"
-                    && variable == "events:source"
-                    && values.contains(&format!("local.argus_bus_publishers[\"{function}\"]"))
-            });
+            let resources = attribute(statement, "resources")
+                .map(compact)
+                .unwrap_or_default();
+            let pinned = conditions_of(statement)
+                .iter()
+                .any(|(test, variable, values)| {
+                    test == "StringEquals"
+                        && variable == "events:source"
+                        && values.contains(&format!("local.argus_bus_publishers[\"{function}\"]"))
+                });
             if resources != "[aws_cloudwatch_event_bus.argus.arn]" || !pinned {
                 problems.push(format!("{file}: data.aws_iam_policy_document.{document} allows events:PutEvents on {resources} without pinning events:source to local.argus_bus_publishers[\"{function}\"] on the Argus bus"));
             }
@@ -983,16 +998,20 @@ fn only_the_recovery_state_machine_may_invoke_the_record_path() {
     // Resource policies: on the orchestrator, only the state machine's role is granted the
     // alias; every other grant is on the unqualified function, which refuses record operations.
     for (file, body) in &tf.files {
-        for block in blocks(body, "resource")
-            .filter(|b| label(b, 0) == Some("aws_lambda_permission"))
+        for block in
+            blocks(body, "resource").filter(|b| label(b, 0) == Some("aws_lambda_permission"))
         {
-            let function = attribute(&block.body, "function_name").map(text).unwrap_or_default();
+            let function = attribute(&block.body, "function_name")
+                .map(text)
+                .unwrap_or_default();
             if !function.contains("function[\"orchestrator\"]") {
                 continue;
             }
             let name = label(block, 1).unwrap_or_default();
             let qualifier = attribute(&block.body, "qualifier").map(text);
-            let principal = attribute(&block.body, "principal").map(text).unwrap_or_default();
+            let principal = attribute(&block.body, "principal")
+                .map(text)
+                .unwrap_or_default();
             match qualifier {
                 None => {}
                 Some(q) if q == "aws_lambda_alias.orchestrator_records.name" => {
@@ -1014,9 +1033,11 @@ fn only_the_recovery_state_machine_may_invoke_the_record_path() {
             .iter()
             .filter(|s| actions_of(s).contains(&"lambda:InvokeFunction".to_string()))
         {
-            let resources = attribute(statement, "resources").map(text).unwrap_or_default();
-            let names_orchestrator = resources.contains("orchestrator")
-                || resources.contains("local.asl_functions");
+            let resources = attribute(statement, "resources")
+                .map(text)
+                .unwrap_or_default();
+            let names_orchestrator =
+                resources.contains("orchestrator") || resources.contains("local.asl_functions");
             if document != "state_machine" && names_orchestrator {
                 problems.push(format!("{file}: data.aws_iam_policy_document.{document} allows invoking the orchestrator ({resources})"));
             }
@@ -1037,7 +1058,9 @@ fn the_public_endpoint_reads_only_its_own_secret_and_the_incidents_table() {
     let (file, statements) = policy_statements(&tf, "connectors_http");
     for statement in &statements {
         let actions = actions_of(statement);
-        let resources = attribute(statement, "resources").map(compact).unwrap_or_default();
+        let resources = attribute(statement, "resources")
+            .map(compact)
+            .unwrap_or_default();
         if actions.iter().any(|a| a.starts_with("dynamodb:"))
             && (resources.contains("patterns") || resources.contains("table_arns"))
         {
@@ -1055,7 +1078,9 @@ fn the_public_endpoint_reads_only_its_own_secret_and_the_incidents_table() {
         .and_then(|f| object(f).get("environment").map(|e| object(e)))
         .and_then(|env| env.get("ARGUS_CONNECTORS_SECRET_ID").map(|v| text(v)));
     if secret.as_deref() != Some("aws_secretsmanager_secret.connectors_http.arn") {
-        problems.push(format!("{functions_file}: connectors-http reads secret {secret:?}, not its own"));
+        problems.push(format!(
+            "{functions_file}: connectors-http reads secret {secret:?}, not its own"
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -1084,7 +1109,10 @@ fn every_role_trust_policy_binds_the_source_arn() {
             }
         }
     }
-    assert!(trust_policies >= 3, "found only {trust_policies} trust policies");
+    assert!(
+        trust_policies >= 3,
+        "found only {trust_policies} trust policies"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -1102,14 +1130,18 @@ fn no_task_token_reaches_logs_or_any_state_but_the_approval_request() {
         "{file}: the state machine logs at {level:?}; ALL puts every state's input, the task token included, in CloudWatch Logs"
     );
     assert_eq!(
-        attribute(logging, "include_execution_data").map(text).as_deref(),
+        attribute(logging, "include_execution_data")
+            .map(text)
+            .as_deref(),
         Some("false"),
         "{file}: the state machine's logs include execution data"
     );
     let encryption = blocks(&machine.body, "encryption_configuration")
         .next()
         .map(|b| &b.body)
-        .unwrap_or_else(|| panic!("{file}: the execution history is not encrypted with the Argus key"));
+        .unwrap_or_else(|| {
+            panic!("{file}: the execution history is not encrypted with the Argus key")
+        });
     assert_eq!(
         attribute(encryption, "kms_key_id").map(text).as_deref(),
         Some("aws_kms_key.argus.arn"),
@@ -1134,7 +1166,10 @@ fn no_task_token_reaches_logs_or_any_state_but_the_approval_request() {
             let elsewhere = state.as_object().into_iter().flatten().any(|(key, value)| {
                 key != "Parameters" && value.to_string().contains("Task.Token")
             });
-            assert!(!elsewhere, "{ASL_FILE}: `{name}` puts the token in its result or output");
+            assert!(
+                !elsewhere,
+                "{ASL_FILE}: `{name}` puts the token in its result or output"
+            );
         }
     }
     assert_eq!(carriers.len(), 1, "{ASL_FILE}: task tokens in {carriers:?}");
@@ -1165,8 +1200,8 @@ fn each_approver_gets_only_their_own_links_and_only_administrators_subscribe() {
     }
     // Every subscription of the incidents topic filters on the approver.
     for (file, body) in &tf.files {
-        for block in blocks(body, "resource")
-            .filter(|b| label(b, 0) == Some("aws_sns_topic_subscription"))
+        for block in
+            blocks(body, "resource").filter(|b| label(b, 0) == Some("aws_sns_topic_subscription"))
         {
             let topic = get(block, "topic_arn").unwrap_or_default();
             if topic.contains("aws_sns_topic.incidents")
@@ -1179,8 +1214,11 @@ fn each_approver_gets_only_their_own_links_and_only_administrators_subscribe() {
         }
     }
     let (file, policy) = tf.block("resource", "aws_sns_topic_policy", "incidents");
-    if get(policy, "policy").as_deref() != Some("data.aws_iam_policy_document.incidents_topic.json") {
-        problems.push(format!("{file}: the incidents topic has no policy restricting who subscribes"));
+    if get(policy, "policy").as_deref() != Some("data.aws_iam_policy_document.incidents_topic.json")
+    {
+        problems.push(format!(
+            "{file}: the incidents topic has no policy restricting who subscribes"
+        ));
     }
     let (file, statements) = policy_statements(&tf, "incidents_topic");
     let denied = |action: &str, allowed: &str| {
@@ -1190,9 +1228,13 @@ fn each_approver_gets_only_their_own_links_and_only_administrators_subscribe() {
                 && blocks(statement, "principals").any(|p| {
                     attribute(&p.body, "identifiers").map(strings) == Some(vec!["*".to_string()])
                 })
-                && conditions_of(statement).iter().any(|(test, variable, values)| {
-                    test == "ArnNotEquals" && variable == "aws:PrincipalArn" && values.contains(allowed)
-                })
+                && conditions_of(statement)
+                    .iter()
+                    .any(|(test, variable, values)| {
+                        test == "ArnNotEquals"
+                            && variable == "aws:PrincipalArn"
+                            && values.contains(allowed)
+                    })
         })
     };
     if !denied("sns:Subscribe", "local.subscription_administrators") {

@@ -89,7 +89,9 @@ pub fn is_self<'a>(
             // A key may be an ARN or a sign-in name, as may the principal.
             let key_names = principal_names(key);
             key_names.iter().any(|name| names.contains(name))
-                && identities.iter().any(|listed| normalise(listed) == identity)
+                && identities
+                    .iter()
+                    .any(|listed| normalise(listed) == identity)
         })
     })
 }
@@ -103,7 +105,10 @@ mod tests {
             low: vec![" Email:Alice@Example.COM ".into(), "slack:u0lead".into()],
             identities: [(
                 "arn:aws:iam::123456789012:user/Bob".to_string(),
-                vec!["slack:UBOB".to_string(), "email:bob@example.com".to_string()],
+                vec![
+                    "slack:UBOB".to_string(),
+                    "email:bob@example.com".to_string(),
+                ],
             )]
             .into(),
             ..ApprovalPolicy::default()
@@ -117,7 +122,11 @@ mod tests {
             "email:alice@example.com"
         );
         assert_eq!(normalise("slack:u024be7lh"), "slack:U024BE7LH");
-        assert!(may_approve(&policy(), RiskClass::Low, "email:alice@example.com"));
+        assert!(may_approve(
+            &policy(),
+            RiskClass::Low,
+            "email:alice@example.com"
+        ));
         assert!(may_approve(&policy(), RiskClass::Low, "slack:U0LEAD"));
         assert!(!may_approve(&policy(), RiskClass::Medium, "slack:U0LEAD"));
         assert_eq!(
@@ -143,10 +152,17 @@ mod tests {
             ["arn:aws:sts::123456789012:assumed-role/Admin/Mallory@Example.com"],
             "email:mallory@example.com"
         ));
-        assert!(is_self(&policy, ["email:Carol@example.com"], "email:carol@example.com"));
+        assert!(is_self(
+            &policy,
+            ["email:Carol@example.com"],
+            "email:carol@example.com"
+        ));
         assert!(!is_self(
             &policy,
-            ["argus", "arn:aws:sts::123456789012:assumed-role/Admin/mallory@example.com"],
+            [
+                "argus",
+                "arn:aws:sts::123456789012:assumed-role/Admin/mallory@example.com"
+            ],
             "email:alice@example.com"
         ));
     }

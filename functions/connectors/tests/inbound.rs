@@ -1127,10 +1127,23 @@ async fn attack_signed_click_on_another_message_is_refused() {
         (SLACK_CHANNEL, "1764486999.000900"),
         ("CATTACKER", "1764486999.000900"),
     ] {
-        let payload = interaction("UAPPROVER", APPROVE_ACTION_ID, &value, APPROVAL_ID, channel, ts);
-        let response = world.inbound.handle(&signed_interaction(&payload, t0())).await;
+        let payload = interaction(
+            "UAPPROVER",
+            APPROVE_ACTION_ID,
+            &value,
+            APPROVAL_ID,
+            channel,
+            ts,
+        );
+        let response = world
+            .inbound
+            .handle(&signed_interaction(&payload, t0()))
+            .await;
         assert_eq!(response.status, 403, "{channel}/{ts}: {}", response.body);
-        assert_eq!(refusal_code(&response).as_deref(), Some("not_argus_message"));
+        assert_eq!(
+            refusal_code(&response).as_deref(),
+            Some("not_argus_message")
+        );
     }
     // A button of another approval's block on Argus' own message is not this approval's.
     let payload = interaction(
@@ -1141,7 +1154,10 @@ async fn attack_signed_click_on_another_message_is_refused() {
         SLACK_CHANNEL,
         SLACK_TS,
     );
-    let response = world.inbound.handle(&signed_interaction(&payload, t0())).await;
+    let response = world
+        .inbound
+        .handle(&signed_interaction(&payload, t0()))
+        .await;
     assert_eq!(response.status, 400, "{}", response.body);
     assert!(world.callback.calls().is_empty());
     let incident = world.store.incident(&id).await.unwrap().unwrap();
@@ -1163,7 +1179,10 @@ async fn attack_button_value_says_approve_on_the_reject_button() {
         SLACK_CHANNEL,
         SLACK_TS,
     );
-    let response = world.inbound.handle(&signed_interaction(&payload, t0())).await;
+    let response = world
+        .inbound
+        .handle(&signed_interaction(&payload, t0()))
+        .await;
     assert_eq!(response.status, 400, "{}", response.body);
     // An action id Argus never posted is no answer either.
     let payload = interaction(
@@ -1174,7 +1193,10 @@ async fn attack_button_value_says_approve_on_the_reject_button() {
         SLACK_CHANNEL,
         SLACK_TS,
     );
-    let response = world.inbound.handle(&signed_interaction(&payload, t0())).await;
+    let response = world
+        .inbound
+        .handle(&signed_interaction(&payload, t0()))
+        .await;
     assert_eq!(response.status, 400, "{}", response.body);
     assert!(
         !world

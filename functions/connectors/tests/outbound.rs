@@ -1644,10 +1644,18 @@ async fn two_approvers_each_get_only_their_own_links() {
         " Email:Alice@Example.com".into(),
         "email:bob@example.com".into(),
     ];
-    let outbound = fixture.outbound(channels, config, secrets(&[(names::APPROVAL_LINK_KEY, LINK_KEY)]));
+    let outbound = fixture.outbound(
+        channels,
+        config,
+        secrets(&[(names::APPROVAL_LINK_KEY, LINK_KEY)]),
+    );
     let id = fixture.id().to_string();
     outbound
-        .handle(&operation_payload("request_approval", &id, json!({"task_token": TASK_TOKEN})))
+        .handle(&operation_payload(
+            "request_approval",
+            &id,
+            json!({"task_token": TASK_TOKEN}),
+        ))
         .await
         .unwrap();
     let key = SigningKey::new(LINK_KEY.as_bytes().to_vec());
@@ -1662,7 +1670,12 @@ async fn two_approvers_each_get_only_their_own_links() {
             .iter()
             .filter(|email| subscription_receives(Some(subscriber), &email.attributes))
             .collect();
-        assert_eq!(received.len(), 1, "{subscriber} receives {}", received.len());
+        assert_eq!(
+            received.len(),
+            1,
+            "{subscriber} receives {}",
+            received.len()
+        );
         for word in received[0].body.split_whitespace() {
             if let Some(token) = word.strip_prefix("https://argus.example.com/approvals?t=") {
                 assert_eq!(verify_link(&key, token, now).unwrap().approver, identity);
@@ -1680,7 +1693,10 @@ async fn two_approvers_each_get_only_their_own_links() {
         .iter()
         .filter_map(|data| data["recipient"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(recipients, ["email:alice@example.com", "email:bob@example.com"]);
+    assert_eq!(
+        recipients,
+        ["email:alice@example.com", "email:bob@example.com"]
+    );
 }
 
 #[tokio::test]
@@ -1689,9 +1705,11 @@ async fn an_approval_posted_by_the_slack_bot_records_its_channel_and_ts() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"ok": true, "channel": "C0123OPS", "ts": "1700000000.000100"}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"ok": true, "channel": "C0123OPS", "ts": "1700000000.000100"}),
+            ),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -1708,7 +1726,11 @@ async fn an_approval_posted_by_the_slack_bot_records_its_channel_and_ts() {
     outbound.topic = None;
     let id = fixture.id().to_string();
     outbound
-        .handle(&operation_payload("request_approval", &id, json!({"task_token": TASK_TOKEN})))
+        .handle(&operation_payload(
+            "request_approval",
+            &id,
+            json!({"task_token": TASK_TOKEN}),
+        ))
         .await
         .unwrap();
     let delivered = records_of(&fixture.audit().await, AuditKind::ConnectorDelivered);

@@ -309,7 +309,11 @@ mod tests {
     fn attack_record_outcome_through_the_public_path_is_refused() {
         // GIVEN a principal with lambda:InvokeFunction on the orchestrator (not the state
         // machine) WHEN it sends record_outcome to the function THEN nothing is recorded.
-        for arn in [PUBLIC, &format!("{PUBLIC}:$LATEST"), &format!("{PUBLIC}:other")] {
+        for arn in [
+            PUBLIC,
+            &format!("{PUBLIC}:$LATEST"),
+            &format!("{PUBLIC}:other"),
+        ] {
             let refused = route(&record_outcome(), arn).expect_err(arn);
             assert_eq!(refused.error_type, "RecordOperationRefused", "{arn}");
             assert!(refused.message.contains("recovery"), "{}", refused.message);

@@ -51,7 +51,10 @@ struct AskedFor {
 }
 
 impl AskedFor {
-    fn from_record(audit: &[argus::incident::AuditRecord], signals: &[argus::ports::SignalRecord]) -> Self {
+    fn from_record(
+        audit: &[argus::incident::AuditRecord],
+        signals: &[argus::ports::SignalRecord],
+    ) -> Self {
         let mut asked = Self::default();
         for record in audit
             .iter()
@@ -70,7 +73,9 @@ impl AskedFor {
             let execution = field("execution").unwrap_or_default();
             match field("channel").as_deref() {
                 Some("slack") => {
-                    if let (Some(channel), Some(ts)) = (field("message_channel"), field("external_id")) {
+                    if let (Some(channel), Some(ts)) =
+                        (field("message_channel"), field("external_id"))
+                    {
                         asked
                             .slack_messages
                             .push((execution, PostedMessage { channel, ts }));
@@ -349,10 +354,9 @@ impl Approvals<'_> {
             }
             _ => {
                 let identity = crate::identity::normalise(&answer.identity);
-                let issued = asked
-                    .link_recipients
-                    .iter()
-                    .any(|(execution, recipient)| of_this_request(execution) && *recipient == identity);
+                let issued = asked.link_recipients.iter().any(|(execution, recipient)| {
+                    of_this_request(execution) && *recipient == identity
+                });
                 if !issued {
                     return Verdict::Refuse(Refusal::NotARecipient);
                 }

@@ -1012,13 +1012,11 @@ fn only_the_recovery_state_machine_may_invoke_the_record_path() {
             let principal = attribute(&block.body, "principal")
                 .map(text)
                 .unwrap_or_default();
+            let records_alias = "aws_lambda_alias.orchestrator_records.name";
             match qualifier {
                 None => {}
-                Some(q) if q == "aws_lambda_alias.orchestrator_records.name" => {
-                    if principal != "aws_iam_role.state_machine.arn" {
-                        problems.push(format!("{file}: aws_lambda_permission.{name} grants the records alias to {principal}, not only the recovery state machine's role"));
-                    }
-                }
+                Some(q) if q == records_alias && principal == "aws_iam_role.state_machine.arn" => {}
+                Some(q) if q == records_alias => problems.push(format!("{file}: aws_lambda_permission.{name} grants the records alias to {principal}, not only the recovery state machine's role")),
                 Some(q) => problems.push(format!(
                     "{file}: aws_lambda_permission.{name} grants the orchestrator qualifier {q}"
                 )),

@@ -1633,11 +1633,13 @@ fn subscription_receives(subscriber: Option<&str>, attributes: &[(String, String
 #[tokio::test]
 async fn two_approvers_each_get_only_their_own_links() {
     let fixture = fixture(Mode::Approval).await;
-    let mut channels = Channels::default();
-    channels.approval_links = Some(ApprovalLinks {
-        base_url: "https://argus.example.com".into(),
-        key: SigningKey::new(LINK_KEY.as_bytes().to_vec()),
-    });
+    let channels = Channels {
+        approval_links: Some(ApprovalLinks {
+            base_url: "https://argus.example.com".into(),
+            key: SigningKey::new(LINK_KEY.as_bytes().to_vec()),
+        }),
+        ..Channels::default()
+    };
     let mut config = Config::default();
     // Listed as people write them: the attribute and Terraform's filters use one form.
     config.approvals.low = vec![

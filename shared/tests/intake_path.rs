@@ -409,7 +409,10 @@ async fn invalid_events_are_typed_errors_and_change_nothing() {
         ("invalid/unknown-detail-type.json", "UnsupportedEvent"),
         ("invalid/alarm-missing-state.json", "InvalidEvent"),
         ("invalid/not-an-object.json", "InvalidEvent"),
-        ("invalid/forged-cloudtrail-from-my-app.json", "UntrustedSource"),
+        (
+            "invalid/forged-cloudtrail-from-my-app.json",
+            "UntrustedSource",
+        ),
     ] {
         let error = harness.deliver(&sample(file)).await.unwrap_err();
         assert_eq!(error.error_type(), error_type, "{file}: {error}");

@@ -1243,3 +1243,28 @@ fn each_approver_gets_only_their_own_links_and_only_administrators_subscribe() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn every_service_allowed_to_invoke_a_function_is_bound_to_its_source() {
+    let tf = terraform();
+    let mut problems = Vec::new();
+    for (file, body) in &tf.files {
+        for block in
+            blocks(body, "resource").filter(|b| label(b, 0) == Some("aws_lambda_permission"))
+        {
+            let name = label(block, 1).unwrap_or_default();
+            let principal = attribute(&block.body, "principal")
+                .and_then(literal)
+                .unwrap_or_default();
+            // A service principal acts for a resource (a rule, an alarm): the grant names it.
+            if principal.ends_with(".amazonaws.com")
+                && attribute(&block.body, "source_arn").is_none()
+            {
+                problems.push(format!(
+                    "{file}: aws_lambda_permission.{name} lets {principal} invoke without a source_arn"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -128,6 +128,9 @@ data "aws_iam_policy_document" "connectors" {
   }
 }
 
+# The public endpoint's role: the incidents table only (never the patterns table the autonomy
+# ladder learns from), its own secret of signing secrets only (never the vendor tokens the
+# outbound function holds), the Argus bus as argus.connectors, and the task callbacks.
 data "aws_iam_policy_document" "connectors_http" {
   statement {
     sid    = "IncidentsTable"
@@ -141,21 +144,28 @@ data "aws_iam_policy_document" "connectors_http" {
       "dynamodb:Query",
       "dynamodb:UpdateItem",
     ]
-    resources = local.table_arns
+    resources = [aws_dynamodb_table.incidents.arn, "${aws_dynamodb_table.incidents.arn}/index/*"]
   }
 
   statement {
     sid       = "ReadOwnSecret"
     effect    = "Allow"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.connectors.arn]
+    resources = [aws_secretsmanager_secret.connectors_http.arn]
   }
 
+  # External alerts go to the Argus bus only, and only as argus.connectors.
   statement {
     sid       = "PublishExternalAlerts"
     effect    = "Allow"
     actions   = ["events:PutEvents"]
-    resources = ["${local.arn_prefix}:events:${local.region}:${local.account_id}:event-bus/default"]
+    resources = [aws_cloudwatch_event_bus.argus.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = [local.argus_bus_publishers["connectors-http"]]
+    }
   }
 
   statement {

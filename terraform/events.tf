@@ -1,10 +1,76 @@
 # EventBridge rules that route signals to the orchestrator. Each detail-type is one the
-# library's normalisers accept (the wiring tests check them against the constants).
+# library's normalisers accept, and each rule matches on the only source that may send it
+# (shared/src/signal/normalise.rs `trusted_source`; the wiring tests check both). AWS' own
+# events arrive on the default bus, where their `aws.*` sources cannot be put by anyone else;
+# Argus' own events (log anomalies, external alerts) travel on the Argus bus, whose policy
+# admits only Argus' own roles, so `events:PutEvents` on the default bus cannot forge them.
+
+resource "aws_cloudwatch_event_bus" "argus" {
+  name = "${var.name_prefix}-signals"
+}
+
+# Only the log analyzer and the connectors endpoint may put events on the Argus bus, and each
+# only with its own source (their role policies pin `events:source` too). The Deny covers every
+# other principal of the account, whatever its identity policy grants.
+resource "aws_cloudwatch_event_bus_policy" "argus" {
+  event_bus_name = aws_cloudwatch_event_bus.argus.name
+  policy         = data.aws_iam_policy_document.argus_bus.json
+}
+
+locals {
+  # Who may put on the Argus bus, and the one source each may use.
+  argus_bus_publishers = {
+    "log-analyzer"    = "argus.log-analyzer"
+    "connectors-http" = "argus.connectors"
+  }
+}
+
+data "aws_iam_policy_document" "argus_bus" {
+  dynamic "statement" {
+    for_each = local.argus_bus_publishers
+    content {
+      sid       = "Publish${replace(title(replace(statement.key, "-", " ")), " ", "")}"
+      effect    = "Allow"
+      actions   = ["events:PutEvents"]
+      resources = [aws_cloudwatch_event_bus.argus.arn]
+
+      principals {
+        type        = "AWS"
+        identifiers = [aws_iam_role.function[statement.key].arn]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "events:source"
+        values   = [statement.value]
+      }
+    }
+  }
+
+  statement {
+    sid       = "OnlyArgusPublishes"
+    effect    = "Deny"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.argus.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [for name in keys(local.argus_bus_publishers) : aws_iam_role.function[name].arn]
+    }
+  }
+}
 
 locals {
   event_rules = {
     alarm-state-change = {
       description = "CloudWatch alarm state changes"
+      bus         = "default"
       pattern = {
         source        = ["aws.cloudwatch"]
         "detail-type" = ["CloudWatch Alarm State Change"]
@@ -12,7 +78,10 @@ locals {
     }
     sensitive-api-calls = {
       description = "Sensitive API calls recorded by CloudTrail"
+      bus         = "default"
       pattern = {
+        # CloudTrail's events come from aws.<service>, which only AWS can send.
+        source        = [{ prefix = "aws." }]
         "detail-type" = ["AWS API Call via CloudTrail"]
         detail = {
           eventName = var.sensitive_calls
@@ -21,6 +90,7 @@ locals {
     }
     ec2-state-change = {
       description = "EC2 instance state changes"
+      bus         = "default"
       pattern = {
         source        = ["aws.ec2"]
         "detail-type" = ["EC2 Instance State-change Notification"]
@@ -28,16 +98,26 @@ locals {
     }
     aws-health = {
       description = "AWS Health events for this account"
+      bus         = "default"
       pattern = {
         source        = ["aws.health"]
         "detail-type" = ["AWS Health Event"]
       }
     }
-    argus-events = {
-      description = "Argus' own signals: log anomalies and external alerts"
+    log-anomalies = {
+      description = "Argus' own signals: the log analyzer's anomalies"
+      bus         = aws_cloudwatch_event_bus.argus.name
       pattern = {
-        source        = ["argus.log-analyzer", "argus.connectors"]
-        "detail-type" = ["Argus Log Anomaly", "Argus External Alert"]
+        source        = ["argus.log-analyzer"]
+        "detail-type" = ["Argus Log Anomaly"]
+      }
+    }
+    external-alerts = {
+      description = "Argus' own signals: external alerts from the connectors' webhooks"
+      bus         = aws_cloudwatch_event_bus.argus.name
+      pattern = {
+        source        = ["argus.connectors"]
+        "detail-type" = ["Argus External Alert"]
       }
     }
   }
@@ -46,17 +126,19 @@ locals {
 resource "aws_cloudwatch_event_rule" "signal" {
   for_each = local.event_rules
 
-  name          = "${var.name_prefix}-${each.key}"
-  description   = "Argus: ${each.value.description}"
-  event_pattern = jsonencode(each.value.pattern)
+  name           = "${var.name_prefix}-${each.key}"
+  description    = "Argus: ${each.value.description}"
+  event_bus_name = each.value.bus
+  event_pattern  = jsonencode(each.value.pattern)
 }
 
 resource "aws_cloudwatch_event_target" "signal" {
   for_each = local.event_rules
 
-  rule      = aws_cloudwatch_event_rule.signal[each.key].name
-  target_id = "orchestrator"
-  arn       = aws_lambda_function.function["orchestrator"].arn
+  rule           = aws_cloudwatch_event_rule.signal[each.key].name
+  event_bus_name = each.value.bus
+  target_id      = "orchestrator"
+  arn            = aws_lambda_function.function["orchestrator"].arn
 
   retry_policy {
     maximum_retry_attempts       = var.event_retry_attempts

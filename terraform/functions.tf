@@ -46,7 +46,7 @@ locals {
       reserved_concurrent_executions = 1
       environment = {
         ARGUS_PATTERNS_TABLE = aws_dynamodb_table.patterns.name
-        ARGUS_EVENT_BUS      = "default"
+        ARGUS_EVENT_BUS      = aws_cloudwatch_event_bus.argus.name
         ARGUS_LOG_GROUPS     = join(",", local.analysed_log_groups)
         ARGUS_LOG_ANALYZER   = var.log_analyzer_tuning_json
         ARGUS_TLS_ROOTS      = var.tls_roots
@@ -86,8 +86,8 @@ locals {
       environment = {
         ARGUS_INCIDENTS_TABLE      = aws_dynamodb_table.incidents.name
         ARGUS_POLICY               = var.policy_json
-        ARGUS_CONNECTORS_SECRET_ID = aws_secretsmanager_secret.connectors.arn
-        ARGUS_EVENT_BUS            = "default"
+        ARGUS_CONNECTORS_SECRET_ID = aws_secretsmanager_secret.connectors_http.arn
+        ARGUS_EVENT_BUS            = aws_cloudwatch_event_bus.argus.name
         ARGUS_TLS_ROOTS            = var.tls_roots
       }
     }
@@ -125,10 +125,16 @@ resource "aws_iam_role" "function" {
 
   name               = local.function_names[each.key]
   description        = "Execution role of the Argus ${each.key} Lambda: exactly the calls it makes."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume[each.key].json
 }
 
+# Each role is assumed by Lambda for its own function only. The function's ARN is built from its
+# name (the function names the role, so its arn attribute would be a cycle). Lambda may assume an
+# execution role without a source resource in the request (it then carries aws:SourceAccount
+# only), so the ARN is bound where Lambda supplies it: ArnLikeIfExists.
 data "aws_iam_policy_document" "lambda_assume" {
+  for_each = local.functions
+
   statement {
     sid     = "LambdaAssumesRole"
     effect  = "Allow"
@@ -143,6 +149,12 @@ data "aws_iam_policy_document" "lambda_assume" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLikeIfExists"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.function_names[each.key]}"]
     }
   }
 }

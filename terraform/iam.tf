@@ -87,11 +87,18 @@ data "aws_iam_policy_document" "log_analyzer" {
     resources = [for name in local.analysed_log_group_names : "${local.arn_prefix}:logs:${local.region}:${local.account_id}:log-group:${name}:*"]
   }
 
+  # Anomalies go to the Argus bus only, and only as argus.log-analyzer.
   statement {
     sid       = "PublishAnomalies"
     effect    = "Allow"
     actions   = ["events:PutEvents"]
-    resources = ["${local.arn_prefix}:events:${local.region}:${local.account_id}:event-bus/default"]
+    resources = [aws_cloudwatch_event_bus.argus.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = [local.argus_bus_publishers["log-analyzer"]]
+    }
   }
 
   statement {
@@ -108,14 +115,36 @@ data "aws_iam_policy_document" "log_analyzer" {
 locals {
   # Every ${…} placeholder of statemachines/recovery.asl.json and the Lambda it names; the
   # state machine may invoke exactly these.
+  # The orchestrator is invoked only for its record operations, through its records alias.
   asl_functions = {
-    orchestrator_function_arn = aws_lambda_function.function["orchestrator"].arn
+    orchestrator_function_arn = aws_lambda_alias.orchestrator_records.arn
     verifier_function_arn     = aws_lambda_function.function["verifier"].arn
     connectors_function_arn   = aws_lambda_function.function["connectors"].arn
   }
 
   # Recovery writes are allowed only on resources carrying the Argus tag.
   managed_condition_variable = "aws:ResourceTag/${var.managed_tag_key}"
+}
+
+# The workflow's record operations (record_start, record_outcome) mark incidents RECOVERED and
+# feed the autonomy ladder, so the orchestrator takes them only through this alias (the handler
+# reads the alias from the invoked ARN, functions/orchestrator/src/wiring.rs RECORDS_ALIAS);
+# its resource policy names only the recovery state machine's role, and only that role's policy
+# allows invoking it. EventBridge and alarm actions invoke the unqualified function, which
+# refuses record operations.
+resource "aws_lambda_alias" "orchestrator_records" {
+  name             = "recovery"
+  description      = "The recovery state machine's path to the orchestrator's record operations."
+  function_name    = aws_lambda_function.function["orchestrator"].function_name
+  function_version = "$LATEST"
+}
+
+resource "aws_lambda_permission" "orchestrator_records" {
+  statement_id  = "RecoveryStateMachineRecords"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.function["orchestrator"].function_name
+  qualifier     = aws_lambda_alias.orchestrator_records.name
+  principal     = aws_iam_role.state_machine.arn
 }
 
 resource "aws_iam_role" "state_machine" {
@@ -140,6 +169,13 @@ data "aws_iam_policy_document" "states_assume" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+
+    # Only on behalf of the recovery state machine, not any state machine of the account.
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.state_machine_arn]
+    }
   }
 }
 
@@ -151,10 +187,11 @@ resource "aws_iam_role_policy" "state_machine" {
 
 data "aws_iam_policy_document" "state_machine" {
   statement {
-    sid       = "InvokeArgusFunctions"
-    effect    = "Allow"
-    actions   = ["lambda:InvokeFunction"]
-    resources = concat(values(local.asl_functions), [for arn in values(local.asl_functions) : "${arn}:*"])
+    sid     = "InvokeArgusFunctions"
+    effect  = "Allow"
+    actions = ["lambda:InvokeFunction"]
+    # The orchestrator only through its records alias; the others also by any qualifier.
+    resources = concat(values(local.asl_functions), [for name, arn in local.asl_functions : "${arn}:*" if name != "orchestrator_function_arn"])
   }
 
   statement {
@@ -248,6 +285,20 @@ data "aws_iam_policy_document" "state_machine" {
       effect    = "Allow"
       actions   = ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
       resources = ["${local.arn_prefix}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForCodeBuildStartBuildRule"]
+    }
+  }
+
+  # The execution's data (inputs, outputs, history) is encrypted with the Argus key.
+  statement {
+    sid       = "EncryptExecutionData"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.argus.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+      values   = [local.state_machine_arn]
     }
   }
 

@@ -46,6 +46,11 @@ output "connectors_secret_arn" {
   value       = aws_secretsmanager_secret.connectors.arn
 }
 
+output "connectors_http_secret_arn" {
+  description = "The connectors endpoint's secret: put the webhook tokens, signing secrets and approval_link_key here (see the README)."
+  value       = aws_secretsmanager_secret.connectors_http.arn
+}
+
 output "connectors_url" {
   description = "The connectors endpoint (Lambda Function URL): point vendor webhooks at <url>webhooks/<vendor>, Slack interactivity at <url>slack/interactions, and set connectors.approval_base_url to it for e-mailed approval links."
   value       = aws_lambda_function_url.connectors.function_url

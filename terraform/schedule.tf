@@ -13,7 +13,18 @@ data "aws_iam_policy_document" "scheduler_assume" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+
+    # Only for schedules in Argus' own schedule group, not any schedule of the account.
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_scheduler_schedule_group.argus.arn]
+    }
   }
+}
+
+resource "aws_scheduler_schedule_group" "argus" {
+  name = var.name_prefix
 }
 
 resource "aws_iam_role" "scheduler" {
@@ -39,6 +50,7 @@ resource "aws_iam_role_policy" "scheduler" {
 
 resource "aws_scheduler_schedule" "log_analyzer" {
   name                = "${var.name_prefix}-log-analyzer"
+  group_name          = aws_scheduler_schedule_group.argus.name
   description         = "Runs the Argus log analyzer over the configured log groups."
   schedule_expression = var.log_analyzer_schedule
   kms_key_arn         = aws_kms_key.argus.arn

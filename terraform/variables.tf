@@ -202,13 +202,24 @@ variable "connectors" {
 }
 
 variable "incident_email" {
-  description = "Optional e-mail address subscribed to the incidents topic: notifications, approval requests with signed links, outcomes. Empty subscribes nobody."
+  description = "Optional e-mail address subscribed to the incidents topic: notifications and outcomes (never approval links: each e-mail approver of policy_json gets its own subscription, filtered to its own links). Must not be an approver's address. Empty subscribes nobody."
   type        = string
   default     = ""
 
   validation {
     condition     = var.incident_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.incident_email))
     error_message = "incident_email must be empty or an e-mail address."
+  }
+}
+
+variable "subscription_administrators" {
+  description = "IAM role or user ARNs, besides the principal running Terraform, that may subscribe to the incidents topic. Everyone else is denied sns:Subscribe on it, so nobody can add an address that receives approvers' signed links."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.subscription_administrators : can(regex("^arn:[^:]+:iam::[0-9]{12}:(role|user)/", arn))])
+    error_message = "subscription_administrators must be IAM role or user ARNs."
   }
 }
 

@@ -52,7 +52,10 @@ fn check_normalise(event: &Value) -> Result<(), TestCaseError> {
         }
         Err(error) => {
             prop_assert!(
-                matches!(error.error_type(), "InvalidEvent" | "UnsupportedEvent"),
+                matches!(
+                    error.error_type(),
+                    "InvalidEvent" | "UnsupportedEvent" | "UntrustedSource"
+                ),
                 "unexpected error type {}",
                 error.error_type()
             );

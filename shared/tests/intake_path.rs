@@ -409,6 +409,10 @@ async fn invalid_events_are_typed_errors_and_change_nothing() {
         ("invalid/unknown-detail-type.json", "UnsupportedEvent"),
         ("invalid/alarm-missing-state.json", "InvalidEvent"),
         ("invalid/not-an-object.json", "InvalidEvent"),
+        (
+            "invalid/forged-cloudtrail-from-my-app.json",
+            "UntrustedSource",
+        ),
     ] {
         let error = harness.deliver(&sample(file)).await.unwrap_err();
         assert_eq!(error.error_type(), error_type, "{file}: {error}");
@@ -425,6 +429,33 @@ async fn invalid_events_are_typed_errors_and_change_nothing() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn attack_forged_resolved_from_a_foreign_source_cannot_close_a_real_incident() {
+    // GIVEN an incident opened by a real external alert
+    let harness = Harness::new(Config::default());
+    let opened = harness
+        .deliver(&sample("argus/external-alert-firing.json"))
+        .await
+        .unwrap();
+    let id = opened.signals[0].correlation_id.clone().unwrap();
+    // WHEN its `resolved` is forged by an application on a bus (source my.app)
+    let error = harness
+        .deliver(&sample("invalid/forged-external-alert-resolved.json"))
+        .await
+        .unwrap_err();
+    // THEN it is refused as untrusted, and the incident stays open
+    assert_eq!(error.error_type(), "UntrustedSource", "{error}");
+    let incident = harness.store.incident(&id).await.unwrap().unwrap();
+    assert!(incident.status.is_open(), "{:?}", incident.status);
+    // while the real resolved, from the connectors, still closes it.
+    harness
+        .deliver(&sample("argus/external-alert-resolved.json"))
+        .await
+        .unwrap();
+    let incident = harness.store.incident(&id).await.unwrap().unwrap();
+    assert!(!incident.status.is_open(), "{:?}", incident.status);
 }
 
 #[tokio::test]

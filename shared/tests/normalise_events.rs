@@ -355,6 +355,20 @@ fn expectations() -> Vec<(&'static str, Expect)> {
             },
         ),
         (
+            "invalid/forged-cloudtrail-from-my-app.json",
+            Error {
+                error_type: "UntrustedSource",
+                mentions: "`my.app`",
+            },
+        ),
+        (
+            "invalid/forged-external-alert-resolved.json",
+            Error {
+                error_type: "UntrustedSource",
+                mentions: "argus.connectors",
+            },
+        ),
+        (
             "scheduled/scheduled-event.json",
             Error {
                 error_type: "UnsupportedEvent",
@@ -518,4 +532,96 @@ fn garbage_never_panics() {
             "`{text}` should be rejected, got {result:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------- forged sources (issue 16, item 1)
+
+/// A sample event with its `source` replaced, as anyone with `events:PutEvents` can send it.
+fn forged(file: &str, source: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(events_dir().join(file)).unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    event["source"] = serde_json::json!(source);
+    event
+}
+
+/// The refusal every forged event must get: the stable `UntrustedSource`, naming the
+/// detail-type, the source it came from and the source it must come from.
+fn assert_refused_as_forged(file: &str, source: &str, expected_source: &str) {
+    let event = forged(file, source);
+    let error = match argus::signal::normalise(&event, &SignalConfig::default()) {
+        Err(error) => error,
+        Ok(result) => panic!("{file} from source `{source}` was accepted: {result:?}"),
+    };
+    assert_eq!(error.error_type(), "UntrustedSource", "{file}: {error}");
+    let message = error.to_string();
+    let detail_type = event["detail-type"].as_str().unwrap();
+    for part in [detail_type, source, expected_source] {
+        assert!(
+            message.contains(part),
+            "{file}: `{message}` should name `{part}`"
+        );
+    }
+}
+
+#[test]
+fn attack_forged_cloudtrail_event_from_my_app_is_refused() {
+    // GIVEN a sensitive CloudTrail call with any userIdentity, put on a bus by an application
+    // WHEN the orchestrator normalises it THEN it is refused: CloudTrail speaks only as aws.*.
+    assert_refused_as_forged("cloudtrail/ec2-TerminateInstances.json", "my.app", "aws.");
+    assert_refused_as_forged("cloudtrail/ec2-StopInstances-by-argus.json", "", "aws.");
+}
+
+#[test]
+fn attack_forged_alarm_ec2_and_health_events_from_foreign_sources_are_refused() {
+    for (file, expected) in [
+        (
+            "cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json",
+            "aws.cloudwatch",
+        ),
+        (
+            "cloudwatch-alarm/eventbridge-metric-alarm-OK.json",
+            "aws.cloudwatch",
+        ),
+        ("ec2-state-change/stopped.json", "aws.ec2"),
+        ("aws-health/ec2-operational-issue.json", "aws.health"),
+    ] {
+        assert_refused_as_forged(file, "my.app", expected);
+        // An AWS source, but not the service that sends this detail-type.
+        assert_refused_as_forged(file, "aws.s3", expected);
+    }
+}
+
+#[test]
+fn attack_forged_external_alert_from_a_foreign_source_is_refused() {
+    assert_refused_as_forged(
+        "argus/external-alert-firing.json",
+        "my.app",
+        "argus.connectors",
+    );
+    // Another Argus source is not the connectors either.
+    assert_refused_as_forged(
+        "argus/external-alert-firing.json",
+        "argus.log-analyzer",
+        "argus.connectors",
+    );
+}
+
+#[test]
+fn attack_forged_external_alert_resolved_from_a_foreign_source_is_refused() {
+    // A `resolved` would close a real incident: it must come from the connectors too.
+    assert_refused_as_forged(
+        "argus/external-alert-resolved.json",
+        "my.app",
+        "argus.connectors",
+    );
+}
+
+#[test]
+fn attack_forged_log_anomaly_from_a_foreign_source_is_refused() {
+    assert_refused_as_forged("argus/log-anomaly.json", "my.app", "argus.log-analyzer");
+    assert_refused_as_forged(
+        "argus/log-anomaly.json",
+        "argus.connectors",
+        "argus.log-analyzer",
+    );
 }

@@ -87,6 +87,9 @@ const LAMBDA_RUNTIME_ACTIONS: &[&str] = &[
 /// What Step Functions does with the state machine's role besides the Task states: vended log
 /// delivery (logging level ALL) and X-Ray tracing.
 const STATES_RUNTIME_ACTIONS: &[&str] = &[
+    // The execution's data is encrypted with the Argus key (terraform/statemachine.tf).
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
     "logs:CreateLogDelivery",
     "logs:DeleteLogDelivery",
     "logs:DescribeLogGroups",
@@ -611,13 +614,23 @@ fn every_task_is_allowed_by_the_state_machine_role_and_nothing_else() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The function (local.functions key) each ASL placeholder names, from local.asl_functions.
+/// The function (local.functions key) each ASL placeholder names, from local.asl_functions; a
+/// placeholder naming an alias (`aws_lambda_alias.<name>.arn`) names the alias's function.
 fn placeholder_functions(tf: &Terraform) -> BTreeMap<String, String> {
     let (_, asl_functions) = tf.local("asl_functions");
     object(asl_functions)
         .into_iter()
         .filter_map(|(placeholder, expr)| {
-            let reference = text(expr);
+            let mut reference = text(expr);
+            if let Some(alias) = reference
+                .strip_prefix("aws_lambda_alias.")
+                .and_then(|rest| rest.strip_suffix(".arn"))
+            {
+                let (_, block) = tf.block("resource", "aws_lambda_alias", alias);
+                reference = attribute(&block.body, "function_name")
+                    .map(text)
+                    .unwrap_or_default();
+            }
             let function = reference
                 .split_once("function[\"")
                 .and_then(|(_, rest)| rest.split_once('"'))
@@ -766,4 +779,493 @@ fn event_rules_route_what_the_normalisers_accept() {
             "shared/src/signal/ accepts detail-type `{detail_type}`, but {file}: local.event_rules routes none"
         );
     }
+}
+
+// ---------------------------------------------------------------- trust boundaries (issue 16)
+
+/// An expression as HCL text without whitespace, for comparing short lists.
+fn compact(expr: &hcl::Expression) -> String {
+    text(expr).split_whitespace().collect()
+}
+
+/// Every statement body of `data "aws_iam_policy_document" "<name>"`, dynamic ones included.
+fn policy_statements<'a>(tf: &'a Terraform, name: &str) -> (&'a str, Vec<&'a hcl::Body>) {
+    let (file, block) = tf.block("data", "aws_iam_policy_document", name);
+    let mut statements: Vec<&hcl::Body> =
+        blocks(&block.body, "statement").map(|b| &b.body).collect();
+    for dynamic in blocks(&block.body, "dynamic") {
+        if label(dynamic, 0) == Some("statement") {
+            statements.extend(blocks(&dynamic.body, "content").map(|b| &b.body));
+        }
+    }
+    (file, statements)
+}
+
+fn actions_of(statement: &hcl::Body) -> Vec<String> {
+    attribute(statement, "actions")
+        .map(strings)
+        .unwrap_or_default()
+}
+
+/// `(test, variable, values as text)` of each condition block of a statement.
+fn conditions_of(statement: &hcl::Body) -> Vec<(String, String, String)> {
+    blocks(statement, "condition")
+        .map(|condition| {
+            let get = |key: &str| {
+                attribute(&condition.body, key)
+                    .map(|expr| literal(expr).unwrap_or_else(|| text(expr)))
+                    .unwrap_or_default()
+            };
+            (get("test"), get("variable"), get("values"))
+        })
+        .collect()
+}
+
+/// Every policy document of terraform/, by name.
+fn policy_documents(tf: &Terraform) -> Vec<String> {
+    tf.files
+        .iter()
+        .flat_map(|(_, body)| blocks(body, "data"))
+        .filter(|block| label(block, 0) == Some("aws_iam_policy_document"))
+        .filter_map(|block| label(block, 1).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn signal_rules_match_on_the_only_source_that_may_send_them() {
+    use argus::signal::{TrustedSource, trusted_source};
+    let tf = terraform();
+    let (file, rules) = tf.local("event_rules");
+    let mut problems = Vec::new();
+    for (rule, body) in object(rules) {
+        let entry = object(body);
+        let pattern = entry.get("pattern").map(|p| object(p)).unwrap_or_default();
+        let bus = entry
+            .get("bus")
+            .map(|b| literal(b).unwrap_or_else(|| text(b)));
+        let sources = pattern.get("source").copied();
+        for detail_type in pattern
+            .get("detail-type")
+            .map(|d| strings(d))
+            .unwrap_or_default()
+        {
+            let Some(trusted) = trusted_source(&detail_type) else {
+                problems.push(format!("{file}: local.event_rules.{rule} routes `{detail_type}`, which has no trusted source in shared/src/signal/normalise.rs"));
+                continue;
+            };
+            let (matches, aws_sent) = match (trusted, sources) {
+                (TrustedSource::Exactly(source), Some(expr)) => (
+                    strings(expr) == vec![source.to_string()],
+                    source.starts_with("aws."),
+                ),
+                (TrustedSource::AnyUnder(prefix), Some(hcl::Expression::Array(items))) => (
+                    items.len() == 1
+                        && object(&items[0])
+                            .get("prefix")
+                            .and_then(|p| literal(p))
+                            .as_deref()
+                            == Some(prefix),
+                    prefix.starts_with("aws."),
+                ),
+                _ => (false, false),
+            };
+            if !matches {
+                problems.push(format!("{file}: local.event_rules.{rule} routes `{detail_type}` without matching `source` on {trusted:?}, the only sender the normaliser accepts it from"));
+            }
+            // AWS' sources cannot be forged on the default bus; Argus' own only on Argus' bus.
+            let wanted_bus = if aws_sent {
+                "default"
+            } else {
+                "aws_cloudwatch_event_bus.argus.name"
+            };
+            if bus.as_deref() != Some(wanted_bus) {
+                problems.push(format!("{file}: local.event_rules.{rule} (`{detail_type}`) is on bus {bus:?}, but must be on `{wanted_bus}`"));
+            }
+        }
+    }
+    for kind in ["aws_cloudwatch_event_rule", "aws_cloudwatch_event_target"] {
+        let (file, block) = tf.block("resource", kind, "signal");
+        let bus = attribute(&block.body, "event_bus_name").map(text);
+        if bus.as_deref() != Some("each.value.bus") {
+            problems.push(format!(
+                "{file}: {kind}.signal's event_bus_name is {bus:?}, not each.value.bus"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_argus_bus_admits_only_argus_roles_each_with_its_own_source() {
+    use argus::signal::{EXTERNAL_ALERT_SOURCE, LOG_ANOMALY_SOURCE};
+    let tf = terraform();
+    let mut problems = Vec::new();
+    let (file, publishers) = tf.local("argus_bus_publishers");
+    let publishers: BTreeMap<String, String> = object(publishers)
+        .into_iter()
+        .map(|(function, source)| (function, literal(source).unwrap_or_default()))
+        .collect();
+    let wanted = BTreeMap::from([
+        (
+            "connectors-http".to_string(),
+            EXTERNAL_ALERT_SOURCE.to_string(),
+        ),
+        ("log-analyzer".to_string(), LOG_ANOMALY_SOURCE.to_string()),
+    ]);
+    if publishers != wanted {
+        problems.push(format!(
+            "{file}: local.argus_bus_publishers is {publishers:?}, but only {wanted:?} may put on the Argus bus"
+        ));
+    }
+    let (file, policy) = tf.block("resource", "aws_cloudwatch_event_bus_policy", "argus");
+    if attribute(&policy.body, "policy").map(text).as_deref()
+        != Some("data.aws_iam_policy_document.argus_bus.json")
+    {
+        problems.push(format!(
+            "{file}: aws_cloudwatch_event_bus_policy.argus is not data.aws_iam_policy_document.argus_bus"
+        ));
+    }
+    let (file, statements) = policy_statements(&tf, "argus_bus");
+    let denies_others = statements.iter().any(|statement| {
+        attribute(statement, "effect").and_then(literal).as_deref() == Some("Deny")
+            && actions_of(statement) == vec!["events:PutEvents".to_string()]
+            && blocks(statement, "principals").any(|p| {
+                attribute(&p.body, "identifiers").map(strings) == Some(vec!["*".to_string()])
+            })
+            && conditions_of(statement)
+                .iter()
+                .any(|(test, variable, values)| {
+                    test == "ArnNotEquals"
+                        && variable == "aws:PrincipalArn"
+                        && values.contains("local.argus_bus_publishers")
+                })
+    });
+    if !denies_others {
+        problems.push(format!("{file}: data.aws_iam_policy_document.argus_bus does not deny events:PutEvents to every principal but the publishers' roles"));
+    }
+    // Each publisher reads the Argus bus from its environment, and its own role may put there
+    // only with its own source.
+    let (functions_file, deployed) = deployed_functions(&tf);
+    for (function, document) in [
+        ("log-analyzer", "log_analyzer"),
+        ("connectors-http", "connectors_http"),
+    ] {
+        let bus = deployed
+            .get(function)
+            .and_then(|f| object(f).get("environment").map(|e| object(e)))
+            .and_then(|env| env.get("ARGUS_EVENT_BUS").map(|v| text(v)));
+        if bus.as_deref() != Some("aws_cloudwatch_event_bus.argus.name") {
+            problems.push(format!("{functions_file}: local.functions.{function}.environment.ARGUS_EVENT_BUS is {bus:?}, not the Argus bus"));
+        }
+        let (file, statements) = policy_statements(&tf, document);
+        for statement in statements
+            .iter()
+            .filter(|s| actions_of(s).contains(&"events:PutEvents".to_string()))
+        {
+            let resources = attribute(statement, "resources")
+                .map(compact)
+                .unwrap_or_default();
+            let pinned = conditions_of(statement)
+                .iter()
+                .any(|(test, variable, values)| {
+                    test == "StringEquals"
+                        && variable == "events:source"
+                        && values.contains(&format!("local.argus_bus_publishers[\"{function}\"]"))
+                });
+            if resources != "[aws_cloudwatch_event_bus.argus.arn]" || !pinned {
+                problems.push(format!("{file}: data.aws_iam_policy_document.{document} allows events:PutEvents on {resources} without pinning events:source to local.argus_bus_publishers[\"{function}\"] on the Argus bus"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn only_the_recovery_state_machine_may_invoke_the_record_path() {
+    let tf = terraform();
+    let mut problems = Vec::new();
+    let (file, alias) = tf.block("resource", "aws_lambda_alias", "orchestrator_records");
+    let name = attribute(&alias.body, "name").and_then(literal);
+    if name.as_deref() != Some(orchestrator_wiring::RECORDS_ALIAS) {
+        problems.push(format!("{file}: aws_lambda_alias.orchestrator_records is named {name:?}, but the orchestrator takes record operations only through `{}`", orchestrator_wiring::RECORDS_ALIAS));
+    }
+    let (vars_file, vars) = tf.local("asl_functions");
+    let records = object(vars)
+        .get("orchestrator_function_arn")
+        .map(|e| text(e));
+    if records.as_deref() != Some("aws_lambda_alias.orchestrator_records.arn") {
+        problems.push(format!("{vars_file}: local.asl_functions.orchestrator_function_arn is {records:?}, not the records alias"));
+    }
+    // Resource policies: on the orchestrator, only the state machine's role is granted the
+    // alias; every other grant is on the unqualified function, which refuses record operations.
+    for (file, body) in &tf.files {
+        for block in
+            blocks(body, "resource").filter(|b| label(b, 0) == Some("aws_lambda_permission"))
+        {
+            let function = attribute(&block.body, "function_name")
+                .map(text)
+                .unwrap_or_default();
+            if !function.contains("function[\"orchestrator\"]") {
+                continue;
+            }
+            let name = label(block, 1).unwrap_or_default();
+            let qualifier = attribute(&block.body, "qualifier").map(text);
+            let principal = attribute(&block.body, "principal")
+                .map(text)
+                .unwrap_or_default();
+            let records_alias = "aws_lambda_alias.orchestrator_records.name";
+            match qualifier {
+                None => {}
+                Some(q) if q == records_alias && principal == "aws_iam_role.state_machine.arn" => {}
+                Some(q) if q == records_alias => problems.push(format!("{file}: aws_lambda_permission.{name} grants the records alias to {principal}, not only the recovery state machine's role")),
+                Some(q) => problems.push(format!(
+                    "{file}: aws_lambda_permission.{name} grants the orchestrator qualifier {q}"
+                )),
+            }
+        }
+    }
+    // Identity policies: only the state machine's role may invoke the orchestrator, and only
+    // through the alias (its ${arn}:* wildcard leaves the orchestrator out).
+    for document in policy_documents(&tf) {
+        let (file, statements) = policy_statements(&tf, &document);
+        for statement in statements
+            .iter()
+            .filter(|s| actions_of(s).contains(&"lambda:InvokeFunction".to_string()))
+        {
+            let resources = attribute(statement, "resources")
+                .map(text)
+                .unwrap_or_default();
+            let names_orchestrator =
+                resources.contains("orchestrator") || resources.contains("local.asl_functions");
+            if document != "state_machine" && names_orchestrator {
+                problems.push(format!("{file}: data.aws_iam_policy_document.{document} allows invoking the orchestrator ({resources})"));
+            }
+            if document == "state_machine"
+                && !resources.contains("if name != \"orchestrator_function_arn\"")
+            {
+                problems.push(format!("{file}: the state machine's lambda:InvokeFunction statement ({resources}) grants the orchestrator more than its records alias"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_public_endpoint_reads_only_its_own_secret_and_the_incidents_table() {
+    let tf = terraform();
+    let mut problems = Vec::new();
+    let (file, statements) = policy_statements(&tf, "connectors_http");
+    for statement in &statements {
+        let actions = actions_of(statement);
+        let resources = attribute(statement, "resources")
+            .map(compact)
+            .unwrap_or_default();
+        if actions.iter().any(|a| a.starts_with("dynamodb:"))
+            && (resources.contains("patterns") || resources.contains("table_arns"))
+        {
+            problems.push(format!("{file}: the connectors-http role reaches {resources}; the public endpoint may touch the incidents table only"));
+        }
+        if actions.contains(&"secretsmanager:GetSecretValue".to_string())
+            && resources != "[aws_secretsmanager_secret.connectors_http.arn]"
+        {
+            problems.push(format!("{file}: the connectors-http role reads secret {resources}, not its own (signing secrets only)"));
+        }
+    }
+    let (functions_file, deployed) = deployed_functions(&tf);
+    let secret = deployed
+        .get("connectors-http")
+        .and_then(|f| object(f).get("environment").map(|e| object(e)))
+        .and_then(|env| env.get("ARGUS_CONNECTORS_SECRET_ID").map(|v| text(v)));
+    if secret.as_deref() != Some("aws_secretsmanager_secret.connectors_http.arn") {
+        problems.push(format!(
+            "{functions_file}: connectors-http reads secret {secret:?}, not its own"
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_role_trust_policy_binds_the_source_arn() {
+    let tf = terraform();
+    let mut problems = Vec::new();
+    let mut trust_policies = 0;
+    for document in policy_documents(&tf) {
+        let (file, statements) = policy_statements(&tf, &document);
+        for statement in statements
+            .iter()
+            .filter(|s| actions_of(s).contains(&"sts:AssumeRole".to_string()))
+        {
+            trust_policies += 1;
+            let conditions = conditions_of(statement);
+            let account = conditions
+                .iter()
+                .any(|(_, variable, _)| variable == "aws:SourceAccount");
+            let arn = conditions.iter().any(|(test, variable, values)| {
+                variable == "aws:SourceArn" && test.starts_with("Arn") && !values.contains("*\"")
+            });
+            if !account || !arn {
+                problems.push(format!("{file}: data.aws_iam_policy_document.{document} lets a service assume the role without binding aws:SourceAccount and aws:SourceArn to Argus' own resource"));
+            }
+        }
+    }
+    assert!(
+        trust_policies >= 3,
+        "found only {trust_policies} trust policies"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn no_task_token_reaches_logs_or_any_state_but_the_approval_request() {
+    let tf = terraform();
+    let (file, machine) = tf.block("resource", "aws_sfn_state_machine", "recovery");
+    let logging = blocks(&machine.body, "logging_configuration")
+        .next()
+        .map(|b| &b.body)
+        .unwrap_or_else(|| panic!("{file}: the state machine has no logging_configuration"));
+    let level = attribute(logging, "level").and_then(literal);
+    assert!(
+        matches!(level.as_deref(), Some("ERROR" | "FATAL" | "OFF")),
+        "{file}: the state machine logs at {level:?}; ALL puts every state's input, the task token included, in CloudWatch Logs"
+    );
+    assert_eq!(
+        attribute(logging, "include_execution_data")
+            .map(text)
+            .as_deref(),
+        Some("false"),
+        "{file}: the state machine's logs include execution data"
+    );
+    let encryption = blocks(&machine.body, "encryption_configuration")
+        .next()
+        .map(|b| &b.body)
+        .unwrap_or_else(|| {
+            panic!("{file}: the execution history is not encrypted with the Argus key")
+        });
+    assert_eq!(
+        attribute(encryption, "kms_key_id").map(text).as_deref(),
+        Some("aws_kms_key.argus.arn"),
+        "{file}: the execution history is not encrypted with the Argus key"
+    );
+    // The token is handed to the connectors in the approval request's payload, and nowhere else.
+    let mut carriers = Vec::new();
+    for (name, state) in asl_states() {
+        let text = state.to_string();
+        if text.contains("Task.Token") || text.contains("task_token") {
+            carriers.push(name.clone());
+            let resource = state["Resource"].as_str().unwrap_or_default();
+            assert!(
+                resource.ends_with(".waitForTaskToken"),
+                "{ASL_FILE}: state `{name}` carries a task token but does not wait for it"
+            );
+            let payload = &state["Parameters"]["Payload"];
+            assert_eq!(
+                payload["task_token.$"], "$$.Task.Token",
+                "{ASL_FILE}: `{name}` passes the token outside its payload's task_token"
+            );
+            let elsewhere = state.as_object().into_iter().flatten().any(|(key, value)| {
+                key != "Parameters" && value.to_string().contains("Task.Token")
+            });
+            assert!(
+                !elsewhere,
+                "{ASL_FILE}: `{name}` puts the token in its result or output"
+            );
+        }
+    }
+    assert_eq!(carriers.len(), 1, "{ASL_FILE}: task tokens in {carriers:?}");
+}
+
+#[test]
+fn each_approver_gets_only_their_own_links_and_only_administrators_subscribe() {
+    let tf = terraform();
+    let attribute_name = connectors_wiring::APPROVER_ATTRIBUTE;
+    let mut problems = Vec::new();
+    let (file, approver) = tf.block("resource", "aws_sns_topic_subscription", "approver");
+    let get = |block: &hcl::Block, key: &str| attribute(&block.body, key).map(compact);
+    if get(approver, "for_each").as_deref() != Some("local.approver_emails") {
+        problems.push(format!("{file}: aws_sns_topic_subscription.approver is not one subscription per approver (for_each = local.approver_emails)"));
+    }
+    if get(approver, "endpoint").as_deref() != Some("each.value")
+        || get(approver, "filter_policy").as_deref()
+            != Some(&format!("jsonencode({{{attribute_name}=[each.value]}})") as &str)
+        || get(approver, "filter_policy_scope").as_deref() != Some("\"MessageAttributes\"")
+    {
+        problems.push(format!("{file}: an approver's subscription must take only messages whose `{attribute_name}` attribute is its own address"));
+    }
+    let (file, general) = tf.block("resource", "aws_sns_topic_subscription", "incident_email");
+    if get(general, "filter_policy").as_deref()
+        != Some(&format!("jsonencode({{{attribute_name}=[{{exists=false}}]}})") as &str)
+    {
+        problems.push(format!("{file}: the incidents address must take only messages without an `{attribute_name}` attribute (no approval links)"));
+    }
+    // Every subscription of the incidents topic filters on the approver.
+    for (file, body) in &tf.files {
+        for block in
+            blocks(body, "resource").filter(|b| label(b, 0) == Some("aws_sns_topic_subscription"))
+        {
+            let topic = get(block, "topic_arn").unwrap_or_default();
+            if topic.contains("aws_sns_topic.incidents")
+                && !get(block, "filter_policy")
+                    .unwrap_or_default()
+                    .contains(attribute_name)
+            {
+                problems.push(format!("{file}: aws_sns_topic_subscription.{} takes every message of the incidents topic, approvers' links included", label(block, 1).unwrap_or_default()));
+            }
+        }
+    }
+    let (file, policy) = tf.block("resource", "aws_sns_topic_policy", "incidents");
+    if get(policy, "policy").as_deref() != Some("data.aws_iam_policy_document.incidents_topic.json")
+    {
+        problems.push(format!(
+            "{file}: the incidents topic has no policy restricting who subscribes"
+        ));
+    }
+    let (file, statements) = policy_statements(&tf, "incidents_topic");
+    let denied = |action: &str, allowed: &str| {
+        statements.iter().any(|statement| {
+            attribute(statement, "effect").and_then(literal).as_deref() == Some("Deny")
+                && actions_of(statement) == vec![action.to_string()]
+                && blocks(statement, "principals").any(|p| {
+                    attribute(&p.body, "identifiers").map(strings) == Some(vec!["*".to_string()])
+                })
+                && conditions_of(statement)
+                    .iter()
+                    .any(|(test, variable, values)| {
+                        test == "ArnNotEquals"
+                            && variable == "aws:PrincipalArn"
+                            && values.contains(allowed)
+                    })
+        })
+    };
+    if !denied("sns:Subscribe", "local.subscription_administrators") {
+        problems.push(format!("{file}: sns:Subscribe on the incidents topic is not denied to everyone but the administrators"));
+    }
+    if !denied("sns:Publish", "aws_iam_role.function[\"connectors\"].arn") {
+        problems.push(format!("{file}: sns:Publish on the incidents topic is not denied to everyone but the connectors"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_service_allowed_to_invoke_a_function_is_bound_to_its_source() {
+    let tf = terraform();
+    let mut problems = Vec::new();
+    for (file, body) in &tf.files {
+        for block in
+            blocks(body, "resource").filter(|b| label(b, 0) == Some("aws_lambda_permission"))
+        {
+            let name = label(block, 1).unwrap_or_default();
+            let principal = attribute(&block.body, "principal")
+                .and_then(literal)
+                .unwrap_or_default();
+            // A service principal acts for a resource (a rule, an alarm): the grant names it.
+            if principal.ends_with(".amazonaws.com")
+                && attribute(&block.body, "source_arn").is_none()
+            {
+                problems.push(format!(
+                    "{file}: aws_lambda_permission.{name} lets {principal} invoke without a source_arn"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

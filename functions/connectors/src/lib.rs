@@ -3,6 +3,7 @@
 
 pub mod delivery;
 pub mod handler;
+pub mod identity;
 pub mod inbound;
 pub mod outbound;
 pub mod secrets;

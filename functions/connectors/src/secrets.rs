@@ -63,6 +63,18 @@ impl Secrets {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
     }
+
+    /// Only the values named in `wanted`; the rest are dropped from memory.
+    pub fn only(&self, wanted: &[&str]) -> Self {
+        Self {
+            values: self
+                .values
+                .iter()
+                .filter(|(name, _)| wanted.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        }
+    }
 }
 
 impl Secrets {

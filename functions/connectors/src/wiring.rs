@@ -7,6 +7,12 @@ use argus::incident::IncidentWriteError;
 use argus::ports::StoreError;
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
 
+/// The SNS message attribute naming the one approver an approval e-mail is for (the normalised
+/// address). terraform/notifications.tf subscribes each `email:` approver with the filter policy
+/// `{"approver": ["<address>"]}` and the incidents address with `{"approver": [{"exists":
+/// false}]}`, so each approver gets only their own links and nobody else gets any.
+pub const APPROVER_ATTRIBUTE: &str = "approver";
+
 /// Environment variables read once at init (every optional one included: Terraform sets them,
 /// empty meaning that channel or setting is off or at its default).
 pub const ENVIRONMENT: &[&str] = &[

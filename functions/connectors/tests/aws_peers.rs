@@ -285,3 +285,157 @@ async fn an_approval_request_round_trips_through_the_incidents_table_and_sns() {
     );
     assert_eq!(requested.len(), 1);
 }
+
+/// The filter policy Terraform gives an approver's subscription (terraform/notifications.tf
+/// `aws_sns_topic_subscription.approver`), and the incidents address's.
+fn approver_filter(address: &str) -> String {
+    serde_json::json!({ connectors::wiring::APPROVER_ATTRIBUTE: [address] }).to_string()
+}
+
+fn no_approver_filter() -> String {
+    serde_json::json!({ connectors::wiring::APPROVER_ATTRIBUTE: [{"exists": false}] }).to_string()
+}
+
+#[tokio::test]
+async fn two_approvers_each_receive_only_their_own_links_through_sns_filter_policies() {
+    let test = "two_approvers_each_receive_only_their_own_links_through_sns_filter_policies";
+    let Some(endpoint) = moto(test) else {
+        return;
+    };
+    use connectors::outbound::channels::{ApprovalLinks, Channels};
+    use std::sync::Arc;
+    let aws = sdk_config(&endpoint).await;
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("argus-incidents"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    // Three subscribers as Terraform makes them (SQS queues stand in for the mailboxes).
+    let mut queues = Vec::new();
+    for (who, filter) in [
+        ("alice", approver_filter("alice@example.com")),
+        ("bob", approver_filter("bob@example.com")),
+        ("incidents", no_approver_filter()),
+    ] {
+        let url = sqs
+            .create_queue()
+            .queue_name(unique(who))
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .unwrap();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(arn)
+            .attributes("FilterPolicy", filter)
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .unwrap();
+        queues.push((who, url));
+    }
+    let fixture = support::fixture(argus::decision::Mode::Approval).await;
+    let mut config = argus::config::Config::default();
+    config.approvals.low = vec![
+        "email:Alice@Example.com".into(),
+        "email:bob@example.com".into(),
+    ];
+    let key = connectors::signing::SigningKey::new(b"link-key".to_vec());
+    let channels = Channels {
+        approval_links: Some(ApprovalLinks {
+            base_url: "https://argus.example.com".into(),
+            key: key.clone(),
+        }),
+        ..Channels::default()
+    };
+    let mut outbound = fixture.outbound(channels, config, support::secrets(&[]));
+    outbound.topic = Some(Arc::new(SnsTopic::new(sns, topic_arn)));
+    let id = fixture.id().to_string();
+    outbound
+        .handle(&support::operation_payload(
+            "request_approval",
+            &id,
+            serde_json::json!({"task_token": "AQCEAAAAKgAAAAMfilterToken"}),
+        ))
+        .await
+        .unwrap();
+    outbound
+        .handle(&support::operation_payload(
+            "notify",
+            &id,
+            serde_json::json!({"kind": "advisory"}),
+        ))
+        .await
+        .unwrap();
+    let now = argus::ports::Clock::now(&*fixture.clock);
+    for (who, url) in &queues {
+        let received = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let bodies: Vec<String> = received
+            .messages()
+            .iter()
+            .filter_map(|m| m.body().map(str::to_string))
+            .collect();
+        let approvers: Vec<String> = bodies
+            .iter()
+            .flat_map(|body| {
+                body.split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|word| {
+                word.strip_prefix("https://argus.example.com/approvals?t=")
+                    .map(|token| {
+                        connectors::signing::verify_link(&key, token, now)
+                            .unwrap()
+                            .approver
+                    })
+            })
+            .collect();
+        match *who {
+            "incidents" => {
+                assert_eq!(bodies.len(), 1, "{who}: {bodies:?}");
+                assert!(
+                    approvers.is_empty(),
+                    "{who} received links for {approvers:?}"
+                );
+            }
+            address => {
+                assert_eq!(bodies.len(), 1, "{who}: {bodies:?}");
+                assert_eq!(
+                    approvers,
+                    vec![format!("email:{address}@example.com"); 2],
+                    "{who}"
+                );
+            }
+        }
+    }
+}

@@ -52,6 +52,15 @@ const REQUESTER: &str = "slack:UREQUESTER";
 const REQUESTER_EMAIL: &str = "email:requester@example.com";
 const APPROVER: &str = "slack:UAPPROVER";
 const EMAIL_APPROVER: &str = "email:alice@example.com";
+/// On the approver list, but Argus sent this approval's links to Alice only.
+const OTHER_EMAIL_APPROVER: &str = "email:bob@example.com";
+const EXECUTION: &str = "arn:aws:states:us-east-1:123456789012:execution:argus-recovery:x";
+/// Where Argus posted the approval request in Slack (chat.postMessage's `channel` and `ts`).
+const SLACK_CHANNEL: &str = "C0123OPS";
+const SLACK_TS: &str = "1764486000.000100";
+/// Records written before a test's request: the opening, the approval request, and its
+/// deliveries to Slack and to Alice's e-mail.
+const SETUP_RECORDS: usize = 4;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 7, 0, 0).unwrap()
@@ -114,6 +123,7 @@ fn world() -> World {
         EMAIL_APPROVER.to_string(),
         REQUESTER.to_string(),
         REQUESTER_EMAIL.to_string(),
+        OTHER_EMAIL_APPROVER.to_string(),
     ];
     // The requester's e-mail identity is theirs too: approving by link is still self-approval.
     config
@@ -501,13 +511,21 @@ async fn a_bus_that_fails_is_a_503_naming_the_error_so_the_vendor_retries() {
 
 /// An incident waiting for approval of a low-risk reboot that `REQUESTER` asked for.
 async fn awaiting_approval(world: &World) -> CorrelationId {
-    let signal = argus::testing::alarm_signal(
+    awaiting_approval_caused_by(world, None).await
+}
+
+/// The same, opened by a signal whose principal (a CloudTrail caller) is `caused_by`; that
+/// principal is then the requester.
+async fn awaiting_approval_caused_by(world: &World, caused_by: Option<&str>) -> CorrelationId {
+    let mut signal = argus::testing::alarm_signal(
         "ec2:instance/i-0abc1234",
         "alarm:AWS/EC2/StatusCheckFailed",
         "event-1",
         t0(),
         SignalEffect::Opens,
     );
+    signal.principal = caused_by.map(str::to_string);
+    let requested_by = caused_by.unwrap_or(REQUESTER).to_string();
     let id = CorrelationId::derive(
         &signal.signature,
         signal.resource.as_str(),
@@ -548,22 +566,40 @@ async fn awaiting_approval(world: &World) -> CorrelationId {
             incident.status = IncidentStatus::AwaitingApproval;
             incident.approval = Some(PendingApproval {
                 id: APPROVAL_ID.to_string(),
-                execution_id: "arn:aws:states:us-east-1:123456789012:execution:argus-recovery:x"
-                    .to_string(),
+                execution_id: EXECUTION.to_string(),
                 action: ActionId::Ec2Reboot,
                 risk: RiskClass::Low,
-                requested_by: REQUESTER.to_string(),
+                requested_by: requested_by.clone(),
                 requested_at: t0(),
                 expires_at: t0() + Duration::hours(1),
                 task_token: TaskToken::new(TASK_TOKEN),
                 decision: None,
             });
-            vec![AuditEntry::new(
-                "argus/connectors",
-                AuditKind::ApprovalRequested,
-                "approval requested",
-                json!({"approval": APPROVAL_ID}),
-            )]
+            // What request_approval records: the request, then one delivery per channel.
+            vec![
+                AuditEntry::new(
+                    "argus/connectors",
+                    AuditKind::ApprovalRequested,
+                    "approval requested",
+                    json!({"approval": APPROVAL_ID}),
+                ),
+                AuditEntry::new(
+                    "argus/connectors",
+                    AuditKind::ConnectorDelivered,
+                    "request_approval: delivered to slack",
+                    json!({"operation": "request_approval", "channel": "slack",
+                           "execution": EXECUTION, "external_id": SLACK_TS,
+                           "message_channel": SLACK_CHANNEL}),
+                ),
+                AuditEntry::new(
+                    "argus/connectors",
+                    AuditKind::ConnectorDelivered,
+                    "request_approval: delivered to email",
+                    json!({"operation": "request_approval", "channel": "email",
+                           "execution": EXECUTION, "recipient": EMAIL_APPROVER,
+                           "external_id": "sns-message-1"}),
+                ),
+            ]
         },
     )
     .await
@@ -578,20 +614,48 @@ fn slack_click(
     approval: &str,
     signed_at: DateTime<Utc>,
 ) -> HttpRequest {
-    let value = json!({"incident": id.as_str(), "approval": approval, "approve": approve});
-    let payload = json!({
+    // The buttons Argus posts carry the approval, and the button itself says which answer.
+    let value = json!({"incident": id.as_str(), "approval": approval});
+    let action_id = if approve {
+        APPROVE_ACTION_ID
+    } else {
+        REJECT_ACTION_ID
+    };
+    signed_interaction(
+        &interaction(user, action_id, &value, approval, SLACK_CHANNEL, SLACK_TS),
+        signed_at,
+    )
+}
+
+/// A `block_actions` payload as Slack sends it for a click on a message in `channel` at `ts`.
+fn interaction(
+    user: &str,
+    action_id: &str,
+    value: &Value,
+    approval: &str,
+    channel: &str,
+    ts: &str,
+) -> Value {
+    json!({
         "type": "block_actions",
         "user": {"id": user, "username": "someone", "team_id": "T0001"},
         "team": {"id": "T0001", "domain": "example"},
+        "channel": {"id": channel, "name": "ops"},
+        "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
+        "message": {"type": "message", "ts": ts},
         "response_url": "https://hooks.slack.com/actions/T0001/1/abc",
         "actions": [{
             "type": "button",
-            "action_id": if approve { APPROVE_ACTION_ID } else { REJECT_ACTION_ID },
-            "block_id": "argus-approval",
+            "action_id": action_id,
+            "block_id": format!("argus_approval_{approval}"),
             "value": value.to_string(),
             "action_ts": "1764486000.000100"
         }]
-    });
+    })
+}
+
+/// A payload signed with the app's signing secret, as Slack signs it.
+fn signed_interaction(payload: &Value, signed_at: DateTime<Utc>) -> HttpRequest {
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("payload", &payload.to_string())
         .finish();
@@ -640,10 +704,10 @@ async fn audit_after_setup(world: &World, id: &CorrelationId) -> Vec<(AuditKind,
     assert!(verify_chain(&incident, &trail).is_intact());
     let text = serde_json::to_string(&trail).unwrap();
     assert!(!text.contains(TASK_TOKEN), "the task token is in the audit");
-    // The first two records are the opening and the approval request.
+    // The first records are the opening, the approval request and its deliveries.
     trail
         .into_iter()
-        .skip(2)
+        .skip(SETUP_RECORDS)
         .map(|record| (record.kind, record.data))
         .collect()
 }
@@ -1125,4 +1189,213 @@ async fn the_slack_responder_posts_only_under_its_allowed_prefix() {
         .respond("http://169.254.169.254/latest/meta-data/", &message)
         .await;
     assert!(production.is_err(), "only Slack's hooks host is posted to");
+}
+
+// ---------------------------------------------------------------- trust boundaries (issue 16)
+
+/// The refusal code of a response (a Slack reply nests it under `argus`, a page has none).
+fn refusal_code(response: &HttpResponse) -> Option<String> {
+    serde_json::from_str::<Value>(&response.body)
+        .ok()
+        .and_then(|body| body["argus"]["error"].as_str().map(str::to_string))
+}
+
+#[tokio::test]
+async fn attack_signed_click_on_another_message_is_refused() {
+    // GIVEN a payload with a valid signature (anyone who can make the app send an interaction)
+    // WHEN it answers the approval from a message Argus did not post THEN nothing is decided.
+    let world = world();
+    let id = awaiting_approval(&world).await;
+    let value = json!({"incident": id.as_str(), "approval": APPROVAL_ID});
+    for (channel, ts) in [
+        ("CATTACKER", SLACK_TS),
+        (SLACK_CHANNEL, "1764486999.000900"),
+        ("CATTACKER", "1764486999.000900"),
+    ] {
+        let payload = interaction(
+            "UAPPROVER",
+            APPROVE_ACTION_ID,
+            &value,
+            APPROVAL_ID,
+            channel,
+            ts,
+        );
+        let response = world
+            .inbound
+            .handle(&signed_interaction(&payload, t0()))
+            .await;
+        assert_eq!(response.status, 403, "{channel}/{ts}: {}", response.body);
+        assert_eq!(
+            refusal_code(&response).as_deref(),
+            Some("not_argus_message")
+        );
+    }
+    // A button of another approval's block on Argus' own message is not this approval's.
+    let payload = interaction(
+        "UAPPROVER",
+        APPROVE_ACTION_ID,
+        &value,
+        "approval-other",
+        SLACK_CHANNEL,
+        SLACK_TS,
+    );
+    let response = world
+        .inbound
+        .handle(&signed_interaction(&payload, t0()))
+        .await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert!(world.callback.calls().is_empty());
+    let incident = world.store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(incident.approval.unwrap().decision, None);
+}
+
+#[tokio::test]
+async fn attack_button_value_says_approve_on_the_reject_button() {
+    // GIVEN the reject button of Argus' own message, its free-text value edited to approve
+    // WHEN it is clicked THEN it never approves: the button's meaning is Argus' own.
+    let world = world();
+    let id = awaiting_approval(&world).await;
+    let value = json!({"incident": id.as_str(), "approval": APPROVAL_ID, "approve": true});
+    let payload = interaction(
+        "UAPPROVER",
+        REJECT_ACTION_ID,
+        &value,
+        APPROVAL_ID,
+        SLACK_CHANNEL,
+        SLACK_TS,
+    );
+    let response = world
+        .inbound
+        .handle(&signed_interaction(&payload, t0()))
+        .await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    // An action id Argus never posted is no answer either.
+    let payload = interaction(
+        "UAPPROVER",
+        "argus_approve_all",
+        &json!({"incident": id.as_str(), "approval": APPROVAL_ID}),
+        APPROVAL_ID,
+        SLACK_CHANNEL,
+        SLACK_TS,
+    );
+    let response = world
+        .inbound
+        .handle(&signed_interaction(&payload, t0()))
+        .await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert!(
+        !world
+            .callback
+            .calls()
+            .iter()
+            .any(|call| matches!(call, RecordedCallback::Success { .. })),
+        "the workflow was told to run the action"
+    );
+    let incident = world.store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(incident.approval.unwrap().decision, None);
+}
+
+#[tokio::test]
+async fn attack_link_for_alice_used_as_bob_is_refused() {
+    let world = world();
+    let id = awaiting_approval(&world).await;
+    let expires = t0() + Duration::minutes(30);
+    // Alice's link with its approver edited to Bob: the signature no longer matches.
+    let alice = link(&id, EMAIL_APPROVER, true, expires);
+    let (_, signature) = alice.split_once('.').unwrap();
+    let as_bob = LinkClaims {
+        approval: APPROVAL_ID.to_string(),
+        incident: id.to_string(),
+        approver: OTHER_EMAIL_APPROVER.to_string(),
+        approve: true,
+        expires: expires.timestamp(),
+    };
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&as_bob).unwrap());
+    let response = world
+        .inbound
+        .handle(&link_post(&format!("{payload}.{signature}")))
+        .await;
+    assert_eq!(response.status, 401, "{}", response.body);
+    // A signed link for Bob, an approver, but not one Argus sent this approval's links to.
+    let response = world
+        .inbound
+        .handle(&link_post(&link(&id, OTHER_EMAIL_APPROVER, true, expires)))
+        .await;
+    assert_eq!(response.status, 403, "{}", response.body);
+    assert!(world.callback.calls().is_empty());
+    let audit = audit_after_setup(&world, &id).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].1["reason"], "not_a_recipient");
+    // Alice's own link still answers, as Alice.
+    let response = world.inbound.handle(&link_post(&alice)).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let decision = world
+        .store
+        .incident(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .approval
+        .unwrap()
+        .decision
+        .unwrap();
+    assert_eq!(decision.approver, EMAIL_APPROVER);
+}
+
+#[tokio::test]
+async fn attack_self_approval_in_another_case_is_refused() {
+    // The requester's e-mail identity, written with other capitals and spaces.
+    let world = world();
+    let id = awaiting_approval(&world).await;
+    let response = world
+        .inbound
+        .handle(&link_post(&link(
+            &id,
+            " Email:REQUESTER@Example.com ",
+            true,
+            t0() + Duration::minutes(30),
+        )))
+        .await;
+    assert_eq!(response.status, 403, "{}", response.body);
+    let audit = audit_after_setup(&world, &id).await;
+    assert_eq!(audit[0].1["reason"], "self_approval");
+    assert!(world.callback.calls().is_empty());
+}
+
+#[tokio::test]
+async fn attack_approver_who_caused_the_incident_approves_it() {
+    // GIVEN an incident opened by Alice's own CloudTrail call (her SSO session is named by her
+    // address) WHEN Alice, an approver, answers with her link THEN it is self-approval.
+    let world = world();
+    let id = awaiting_approval_caused_by(
+        &world,
+        Some("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/Alice@Example.com"),
+    )
+    .await;
+    let response = world
+        .inbound
+        .handle(&link_post(&link(
+            &id,
+            EMAIL_APPROVER,
+            true,
+            t0() + Duration::minutes(30),
+        )))
+        .await;
+    assert_eq!(response.status, 403, "{}", response.body);
+    let audit = audit_after_setup(&world, &id).await;
+    assert_eq!(audit[0].1["reason"], "self_approval");
+    assert!(world.callback.calls().is_empty());
+}
+
+#[tokio::test]
+async fn an_approver_listed_in_other_capitals_may_approve() {
+    let mut world = world();
+    world.inbound.config.approvals.low = vec!["slack:uapprover".to_string()];
+    let id = awaiting_approval(&world).await;
+    let response = world
+        .inbound
+        .handle(&slack_click(&id, "UAPPROVER", true, APPROVAL_ID, t0()))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body);
 }

@@ -1142,7 +1142,7 @@ async fn an_approval_request_records_the_approval_and_asks_on_slack_and_by_email
     );
     assert_eq!(incident.status, IncidentStatus::AwaitingApproval);
 
-    // Buttons carry the approval id and the answer, nothing else.
+    // Buttons carry the approval id, nothing else: the answer is the button's action id.
     let slack: Value = requests_to(&server, SLACK_WEBHOOK_PATH).await[0]
         .body_json()
         .unwrap();
@@ -1158,14 +1158,10 @@ async fn an_approval_request_records_the_approval_and_asks_on_slack_and_by_email
         .iter()
         .map(|button| serde_json::from_str(button["value"].as_str().unwrap()).unwrap())
         .collect();
-    assert_eq!(
-        values[0],
-        json!({"incident": id, "approval": approval.id, "approve": true})
-    );
-    assert_eq!(
-        values[1],
-        json!({"incident": id, "approval": approval.id, "approve": false})
-    );
+    assert_eq!(values[0], json!({"incident": id, "approval": approval.id}));
+    assert_eq!(values[1], json!({"incident": id, "approval": approval.id}));
+    assert_eq!(actions["elements"][0]["action_id"], "argus_approve");
+    assert_eq!(actions["elements"][1]["action_id"], "argus_reject");
     let slack_text = slack.to_string();
     for expected in [
         "ec2.reboot",
@@ -1616,4 +1612,135 @@ async fn no_approval_links_go_to_whoever_requested_the_action() {
             .attributes
             .contains(&("approver".to_string(), "bob@example.com".to_string()))
     );
+}
+
+// ---------------------------------------------------------------- per-approver delivery (issue 16)
+
+/// How SNS applies the filter policies Terraform gives the incidents topic's subscriptions
+/// (terraform/notifications.tf): an approver's subscription matches its own address in the
+/// `approver` attribute; the general subscription matches only messages without one.
+fn subscription_receives(subscriber: Option<&str>, attributes: &[(String, String)]) -> bool {
+    let approver = attributes
+        .iter()
+        .find(|(name, _)| name == connectors::outbound::approval::APPROVER_ATTRIBUTE)
+        .map(|(_, value)| value.as_str());
+    match subscriber {
+        Some(address) => approver == Some(address),
+        None => approver.is_none(),
+    }
+}
+
+#[tokio::test]
+async fn two_approvers_each_get_only_their_own_links() {
+    let fixture = fixture(Mode::Approval).await;
+    let channels = Channels {
+        approval_links: Some(ApprovalLinks {
+            base_url: "https://argus.example.com".into(),
+            key: SigningKey::new(LINK_KEY.as_bytes().to_vec()),
+        }),
+        ..Channels::default()
+    };
+    let mut config = Config::default();
+    // Listed as people write them: the attribute and Terraform's filters use one form.
+    config.approvals.low = vec![
+        " Email:Alice@Example.com".into(),
+        "email:bob@example.com".into(),
+    ];
+    let outbound = fixture.outbound(
+        channels,
+        config,
+        secrets(&[(names::APPROVAL_LINK_KEY, LINK_KEY)]),
+    );
+    let id = fixture.id().to_string();
+    outbound
+        .handle(&operation_payload(
+            "request_approval",
+            &id,
+            json!({"task_token": TASK_TOKEN}),
+        ))
+        .await
+        .unwrap();
+    let key = SigningKey::new(LINK_KEY.as_bytes().to_vec());
+    let now = argus::ports::Clock::now(&*fixture.clock);
+    let emails = fixture.published();
+    assert_eq!(emails.len(), 2);
+    for (subscriber, identity) in [
+        ("alice@example.com", "email:alice@example.com"),
+        ("bob@example.com", "email:bob@example.com"),
+    ] {
+        let received: Vec<_> = emails
+            .iter()
+            .filter(|email| subscription_receives(Some(subscriber), &email.attributes))
+            .collect();
+        assert_eq!(
+            received.len(),
+            1,
+            "{subscriber} receives {}",
+            received.len()
+        );
+        for word in received[0].body.split_whitespace() {
+            if let Some(token) = word.strip_prefix("https://argus.example.com/approvals?t=") {
+                assert_eq!(verify_link(&key, token, now).unwrap().approver, identity);
+            }
+        }
+    }
+    // The incidents address (no filter on an approver) gets no approval links at all.
+    assert!(
+        !emails
+            .iter()
+            .any(|email| subscription_receives(None, &email.attributes))
+    );
+    // The deliveries name their recipients, which the endpoint checks links against.
+    let recipients: Vec<String> = records_of(&fixture.audit().await, AuditKind::ConnectorDelivered)
+        .iter()
+        .filter_map(|data| data["recipient"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        recipients,
+        ["email:alice@example.com", "email:bob@example.com"]
+    );
+}
+
+#[tokio::test]
+async fn an_approval_posted_by_the_slack_bot_records_its_channel_and_ts() {
+    let fixture = fixture(Mode::Approval).await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"ok": true, "channel": "C0123OPS", "ts": "1700000000.000100"}),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let channels = Channels {
+        slack: Some(Slack::Bot {
+            api_url: format!("{}/api", server.uri()),
+            token: SecretValue::new("xoxb-test-token"),
+            // Given by name; the answer's id is what the endpoint compares with.
+            channel: "#ops".into(),
+        }),
+        ..Channels::default()
+    };
+    let mut outbound = fixture.outbound(channels, approval_config(), secrets(&[]));
+    outbound.topic = None;
+    let id = fixture.id().to_string();
+    outbound
+        .handle(&operation_payload(
+            "request_approval",
+            &id,
+            json!({"task_token": TASK_TOKEN}),
+        ))
+        .await
+        .unwrap();
+    let delivered = records_of(&fixture.audit().await, AuditKind::ConnectorDelivered);
+    let slack = delivered
+        .iter()
+        .find(|data| data["channel"] == "slack")
+        .unwrap();
+    assert_eq!(slack["operation"], "request_approval");
+    assert_eq!(slack["message_channel"], "C0123OPS");
+    assert_eq!(slack["external_id"], "1700000000.000100");
 }

@@ -4,6 +4,7 @@
 
 use crate::metrics;
 use crate::settings::{AnalystSetting, Settings};
+use crate::wiring::{RECORD_OPERATION_REFUSED, RECORDS_ALIAS};
 use argus::analysis::RulesAnalyst;
 use argus::analysis::bedrock::{BedrockAnalyst, BedrockClientConfig};
 use argus::clock::SystemClock;
@@ -121,9 +122,14 @@ impl Orchestrator {
     }
 
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-        // The recovery state machine calls the same function with `{"operation": …}` to record
+        let route = route(&event.payload, &event.context.invoked_function_arn)
+            .inspect_err(|error| {
+                tracing::error!(error_type = error.error_type, error = %error.message, "invocation refused");
+                metrics::count("SignalsRejected", 1, &[("error_type", error.error_type)]);
+            })?;
+        // The recovery state machine calls the records alias with `{"operation": …}` to record
         // the start and the outcome of a recovery; everything else is an event to take in.
-        if event.payload.get("operation").is_some() {
+        if route == Route::Record {
             return record::handle(
                 &event.payload,
                 &self.store,
@@ -177,9 +183,52 @@ impl Orchestrator {
     }
 }
 
+/// What an invocation is, by its payload and by how the function was invoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `record_start` / `record_outcome` from the recovery state machine.
+    Record,
+    /// A signal (or the reconciler's schedule) from EventBridge, an alarm action or SNS.
+    Event,
+}
+
+/// Tells the workflow's record operations from events. Record operations mark incidents
+/// RECOVERED and feed the autonomy ladder, so they are taken only through the records alias
+/// (`<function>:recovery`), whose resource policy names only the recovery state machine's role;
+/// the unqualified function (EventBridge rules, alarm actions) never records.
+fn route(payload: &Value, invoked_function_arn: &str) -> Result<Route, HandlerError> {
+    // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+    let qualifier = invoked_function_arn.split(':').nth(7);
+    let through_records_alias = qualifier == Some(RECORDS_ALIAS);
+    let operation = payload.get("operation").is_some();
+    match (operation, through_records_alias) {
+        (true, true) => Ok(Route::Record),
+        (false, false) => Ok(Route::Event),
+        (true, false) => Err(HandlerError {
+            error_type: RECORD_OPERATION_REFUSED,
+            message: format!(
+                "record operations are taken only through the `{RECORDS_ALIAS}` alias, which only \
+                 the recovery state machine may invoke; this invocation came through `{invoked_function_arn}`"
+            ),
+        }),
+        (false, true) => Err(HandlerError {
+            error_type: RECORD_OPERATION_REFUSED,
+            message: format!(
+                "the `{RECORDS_ALIAS}` alias takes only the recovery state machine's record operations, not events"
+            ),
+        }),
+    }
+}
+
+/// Only EventBridge's own schedule (`aws.events`, which nobody else can send) runs the
+/// reconciler; a "Scheduled Event" from any other source goes to the normaliser, which refuses it.
 fn is_schedule(payload: &Value) -> bool {
     payload.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT_DETAIL_TYPE)
+        && payload.get("source").and_then(Value::as_str) == Some(SCHEDULE_SOURCE)
 }
+
+/// The source of EventBridge's scheduled events.
+const SCHEDULE_SOURCE: &str = "aws.events";
 
 impl Orchestrator {
     /// One reconciliation. Every step runs even when one fails; the invocation then fails
@@ -246,6 +295,42 @@ mod tests {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
+    const PUBLIC: &str = "arn:aws:lambda:us-east-1:123456789012:function:argus-orchestrator";
+    const RECORDS: &str =
+        "arn:aws:lambda:us-east-1:123456789012:function:argus-orchestrator:recovery";
+
+    fn record_outcome() -> Value {
+        json!({"operation": "record_outcome", "correlation_id": "20261122T060000Z-x-0123456789ab",
+               "execution_id": "arn:aws:states:us-east-1:123456789012:execution:argus-recovery:x",
+               "outcome": "recovered", "progress": {"verified": true}})
+    }
+
+    #[test]
+    fn attack_record_outcome_through_the_public_path_is_refused() {
+        // GIVEN a principal with lambda:InvokeFunction on the orchestrator (not the state
+        // machine) WHEN it sends record_outcome to the function THEN nothing is recorded.
+        for arn in [
+            PUBLIC,
+            &format!("{PUBLIC}:$LATEST"),
+            &format!("{PUBLIC}:other"),
+        ] {
+            let refused = route(&record_outcome(), arn).expect_err(arn);
+            assert_eq!(refused.error_type, "RecordOperationRefused", "{arn}");
+            assert!(refused.message.contains("recovery"), "{}", refused.message);
+        }
+        let record_start = json!({"operation": "record_start", "correlation_id": "x"});
+        assert!(route(&record_start, PUBLIC).is_err());
+    }
+
+    #[test]
+    fn the_records_alias_takes_record_operations_and_only_them() {
+        assert_eq!(route(&record_outcome(), RECORDS).unwrap(), Route::Record);
+        let alarm = sample("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json");
+        assert_eq!(route(&alarm, PUBLIC).unwrap(), Route::Event);
+        // The alias is the state machine's alone; an event sent through it is not taken in.
+        assert!(route(&alarm, RECORDS).is_err());
+    }
+
     #[test]
     fn the_schedules_event_runs_the_reconciler_and_nothing_else_does() {
         assert!(is_schedule(&sample("scheduled/scheduled-event.json")));
@@ -256,5 +341,8 @@ mod tests {
         ] {
             assert!(!is_schedule(&sample(other)), "{other}");
         }
+        let mut forged = sample("scheduled/scheduled-event.json");
+        forged["source"] = json!("my.app");
+        assert!(!is_schedule(&forged), "a Scheduled Event from my.app");
     }
 }

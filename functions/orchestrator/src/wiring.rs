@@ -14,6 +14,15 @@ use argus::signal::NormaliseError;
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
 use argus::store::sfn::STATE_MACHINE_ARN_ENV;
 
+/// The alias of the orchestrator that the recovery state machine invokes for its record
+/// operations (terraform/iam.tf `aws_lambda_alias.orchestrator_records`); its resource policy
+/// names only the state machine's role, and the handler takes record operations only through it.
+pub const RECORDS_ALIAS: &str = "recovery";
+
+/// `errorType` of a record operation sent through the public path, or an event sent through
+/// the records alias.
+pub const RECORD_OPERATION_REFUSED: &str = "RecordOperationRefused";
+
 /// Environment variables read once at init (the optional ones included: Terraform sets them,
 /// empty meaning the default).
 pub const ENVIRONMENT: &[&str] = &[
@@ -58,6 +67,11 @@ pub fn error_types() -> Vec<&'static str> {
     let invalid = [
         NormaliseError::Malformed(text()),
         NormaliseError::UnknownShape { hint: text() },
+        NormaliseError::UntrustedSource {
+            detail_type: text(),
+            source_name: text(),
+            expected: text(),
+        },
     ];
     let mut intake: Vec<IntakeError> = invalid.into_iter().map(IntakeError::Invalid).collect();
     intake.extend(store.iter().cloned().map(IntakeError::Store));
@@ -78,6 +92,7 @@ pub fn error_types() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = intake.iter().map(IntakeError::error_type).collect();
     names.extend(record.iter().map(RecordError::error_type));
     names.extend(reconcile.iter().map(ReconcileError::error_type));
+    names.push(RECORD_OPERATION_REFUSED);
     names.sort_unstable();
     names.dedup();
     names

@@ -12,7 +12,9 @@ pub use argus_events::{
     Baseline, EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail,
     LOG_ANOMALY_DETAIL_TYPE, LOG_ANOMALY_SOURCE, LogAnomalyDetail, TimeWindow,
 };
-pub use normalise::{NormaliseError, Normalised, normalise, normalise_str};
+pub use normalise::{
+    NormaliseError, Normalised, TrustedSource, normalise, normalise_str, trusted_source,
+};
 
 /// Every EventBridge detail-type the normalisers accept; terraform/events.tf routes exactly
 /// these to the orchestrator (checked by tests/tests/wiring.rs).

@@ -36,6 +36,18 @@ pub enum NormaliseError {
          an alarm's Lambda action (with `alarmData`), or an SNS notification (with `Records`); {hint}"
     )]
     UnknownShape { hint: String },
+    /// A detail-type Argus trusts only from one sender arrived from another: anyone with
+    /// `events:PutEvents` can choose a detail-type, but only AWS can send an `aws.*` source
+    /// and only Argus' own roles may put on the Argus bus.
+    #[error(
+        "untrusted event: detail-type `{detail_type}` came from source `{source_name}`, but Argus \
+         accepts it only from {expected}"
+    )]
+    UntrustedSource {
+        detail_type: String,
+        source_name: String,
+        expected: String,
+    },
     #[error("{event}: missing field `{field}`")]
     MissingField { event: &'static str, field: String },
     #[error("{event}: field `{field}` is invalid: {reason}")]
@@ -51,6 +63,7 @@ impl NormaliseError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::UnknownDetailType { .. } | Self::UnknownShape { .. } => "UnsupportedEvent",
+            Self::UntrustedSource { .. } => "UntrustedSource",
             _ => "InvalidEvent",
         }
     }
@@ -73,6 +86,7 @@ pub fn normalise(event: &Value, config: &SignalConfig) -> Result<Normalised, Nor
             .as_str()
             .ok_or_else(|| invalid("EventBridge event", "detail-type", "not a string"))?;
         let source = object.get("source").and_then(Value::as_str).unwrap_or("");
+        check_source(detail_type, source)?;
         return match detail_type {
             alarm::STATE_CHANGE_DETAIL_TYPE => alarm::from_eventbridge(event),
             "CloudWatch Alarm Configuration Change" => Ok(Normalised::Ignored {
@@ -114,6 +128,66 @@ pub fn normalise(event: &Value, config: &SignalConfig) -> Result<Normalised, Nor
     Err(NormaliseError::UnknownShape {
         hint: format!("its top-level fields are [{}]", keys.join(", ")),
     })
+}
+
+/// Who may send a detail-type: one exact source, or any source under a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedSource {
+    Exactly(&'static str),
+    /// CloudTrail's events come from `aws.<service>` of the service called.
+    AnyUnder(&'static str),
+}
+
+impl TrustedSource {
+    fn admits(self, source: &str) -> bool {
+        match self {
+            Self::Exactly(expected) => source == expected,
+            Self::AnyUnder(prefix) => source.len() > prefix.len() && source.starts_with(prefix),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Self::Exactly(expected) => format!("source `{expected}`"),
+            Self::AnyUnder(prefix) => format!("a source `{prefix}<service>` (AWS itself)"),
+        }
+    }
+}
+
+/// The only source each accepted detail-type may come from. `aws.*` sources cannot be put by
+/// anyone but AWS (EventBridge refuses them from `PutEvents`); Argus' own sources travel on the
+/// Argus bus, whose resource policy admits only Argus' own roles, and those roles' IAM pins
+/// `events:source` to exactly these names. terraform/events.tf matches each rule on the same
+/// source (checked by tests/tests/wiring.rs).
+pub fn trusted_source(detail_type: &str) -> Option<TrustedSource> {
+    match detail_type {
+        alarm::STATE_CHANGE_DETAIL_TYPE | "CloudWatch Alarm Configuration Change" => {
+            Some(TrustedSource::Exactly("aws.cloudwatch"))
+        }
+        cloudtrail::DETAIL_TYPE => Some(TrustedSource::AnyUnder("aws.")),
+        ec2::DETAIL_TYPE => Some(TrustedSource::Exactly("aws.ec2")),
+        health::DETAIL_TYPE => Some(TrustedSource::Exactly("aws.health")),
+        argus_events::LOG_ANOMALY_DETAIL_TYPE => {
+            Some(TrustedSource::Exactly(argus_events::LOG_ANOMALY_SOURCE))
+        }
+        argus_events::EXTERNAL_ALERT_DETAIL_TYPE => {
+            Some(TrustedSource::Exactly(argus_events::EXTERNAL_ALERT_SOURCE))
+        }
+        _ => None,
+    }
+}
+
+/// Refuses a known detail-type from any source but its own; an unknown detail-type is left to
+/// the dispatch, which names it as unsupported.
+fn check_source(detail_type: &str, source: &str) -> Result<(), NormaliseError> {
+    match trusted_source(detail_type) {
+        Some(trusted) if !trusted.admits(source) => Err(NormaliseError::UntrustedSource {
+            detail_type: detail_type.to_string(),
+            source_name: source.to_string(),
+            expected: trusted.describe(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Deserialises `value` into `T`, turning serde's complaint into an error that names the field

@@ -38,6 +38,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(%error, "inbound endpoint secrets are unreadable");
         error
     })?;
+    // Only what authenticates senders stays in memory, whatever else the secret holds.
+    let secrets = connectors::inbound::endpoint_secrets(&secrets);
     tracing::info!(configured = ?secrets, "inbound endpoint secrets loaded");
     let inbound = Inbound {
         // The endpoint reads and writes incidents only; the patterns table is never touched.

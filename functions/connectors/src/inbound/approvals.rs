@@ -28,6 +28,77 @@ pub struct ApprovalAnswer {
     pub channel: &'static str,
     /// Where Slack takes the message that replaces the buttons (its `response_url`).
     pub reply_to: Option<String>,
+    /// The Slack message the clicked button is on; `None` for links.
+    pub message: Option<PostedMessage>,
+}
+
+/// A Slack message by channel id and `ts`, as `chat.postMessage` answers and as an interaction
+/// names the message its button is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// What Argus recorded when it asked: the Slack messages it posted and the addresses it sent
+/// signed links to, per workflow execution (from the audit trail's `connector_delivered`
+/// records of `request_approval`), and every principal the incident's signals name.
+#[derive(Debug, Default)]
+struct AskedFor {
+    /// `(execution, message)`.
+    slack_messages: Vec<(String, PostedMessage)>,
+    /// `(execution, normalised identity)`.
+    link_recipients: Vec<(String, String)>,
+    principals: Vec<String>,
+}
+
+impl AskedFor {
+    fn from_record(
+        audit: &[argus::incident::AuditRecord],
+        signals: &[argus::ports::SignalRecord],
+    ) -> Self {
+        let mut asked = Self::default();
+        for record in audit
+            .iter()
+            .filter(|record| record.kind == AuditKind::ConnectorDelivered)
+            .filter(|record| {
+                record.data.get("operation").and_then(Value::as_str) == Some("request_approval")
+            })
+        {
+            let field = |name: &str| {
+                record
+                    .data
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let execution = field("execution").unwrap_or_default();
+            match field("channel").as_deref() {
+                Some("slack") => {
+                    if let (Some(channel), Some(ts)) =
+                        (field("message_channel"), field("external_id"))
+                    {
+                        asked
+                            .slack_messages
+                            .push((execution, PostedMessage { channel, ts }));
+                    }
+                }
+                Some("email") => {
+                    if let Some(recipient) = field("recipient") {
+                        asked
+                            .link_recipients
+                            .push((execution, crate::identity::normalise(&recipient)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        asked.principals = signals
+            .iter()
+            .filter_map(|record| record.signal.principal.clone())
+            .collect();
+        asked
+    }
 }
 
 /// Why an answer was refused. Each maps to one HTTP status.
@@ -46,6 +117,10 @@ pub enum Refusal {
     /// The incident was resolved or closed before the answer came: nothing is run, and the
     /// waiting task is failed with `Argus.IncidentResolved` so the workflow ends.
     IncidentResolved,
+    /// The Slack button is not on a message Argus posted for this approval.
+    ForeignMessage,
+    /// The link's approver is not one Argus sent this approval's links to.
+    NotARecipient,
 }
 
 impl Refusal {
@@ -54,7 +129,9 @@ impl Refusal {
             Self::UnknownApproval => 404,
             Self::Expired | Self::IncidentResolved => 410,
             Self::AlreadyDecided => 409,
-            Self::NotAllowed | Self::SelfApproval => 403,
+            Self::NotAllowed | Self::SelfApproval | Self::ForeignMessage | Self::NotARecipient => {
+                403
+            }
         }
     }
 
@@ -67,6 +144,8 @@ impl Refusal {
             Self::NotAllowed => "not_an_approver",
             Self::SelfApproval => "self_approval",
             Self::IncidentResolved => "incident_resolved",
+            Self::ForeignMessage => "not_argus_message",
+            Self::NotARecipient => "not_a_recipient",
         }
     }
 
@@ -78,10 +157,16 @@ impl Refusal {
             }
             Self::AlreadyDecided => "This approval was already answered; an answer counts once.",
             Self::NotAllowed => "You are not on the approver list for this action's risk class.",
-            Self::SelfApproval => "Whoever asked for an action cannot approve it.",
+            Self::SelfApproval => {
+                "Whoever asked for an action, or caused the incident, cannot approve it."
+            }
             Self::IncidentResolved => {
                 "The incident was resolved before this answer; nothing will run and nobody needs to act."
             }
+            Self::ForeignMessage => {
+                "This button is not on the approval request Argus posted; answer on that message."
+            }
+            Self::NotARecipient => "This link was not issued to you for this approval.",
         }
     }
 }
@@ -164,9 +249,15 @@ impl Approvals<'_> {
             return Ok(AnswerOutcome::Refused(Refusal::UnknownApproval));
         };
         let now = self.clock.now();
+        // Read before the conditional write: what Argus asked and of whom, and who caused the
+        // incident. Both only grow, so reading them first cannot admit a stale answer.
+        let asked = AskedFor::from_record(
+            &self.store.audit_trail(&id).await?,
+            &self.store.signals(&id).await?,
+        );
         let mut verdict = Verdict::Refuse(Refusal::UnknownApproval);
         let updated = update_incident(self.store, self.clock, &id, None, |incident| {
-            verdict = self.judge(incident, answer, now);
+            verdict = self.judge(incident, answer, now, &asked);
             match &verdict {
                 Verdict::Refuse(Refusal::UnknownApproval) => Vec::new(),
                 Verdict::Refuse(refusal) => {
@@ -243,6 +334,7 @@ impl Approvals<'_> {
         incident: &Incident,
         answer: &ApprovalAnswer,
         now: chrono::DateTime<chrono::Utc>,
+        asked: &AskedFor,
     ) -> Verdict {
         let Some(approval) = incident
             .approval
@@ -263,19 +355,38 @@ impl Approvals<'_> {
         if now >= approval.expires_at {
             return Verdict::Refuse(Refusal::Expired);
         }
-        if self
-            .config
-            .approvals
-            .is_requester(&approval.requested_by, &answer.identity)
-        {
+        // Whoever requested the action, or whose change a signal of the incident records, is
+        // self; identities compare normalised (case, spaces, sign-in names).
+        let principals = std::iter::once(approval.requested_by.as_str())
+            .chain(asked.principals.iter().map(String::as_str));
+        if crate::identity::is_self(&self.config.approvals, principals, &answer.identity) {
             return Verdict::Refuse(Refusal::SelfApproval);
         }
-        if !self
-            .config
-            .approvals
-            .may_approve(approval.risk, &answer.identity)
-        {
+        if !crate::identity::may_approve(&self.config.approvals, approval.risk, &answer.identity) {
             return Verdict::Refuse(Refusal::NotAllowed);
+        }
+        let of_this_request = |execution: &String| *execution == approval.execution_id;
+        match answer.channel {
+            "slack" => {
+                let posted = answer.message.as_ref().is_some_and(|message| {
+                    asked
+                        .slack_messages
+                        .iter()
+                        .any(|(execution, posted)| of_this_request(execution) && posted == message)
+                });
+                if !posted {
+                    return Verdict::Refuse(Refusal::ForeignMessage);
+                }
+            }
+            _ => {
+                let identity = crate::identity::normalise(&answer.identity);
+                let issued = asked.link_recipients.iter().any(|(execution, recipient)| {
+                    of_this_request(execution) && *recipient == identity
+                });
+                if !issued {
+                    return Verdict::Refuse(Refusal::NotARecipient);
+                }
+            }
         }
         Verdict::Accept(approval.task_token.clone())
     }

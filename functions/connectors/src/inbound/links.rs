@@ -32,9 +32,10 @@ fn answer_of(claims: &LinkClaims) -> ApprovalAnswer {
         incident: claims.incident.clone(),
         approval: claims.approval.clone(),
         approve: claims.approve,
-        identity: claims.approver.clone(),
+        identity: crate::identity::normalise(&claims.approver),
         channel: "link",
         reply_to: None,
+        message: None,
     }
 }
 
@@ -185,7 +186,10 @@ fn refusal_page(refusal: Refusal) -> HttpResponse {
         Refusal::UnknownApproval => "Approval not found",
         Refusal::Expired => "Approval expired",
         Refusal::AlreadyDecided => "Already answered",
-        Refusal::NotAllowed | Refusal::SelfApproval => "Not allowed",
+        Refusal::NotAllowed
+        | Refusal::SelfApproval
+        | Refusal::ForeignMessage
+        | Refusal::NotARecipient => "Not allowed",
         Refusal::IncidentResolved => "Incident already resolved",
     };
     page(refusal.status(), title, refusal.explanation())

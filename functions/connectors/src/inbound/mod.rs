@@ -25,6 +25,25 @@ use serde_json::json;
 use std::sync::Arc;
 use task_callback::TaskCallback;
 
+/// What the public endpoint may hold: the secrets that authenticate its senders. Vendor tokens
+/// (Slack bot, PagerDuty routing key, ServiceNow, Jira, GitHub, Confluence) belong to the
+/// outbound function only, so a compromised endpoint cannot speak to people or open tickets.
+pub const ENDPOINT_SECRETS: &[&str] = &[
+    names::ALERTMANAGER_TOKEN,
+    names::APPROVAL_LINK_KEY,
+    names::DATADOG_WEBHOOK_SECRET,
+    names::GRAFANA_HMAC_SECRET,
+    names::GRAFANA_TOKEN,
+    names::PAGERDUTY_WEBHOOK_SECRET,
+    names::SLACK_SIGNING_SECRET,
+];
+
+/// The endpoint's secrets out of whatever the secret holds (Terraform gives the endpoint its own
+/// secret; a deployment that shares one still keeps only these in memory).
+pub fn endpoint_secrets(loaded: &Secrets) -> Secrets {
+    loaded.only(ENDPOINT_SECRETS)
+}
+
 pub const SLACK_INTERACTIONS_PATH: &str = "/slack/interactions";
 pub const APPROVALS_PATH: &str = "/approvals";
 
@@ -212,6 +231,38 @@ mod tests {
     use super::wiring::{TASK_CALLBACK_API_CALLS, api_calls, error_types};
     use super::*;
     use argus::incident::IncidentWriteError;
+
+    #[test]
+    fn attack_public_endpoint_holds_no_vendor_token() {
+        // GIVEN one secret holding every connector value WHEN the public endpoint loads it
+        // THEN it keeps only what authenticates its senders.
+        let every: std::collections::BTreeMap<String, String> = [
+            names::SLACK_BOT_TOKEN,
+            names::SLACK_WEBHOOK_URL,
+            names::PAGERDUTY_ROUTING_KEY,
+            names::SERVICENOW_PASSWORD,
+            names::JIRA_API_TOKEN,
+            names::GITHUB_TOKEN,
+            names::CONFLUENCE_API_TOKEN,
+            names::TEAMS_WEBHOOK_URL,
+            names::SLACK_SIGNING_SECRET,
+            names::APPROVAL_LINK_KEY,
+            names::ALERTMANAGER_TOKEN,
+        ]
+        .iter()
+        .map(|name| (name.to_string(), format!("value-of-{name}")))
+        .collect();
+        let kept = endpoint_secrets(&Secrets::from_map(every));
+        let kept: Vec<&str> = kept.names().collect();
+        assert_eq!(
+            kept,
+            vec![
+                names::ALERTMANAGER_TOKEN,
+                names::APPROVAL_LINK_KEY,
+                names::SLACK_SIGNING_SECRET
+            ]
+        );
+    }
 
     #[test]
     fn the_lists_are_the_endpoint_s_own_names() {

@@ -5,7 +5,7 @@
 //! Slack ignores the body of the HTTP answer to a `block_actions` request, so the outcome is
 //! also posted to the interaction's `response_url`, which is what updates the message.
 
-use super::approvals::{AnswerOutcome, ApprovalAnswer, Refusal, outcome_json};
+use super::approvals::{AnswerOutcome, ApprovalAnswer, PostedMessage, Refusal, outcome_json};
 use super::http::{HttpRequest, HttpResponse};
 use crate::signing::{SigningKey, SlackSignatureError, verify_slack};
 use async_trait::async_trait;
@@ -15,16 +15,23 @@ use serde_json::{Value, json};
 
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
-/// `action_id`s of the buttons; the button's `value` says which answer it is in any case.
+/// `action_id`s of the buttons. The answer is what Argus made the button mean (this pair), never
+/// the free text of its `value`.
 pub const APPROVE_ACTION_ID: &str = "argus_approve";
 pub const REJECT_ACTION_ID: &str = "argus_reject";
 
-/// What a button's `value` holds: the approval it answers, never the task token.
+/// The `block_id` of the approval's buttons: a click counts only inside its approval's block.
+pub fn approval_block_id(approval: &str) -> String {
+    format!("argus_approval_{approval}")
+}
+
+/// What a button's `value` holds: the approval it answers, never the task token. Buttons that
+/// older versions posted also carried `approve`; it is only checked against the button.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct ButtonValue {
     pub incident: String,
     pub approval: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approve: Option<bool>,
 }
 
@@ -37,6 +44,31 @@ struct InteractionPayload {
     actions: Vec<SlackAction>,
     #[serde(default)]
     response_url: Option<String>,
+    /// The message the clicked button is on.
+    #[serde(default)]
+    container: Option<Container>,
+    #[serde(default)]
+    channel: Option<SlackChannel>,
+    #[serde(default)]
+    message: Option<SlackMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Container {
+    #[serde(default)]
+    channel_id: Option<String>,
+    #[serde(default)]
+    message_ts: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SlackChannel {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SlackMessage {
+    ts: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +80,8 @@ struct SlackUser {
 struct SlackAction {
     #[serde(default)]
     action_id: String,
+    #[serde(default)]
+    block_id: String,
     #[serde(default)]
     value: Option<String>,
 }
@@ -110,16 +144,40 @@ pub fn read_answer(
         .ok_or(SlackRejection::NotAnApproval(
             "the button value is not an approval",
         ))?;
-    let approve = value
-        .approve
-        .unwrap_or(action.action_id == APPROVE_ACTION_ID);
+    // The decision is what Argus made the clicked button mean; a value saying otherwise was
+    // edited, and is no answer at all.
+    let approve = action.action_id == APPROVE_ACTION_ID;
+    if value.approve.is_some_and(|says| says != approve) {
+        return Err(SlackRejection::NotAnApproval(
+            "the button's value contradicts the button",
+        ));
+    }
+    if action.block_id != approval_block_id(&value.approval) {
+        return Err(SlackRejection::NotAnApproval(
+            "the button is not in its approval's block",
+        ));
+    }
+    // Where the button is: checked against where Argus posted the request.
+    let message = {
+        let container = payload.container.as_ref();
+        let channel = container
+            .and_then(|c| c.channel_id.clone())
+            .or_else(|| payload.channel.as_ref().map(|c| c.id.clone()));
+        let ts = container
+            .and_then(|c| c.message_ts.clone())
+            .or_else(|| payload.message.as_ref().map(|m| m.ts.clone()));
+        channel
+            .zip(ts)
+            .map(|(channel, ts)| PostedMessage { channel, ts })
+    };
     Ok(ApprovalAnswer {
         incident: value.incident,
         approval: value.approval,
         approve,
-        identity: format!("slack:{}", payload.user.id),
+        identity: crate::identity::normalise(&format!("slack:{}", payload.user.id)),
         channel: "slack",
         reply_to: payload.response_url,
+        message,
     })
 }
 
@@ -276,7 +334,8 @@ mod tests {
     fn a_signed_button_click_is_an_answer_by_the_clicking_user() {
         let value = json!({"incident": "inc", "approval": "a1", "approve": false}).to_string();
         let payload = json!({"type": "block_actions", "user": {"id": "U024BE7LH"},
-            "actions": [{"action_id": REJECT_ACTION_ID, "value": value}]});
+            "container": {"type": "message", "channel_id": "C1", "message_ts": "1.2"},
+            "actions": [{"action_id": REJECT_ACTION_ID, "block_id": "argus_approval_a1", "value": value}]});
         let answer = read_answer(&signed(&form(&payload), "s", now()), Some("s"), now()).unwrap();
         assert_eq!(
             answer,
@@ -287,6 +346,10 @@ mod tests {
                 identity: "slack:U024BE7LH".into(),
                 channel: "slack",
                 reply_to: None,
+                message: Some(PostedMessage {
+                    channel: "C1".into(),
+                    ts: "1.2".into()
+                }),
             }
         );
     }

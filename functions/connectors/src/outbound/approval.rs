@@ -28,6 +28,8 @@ pub fn approval_id(token: &TaskToken) -> String {
         .collect()
 }
 
+pub use crate::wiring::APPROVER_ATTRIBUTE;
+
 /// The URL a signed link opens: `<base>/approvals?t=<token>`. The link token is URL-safe.
 pub fn approval_url(links: &ApprovalLinks, claims: &LinkClaims) -> String {
     format!(
@@ -145,27 +147,52 @@ impl Outbound {
         } else if let Some(slack) = &self.channels.slack {
             let blocks = super::chat::approval_blocks(&brief, &approval.id, &expires);
             let text = format!("Approval needed: {}", brief.headline());
-            sends.push(super::channel(channels::SLACK, async move {
-                super::chat::post_slack(&self.delivery, slack, &text, blocks).await
+            // Where the message lands is recorded with the delivery: the approval endpoint takes
+            // button clicks only from that channel and message.
+            sends.push(Box::pin(async move {
+                let posted =
+                    super::chat::post_slack_message(&self.delivery, slack, &text, blocks).await;
+                let message_channel = posted
+                    .as_ref()
+                    .ok()
+                    .and_then(|found| found.as_ref().map(|(channel, _)| channel.clone()));
+                ChannelResult {
+                    channel: channels::SLACK,
+                    recipient: None,
+                    outcome: posted.map(|found| Sent::Delivered(found.map(|(_, ts)| ts))),
+                    message_channel,
+                }
             }));
         }
-        let mut email_approvers: Vec<&str> = self
+        // Whoever requested the action or caused the incident (any principal its signals name)
+        // cannot approve it: no links are sent to them. Identities compare normalised, and each
+        // link goes to its approver's normalised address.
+        let principals: Vec<&str> = std::iter::once(approval.requested_by.as_str())
+            .chain(
+                signals
+                    .iter()
+                    .filter_map(|record| record.signal.principal.as_deref()),
+            )
+            .collect();
+        let mut email_approvers: Vec<String> = self
             .config
             .approvals
             .approvers_for(approval.risk)
             .into_iter()
-            .filter(|approver| approver.starts_with("email:"))
-            // Whoever requested the action cannot approve it: no links are sent to them.
+            .filter(|approver| crate::identity::email_address(approver).is_some())
+            .map(crate::identity::normalise)
             .filter(|approver| {
-                !self
-                    .config
-                    .approvals
-                    .is_requester(&approval.requested_by, approver)
+                !crate::identity::is_self(
+                    &self.config.approvals,
+                    principals.iter().copied(),
+                    approver,
+                )
             })
             .collect();
         email_approvers.sort_unstable();
         email_approvers.dedup();
-        for approver in email_approvers {
+        for approver in &email_approvers {
+            let approver = approver.as_str();
             match done.get(&format!("{}:{approver}", channels::EMAIL)) {
                 Some(previous) => sends.push(super::already(
                     channels::EMAIL,
@@ -255,9 +282,11 @@ impl Outbound {
                         body,
                         attributes: vec![
                             ("kind".to_string(), "approval".to_string()),
+                            // Normalised as Terraform writes each approver's subscription
+                            // filter policy, so only that approver's subscription matches.
                             (
-                                "approver".to_string(),
-                                approver.trim_start_matches("email:").to_string(),
+                                APPROVER_ATTRIBUTE.to_string(),
+                                crate::identity::email_address(approver).unwrap_or_default(),
                             ),
                         ],
                     },
@@ -276,6 +305,7 @@ impl Outbound {
                 channel: channels::EMAIL,
                 recipient: Some(recipient),
                 outcome,
+                message_channel: None,
             }
         })
     }

@@ -18,13 +18,13 @@ const SLACK_CONFIRM_TEXT_LIMIT: usize = 300;
 /// The action ids of the approval buttons, as the approval endpoint reads them.
 pub use crate::inbound::slack::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 
-/// What a button carries back (the endpoint's own `ButtonValue`): which approval and which
-/// answer, never the task token.
-pub fn button_value(incident: &str, approval: &str, approve: bool) -> String {
+/// What a button carries back (the endpoint's own `ButtonValue`): which approval, never the task
+/// token, and not the answer: that is what the button's `action_id` means to Argus.
+pub fn button_value(incident: &str, approval: &str) -> String {
     serde_json::to_string(&crate::inbound::slack::ButtonValue {
         incident: incident.to_string(),
         approval: approval.to_string(),
-        approve: Some(approve),
+        approve: None,
     })
     .unwrap_or_default()
 }
@@ -120,15 +120,15 @@ pub fn approval_blocks(brief: &Brief, approval_id: &str, expires: &str) -> Vec<V
     let confirm = |title: &str, text: String, verb: &str| json!({"title": {"type": "plain_text", "text": title}, "text": {"type": "mrkdwn", "text": text}, "confirm": {"type": "plain_text", "text": verb}, "deny": {"type": "plain_text", "text": "Cancel"}});
     blocks.push(json!({
         "type": "actions",
-        "block_id": format!("argus_approval_{approval_id}"),
+        "block_id": crate::inbound::slack::approval_block_id(approval_id),
         "elements": [
             {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
              "text": {"type": "plain_text", "text": "Approve"},
-             "value": button_value(&brief.id, approval_id, true),
+             "value": button_value(&brief.id, approval_id),
              "confirm": confirm("Run the action?", cap(&format!("Argus will run {action} on `{}`.", slack_escape(&brief.resource)), SLACK_CONFIRM_TEXT_LIMIT), "Approve")},
             {"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
              "text": {"type": "plain_text", "text": "Reject"},
-             "value": button_value(&brief.id, approval_id, false),
+             "value": button_value(&brief.id, approval_id),
              "confirm": confirm("Reject the action?", "Argus will not act and will page on-call.".to_string(), "Reject")},
         ]
     }));
@@ -143,6 +143,19 @@ pub async fn post_slack(
     text: &str,
     blocks: Vec<Value>,
 ) -> Result<Option<String>, DeliveryError> {
+    Ok(post_slack_message(delivery, slack, text, blocks)
+        .await?
+        .map(|(_, ts)| ts))
+}
+
+/// [`post_slack`], answering where the message is: `(channel id, ts)` when the bot posted it
+/// (an incoming webhook says neither).
+pub async fn post_slack_message(
+    delivery: &Delivery,
+    slack: &Slack,
+    text: &str,
+    blocks: Vec<Value>,
+) -> Result<Option<(String, String)>, DeliveryError> {
     match slack {
         Slack::Webhook { url } => {
             let request = HttpRequest::new(Method::POST, url.expose())
@@ -172,11 +185,15 @@ pub async fn post_slack(
                     detail: error.to_string(),
                 });
             }
-            Ok(response
-                .body
-                .get("ts")
-                .and_then(Value::as_str)
-                .map(str::to_string))
+            let field = |name: &str| {
+                response
+                    .body
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            // chat.postMessage answers the channel's id even when it was given by name.
+            Ok(field("ts").map(|ts| (field("channel").unwrap_or_else(|| channel.clone()), ts)))
         }
     }
 }

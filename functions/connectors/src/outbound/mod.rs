@@ -124,6 +124,9 @@ pub(crate) struct ChannelResult {
     /// Who it went to, when a channel has several recipients (email approvers).
     recipient: Option<String>,
     outcome: Result<Sent, DeliveryError>,
+    /// The Slack channel id a message was posted in (with its `ts` as the external id): the
+    /// approval endpoint accepts button clicks only from the message Argus recorded here.
+    message_channel: Option<String>,
 }
 
 #[derive(Debug)]
@@ -147,6 +150,7 @@ pub(crate) fn already<'a>(
             channel,
             recipient,
             outcome: Ok(Sent::AlreadyDelivered(external_id)),
+            message_channel: None,
         }
     })
 }
@@ -200,6 +204,7 @@ pub(crate) fn channel<'a>(
             channel,
             recipient: None,
             outcome: send.await.map(Sent::Delivered),
+            message_channel: None,
         }
     })
 }
@@ -217,6 +222,7 @@ fn ticket_channel<'a>(
                 Some(id) => Sent::Delivered(Some(id)),
                 None => Sent::Skipped,
             }),
+            message_channel: None,
         }
     })
 }
@@ -336,6 +342,7 @@ impl Outbound {
                         } else {
                             Ok(Sent::Skipped)
                         },
+                        message_channel: None,
                     }
                 }));
             }
@@ -498,6 +505,9 @@ impl Outbound {
             }
             if let Some(recipient) = &result.recipient {
                 data["recipient"] = json!(recipient);
+            }
+            if let Some(message_channel) = &result.message_channel {
+                data["message_channel"] = json!(message_channel);
             }
             match result.outcome {
                 Ok(Sent::Skipped) => {}

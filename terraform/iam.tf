@@ -49,6 +49,15 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = [local.state_machine_arn]
   }
 
+  # An incident that resolves while its approval waits ends that wait (SendTaskFailure with
+  # Argus.IncidentResolved), so nothing runs and nobody is paged for it.
+  statement {
+    sid       = "EndApprovalWaits"
+    effect    = "Allow"
+    actions   = ["states:SendTaskFailure"]
+    resources = [local.state_machine_arn]
+  }
+
   # The reconciler reads where an overdue incident's execution stands before escalating it.
   statement {
     sid       = "ReadRecoveryExecutions"

@@ -74,6 +74,9 @@ pub async fn run(cli: Cli) -> u8 {
             limit,
         }) => list(&cli.global, &statuses, open, limit).await,
         Command::Incidents(IncidentsCommand::Show { id }) => show(&cli.global, &id).await,
+        Command::Incidents(IncidentsCommand::Resolve { id, reason, by }) => {
+            resolve(&cli.global, &id, &reason, by).await
+        }
         Command::Postmortem { id } => postmortem(&cli.global, &id).await,
         Command::Catalogue => {
             render::catalogue(json);
@@ -597,6 +600,52 @@ async fn read_incident(
         signals,
         audit,
     })
+}
+
+async fn resolve(
+    global: &crate::GlobalOptions,
+    id: &str,
+    reason: &str,
+    by: Option<String>,
+) -> Result<u8, CliError> {
+    use argus::lifecycle::{ResolveError, ResolveOutcome, resolve_incident};
+    let id =
+        CorrelationId::parse(id).map_err(|error| CliError::new(EXIT_USAGE, error.to_string()))?;
+    let store = open_store(&global.home)?;
+    let workflow = store.local_workflow();
+    let actor = by
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "local-operator".to_string());
+    let outcome = resolve_incident(&store, &SystemClock, &workflow, &id, &actor, reason)
+        .await
+        .map_err(|error| match error {
+            ResolveError::NoReason => CliError::new(EXIT_USAGE, error.to_string()),
+            ResolveError::Write(error) => CliError::new(EXIT_FAILURE, error.to_string()),
+        })?;
+    if global.json {
+        render::json_line(&serde_json::json!(outcome));
+    }
+    match outcome {
+        ResolveOutcome::Resolved => {
+            if !global.json {
+                outln!("resolved incident {id}");
+            }
+            Ok(EXIT_OK)
+        }
+        ResolveOutcome::AlreadyClosed { status } => {
+            if !global.json {
+                outln!(
+                    "incident {id} had ended already ({}); nothing changed",
+                    status.as_str()
+                );
+            }
+            Ok(EXIT_OK)
+        }
+        ResolveOutcome::NotFound => Err(CliError::new(
+            EXIT_NOT_FOUND,
+            format!("no incident {id} in {}", global.home.display()),
+        )),
+    }
 }
 
 async fn postmortem(global: &crate::GlobalOptions, id: &str) -> Result<u8, CliError> {

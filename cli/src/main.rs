@@ -219,6 +219,19 @@ enum IncidentsCommand {
         /// The correlation id.
         id: String,
     },
+    /// Resolve an open incident by hand, with the reason on its audit trail. Its open guard is
+    /// released, so the next problem on the resource opens a new incident; a pending approval's
+    /// wait is ended so nothing runs.
+    Resolve {
+        /// The correlation id.
+        id: String,
+        /// Why it is over (required; at most 500 characters are kept).
+        #[arg(long)]
+        reason: String,
+        /// Who resolves it, for the audit trail (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,7 +43,7 @@ pub fn json_pretty<T: Serialize>(value: &T) -> Result<(), crate::commands::CliEr
     }
 }
 
-fn json_line(value: &serde_json::Value) {
+pub fn json_line(value: &serde_json::Value) {
     outln!("{value}");
 }
 

@@ -334,6 +334,74 @@ fn incidents_can_be_listed_and_shown_with_a_verified_audit_trail() {
 }
 
 #[test]
+fn a_person_resolves_an_incident_that_nothing_clears() {
+    let home = home();
+    let opened = json_lines(
+        &argus(
+            &home,
+            &[
+                "--json",
+                "replay",
+                "--no-recovery",
+                &path("cloudtrail/ec2-TerminateInstances.json"),
+            ],
+        )
+        .stdout,
+    );
+    let id = correlation_id(&opened[0]);
+    let no_reason = argus(&home, &["incidents", "resolve", &id, "--reason", " "]);
+    assert_eq!(no_reason.code, 2, "{}", no_reason.stderr);
+    let resolved = argus(
+        &home,
+        &[
+            "incidents",
+            "resolve",
+            &id,
+            "--reason",
+            "terminated on purpose",
+            "--by",
+            "alice",
+        ],
+    );
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
+    assert!(
+        resolved.stdout.contains("resolved incident"),
+        "{}",
+        resolved.stdout
+    );
+    let show = argus(&home, &["incidents", "show", &id]);
+    for expected in [
+        "status     resolved",
+        "resolved by alice: terminated on purpose",
+        "chain      verified",
+    ] {
+        assert!(
+            show.stdout.contains(expected),
+            "missing `{expected}`:\n{}",
+            show.stdout
+        );
+    }
+    let again = argus(
+        &home,
+        &["--json", "incidents", "resolve", &id, "--reason", "again"],
+    );
+    assert_eq!(again.code, 0);
+    assert_eq!(json_lines(&again.stdout)[0]["outcome"], "already_closed");
+    let unknown = argus(
+        &home,
+        &[
+            "incidents",
+            "resolve",
+            "20261122T000000Z-nothing-000000000000",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_eq!(unknown.code, 4);
+    std::fs::remove_dir_all(home).ok();
+}
+
+#[test]
 fn help_explains_every_command() {
     let home = home();
     for command in [
@@ -342,6 +410,7 @@ fn help_explains_every_command() {
         vec!["explain", "--help"],
         vec!["incidents", "list", "--help"],
         vec!["incidents", "show", "--help"],
+        vec!["incidents", "resolve", "--help"],
         vec!["catalogue", "--help"],
         vec!["config", "defaults", "--help"],
     ] {

@@ -5,7 +5,7 @@ use crate::correlation::CorrelationId;
 use crate::incident::{
     AuditEntry, AuditKind, Incident, IncidentStatus, IncidentWriteError, update_incident,
 };
-use crate::ports::{Clock, IncidentStore};
+use crate::ports::{Clock, IncidentStore, Workflow};
 use crate::signal::SignalSource;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -79,17 +79,54 @@ pub fn quiet_until(incident: &Incident) -> Option<DateTime<Utc>> {
     Some(incident.last_signal_at.max(incident.last_progress()) + quiet_period(incident))
 }
 
+/// Ends the wait of an approval still pending on an incident that has closed, so its workflow
+/// stops at once instead of at the approval's timeout (which stays the backstop when this
+/// fails: the failure is logged, never raised).
+pub async fn end_approval_wait(workflow: &dyn Workflow, incident: &Incident) {
+    if incident.status.is_open() {
+        return;
+    }
+    let Some(approval) = incident
+        .approval
+        .as_ref()
+        .filter(|approval| approval.decision.is_none())
+    else {
+        return;
+    };
+    let cause = format!(
+        "incident {} is {}: nothing will run",
+        incident.id,
+        incident.status.as_str()
+    );
+    match workflow
+        .fail_waiting_task(
+            &approval.task_token,
+            crate::recovery::INCIDENT_RESOLVED,
+            &cause,
+        )
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(correlation_id = %incident.id, "the pending approval's wait was ended")
+        }
+        Err(error) => {
+            tracing::warn!(correlation_id = %incident.id, error_type = error.error_type(), %error, "could not end the pending approval's wait; its timeout will")
+        }
+    }
+}
+
 /// Ends an open incident nobody cleared after its quiet period. `false` when it was closed
 /// meanwhile or a new signal moved its quiet period on.
 pub async fn auto_resolve(
     store: &dyn IncidentStore,
     clock: &dyn Clock,
+    workflow: &dyn Workflow,
     id: &CorrelationId,
     actor: &str,
 ) -> Result<bool, IncidentWriteError> {
     let now = clock.now();
     let mut resolved = false;
-    update_incident(store, clock, id, None, |incident| {
+    let written = update_incident(store, clock, id, None, |incident| {
         resolved = false;
         let quiet = quiet_until(incident).is_some_and(|until| until <= now);
         if !incident.status.is_open() || !quiet {
@@ -117,6 +154,9 @@ pub async fn auto_resolve(
         )]
     })
     .await?;
+    if let Some(incident) = written.as_ref().filter(|_| resolved) {
+        end_approval_wait(workflow, incident).await;
+    }
     Ok(resolved)
 }
 
@@ -141,6 +181,7 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub async fn resolve_incident(
     store: &dyn IncidentStore,
     clock: &dyn Clock,
+    workflow: &dyn Workflow,
     id: &CorrelationId,
     actor: &str,
     reason: &str,
@@ -182,8 +223,11 @@ pub async fn resolve_incident(
         )]
     })
     .await?;
-    if written.is_none() {
+    let Some(incident) = written else {
         return Ok(ResolveOutcome::NotFound);
+    };
+    if outcome == ResolveOutcome::Resolved {
+        end_approval_wait(workflow, &incident).await;
     }
     Ok(outcome)
 }

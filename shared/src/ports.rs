@@ -371,6 +371,19 @@ pub trait Workflow: Send + Sync {
         name: &CorrelationId,
         input: &Value,
     ) -> Result<WorkflowStart, WorkflowError>;
+
+    /// Ends a wait on a task token with `error` (Step Functions' SendTaskFailure), so an
+    /// execution waiting for an approval of an incident that resolved meanwhile learns it at
+    /// once. A task that is gone already (answered, timed out) is not an error. Workflows that
+    /// never wait on a token (the local engine answers approvals in process) keep the default.
+    async fn fail_waiting_task(
+        &self,
+        _token: &crate::incident::TaskToken,
+        _error: &str,
+        _cause: &str,
+    ) -> Result<(), WorkflowError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

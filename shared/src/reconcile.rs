@@ -666,7 +666,15 @@ impl Reconciler<'_> {
             };
             return self.look_again(incident, summary, at, report).await;
         }
-        if lifecycle::auto_resolve(intake.store, intake.clock, &incident.id, ACTOR).await? {
+        if lifecycle::auto_resolve(
+            intake.store,
+            intake.clock,
+            intake.workflow,
+            &incident.id,
+            ACTOR,
+        )
+        .await?
+        {
             tracing::info!(correlation_id = %incident.id, "quiet incident auto-resolved");
             report.auto_resolved.push(incident.id.clone());
         }

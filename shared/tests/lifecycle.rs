@@ -338,7 +338,15 @@ mod ending {
         let id = report.signals[0].correlation_id.clone().unwrap();
         let intake = harness.intake();
         assert_eq!(
-            resolve_incident(intake.store, intake.clock, &id, "alice", "  \u{1b}\u{7} ").await,
+            resolve_incident(
+                intake.store,
+                intake.clock,
+                intake.workflow,
+                &id,
+                "alice",
+                "  \u{1b}\u{7} "
+            )
+            .await,
             Err(ResolveError::NoReason),
             "a reason is required, and control characters are no reason"
         );
@@ -346,6 +354,7 @@ mod ending {
             resolve_incident(
                 intake.store,
                 intake.clock,
+                intake.workflow,
                 &id,
                 "alice",
                 "terminated on purpose"
@@ -361,9 +370,16 @@ mod ending {
             Some("resolved by alice: terminated on purpose")
         );
         assert_eq!(
-            resolve_incident(intake.store, intake.clock, &id, "bob", "again")
-                .await
-                .unwrap(),
+            resolve_incident(
+                intake.store,
+                intake.clock,
+                intake.workflow,
+                &id,
+                "bob",
+                "again"
+            )
+            .await
+            .unwrap(),
             ResolveOutcome::AlreadyClosed {
                 status: IncidentStatus::Resolved
             }
@@ -409,4 +425,55 @@ mod ending {
         let report = sweep(&harness, Vec::new()).await;
         assert_eq!(report.redriven.len(), 1, "{report:?}");
     }
+}
+
+#[tokio::test]
+async fn an_incident_that_resolves_while_its_approval_waits_ends_that_wait() {
+    use argus::incident::{PendingApproval, TaskToken, update_incident};
+    let harness = Harness::new(Config::default());
+    let opened = harness
+        .deliver(&named_alarm("cpu", "ALARM", at(0), "i-0waiting"))
+        .await
+        .unwrap();
+    let id = opened.signals[0].correlation_id.clone().unwrap();
+    // GIVEN the workflow asked for an approval and waits on its task token
+    let intake = harness.intake();
+    update_incident(intake.store, intake.clock, &id, None, |incident| {
+        let decision = incident.decision.clone().unwrap();
+        let action = decision.action.unwrap();
+        incident.approval = Some(PendingApproval {
+            id: "approval-1".into(),
+            execution_id: incident.execution.clone().unwrap().id,
+            action: action.action,
+            risk: argus::catalogue::RiskClass::Low,
+            requested_by: "argus".into(),
+            requested_at: at(1),
+            expires_at: at(61),
+            task_token: TaskToken::new("secret-token-1"),
+            decision: None,
+        });
+        vec![argus::incident::AuditEntry::new(
+            "test",
+            argus::incident::AuditKind::ApprovalRequested,
+            "asked",
+            serde_json::json!({}),
+        )]
+    })
+    .await
+    .unwrap();
+    // WHEN the alarm clears
+    let ok = harness
+        .deliver(&named_alarm("cpu", "OK", at(2), "i-0waiting"))
+        .await
+        .unwrap();
+    assert_eq!(ok.signals[0].outcome, Outcome::Resolved);
+    // THEN the wait is ended with the error the state machine catches, once
+    let failed = harness.workflow.failed_tasks.lock().unwrap().clone();
+    assert_eq!(
+        failed,
+        vec![(
+            "secret-token-1".to_string(),
+            argus::recovery::INCIDENT_RESOLVED.to_string()
+        )]
+    );
 }

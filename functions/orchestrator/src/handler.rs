@@ -143,6 +143,11 @@ impl Orchestrator {
                 HandlerError::from(error)
             });
         }
+        // A person ends an incident by invoking the function directly (`aws lambda invoke`):
+        // neither EventBridge nor an alarm action nor SNS can put this key at the top level.
+        if let Some(request) = event.payload.get(RESOLVE_KEY) {
+            return self.resolve(request).await;
+        }
         let intake = Intake {
             store: &self.store,
             patterns: &self.store,
@@ -180,6 +185,45 @@ impl Orchestrator {
                 Err(HandlerError::from(error))
             }
         }
+    }
+}
+
+/// The top-level key of a resolve request: `{"resolve": {"correlation_id", "reason", "by"}}`.
+pub const RESOLVE_KEY: &str = "resolve";
+
+impl Orchestrator {
+    /// `argus incidents resolve`, for the deployed incidents table.
+    async fn resolve(&self, request: &Value) -> Result<Value, HandlerError> {
+        let field = |name: &str| request.get(name).and_then(Value::as_str);
+        let invalid = |why: String| HandlerError {
+            error_type: "InvalidRequest",
+            message: format!(
+                "a resolve request is {{\"correlation_id\", \"reason\", \"by\"}}: {why}"
+            ),
+        };
+        let (Some(id), Some(reason), Some(by)) =
+            (field("correlation_id"), field("reason"), field("by"))
+        else {
+            return Err(invalid("a field is missing or not text".to_string()));
+        };
+        let id = argus::correlation::CorrelationId::parse(id)
+            .map_err(|error| invalid(error.to_string()))?;
+        tracing::Span::current().record("correlation_id", id.as_str());
+        let outcome = argus::lifecycle::resolve_incident(
+            &self.store,
+            &SystemClock,
+            &self.workflow,
+            &id,
+            by,
+            reason,
+        )
+        .await
+        .map_err(|error| HandlerError {
+            error_type: error.error_type(),
+            message: error.to_string(),
+        })?;
+        tracing::info!(outcome = ?outcome, "resolve request answered");
+        Ok(json!(outcome))
     }
 }
 

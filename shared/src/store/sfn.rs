@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use serde_json::Value;
@@ -17,7 +18,11 @@ pub const STATE_MACHINE_ARN_ENV: &str = "ARGUS_STATE_MACHINE_ARN";
 
 /// The IAM actions this adapter's calls need; Terraform grants exactly these to the functions
 /// that link it (checked by tests/tests/wiring.rs).
-pub const API_CALLS: &[&str] = &["states:StartExecution", "states:DescribeExecution"];
+pub const API_CALLS: &[&str] = &[
+    "states:StartExecution",
+    "states:SendTaskFailure",
+    "states:DescribeExecution",
+];
 
 #[derive(Debug, Clone)]
 pub struct StepFunctionsWorkflow {
@@ -89,6 +94,43 @@ impl Workflow for StepFunctionsWorkflow {
                         Err(WorkflowError::Throttled(message))
                     }
                     _ => Err(WorkflowError::Unavailable(message)),
+                }
+            }
+        }
+    }
+
+    async fn fail_waiting_task(
+        &self,
+        token: &crate::incident::TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), WorkflowError> {
+        let result = self
+            .client
+            .send_task_failure()
+            .task_token(token.expose())
+            .error(error)
+            .cause(cause)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(failure) => {
+                match failure.as_service_error() {
+                    // Answered, timed out or gone with its execution: nothing waits on it.
+                    Some(
+                        SendTaskFailureError::TaskDoesNotExist(_)
+                        | SendTaskFailureError::TaskTimedOut(_)
+                        | SendTaskFailureError::InvalidToken(_),
+                    ) => Ok(()),
+                    // The message would carry the token itself: never put it in an error.
+                    _ if failure.code() == Some("ThrottlingException") => Err(
+                        WorkflowError::Throttled("SendTaskFailure was throttled".to_string()),
+                    ),
+                    _ => Err(WorkflowError::Unavailable(format!(
+                        "SendTaskFailure failed: {}",
+                        failure.code().unwrap_or("no error code")
+                    ))),
                 }
             }
         }

@@ -63,6 +63,8 @@ pub struct SwitchableWorkflow {
     pub inner: LocalWorkflow,
     pub failing: AtomicBool,
     pub starts: AtomicUsize,
+    /// Each wait ended with SendTaskFailure: (task token, error).
+    pub failed_tasks: Mutex<Vec<(String, String)>>,
 }
 
 #[async_trait]
@@ -81,6 +83,19 @@ impl Workflow for SwitchableWorkflow {
         }
         Ok(started)
     }
+
+    async fn fail_waiting_task(
+        &self,
+        token: &argus::incident::TaskToken,
+        error: &str,
+        _cause: &str,
+    ) -> Result<(), WorkflowError> {
+        self.failed_tasks
+            .lock()
+            .unwrap()
+            .push((token.expose().to_string(), error.to_string()));
+        Ok(())
+    }
 }
 
 pub struct Harness {
@@ -98,6 +113,7 @@ impl Harness {
             inner: store.local_workflow(),
             failing: AtomicBool::new(false),
             starts: AtomicUsize::new(0),
+            failed_tasks: Mutex::new(Vec::new()),
         };
         Self {
             store,

@@ -204,8 +204,9 @@ impl Default for SignalConfig {
     }
 }
 
-/// The remediation budget per resource and action: at most `max_attempts` in each window, and
-/// at least `cooldown_seconds` between two attempts.
+/// The remediation budget per resource and action: at most `max_attempts` in any window of
+/// `window_seconds` (sliding: it ends at each decision, so no boundary lets a burst through),
+/// and at least `cooldown_seconds` between two attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BudgetPolicy {
@@ -225,18 +226,32 @@ impl Default for BudgetPolicy {
 }
 
 impl BudgetPolicy {
-    /// Windows are fixed and aligned to the epoch, so every invocation agrees on which window
-    /// an attempt falls in without coordinating.
-    pub fn window_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let length = self.window_seconds.max(1) as i64;
-        let start = now.timestamp().div_euclid(length) * length;
-        DateTime::from_timestamp(start, 0).unwrap_or(now)
+    pub fn window(&self) -> Duration {
+        Duration::seconds(self.window_seconds.clamp(1, MAX_BUDGET_SECONDS) as i64)
     }
 
-    pub fn window_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.window_start(now) + Duration::seconds(self.window_seconds.max(1) as i64)
+    pub fn cooldown(&self) -> Duration {
+        Duration::seconds(self.cooldown_seconds.min(MAX_BUDGET_SECONDS) as i64)
+    }
+
+    /// How far back an attempt can still matter: the window or the cooldown, the longer.
+    pub fn look_back(&self) -> Duration {
+        self.window().max(self.cooldown())
+    }
+
+    pub fn limits(&self) -> crate::ports::BudgetLimits {
+        crate::ports::BudgetLimits {
+            max_attempts: self.max_attempts,
+            window: self.window(),
+            cooldown: self.cooldown(),
+        }
     }
 }
+
+/// The longest budget window or cooldown (30 days): each is kept by the stores for that long.
+pub const MAX_BUDGET_SECONDS: u64 = 30 * 24 * 3600;
+/// The most attempts a window may allow: every attempt in the window is kept in one item.
+pub const MAX_BUDGET_ATTEMPTS: u32 = 100;
 
 /// How the recovery workflow waits, verifies and asks; passed to each execution as `recovery`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -491,8 +506,23 @@ impl Config {
                 "must be at least history_limit",
             ));
         }
-        if self.budget.window_seconds == 0 {
-            return Err(invalid("budget.window_seconds", "must be at least 1"));
+        if !(1..=MAX_BUDGET_SECONDS).contains(&self.budget.window_seconds) {
+            return Err(invalid(
+                "budget.window_seconds",
+                &format!("must be between 1 and {MAX_BUDGET_SECONDS} (30 days)"),
+            ));
+        }
+        if self.budget.cooldown_seconds > MAX_BUDGET_SECONDS {
+            return Err(invalid(
+                "budget.cooldown_seconds",
+                &format!("must be at most {MAX_BUDGET_SECONDS} (30 days): longer is not kept"),
+            ));
+        }
+        if self.budget.max_attempts > MAX_BUDGET_ATTEMPTS {
+            return Err(invalid(
+                "budget.max_attempts",
+                &format!("must be at most {MAX_BUDGET_ATTEMPTS}"),
+            ));
         }
         let lifecycle = &self.lifecycle;
         for (field, seconds) in [
@@ -694,19 +724,24 @@ mod tests {
     }
 
     #[test]
-    fn budget_windows_are_aligned_to_the_epoch() {
+    fn a_budget_the_stores_cannot_keep_is_refused() {
+        let mut config = Config::default();
+        config.budget.cooldown_seconds = MAX_BUDGET_SECONDS + 1;
+        assert!(config.validate().is_err(), "a cooldown longer than kept");
+        let mut config = Config::default();
+        config.budget.window_seconds = 0;
+        assert!(config.validate().is_err(), "an empty window");
+        let mut config = Config::default();
+        config.budget.max_attempts = MAX_BUDGET_ATTEMPTS + 1;
+        assert!(
+            config.validate().is_err(),
+            "more attempts than one item keeps"
+        );
         let policy = BudgetPolicy {
             window_seconds: 3600,
-            ..BudgetPolicy::default()
+            cooldown_seconds: 7200,
+            max_attempts: 3,
         };
-        let now = Utc.with_ymd_and_hms(2026, 11, 22, 5, 59, 59).unwrap();
-        assert_eq!(
-            policy.window_start(now),
-            Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()
-        );
-        assert_eq!(
-            policy.window_end(now),
-            Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap()
-        );
+        assert_eq!(policy.look_back(), Duration::hours(2));
     }
 }

@@ -132,8 +132,8 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
         decision.reasons.push(match budget.cooling_down_until {
             Some(until) => format!("{} ran on this resource too recently (cooldown until {}); escalating", action.action, until.to_rfc3339()),
             None => format!(
-                "remediation budget spent: {} of {} attempts of {} in the window ending {}; escalating",
-                budget.used, budget.max, action.action, budget.window_end.to_rfc3339()
+                "remediation budget spent: {} of {} attempts of {} since {}, the next one frees up at {}; escalating",
+                budget.used, budget.max, action.action, budget.window_start.to_rfc3339(), budget.window_end.to_rfc3339()
             ),
         });
         return decision;

@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod backoff;
+pub mod budget;
 pub mod catalogue;
 pub mod clock;
 pub mod config;

@@ -131,14 +131,15 @@ pub struct IncidentQuery {
 pub struct BudgetKey {
     pub resource: ResourceRef,
     pub action: ActionId,
-    pub window_start: DateTime<Utc>,
 }
 
+/// At most `max_attempts` in any `window` (a sliding window ending at each decision), and at
+/// least `cooldown` between two attempts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BudgetLimits {
     pub max_attempts: u32,
+    pub window: Duration,
     pub cooldown: Duration,
-    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +164,9 @@ pub struct BudgetUsage {
     /// The incidents that were granted an attempt in the window (at most `max_attempts`).
     #[serde(default)]
     pub consumers: Vec<CorrelationId>,
+    /// The oldest attempt still in the window: when it leaves, an attempt frees up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_in_window: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -227,15 +231,19 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Vec<Incident>, StoreError>;
     async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError>;
     async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError>;
+    /// What each action's budget on `resource` holds in the window of length `window` ending
+    /// `now` (actions with nothing left that matters are left out).
     async fn budget_usage(
         &self,
         resource: &ResourceRef,
-        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        window: Duration,
     ) -> Result<Vec<BudgetUsage>, StoreError>;
-    /// Takes one attempt from the budget for `consumer` if the window has room and the cooldown
-    /// has passed. Idempotent per consumer: an incident that already holds an attempt in this
-    /// window (its decision was not written, and it is being decided again) is granted again
-    /// with the count as it stands, and nothing more is counted or cooled down.
+    /// Takes one attempt from the budget for `consumer` if the sliding window ending `now` has
+    /// room and the cooldown has passed ([`crate::budget::BudgetLedger::consume`], run inside a
+    /// conditional write). Idempotent per consumer: an incident that already holds an attempt
+    /// in the window (its decision was not written, and it is being decided again) is granted
+    /// again with the count as it stands, and nothing more is counted or cooled down.
     async fn consume_budget(
         &self,
         key: &BudgetKey,

@@ -429,17 +429,25 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         "and not the open one"
     );
 
-    // The budget grants at most `max_attempts` per window and honours the cooldown.
+    budget_conformance(store, &run).await;
+
+    origin_clear_conformance(store, &run).await;
+}
+
+/// The budget grants at most `max_attempts` in any window ending at a decision (no boundary
+/// lets a burst through), honours a cooldown longer than the window, and grants an incident
+/// that holds an attempt again without counting it.
+async fn budget_conformance(store: &dyn IncidentStore, run: &str) {
+    let t0 = epoch();
     let budget_resource = ResourceRef::parse(&format!("ecs:service/{run}/api")).unwrap();
     let key = BudgetKey {
         resource: budget_resource.clone(),
         action: ActionId::EcsForceNewDeployment,
-        window_start: t0,
     };
     let limits = BudgetLimits {
-        max_attempts: 2,
+        max_attempts: 3,
+        window: Duration::hours(1),
         cooldown: Duration::zero(),
-        expires_at: t0 + Duration::days(2),
     };
     // Each attempt is taken by its own incident, as decisions take them.
     let incident = |n: u32| {
@@ -450,118 +458,104 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
             t0,
         )
     };
-    assert_eq!(
+    let consume = |key: BudgetKey, limits: BudgetLimits, n: u32, at: DateTime<Utc>| async move {
         store
-            .consume_budget(&key, &limits, &incident(1), t0)
+            .consume_budget(&key, &limits, &incident(n), at)
             .await
-            .unwrap(),
-        BudgetOutcome::Granted { used: 1 },
-        "first attempt granted"
+            .unwrap()
+    };
+    // GIVEN three attempts at 06:59 (one minute before an hour boundary)
+    let before = t0 + Duration::minutes(59);
+    for n in 1..=3 {
+        assert_eq!(
+            consume(key.clone(), limits.clone(), n, before).await,
+            BudgetOutcome::Granted { used: n },
+            "attempt {n} granted"
+        );
+    }
+    assert_eq!(
+        consume(key.clone(), limits.clone(), 4, before).await,
+        BudgetOutcome::Spent { used: 3 },
+        "a fourth in the same minute is refused"
+    );
+    // WHEN more arrive just past the boundary THEN the window still holds the three.
+    let after = t0 + Duration::minutes(61);
+    assert_eq!(
+        consume(key.clone(), limits.clone(), 5, after).await,
+        BudgetOutcome::Spent { used: 3 },
+        "crossing a clock-hour boundary frees nothing"
     );
     assert_eq!(
-        store
-            .consume_budget(&key, &limits, &incident(2), t0)
-            .await
-            .unwrap(),
-        BudgetOutcome::Granted { used: 2 },
-        "second attempt granted"
-    );
-    assert_eq!(
-        store
-            .consume_budget(&key, &limits, &incident(3), t0)
-            .await
-            .unwrap(),
-        BudgetOutcome::Spent { used: 2 },
-        "third attempt refused"
-    );
-    assert_eq!(
-        store
-            .consume_budget(&key, &limits, &incident(1), t0 + Duration::minutes(3))
-            .await
-            .unwrap(),
-        BudgetOutcome::Granted { used: 2 },
+        consume(key.clone(), limits.clone(), 1, after).await,
+        BudgetOutcome::Granted { used: 3 },
         "an incident decided again gets the attempt it holds, counted once"
     );
-    let usage = store.budget_usage(&budget_resource, t0).await.unwrap();
+    let usage = store
+        .budget_usage(&budget_resource, after, limits.window)
+        .await
+        .unwrap();
     assert_eq!(usage.len(), 1, "usage lists the one action");
     assert_eq!(
-        (usage[0].action, usage[0].used, usage[0].last_attempt_at),
-        (ActionId::EcsForceNewDeployment, 2, t0),
-        "usage counts the attempts; a repeated grant moves nothing"
+        (
+            usage[0].action,
+            usage[0].used,
+            usage[0].last_attempt_at,
+            usage[0].oldest_in_window
+        ),
+        (ActionId::EcsForceNewDeployment, 3, before, Some(before)),
+        "usage counts the attempts in the window ending now; a repeated grant moves nothing"
     );
     let mut consumers = usage[0].consumers.clone();
     consumers.sort();
-    let mut expected = vec![incident(1), incident(2)];
+    let mut expected = vec![incident(1), incident(2), incident(3)];
     expected.sort();
     assert_eq!(consumers, expected, "usage names who took the attempts");
-    let next_window = BudgetKey {
-        window_start: t0 + Duration::hours(1),
-        ..key.clone()
-    };
+    // An hour after the attempts, the window has room again.
+    let later = before + Duration::hours(1) + Duration::seconds(1);
     assert_eq!(
-        store
-            .consume_budget(&next_window, &limits, &incident(4), t0 + Duration::hours(1))
-            .await
-            .unwrap(),
+        consume(key.clone(), limits.clone(), 6, later).await,
         BudgetOutcome::Granted { used: 1 },
-        "a new window starts afresh"
+        "attempts leave the window an hour after they were taken"
     );
+
+    // A cooldown longer than the window is honoured in full.
     let cooling = BudgetKey {
         action: ActionId::AsgInstanceRefresh,
         ..key.clone()
     };
     let with_cooldown = BudgetLimits {
-        cooldown: Duration::minutes(5),
-        ..limits.clone()
+        max_attempts: 5,
+        window: Duration::hours(1),
+        cooldown: Duration::hours(3),
     };
     assert_eq!(
-        store
-            .consume_budget(&cooling, &with_cooldown, &incident(5), t0)
-            .await
-            .unwrap(),
+        consume(cooling.clone(), with_cooldown.clone(), 7, t0).await,
         BudgetOutcome::Granted { used: 1 },
         "cooldown: first attempt granted"
     );
     assert_eq!(
-        store
-            .consume_budget(
-                &cooling,
-                &with_cooldown,
-                &incident(6),
-                t0 + Duration::minutes(1)
-            )
-            .await
-            .unwrap(),
+        consume(
+            cooling.clone(),
+            with_cooldown.clone(),
+            8,
+            t0 + Duration::hours(2)
+        )
+        .await,
         BudgetOutcome::CoolingDown {
-            used: 1,
+            used: 0,
             last_attempt_at: t0
         },
-        "cooldown: too soon"
+        "cooldown: still cooling after the window has passed"
     );
     assert_eq!(
-        store
-            .consume_budget(
-                &cooling,
-                &with_cooldown,
-                &incident(5),
-                t0 + Duration::minutes(1)
-            )
-            .await
-            .unwrap(),
+        consume(
+            cooling.clone(),
+            with_cooldown.clone(),
+            9,
+            t0 + Duration::hours(3) + Duration::seconds(1)
+        )
+        .await,
         BudgetOutcome::Granted { used: 1 },
-        "cooldown: not against the incident's own attempt"
-    );
-    assert_eq!(
-        store
-            .consume_budget(
-                &cooling,
-                &with_cooldown,
-                &incident(7),
-                t0 + Duration::minutes(6)
-            )
-            .await
-            .unwrap(),
-        BudgetOutcome::Granted { used: 2 },
         "cooldown: after it passes"
     );
     let none = BudgetLimits {
@@ -573,15 +567,10 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         ..key
     };
     assert_eq!(
-        store
-            .consume_budget(&zero_key, &none, &incident(8), t0)
-            .await
-            .unwrap(),
+        consume(zero_key, none, 10, t0).await,
         BudgetOutcome::Spent { used: 0 },
         "a zero budget grants nothing"
     );
-
-    origin_clear_conformance(store, &run).await;
 }
 
 /// A clear that found nothing open is remembered per origin, atomically with the open guard, so

@@ -60,7 +60,7 @@ async fn all_incidents(harness: &Harness) -> Vec<Incident> {
 
 fn check_invariants(incidents: &[Incident], policy: &BudgetPolicy) -> Result<(), TestCaseError> {
     let mut open: HashMap<(String, String), usize> = HashMap::new();
-    let mut attempts: BTreeMap<(String, String, DateTime<Utc>), u32> = BTreeMap::new();
+    let mut attempts: BTreeMap<(String, String), Vec<DateTime<Utc>>> = BTreeMap::new();
     for incident in incidents {
         if incident.status.is_open() {
             *open
@@ -70,24 +70,28 @@ fn check_invariants(incidents: &[Incident], policy: &BudgetPolicy) -> Result<(),
         if let Some(decision) = &incident.decision
             && let (Some(action), Mode::Auto | Mode::Approval) = (&decision.action, decision.mode)
         {
-            let window = policy.window_start(decision.decided_at);
-            *attempts
-                .entry((
-                    incident.resource.to_string(),
-                    action.action.to_string(),
-                    window,
-                ))
-                .or_default() += 1;
+            attempts
+                .entry((incident.resource.to_string(), action.action.to_string()))
+                .or_default()
+                .push(decision.decided_at);
         }
     }
     for (key, count) in open {
         prop_assert!(count <= 1, "{count} open incidents for {key:?}");
     }
-    for (key, count) in attempts {
-        prop_assert!(
-            count <= policy.max_attempts,
-            "{count} remediation attempts for {key:?}"
-        );
+    // Sliding: no window of the budget's length, wherever it starts, holds more attempts.
+    for (key, mut times) in attempts {
+        times.sort();
+        for (index, end) in times.iter().enumerate() {
+            let in_window = times[..=index]
+                .iter()
+                .filter(|at| **at > *end - policy.window())
+                .count();
+            prop_assert!(
+                in_window <= policy.max_attempts as usize,
+                "{in_window} remediation attempts for {key:?} in the window ending {end}"
+            );
+        }
     }
     Ok(())
 }

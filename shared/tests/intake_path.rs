@@ -9,6 +9,7 @@ use argus::config::{Config, MaintenanceWindow, Schedule};
 use argus::decision::Mode;
 use argus::incident::{AuditKind, IncidentStatus, verify_chain};
 use argus::intake::{IntakeError, Outcome};
+use argus::ports::Clock as _;
 use argus::ports::{AnalystError, IncidentQuery, IncidentStore};
 use argus::testing::epoch;
 use chrono::Duration;
@@ -141,7 +142,8 @@ async fn twenty_flaps_never_exceed_the_budget_then_only_escalate() {
         .store
         .budget_usage(
             &argus::resource::ResourceRef::parse("ec2:instance/i-flappy").unwrap(),
-            harness.config.budget.window_start(epoch()),
+            harness.clock.now(),
+            harness.config.budget.window(),
         )
         .await
         .unwrap();

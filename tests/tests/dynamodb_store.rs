@@ -166,12 +166,11 @@ async fn racing_attempts_never_exceed_the_budget() {
     let key = BudgetKey {
         resource: ResourceRef::parse("ec2:instance/i-budget").unwrap(),
         action: ActionId::Ec2Reboot,
-        window_start: epoch(),
     };
     let limits = BudgetLimits {
         max_attempts: 3,
+        window: chrono::Duration::hours(1),
         cooldown: chrono::Duration::zero(),
-        expires_at: epoch() + chrono::Duration::days(1),
     };
     // 25 incidents race for the window's three attempts, and each of them asks twice, as a
     // decision retried after a lost write does.
@@ -200,7 +199,10 @@ async fn racing_attempts_never_exceed_the_budget() {
         }
     }
     assert_eq!(granted.len(), 3, "three incidents hold the three attempts");
-    let usage = store.budget_usage(&key.resource, epoch()).await.unwrap();
+    let usage = store
+        .budget_usage(&key.resource, epoch(), limits.window)
+        .await
+        .unwrap();
     assert_eq!(usage[0].used, 3);
     let holders: std::collections::BTreeSet<_> = usage[0].consumers.iter().cloned().collect();
     assert_eq!(holders, granted);

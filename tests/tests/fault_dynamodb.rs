@@ -362,7 +362,11 @@ async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconcil
     assert!(!decision.escalate, "{decision:?}");
     let usage = faulty
         .store
-        .budget_usage(&incident.resource, budget.window_start)
+        .budget_usage(
+            &incident.resource,
+            decision.decided_at,
+            faulty.config.budget.window(),
+        )
         .await
         .unwrap();
     assert_eq!(usage.len(), 1, "{usage:?}");

@@ -166,9 +166,9 @@ impl Intake<'_> {
                 .signature_history(signature, self.config.analysis.history_limit),
             self.store.incidents_on(resource, scan_limit),
         )?;
-        let window_start = self.config.budget.window_start(now);
+        let look_back_from = now - self.config.budget.look_back();
         let budget_possibly_used =
-            budget_possibly_used(&on_resource, &incident.id, window_start, scan_limit);
+            budget_possibly_used(&on_resource, &incident.id, look_back_from, scan_limit);
         let context = AnalysisContext::assemble(ContextInputs {
             incident_id: incident.id.clone(),
             signal,
@@ -181,7 +181,9 @@ impl Intake<'_> {
         // The budget of the action this signal's playbook calls for is checked before any
         // analysis is paid for: a spent budget can only escalate.
         let usage = if budget_possibly_used {
-            self.store.budget_usage(resource, window_start).await?
+            self.store
+                .budget_usage(resource, now, self.config.budget.window())
+                .await?
         } else {
             Vec::new()
         };
@@ -282,13 +284,8 @@ impl Intake<'_> {
             let key = BudgetKey {
                 resource: resource.clone(),
                 action,
-                window_start,
             };
-            let limits = BudgetLimits {
-                max_attempts: self.config.budget.max_attempts,
-                cooldown: Duration::seconds(self.config.budget.cooldown_seconds as i64),
-                expires_at: self.config.budget.window_end(now) + Duration::days(1),
-            };
+            let limits = self.config.budget.limits();
             let mut budget_now = budget
                 .clone()
                 .unwrap_or_else(|| self.budget_state(&[], action, &incident.id, now));
@@ -318,7 +315,8 @@ impl Intake<'_> {
                     ));
                 }
                 BudgetOutcome::Spent { used } => {
-                    budget_now.used = used;
+                    // Spent is spent, whatever count came with it: never act on it.
+                    budget_now.used = used.max(budget_now.max);
                     decision = decide(DecisionInput {
                         validated: &validated,
                         budget: Some(budget_now),
@@ -412,15 +410,19 @@ impl Intake<'_> {
         let policy = &self.config.budget;
         let found = usage.iter().find(|entry| entry.action == action);
         let held = found.is_some_and(|entry| entry.consumers.contains(incident));
-        let cooldown = Duration::seconds(policy.cooldown_seconds as i64);
+        let cooldown = policy.cooldown();
         let cooling_down_until = found
             .map(|entry| entry.last_attempt_at + cooldown)
             .filter(|until| !held && policy.cooldown_seconds > 0 && *until > now);
+        // Sliding: the window ends now, and an attempt frees up when the oldest one leaves it.
+        let frees_up_at = found
+            .and_then(|entry| entry.oldest_in_window)
+            .map_or(now, |oldest| oldest + policy.window());
         BudgetState {
             used: found.map_or(0, |entry| entry.used.saturating_sub(u32::from(held))),
             max: policy.max_attempts,
-            window_start: policy.window_start(now),
-            window_end: policy.window_end(now),
+            window_start: now - policy.window(),
+            window_end: frees_up_at,
             cooling_down_until,
         }
     }

@@ -21,9 +21,9 @@ use crate::incident::{
 };
 pub(crate) use crate::incident::{MAX_WRITE_ATTEMPTS, conflict_backoff};
 use crate::ports::{
-    Analyst, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, ClearOutcome,
-    Clock, DedupClaim, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear,
-    PatternStore, SignalRecord, StoreError, Workflow, WorkflowError, WorkflowStart, WriteOutcome,
+    Analyst, BudgetKey, BudgetOutcome, BudgetUsage, ClaimOutcome, ClearOutcome, Clock, DedupClaim,
+    IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear, PatternStore,
+    SignalRecord, StoreError, Workflow, WorkflowError, WorkflowStart, WriteOutcome,
 };
 use crate::signal::{NormaliseError, Normalised, Signal, SignalEffect, SignalSource, normalise};
 use chrono::{DateTime, Duration, Utc};

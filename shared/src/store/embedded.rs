@@ -2,6 +2,7 @@
 //! file (or in memory), with the same conditional semantics as the DynamoDB adapter.
 
 use crate::analysis::PastIncident;
+use crate::budget::BudgetLedger;
 use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident};
@@ -27,7 +28,7 @@ const OPEN_GUARDS: Table = TableDefinition::new("open_guards");
 const DEDUP: Table = TableDefinition::new("dedup");
 const SIGNALS: Table = TableDefinition::new("signals");
 const AUDIT: Table = TableDefinition::new("audit");
-const BUDGET: Table = TableDefinition::new("budget");
+const BUDGET: Table = TableDefinition::new("budget_ledgers");
 const EXECUTIONS: Table = TableDefinition::new("executions");
 const PATTERN_STATS: Table = TableDefinition::new("pattern_stats");
 const PATTERN_INCIDENTS: Table = TableDefinition::new("pattern_incidents");
@@ -87,15 +88,6 @@ pub(super) fn key(parts: &[&str]) -> String {
 
 pub(super) fn prefix_range(prefix: &str) -> (String, String) {
     (format!("{prefix}{SEP}"), format!("{prefix}{END}"))
-}
-
-#[derive(Serialize, Deserialize)]
-struct BudgetItem {
-    used: u32,
-    last_attempt_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    #[serde(default)]
-    consumers: Vec<CorrelationId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -553,10 +545,10 @@ impl IncidentStore for EmbeddedStore {
     async fn budget_usage(
         &self,
         resource: &ResourceRef,
-        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
     ) -> Result<Vec<BudgetUsage>, StoreError> {
-        let window = format!("{:020}", window_start.timestamp());
-        let prefix = key(&[resource.as_str(), &window]);
+        let prefix = resource.as_str().to_string();
         self.read(|txn| {
             let table = txn.open_table(BUDGET).map_err(store_error)?;
             let (start, end) = prefix_range(&prefix);
@@ -566,15 +558,12 @@ impl IncidentStore for EmbeddedStore {
                 .map_err(store_error)?
             {
                 let (entry_key, value) = entry.map_err(store_error)?;
-                let item: BudgetItem = decode(value.value(), "budget")?;
+                let ledger: BudgetLedger = decode(value.value(), "budget")?;
                 let action_name = entry_key.value().rsplit(SEP).next().unwrap_or_default();
-                if let Some(action) = ActionId::parse(action_name) {
-                    usage.push(BudgetUsage {
-                        action,
-                        used: item.used,
-                        last_attempt_at: item.last_attempt_at,
-                        consumers: item.consumers,
-                    });
+                if let Some(action) = ActionId::parse(action_name)
+                    && let Some(found) = ledger.usage(action, now, window)
+                {
+                    usage.push(found);
                 }
             }
             Ok(usage)
@@ -588,44 +577,19 @@ impl IncidentStore for EmbeddedStore {
         consumer: &CorrelationId,
         now: DateTime<Utc>,
     ) -> Result<BudgetOutcome, StoreError> {
-        let window = format!("{:020}", budget.window_start.timestamp());
-        let item_key = key(&[budget.resource.as_str(), &window, budget.action.as_str()]);
+        let item_key = key(&[budget.resource.as_str(), budget.action.as_str()]);
         self.write(|txn| {
             let mut table = txn.open_table(BUDGET).map_err(store_error)?;
-            let current: Option<BudgetItem> = get(&table, &item_key, "budget")?;
-            if let Some(item) = &current {
-                if item.consumers.contains(consumer) {
-                    return Ok((BudgetOutcome::Granted { used: item.used }, false));
-                }
-                if item.used >= limits.max_attempts {
-                    return Ok((BudgetOutcome::Spent { used: item.used }, false));
-                }
-                if item.last_attempt_at + limits.cooldown > now {
-                    return Ok((
-                        BudgetOutcome::CoolingDown {
-                            used: item.used,
-                            last_attempt_at: item.last_attempt_at,
-                        },
-                        false,
-                    ));
-                }
-            } else if limits.max_attempts == 0 {
-                return Ok((BudgetOutcome::Spent { used: 0 }, false));
+            let mut ledger: BudgetLedger = get(&table, &item_key, "budget")?.unwrap_or_default();
+            let before = ledger.clone();
+            let outcome = ledger.consume(limits, consumer, now);
+            if ledger == before {
+                return Ok((outcome, false));
             }
-            let (used, mut consumers) =
-                current.map_or((0, Vec::new()), |item| (item.used, item.consumers));
-            consumers.push(consumer.clone());
-            let item = BudgetItem {
-                used: used + 1,
-                last_attempt_at: now,
-                expires_at: limits.expires_at,
-                consumers,
-            };
-            let used = item.used;
             table
-                .insert(item_key.as_str(), encode(&item)?.as_slice())
+                .insert(item_key.as_str(), encode(&ledger)?.as_slice())
                 .map_err(store_error)?;
-            Ok((BudgetOutcome::Granted { used }, true))
+            Ok((outcome, true))
         })
     }
 }

@@ -394,35 +394,35 @@ impl IncidentStore for DynamoStore {
     async fn budget_usage(
         &self,
         resource: &ResourceRef,
-        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        window: Duration,
     ) -> Result<Vec<BudgetUsage>, StoreError> {
-        let prefix = format!("{}#", budget_window(window_start));
         let items = self
             .query_prefix(
                 &self.incidents_table,
                 budget_pk(resource),
-                &prefix,
+                BUDGET_ACTION_PREFIX,
                 false,
                 None,
             )
             .await?;
-        Ok(items
-            .iter()
-            .filter_map(|item| {
-                let action = ActionId::parse(text_of(item, SORT_KEY)?.strip_prefix(&prefix)?)?;
-                let used = u32::try_from(number_of(item, ATTEMPTS)?).ok()?;
-                let last_attempt_at =
-                    DateTime::from_timestamp_millis(number_of(item, LAST_ATTEMPT_AT)?)?;
-                Some(BudgetUsage {
-                    action,
-                    used,
-                    last_attempt_at,
-                    consumers: consumers_of(item),
-                })
-            })
-            .collect())
+        let mut usage = Vec::new();
+        for item in &items {
+            let Some(action) = text_of(item, SORT_KEY)
+                .and_then(|sort_key| sort_key.strip_prefix(BUDGET_ACTION_PREFIX))
+                .and_then(ActionId::parse)
+            else {
+                continue;
+            };
+            let ledger: BudgetLedger = from_document(item, "budget")?;
+            usage.extend(ledger.usage(action, now, window));
+        }
+        Ok(usage)
     }
 
+    /// Judge with the shared ledger logic and write back conditionally on the revision judged.
+    /// The first try assumes no ledger (the common case, a quiet resource: one PutItem); a
+    /// failed condition returns the item as it is, which the next try judges.
     async fn consume_budget(
         &self,
         budget: &BudgetKey,
@@ -430,71 +430,66 @@ impl IncidentStore for DynamoStore {
         consumer: &CorrelationId,
         now: DateTime<Utc>,
     ) -> Result<BudgetOutcome, StoreError> {
-        if limits.max_attempts == 0 {
-            return Ok(BudgetOutcome::Spent { used: 0 });
-        }
-        let sort_key = format!(
-            "{}#{}",
-            budget_window(budget.window_start),
-            budget.action.as_str()
+        let item_key = key(
+            budget_pk(&budget.resource),
+            format!("{BUDGET_ACTION_PREFIX}{}", budget.action.as_str()),
         );
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.incidents_table)
-            .set_key(Some(key(budget_pk(&budget.resource), sort_key)))
-            .update_expression(format!("SET {ATTEMPTS} = if_not_exists({ATTEMPTS}, :zero) + :one, {LAST_ATTEMPT_AT} = :now, {TTL_ATTRIBUTE} = :ttl ADD {CONSUMERS} :consumers"))
-            // A consumer already in the set fails the condition, and is answered from the item
-            // as it stands below: granted again, counted once.
-            .condition_expression(format!("(attribute_not_exists({ATTEMPTS}) OR ({ATTEMPTS} < :max AND {LAST_ATTEMPT_AT} <= :cutoff)) AND NOT contains({CONSUMERS}, :consumer)"))
-            .expression_attribute_values(":consumers", AttributeValue::Ss(vec![consumer.to_string()]))
-            .expression_attribute_values(":consumer", s(consumer.as_str()))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .expression_attribute_values(":ttl", n(limits.expires_at.timestamp()))
-            .expression_attribute_values(":max", n(limits.max_attempts))
-            .expression_attribute_values(":cutoff", n((now - limits.cooldown).timestamp_millis()))
-            .return_values(ReturnValue::UpdatedNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                let used = output
-                    .attributes
-                    .as_ref()
-                    .and_then(|item| number_of(item, ATTEMPTS))
-                    .unwrap_or(1);
-                Ok(BudgetOutcome::Granted {
-                    used: u32::try_from(used).unwrap_or(u32::MAX),
-                })
+        let mut current: Option<Item> = None;
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let revision = current
+                .as_ref()
+                .and_then(|item| number_of(item, REVISION))
+                .unwrap_or(0);
+            let mut ledger: BudgetLedger = match &current {
+                Some(item) => from_document(item, "budget")?,
+                None => BudgetLedger::default(),
+            };
+            let before = ledger.clone();
+            let outcome = ledger.consume(limits, consumer, now);
+            // Unchanged: granted again to its holder, or refused; with no ledger read, only a
+            // zero budget refuses, and that needs no ledger.
+            if ledger == before {
+                return Ok(outcome);
             }
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    let item = failed.item();
-                    let held = item.is_some_and(|item| consumers_of(item).contains(consumer));
-                    let used = item
-                        .and_then(|item| number_of(item, ATTEMPTS))
-                        .map_or(limits.max_attempts, |used| {
-                            u32::try_from(used).unwrap_or(u32::MAX)
-                        });
-                    let last = item
-                        .and_then(|item| number_of(item, LAST_ATTEMPT_AT))
-                        .and_then(DateTime::from_timestamp_millis);
-                    match last {
-                        _ if held => Ok(BudgetOutcome::Granted { used }),
-                        Some(last_attempt_at) if used < limits.max_attempts => {
-                            Ok(BudgetOutcome::CoolingDown {
-                                used,
-                                last_attempt_at,
-                            })
+            let mut item = item_key.clone();
+            item.insert(DOCUMENT.to_string(), document(&ledger)?);
+            item.insert(REVISION.to_string(), n(revision + 1));
+            if let Some(expires) = ledger.expires_at(limits) {
+                item.insert(TTL_ATTRIBUTE.to_string(), n(expires.timestamp()));
+            }
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.incidents_table)
+                .set_item(Some(item))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            put = if current.is_some() {
+                put.condition_expression(format!("{REVISION} = :revision"))
+                    .expression_attribute_values(":revision", n(revision))
+            } else {
+                put.condition_expression(format!("attribute_not_exists({PARTITION_KEY})"))
+            };
+            match put.send().await {
+                Ok(_) => return Ok(outcome),
+                Err(error) => match error.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                        current = match failed.item() {
+                            Some(item) => Some(item.clone()),
+                            None => self.get(&self.incidents_table, item_key.clone()).await?,
+                        };
+                        // A first miss only means a ledger exists; later ones are races.
+                        if attempt > 1 {
+                            tokio::time::sleep(self.transaction_backoff.wait(attempt)).await;
                         }
-                        _ => Ok(BudgetOutcome::Spent { used }),
                     }
-                }
-                _ => Err(sdk_error(&error)),
-            },
+                    _ => return Err(sdk_error(&error)),
+                },
+            }
         }
+        Err(StoreError::Unavailable(
+            "the budget kept changing under concurrent decisions".to_string(),
+        ))
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::analysis::PastIncident;
 use crate::backoff::Backoff;
+use crate::budget::BudgetLedger;
 use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident, IncidentStatus};
@@ -17,9 +18,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValue,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -133,9 +133,8 @@ fn budget_pk(resource: &ResourceRef) -> String {
     format!("BUDGET#{}", part(resource.as_str()))
 }
 
-fn budget_window(window_start: DateTime<Utc>) -> String {
-    format!("{:020}", window_start.timestamp())
-}
+/// A budget partition's sort-key prefix: one ledger item per action.
+const BUDGET_ACTION_PREFIX: &str = "ACTION#";
 
 fn signature_pk(signature: &str) -> String {
     format!("SIG#{}", part(signature))
@@ -152,18 +151,6 @@ pub(super) fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|value| value.as_s().ok())
         .map(String::as_str)
-}
-
-/// The correlation ids in a budget item's `consumers` set; an id that does not parse is left out.
-fn consumers_of(item: &Item) -> Vec<CorrelationId> {
-    item.get(CONSUMERS)
-        .and_then(|value| value.as_ss().ok())
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| CorrelationId::parse(id).ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn number_of(item: &Item, name: &str) -> Option<i64> {

@@ -89,6 +89,7 @@
 //! * The number of templates is not capped: a stream of genuinely unique messages grows it.
 //! * Input that already contains placeholder text such as `<NUM>` is treated as masked.
 
+mod header;
 mod masking;
 mod state;
 mod tree;
@@ -98,6 +99,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use header::message_start;
 pub use masking::{LineScratch, MaskKind, tokenize_and_mask};
 pub use state::{MinerState, STATE_FORMAT_VERSION, SavedTemplate, SavedToken, StateError};
 pub use tree::{MinerConfig, TemplateMatch, TemplateMiner, TemplateView, WILDCARD_TEXT};

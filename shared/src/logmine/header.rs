@@ -9,12 +9,13 @@
 //!   seconds), and must start with a value, a bracketed group, a separator or a level, so a message
 //!   that starts with a word is never touched;
 //! * a logger name ending in `:` (`sshd[2211]:`, `dfs.DataNode:`, `PowerManager:`) ends the header,
-//!   after at most two names (a host, a program);
+//!   after at most two names (a host, a program) of which at most one is a sentence word;
 //! * a level ends the header after what usually follows one: values, bracketed thread names,
 //!   separators, and one logger name (ending in `:`, or followed by `:`, a separator or a bracket);
 //! * otherwise the header ends after the last value, bracket, separator or `|` that follows only
 //!   values and names that are not sentence words (hosts such as `node-17`, programs such as
-//!   `updater.exe`), so `2023/04/01 10:00:00 worker 3 finished` keeps `worker 3 finished`.
+//!   `updater.exe`); after such names only a timestamp part resumes the header. So
+//!   `2023/04/01 10:00:00 worker 3 finished` keeps `worker 3 finished`.
 //!
 //! A line whose header would be all of it is mined whole. Only ASCII bytes are boundaries, so the
 //! offset returned is always a character boundary.
@@ -112,6 +113,7 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
     let mut values_extend = true;
     let mut name_run = 0;
     let mut prose_in_run = false;
+    let mut prose_names = 0;
     let mut previous: Option<Kind> = None;
     for index in 0..MAX_HEADER_FIELDS {
         let Some(field) = next_field(bytes, cursor) else {
@@ -125,14 +127,17 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
         match kind {
             Kind::Value { time: evidence } | Kind::Bracket { time: evidence } => {
                 time = time.saturating_add(evidence);
+                // After names, only a timestamp resumes the header (a host between two timestamps);
+                // other values there are the message's (`"GET /" 200 612`).
                 if name_run > 0 {
-                    values_extend = !prose_in_run;
+                    values_extend = !prose_in_run && evidence > 0;
                 }
                 if values_extend {
                     candidate = Some((after, time, false));
                 }
                 name_run = 0;
                 prose_in_run = false;
+                prose_names = 0;
             }
             Kind::Level if !prose_in_run => {
                 let (end, evidence) = after_level(bytes, field.next, Kind::Level);
@@ -149,15 +154,18 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
                 values_extend = leading;
                 name_run = 0;
                 prose_in_run = false;
+                prose_names = 0;
             }
-            Kind::Logger if name_run <= MAX_NAMES_BEFORE_LOGGER => {
+            Kind::Logger if name_run <= MAX_NAMES_BEFORE_LOGGER && prose_names <= 1 => {
                 candidate = Some((after, time, false));
                 break;
             }
             Kind::Level | Kind::Logger | Kind::Colon | Kind::Name { .. } => {
                 name_run += 1;
-                prose_in_run |= matches!(kind, Kind::Name { prose: true })
+                let prose = matches!(kind, Kind::Name { prose: true })
                     || (kind == Kind::Level && prose_in_run);
+                prose_in_run |= prose;
+                prose_names += usize::from(prose);
                 values_extend = false;
                 if name_run > MAX_NAME_RUN {
                     break;
@@ -175,6 +183,7 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
             values_extend = !prose_in_run;
             name_run = 0;
             prose_in_run = false;
+            prose_names = 0;
         }
         previous = Some(kind);
         cursor = field.next;
@@ -406,19 +415,21 @@ fn is_value(text: &[u8]) -> bool {
 
 /// How much a field looks like part of a timestamp: 2 for a clock time (`15:16:01`, `0:0:0`) or a date
 /// with three parts (`2005.06.03`, `17/06/09`, `2015-10-18`); 1 for a run of six or more digits at the
-/// start (`081109`, epoch seconds), which may also be a count; 0 otherwise.
+/// start (`081109`, epoch seconds), which may also be a count (`1365301360 alignment exceptions`);
+/// 0 otherwise.
 fn time_evidence(text: &[u8]) -> u8 {
     let core = core_of(text);
     if has_clock(core) || is_date(core) {
         return 2;
     }
     let leading_digits = core.iter().take_while(|byte| byte.is_ascii_digit()).count();
-    u8::from(
-        leading_digits >= 6
-            && !core
-                .get(leading_digits)
-                .is_some_and(u8::is_ascii_alphanumeric),
-    )
+    if core
+        .get(leading_digits)
+        .is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return 0;
+    }
+    u8::from(leading_digits >= 6)
 }
 
 /// `h:mm` or `hh:mm` (not part of an address: no digit or dot before, no digit after), or three groups

@@ -642,6 +642,17 @@ const HEADERED_LINES: &[(&str, &str)] = &[
         "[04.01 10:00:00] updater.exe *64 - mirror.example.org:443 open through proxy",
         "mirror.example.org:443 open through proxy",
     ),
+    // an access log: client address, two empty fields, bracketed time
+    (
+        "10.0.0.1 - - [01/Apr/2023:10:00:00 +0000] \"GET /index.html HTTP/1.1\" 200 612",
+        "\"GET /index.html HTTP/1.1\" 200 612",
+    ),
+    // a record id, a node, a component and a state before epoch seconds (two long numbers: either
+    // alone could be a count)
+    (
+        "251021 node-17 unix.hw state_change.unavailable 1680343200 1 Component State Change: fan failed",
+        "Component State Change: fan failed",
+    ),
     // Zookeeper-style: level, bracketed thread with nested brackets, dash
     (
         "2023-04-01 10:00:00,123 - INFO  [Worker[id=3]/0.0.0.0:2181:Election@77] - Notification time out: 800",
@@ -678,11 +689,28 @@ fn a_message_without_a_header_keeps_its_first_words() {
         "ERROR: relation \"orders\" does not exist",
         "- connection reset by peer",
         "10.0.0.7:50010 Served block blk_1 to /10.0.0.8",
-        "1117838570 double-hummer alignment exceptions",
+        "1365301360 double-hummer alignment exceptions",
         "",
     ] {
         assert_eq!(message_start(message), 0, "{message:?}");
     }
     // A line that is nothing but a header is kept whole rather than mined as an empty message.
     assert_eq!(message_start("2023-04-01 10:00:00,001 INFO"), 0);
+}
+
+#[test]
+fn a_miner_rebuilt_from_its_state_sets_headers_aside_too() {
+    // The log analyzer rebuilds its miner from stored templates on every run (with the default
+    // settings), then mines CloudWatch messages with add_line; raw lines must keep matching.
+    let mut miner = TemplateMiner::default();
+    let first = miner.add_line("2023-04-01 10:00:00,001 INFO [main] o.e.Worker: Batch 7 done");
+    let state = miner.save_state();
+    let mut restored = TemplateMiner::from_state(&state).unwrap_or_default();
+    let again = restored.add_line("2023-04-02 23:59:59,999 WARN [pool-1] o.e.Worker: Batch 8 done");
+    assert!(!again.is_new);
+    assert_eq!(again.template_id, first.template_id);
+    assert_eq!(
+        template_text_of(&restored, again.template_id),
+        "Batch <NUM> done"
+    );
 }

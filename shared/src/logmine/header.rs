@@ -119,6 +119,10 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
         let Some(field) = next_field(bytes, cursor) else {
             break;
         };
+        if index == 0 && is_plain_first_word(&bytes[field.start..field.end]) {
+            // Most messages start with a word; this answers them without the full classification.
+            return None;
+        }
         let (kind, field) = classify(bytes, field, previous);
         if index == 0 && matches!(kind, Kind::Name { .. } | Kind::Logger | Kind::Colon) {
             return None;
@@ -194,6 +198,19 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
         Some((end, evidence, level)) if evidence >= 2 || (evidence >= 1 && level) => Some(end),
         _ => None,
     }
+}
+
+/// A first field of letters only (possibly ending in `:` or `,`) that is neither a level nor a month
+/// or weekday name: the line cannot have a header.
+fn is_plain_first_word(text: &[u8]) -> bool {
+    let letters = text
+        .iter()
+        .take_while(|byte| byte.is_ascii_alphabetic())
+        .count();
+    letters > 0
+        && text[letters..].iter().all(|byte| matches!(byte, b':' | b','))
+        && !is_level(text)
+        && !std::str::from_utf8(&text[..letters]).is_ok_and(is_calendar_word)
 }
 
 /// After a level: values, brackets and separators, then at most one logger. Returns the end of what

@@ -208,7 +208,9 @@ fn is_plain_first_word(text: &[u8]) -> bool {
         .take_while(|byte| byte.is_ascii_alphabetic())
         .count();
     letters > 0
-        && text[letters..].iter().all(|byte| matches!(byte, b':' | b','))
+        && text[letters..]
+            .iter()
+            .all(|byte| matches!(byte, b':' | b','))
         && !is_level(text)
         && !std::str::from_utf8(&text[..letters]).is_ok_and(is_calendar_word)
 }

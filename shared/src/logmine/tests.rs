@@ -714,3 +714,30 @@ fn a_miner_rebuilt_from_its_state_sets_headers_aside_too() {
         "Batch <NUM> done"
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_line_has_a_message_start_on_a_character_boundary_and_mines_without_panicking(
+        fields in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[0-9]{1,12}",
+                "[0-9:./ -]{1,20}",
+                "[\\[\\](){}<>\"'|:=-]{1,4}",
+                "(INFO|warn|D|Jun|sshd\\[1\\]:|a=1f|x.y:)",
+                "\\PC{0,8}",
+            ],
+            0..16,
+        )
+    ) {
+        let line = fields.join(" ");
+        let start = message_start(&line);
+        proptest::prop_assert!(line.is_char_boundary(start));
+        proptest::prop_assert!(start < line.len() || start == 0);
+        let mut miner = TemplateMiner::default();
+        let learned = miner.add_line(&line);
+        let again = miner.add_line(&line);
+        proptest::prop_assert!(!again.is_new);
+        proptest::prop_assert_eq!(miner.match_line(&line), Some(again.template_id));
+        proptest::prop_assert_eq!(miner.resolve_id(learned.template_id), Some(again.template_id));
+    }
+}

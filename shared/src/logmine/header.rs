@@ -20,10 +20,10 @@
 //! A line whose header would be all of it is mined whole. Only ASCII bytes are boundaries, so the
 //! offset returned is always a character boundary.
 
-use super::masking::{is_calendar_word, is_word_shaped};
+use super::masking::{is_calendar_prefix, is_calendar_word, is_word_shaped};
 
 /// The most fields looked at; real headers have at most about a dozen.
-const MAX_HEADER_FIELDS: usize = 24;
+const MAX_HEADER_FIELDS: usize = 16;
 /// The most fields a bracketed group in a header may span (`[Sun Dec 04 04:47:44 2005]` has five).
 const MAX_BRACKET_FIELDS: usize = 8;
 /// The most names in a row inside a header (a node, a type and a component before a level).
@@ -32,28 +32,30 @@ const MAX_NAME_RUN: usize = 3;
 const MAX_NAMES_BEFORE_LOGGER: usize = 2;
 
 /// Level words, compared without case and without surrounding brackets or a trailing `:`.
-const LEVELS: [&str; 20] = [
-    "trace",
-    "debug",
-    "info",
-    "information",
-    "notice",
-    "warn",
-    "warning",
-    "error",
-    "err",
-    "fatal",
-    "critical",
-    "crit",
-    "severe",
-    "alert",
-    "emerg",
-    "emergency",
-    "fine",
-    "finer",
-    "finest",
-    "verbose",
+const LEVELS: [&[u8]; 20] = [
+    b"trace",
+    b"debug",
+    b"info",
+    b"information",
+    b"notice",
+    b"warn",
+    b"warning",
+    b"error",
+    b"err",
+    b"fatal",
+    b"critical",
+    b"crit",
+    b"severe",
+    b"alert",
+    b"emerg",
+    b"emergency",
+    b"fine",
+    b"finer",
+    b"finest",
+    b"verbose",
 ];
+/// The length of the longest level word.
+const LONGEST_LEVEL: usize = 11;
 
 /// One whitespace- or `|`-separated field of a line.
 #[derive(Clone, Copy, Debug)]
@@ -130,6 +132,10 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
         let after = field.next_boundary();
         match kind {
             Kind::Value { time: evidence } | Kind::Bracket { time: evidence } => {
+                if prose_in_run {
+                    // Sentence words followed by a value: this is the message.
+                    break;
+                }
                 time = time.saturating_add(evidence);
                 // After names, only a timestamp resumes the header (a host between two timestamps);
                 // other values there are the message's (`"GET /" 200 612`).
@@ -200,19 +206,13 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-/// A first field of letters only (possibly ending in `:` or `,`) that is neither a level nor a month
-/// or weekday name: the line cannot have a header.
+/// A first field that starts with a letter, has no digit, and is neither a level nor a month or
+/// weekday name: the line cannot have a header.
 fn is_plain_first_word(text: &[u8]) -> bool {
-    let letters = text
-        .iter()
-        .take_while(|byte| byte.is_ascii_alphabetic())
-        .count();
-    letters > 0
-        && text[letters..]
-            .iter()
-            .all(|byte| matches!(byte, b':' | b','))
+    text.first().is_some_and(u8::is_ascii_alphabetic)
+        && !text.iter().any(u8::is_ascii_digit)
         && !is_level(text)
-        && !std::str::from_utf8(&text[..letters]).is_ok_and(is_calendar_word)
+        && !is_value(text)
 }
 
 /// After a level: values, brackets and separators, then at most one logger. Returns the end of what
@@ -352,64 +352,130 @@ fn classify_bracket(bytes: &[u8], first: Field, opener: u8, closer: u8) -> (Kind
 }
 
 fn classify_plain(text: &[u8], previous: Option<Kind>) -> Kind {
-    if text.iter().all(|&byte| byte == b'-') && text.len() <= 3 {
+    // One pass over the field's bytes decides which of the checks below can apply at all.
+    let classes = text.iter().fold(0u8, |classes, &byte| {
+        classes | FIELD_CLASSES[usize::from(byte)]
+    });
+    if classes == FIELD_DASH && text.len() <= 3 {
         return Kind::Separator;
     }
     if text == b":" {
         return Kind::Colon;
     }
-    if is_level(text) {
-        return Kind::Level;
+    let has_digit = classes & FIELD_DIGIT != 0;
+    if !has_digit && classes & FIELD_LETTER != 0 && text.len() <= 13 {
+        if is_level(text) {
+            return Kind::Level;
+        }
+        // Android's one-letter levels, right after the process and thread ids.
+        if let [letter] = text
+            && matches!(letter, b'V' | b'D' | b'I' | b'W' | b'E' | b'F')
+            && matches!(previous, Some(Kind::Value { .. }))
+        {
+            return Kind::Level;
+        }
     }
-    // Android's one-letter levels, right after the process and thread ids.
-    if let [letter] = text
-        && matches!(letter, b'V' | b'D' | b'I' | b'W' | b'E' | b'F')
-        && matches!(previous, Some(Kind::Value { .. }))
+    if has_digit {
+        let time = time_evidence_of(text, classes);
+        // Digits with separators and hex letters only: a number, date, time, zone or hex id.
+        if classes & (FIELD_WORD_LETTER | FIELD_OTHER) == 0 || time >= 2 {
+            return Kind::Value { time };
+        }
+    } else if classes & FIELD_LETTER != 0
+        && classes & (FIELD_OTHER | FIELD_COLON) == 0
+        && text.len() <= 13
+        && is_value(text)
     {
-        return Kind::Level;
+        // A month or weekday name.
+        return Kind::Value { time: 0 };
     }
-    let time = time_evidence(text);
-    if is_value(text) {
-        return Kind::Value { time };
-    }
-    if time >= 2 {
-        // A name with a clock time or date in it, such as a rotated file name.
-        return Kind::Value { time };
-    }
-    if text.len() >= 2
+    if classes & FIELD_COLON != 0
+        && classes & FIELD_LETTER != 0
+        && text.len() >= 2
         && text.last() == Some(&b':')
         && text.get(text.len() - 2) != Some(&b':')
-        && text.iter().any(u8::is_ascii_alphabetic)
         && !text.contains(&b'=')
         && !text.windows(3).any(|window| window == b"://")
     {
         return Kind::Logger;
     }
-    Kind::Name {
-        prose: is_word_shaped(text) && text.iter().any(u8::is_ascii_lowercase),
-    }
+    // Letters and dashes only is a word (the common case, such as a host); anything else with
+    // punctuation is checked in full.
+    let prose = !has_digit
+        && classes & FIELD_LOWER != 0
+        && (classes & !(FIELD_LETTER | FIELD_LOWER | FIELD_DASH) == 0
+            && text.first() != Some(&b'-')
+            && text.last() != Some(&b'-')
+            || is_word_shaped(text));
+    Kind::Name { prose }
 }
+
+/// Byte classes for [`classify_plain`]'s one pass, combined with bitwise or.
+const FIELD_DIGIT: u8 = 1;
+const FIELD_DASH: u8 = 2;
+/// Letters that may appear in values: hex digits, and `T`, `Z` and `x` of times and `0x`.
+const FIELD_VALUE_LETTER: u8 = 4;
+/// Every other letter.
+const FIELD_WORD_LETTER: u8 = 8;
+const FIELD_LETTER: u8 = FIELD_VALUE_LETTER | FIELD_WORD_LETTER;
+const FIELD_LOWER: u8 = 16;
+const FIELD_COLON: u8 = 32;
+/// Punctuation that may appear in or around values: `. / + , _ ;` and brackets.
+const FIELD_VALUE_PUNCTUATION: u8 = 64;
+const FIELD_OTHER: u8 = 128;
+
+/// The class of every byte value for [`classify_plain`].
+const FIELD_CLASSES: [u8; 256] = {
+    let mut classes = [FIELD_OTHER; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        classes[byte] = match byte as u8 {
+            b'0'..=b'9' => FIELD_DIGIT,
+            b'-' => FIELD_DASH,
+            b'a'..=b'f' | b'x' => FIELD_VALUE_LETTER | FIELD_LOWER,
+            b'g'..=b'z' => FIELD_WORD_LETTER | FIELD_LOWER,
+            b'A'..=b'F' | b'T' | b'Z' => FIELD_VALUE_LETTER,
+            b'G'..=b'Z' => FIELD_WORD_LETTER,
+            b':' => FIELD_COLON,
+            b'.' | b'/' | b'+' | b',' | b'_' | b';' | b'[' | b']' | b'(' | b')' | b'{' | b'}'
+            | b'<' | b'>' => FIELD_VALUE_PUNCTUATION,
+            _ => FIELD_OTHER,
+        };
+        byte += 1;
+    }
+    classes
+};
 
 /// The field without surrounding brackets and trailing punctuation.
 fn core_of(text: &[u8]) -> &[u8] {
-    let start = text
-        .iter()
-        .position(|byte| !matches!(byte, b'[' | b'(' | b'<' | b'{'))
-        .unwrap_or(text.len());
-    let end = text
-        .iter()
-        .rposition(|byte| !matches!(byte, b']' | b')' | b'>' | b'}' | b',' | b';' | b':' | b'.'))
-        .map_or(start, |last| last + 1);
-    text.get(start..end.max(start)).unwrap_or_default()
+    let mut start = 0;
+    while start < text.len() && matches!(text[start], b'[' | b'(' | b'<' | b'{') {
+        start += 1;
+    }
+    let mut end = text.len();
+    while end > start
+        && matches!(
+            text[end - 1],
+            b']' | b')' | b'>' | b'}' | b',' | b';' | b':' | b'.'
+        )
+    {
+        end -= 1;
+    }
+    text.get(start..end).unwrap_or_default()
 }
 
 fn is_level(text: &[u8]) -> bool {
     let core = core_of(text);
-    core.len() >= 3
-        && core.len() <= 11
-        && LEVELS
-            .iter()
-            .any(|level| level.as_bytes().eq_ignore_ascii_case(core))
+    if core.len() < 3 || core.len() > LONGEST_LEVEL {
+        return false;
+    }
+    // Lower-cased into a small buffer, so that one `match` on the bytes compares against every level.
+    let mut lower = [0u8; LONGEST_LEVEL];
+    for (slot, byte) in lower.iter_mut().zip(core) {
+        *slot = byte.to_ascii_lowercase();
+    }
+    let lower = lower.get(..core.len()).unwrap_or_default();
+    LEVELS.contains(&lower)
 }
 
 /// Numbers, dates, times, zones and hex ids (`2005-06-03`, `16:49:06]`, `+0000`, `6f1c2a9e-3b4d-…`,
@@ -420,7 +486,14 @@ fn is_value(text: &[u8]) -> bool {
         return false;
     }
     if core.iter().all(u8::is_ascii_alphabetic) {
-        return std::str::from_utf8(core).is_ok_and(is_calendar_word);
+        // Month and weekday names have three to nine letters and one of nineteen prefixes.
+        return (3..=9).contains(&core.len())
+            && is_calendar_prefix([
+                core[0].to_ascii_lowercase(),
+                core[1].to_ascii_lowercase(),
+                core[2].to_ascii_lowercase(),
+            ])
+            && std::str::from_utf8(core).is_ok_and(is_calendar_word);
     }
     core.iter().any(u8::is_ascii_digit)
         && core.iter().all(|&byte| {
@@ -437,11 +510,29 @@ fn is_value(text: &[u8]) -> bool {
 /// start (`081109`, epoch seconds), which may also be a count (`1365301360 alignment exceptions`);
 /// 0 otherwise.
 fn time_evidence(text: &[u8]) -> u8 {
+    let classes = text.iter().fold(0u8, |classes, &byte| {
+        classes | FIELD_CLASSES[usize::from(byte)]
+    });
+    time_evidence_of(text, classes)
+}
+
+/// [`time_evidence`] for a field whose byte classes are known, skipping the checks they rule out.
+fn time_evidence_of(text: &[u8], classes: u8) -> u8 {
+    if classes & FIELD_DIGIT == 0 {
+        return 0;
+    }
     let core = core_of(text);
-    if has_clock(core) || is_date(core) {
+    let mut leading_digits = 0;
+    while leading_digits < core.len() && core[leading_digits].is_ascii_digit() {
+        leading_digits += 1;
+    }
+    if (classes & FIELD_COLON != 0 && has_clock(core))
+        || ((1..=4).contains(&leading_digits)
+            && classes & (FIELD_DASH | FIELD_VALUE_PUNCTUATION) != 0
+            && is_date(core))
+    {
         return 2;
     }
-    let leading_digits = core.iter().take_while(|byte| byte.is_ascii_digit()).count();
     if core
         .get(leading_digits)
         .is_some_and(u8::is_ascii_alphanumeric)
@@ -454,28 +545,33 @@ fn time_evidence(text: &[u8]) -> u8 {
 /// `h:mm` or `hh:mm` (not part of an address: no digit or dot before, no digit after), or three groups
 /// of one or two digits joined by colons.
 fn has_clock(text: &[u8]) -> bool {
-    let digits_at = |position: usize| {
-        text.get(position..).map_or(0, |rest| {
-            rest.iter().take_while(|byte| byte.is_ascii_digit()).count()
-        })
+    let digits_from = |mut position: usize| {
+        let start = position;
+        while position < text.len() && text[position].is_ascii_digit() {
+            position += 1;
+        }
+        position - start
     };
-    for (colon, _) in text.iter().enumerate().filter(|(_, byte)| **byte == b':') {
+    for colon in 1..text.len() {
+        if text[colon] != b':' {
+            continue;
+        }
         let mut before = 0;
-        while before < colon && text[colon - 1 - before].is_ascii_digit() {
+        while before < colon && before <= 2 && text[colon - 1 - before].is_ascii_digit() {
             before += 1;
         }
         if before == 0 || before > 2 {
             continue;
         }
         let preceded_by_dot = colon > before && text[colon - before - 1] == b'.';
-        let after = digits_at(colon + 1);
+        let after = digits_from(colon + 1);
         if after == 2 && !preceded_by_dot {
             return true;
         }
         // 0:0:0 (clock parts without zero padding).
         if (1..=2).contains(&after)
             && text.get(colon + 1 + after) == Some(&b':')
-            && (1..=2).contains(&digits_at(colon + 2 + after))
+            && (1..=2).contains(&digits_from(colon + 2 + after))
         {
             return true;
         }

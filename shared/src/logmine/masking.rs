@@ -1095,7 +1095,7 @@ fn strip_punctuation(text: &str) -> &str {
 }
 
 /// The lower-case three-letter abbreviations of months and weekdays.
-fn is_calendar_prefix(prefix: [u8; 3]) -> bool {
+pub(crate) fn is_calendar_prefix(prefix: [u8; 3]) -> bool {
     matches!(
         &prefix,
         b"jan"

@@ -27,8 +27,9 @@ echo "date:   $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say "grouping accuracy and leave-one-out (cargo test -p argus --test logmine_accuracy)"
 # Two tables: GA per dataset (message column, corrected labels, whole raw lines), then the default
 # beside settings chosen on the other seven datasets only.
+# (cargo's quiet progress dots can share a line with a table's first row, so they are dropped.)
 cargo test --locked -q -p argus --test logmine_accuracy -- --nocapture --test-threads=1 2>&1 |
-  sed -n '/^dataset/,/^mean/p'
+  sed 's/^\.*//' | sed -n '/^dataset/,/^mean/p'
 
 say "inputs"
 python3 - "$inputs" <<'PY'

@@ -211,8 +211,8 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
 fn is_plain_first_word(text: &[u8]) -> bool {
     text.first().is_some_and(u8::is_ascii_alphabetic)
         && !text.iter().any(u8::is_ascii_digit)
-        && !is_level(text)
-        && !is_value(text)
+        // Levels and month or weekday names are short; most first words are not.
+        && (text.len() > LONGEST_LEVEL + 2 || (!is_level(text) && !is_value(text)))
 }
 
 /// After a level: values, brackets and separators, then at most one logger. Returns the end of what

@@ -229,8 +229,19 @@ const MAX_GROUP_TOKENS: usize = 8;
 /// words keeps the line's shape. The joined token covers the group's masked text with its single
 /// spaces; it is a slot when every part was one, and otherwise fixed text that is not a plain word.
 fn merge_enclosed_groups(scratch: &mut LineScratch) {
-    let mut write = 0;
-    let mut read = 0;
+    // Most lines have no group: find the first one before rewriting anything.
+    let Some(first_group) = (0..scratch.tokens.len()).find(|&index| {
+        scratch
+            .masked
+            .as_bytes()
+            .get(scratch.tokens[index].start)
+            .is_some_and(|byte| matches!(byte, b'(' | b'[' | b'"' | b'\''))
+            && group_end(scratch, index).is_some()
+    }) else {
+        return;
+    };
+    let mut write = first_group;
+    let mut read = first_group;
     while read < scratch.tokens.len() {
         let token = scratch.tokens[read];
         let merged = match group_end(scratch, read) {

@@ -247,8 +247,10 @@ enum LogsCommand {
     /// Mine a log into templates and print them with their counts, most frequent first.
     ///
     /// Lines are split at `\n` (a trailing `\r` is dropped) and invalid UTF-8 is replaced, so any
-    /// file works. Numbers, hex, IPs, UUIDs, times, paths, URLs, durations and sizes are masked;
-    /// ids are `t-` plus 16 hex digits derived from the template text, the same in every run.
+    /// file works. A raw line's header (timestamp, level, process and thread ids, host, logger) is
+    /// set aside, so whole lines group like their messages. Numbers, hex, IPs, UUIDs, times, paths,
+    /// URLs, durations and sizes are masked; ids are `t-` plus 16 hex digits derived from the
+    /// template text, the same in every run.
     Mine {
         /// The log file, or `-` for standard input.
         #[arg(value_name = "FILE")]

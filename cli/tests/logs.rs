@@ -96,20 +96,23 @@ fn mine_prints_templates_most_frequent_first_with_counts() {
 
 #[test]
 fn per_line_prints_one_final_id_per_input_line() {
-    // The second line generalises the first line's template (the user name varies), so the first
-    // line's id changes after it was printed in a streaming design; per-line output must resolve it.
+    // The last line, the fourth user name, shows that the name varies: the templates the first
+    // lines got fold into one, so their ids change after they were printed in a streaming design;
+    // per-line output must resolve them.
     let input = b"session opened for user alice by uid 0\n\
 session opened for user bob by uid 0\n\
 session closed for user alice\n\
 \n\
-session opened for user carol by uid 0\n";
+session opened for user carol by uid 0\n\
+session opened for user dave by uid 0\n";
     let run = argus(&["logs", "mine", "--per-line", "-"], Some(input));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ids: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(ids.len(), 5, "one id per input line: {}", run.stdout);
+    assert_eq!(ids.len(), 6, "one id per input line: {}", run.stdout);
     assert!(ids.iter().all(|id| id.starts_with("t-") && id.len() == 18));
     assert_eq!(ids[0], ids[1], "lines of one group print the same id");
     assert_eq!(ids[0], ids[4]);
+    assert_eq!(ids[0], ids[5]);
     assert_ne!(ids[0], ids[2]);
     assert_ne!(ids[3], ids[2], "the empty line has a template of its own");
     // The ids printed per line are the ids of the template list.
@@ -125,7 +128,7 @@ session opened for user carol by uid 0\n";
             )
         })
         .collect();
-    assert_eq!(templates.get(ids[0]), Some(&3), "{}", listed.stdout);
+    assert_eq!(templates.get(ids[0]), Some(&4), "{}", listed.stdout);
 }
 
 #[test]

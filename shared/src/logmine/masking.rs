@@ -218,6 +218,137 @@ pub fn tokenize_and_mask(line: &str, scratch: &mut LineScratch) {
             class: TokenClass::Slot,
         });
     }
+    merge_enclosed_groups(scratch);
+}
+
+/// The most tokens a quoted or bracketed group may span and still become one token.
+const MAX_GROUP_TOKENS: usize = 8;
+
+/// Joins the tokens of a quoted or bracketed group that contains spaces (`"John Smith"`,
+/// `(Google Chrome Helper)`, `[TERM, HUP, INT]`) into one token, so that a value of one, two or three
+/// words keeps the line's shape. The joined token covers the group's masked text with its single
+/// spaces; it is a slot when every part was one, and otherwise fixed text that is not a plain word.
+fn merge_enclosed_groups(scratch: &mut LineScratch) {
+    // Most lines have no group: find the first one before rewriting anything.
+    let Some(first_group) = (0..scratch.tokens.len()).find(|&index| {
+        scratch
+            .masked
+            .as_bytes()
+            .get(scratch.tokens[index].start)
+            .is_some_and(|byte| matches!(byte, b'(' | b'[' | b'"' | b'\''))
+            && group_end(scratch, index).is_some()
+    }) else {
+        return;
+    };
+    let mut write = first_group;
+    let mut read = first_group;
+    while read < scratch.tokens.len() {
+        let token = scratch.tokens[read];
+        let merged = match group_end(scratch, read) {
+            Some(last) => {
+                let all_slots = scratch.tokens[read..=last]
+                    .iter()
+                    .all(|part| part.class == TokenClass::Slot);
+                let end = scratch.tokens[last].end;
+                read = last + 1;
+                LineToken {
+                    start: token.start,
+                    end,
+                    class: if all_slots {
+                        TokenClass::Slot
+                    } else {
+                        TokenClass::Literal { plain: false }
+                    },
+                }
+            }
+            None => {
+                read += 1;
+                token
+            }
+        };
+        scratch.tokens[write] = merged;
+        write += 1;
+    }
+    scratch.tokens.truncate(write);
+}
+
+/// When token `first` opens a quote or bracket that a later token (within [`MAX_GROUP_TOKENS`])
+/// closes, the index of that closing token.
+fn group_end(scratch: &LineScratch, first: usize) -> Option<usize> {
+    let text = scratch.token_text(first).as_bytes();
+    let opener = *text.first()?;
+    let closer = match opener {
+        b'(' => b')',
+        b'[' => b']',
+        b'"' | b'\'' => opener,
+        _ => return None,
+    };
+    let last = (first + MAX_GROUP_TOKENS).min(scratch.tokens.len());
+    if opener == closer {
+        // A quote is closed by the same character at the end of a later token (before any trailing
+        // punctuation); a quote character anywhere else ends the search.
+        if text[1..].contains(&closer) {
+            return None;
+        }
+        for index in first + 1..last {
+            let part = scratch.token_text(index).as_bytes();
+            if part.contains(&closer) {
+                let core_end = part
+                    .iter()
+                    .rposition(|&byte| {
+                        !matches!(byte, b',' | b'.' | b';' | b':' | b'!' | b'?' | b')' | b']')
+                    })
+                    .map_or(0, |position| position + 1);
+                return (core_end > 0 && part[core_end - 1] == closer).then_some(index);
+            }
+        }
+        return None;
+    }
+    let balance_of = |bytes: &[u8]| {
+        bytes.iter().fold(0i64, |balance, &byte| {
+            balance + i64::from(byte == opener) - i64::from(byte == closer)
+        })
+    };
+    let mut balance = balance_of(text);
+    if balance <= 0 {
+        return None;
+    }
+    for index in first + 1..last {
+        balance += balance_of(scratch.token_text(index).as_bytes());
+        if balance <= 0 {
+            return Some(index);
+        }
+    }
+    None
+}
+
+/// A value right after `=` that is a number in any base: a run of hex digits with at least one
+/// decimal digit (`pc=1f4`, `sp=a3c0`, `lr=300`), whatever its length or first character. Lists of
+/// `key=value` pairs then keep one shape however their values are spelled. `0x` values, addresses,
+/// times and versions are left to the general scanners.
+fn value_after_equals(bytes: &[u8], start: usize) -> Option<(usize, MaskKind)> {
+    if start == 0 || bytes[start - 1] != b'=' {
+        return None;
+    }
+    if bytes[start] == b'0' && matches!(bytes.get(start + 1), Some(b'x' | b'X')) {
+        return None;
+    }
+    let end = word_end(bytes, start);
+    let run = &bytes[start..end];
+    if run.is_empty()
+        || !run.iter().all(u8::is_ascii_hexdigit)
+        || !run.iter().any(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    // A separator followed by more of the value makes a longer one (an address, a time, a version, a
+    // UUID), which the general scanners know.
+    if matches!(bytes.get(end), Some(b'.' | b':' | b'-' | b'/'))
+        && bytes.get(end + 1).is_some_and(|&byte| is_word_byte(byte))
+    {
+        return None;
+    }
+    Some((end, MaskKind::Number))
 }
 
 /// The position of the first separator byte (0x20 or below) at or after `position`, or the length.
@@ -247,8 +378,9 @@ fn is_purely_variable(facts: &TokenFacts) -> bool {
     facts.has_mask && !facts.has_letter && !facts.has_digit
 }
 
-/// True for natural-language words: letters with at most internal hyphens or apostrophes, wrapped in
-/// opening or closing punctuation (`failed`, `(usable)`, `Disconnecting:`, `isn't`). Identifier-like
+/// True for natural-language words: letters with at most internal hyphens or apostrophes, followed by
+/// closing punctuation (`failed`, `usable)`, `Disconnecting:`, `isn't`). A word that opens with a quote
+/// or bracket is a value or a tag, not a sentence word. Identifier-like
 /// tokens with dots, underscores, slashes and the like (`com.apple.x:`, `chrome.exe`, `mod_jk`) are not
 /// words in this sense: they are far more often names that vary (hosts, programs, services, classes),
 /// so they must not decide which templates a line is compared with.
@@ -260,6 +392,11 @@ pub(crate) fn is_word_shaped(token: &[u8]) -> bool {
             b')' | b']' | b'}' | b'>' | b'\'' | b'"' | b':' | b',' | b';' | b'.' | b'!' | b'?'
         )
     };
+    // A quoted or bracketed word (`"Alice"`, `(Mail)`, `[preauth]`) is a value or a tag, not a word
+    // of the message's sentence.
+    if token.first().is_some_and(is_opening) {
+        return false;
+    }
     // A function-call suffix ("flush()", "clear():") belongs to a name, which is part of the format.
     let token = match token
         .iter()
@@ -337,7 +474,12 @@ fn mask_token(raw_token: &str, classes: u8, out: &mut String) -> TokenFacts {
     let mut position = 0;
     while position < bytes.len() {
         let at_boundary = position == 0 || !is_word_byte(bytes[position - 1]);
-        if at_boundary && let Some((end, kind)) = scan_variable(bytes, position, hints) {
+        let scanned = if at_boundary {
+            value_after_equals(bytes, position).or_else(|| scan_variable(bytes, position, hints))
+        } else {
+            None
+        };
+        if let Some((end, kind)) = scanned {
             flush_literal(&raw_token[literal_start..position], out, &mut facts);
             let mask_start = out.len();
             out.push_str(kind.placeholder());
@@ -964,7 +1106,7 @@ fn strip_punctuation(text: &str) -> &str {
 }
 
 /// The lower-case three-letter abbreviations of months and weekdays.
-fn is_calendar_prefix(prefix: [u8; 3]) -> bool {
+pub(crate) fn is_calendar_prefix(prefix: [u8; 3]) -> bool {
     matches!(
         &prefix,
         b"jan"
@@ -990,7 +1132,7 @@ fn is_calendar_prefix(prefix: [u8; 3]) -> bool {
 }
 
 /// Month and weekday names, matched on their first three letters and then, for longer words, in full.
-fn is_calendar_word(word: &str) -> bool {
+pub(crate) fn is_calendar_word(word: &str) -> bool {
     const FULL_NAMES: [&str; 20] = [
         "january",
         "february",

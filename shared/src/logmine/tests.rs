@@ -31,6 +31,11 @@ const SAMPLE_LINES: &[&str] = &[
     "instruction cache parity error corrected",
     "REPORT : 7028 5193 150 240000",
     "REPORT : 7007 5193 151 240000",
+    "Failed password for oracle from 10.0.0.10 port 4124 ssh2",
+    "Failed password for test from 10.0.0.11 port 4125 ssh2",
+    "Failed password for invalid user guest from 5.188.10.180 port 4412 ssh2",
+    "Failed password for invalid user admin from 5.188.10.181 port 4413 ssh2",
+    "Invalid user admin from 5.188.10.181",
     "",
 ];
 
@@ -126,23 +131,43 @@ fn add_line_reports_new_templates_and_generalisation() {
         template_text_of(&miner, first.template_id),
         "Invalid user alice from <IP>"
     );
+    // A second or third plain word at the same place may be a different message: each starts its own
+    // template.
     let second = miner.add_line("Invalid user bob from 10.0.0.2");
-    assert!(!second.is_new);
-    assert_eq!(second.count, 2);
-    assert_eq!(second.previous_id, Some(first.template_id));
+    assert!(second.is_new);
+    assert_eq!(second.count, 1);
     assert_eq!(
         template_text_of(&miner, second.template_id),
-        "Invalid user <*> from <IP>"
-    );
-    assert_eq!(
-        miner.resolve_id(first.template_id),
-        Some(second.template_id)
+        "Invalid user bob from <IP>"
     );
     let third = miner.add_line("Invalid user carol from 10.0.0.3");
+    assert!(third.is_new);
+    // A fourth one shows a variable: the templates fold into one, and the earlier ids resolve to it.
+    let fourth = miner.add_line("Invalid user dave from 10.0.0.4");
+    assert!(!fourth.is_new);
+    assert_eq!(fourth.count, 4);
+    assert_eq!(fourth.previous_id, Some(first.template_id));
     assert_eq!(
-        (third.template_id, third.previous_id, third.count),
-        (second.template_id, None, 3)
+        template_text_of(&miner, fourth.template_id),
+        "Invalid user <*> from <IP>"
     );
+    for earlier in [first, second, third] {
+        assert_eq!(
+            miner.resolve_id(earlier.template_id),
+            Some(fourth.template_id)
+        );
+    }
+    assert_eq!(miner.template_count(), 1);
+    let fifth = miner.add_line("Invalid user erin from 10.0.0.5");
+    assert_eq!(
+        (fifth.template_id, fifth.previous_id, fifth.count),
+        (fourth.template_id, None, 5)
+    );
+    // Values that are not plain words (here ids with digits) generalise at once.
+    let host = miner.add_line("Connection from dn228 closed");
+    let other_host = miner.add_line("Connection from cn14 closed");
+    assert!(!other_host.is_new);
+    assert_eq!(other_host.previous_id, Some(host.template_id));
 }
 
 #[test]
@@ -384,4 +409,335 @@ fn tokenizer_is_public_and_reusable() {
     tokenize_and_mask("short", &mut scratch);
     assert_eq!(scratch.token_texts(), vec!["short"]);
     assert_eq!(MaskKind::Ip.placeholder(), "<IP>");
+}
+
+// The general failure classes of issue 19, each with synthetic lines (no LogHub sample text).
+
+/// The final template text of every line after mining them all in order.
+fn final_texts(lines: &[String]) -> Vec<String> {
+    let mut miner = TemplateMiner::default();
+    let ids: Vec<TemplateId> = lines
+        .iter()
+        .map(|line| miner.add_line(line).template_id)
+        .collect();
+    ids.into_iter()
+        .map(|id| template_text_of(&miner, miner.resolve_id(id).unwrap_or(id)))
+        .collect()
+}
+
+#[test]
+fn a_constant_trailing_word_keeps_two_events_apart_and_many_values_make_it_a_variable() {
+    // GIVEN two events that differ only in a trailing component name, each repeated with its
+    // numbers varying.
+    let two_components: Vec<String> = (0..40)
+        .map(|index| {
+            let component = if index % 2 == 0 {
+                "scheduler"
+            } else {
+                "indexer"
+            };
+            format!(
+                "Request {index} served in {} ms by worker {component}",
+                index * 3
+            )
+        })
+        .collect();
+    // WHEN they are mined THEN each component keeps its own template, word included.
+    let texts = final_texts(&two_components);
+    assert_eq!(
+        texts[0],
+        "Request <NUM> served in <DUR> by worker scheduler"
+    );
+    assert_eq!(texts[1], "Request <NUM> served in <DUR> by worker indexer");
+    // GIVEN the same message with the trailing word taking many values, THEN it is one template.
+    let names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
+    let many_values: Vec<String> = (0..30)
+        .map(|index| {
+            format!(
+                "Request {index} served in {} ms by worker {}",
+                index * 3,
+                names[index % names.len()]
+            )
+        })
+        .collect();
+    let texts = final_texts(&many_values);
+    assert!(
+        texts
+            .iter()
+            .all(|text| text == "Request <NUM> served in <DUR> by worker <*>"),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn key_value_lists_with_hex_and_decimal_values_of_any_length_share_one_template() {
+    // GIVEN register dumps whose values are hex numbers of different lengths: some start with a
+    // letter, some with a digit, some happen to have no hex letter at all.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    // Values without any decimal digit ("ff") are left out: they cannot be told from words.
+    let mut value = || loop {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let width = 1 + (state % 8) as u32;
+        let text = format!("{:x}", (state >> 8) % 16u64.pow(width));
+        if text.bytes().any(|byte| byte.is_ascii_digit()) {
+            return text;
+        }
+    };
+    let lines: Vec<String> = (0..60)
+        .map(|_| {
+            format!(
+                "register dump pc={} sp={} lr={} flags={} count={}",
+                value(),
+                value(),
+                value(),
+                value(),
+                value().len() * 1000 + 7
+            )
+        })
+        .collect();
+    // WHEN they are mined THEN every line has the same template, with every value masked.
+    let texts = final_texts(&lines);
+    assert!(
+        texts.iter().all(|text| *text == texts[0]),
+        "{:?}",
+        texts.iter().collect::<std::collections::BTreeSet<_>>()
+    );
+    assert_eq!(
+        texts[0],
+        "register dump pc=<NUM> sp=<NUM> lr=<NUM> flags=<NUM> count=<NUM>"
+    );
+}
+
+#[test]
+fn quoted_values_with_spaces_do_not_change_a_line_shape() {
+    // GIVEN one event whose quoted value has one, two or three words.
+    let people = [
+        "\"Alice\"",
+        "\"John Smith\"",
+        "\"Mary Ann Lee\"",
+        "'Bob Stone'",
+    ];
+    let lines: Vec<String> = (0..20)
+        .map(|index| {
+            format!(
+                "Profile {} updated by admin in {index} ms",
+                people[index % people.len()]
+            )
+        })
+        .collect();
+    // WHEN mined THEN one template, the quoted value as one varying position.
+    let texts = final_texts(&lines);
+    assert!(
+        texts
+            .iter()
+            .all(|text| text == "Profile <*> updated by admin in <DUR>"),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn parenthesised_names_of_varying_token_counts_do_not_change_a_line_shape() {
+    // GIVEN one event naming an application in parentheses, in one to three words.
+    let applications = [
+        "(Mail)",
+        "(Google Chrome)",
+        "(Microsoft Word Helper)",
+        "(Terminal)",
+    ];
+    let lines: Vec<String> = (0..20)
+        .map(|index| {
+            format!(
+                "Launched application {} with pid {} after {index} ms",
+                applications[index % applications.len()],
+                4000 + index
+            )
+        })
+        .collect();
+    // WHEN mined THEN one template.
+    let texts = final_texts(&lines);
+    assert!(
+        texts
+            .iter()
+            .all(|text| text == "Launched application <*> with pid <NUM> after <DUR>"),
+        "{texts:?}"
+    );
+    // A parenthesised or bracketed group that is always the same stays visible as fixed text.
+    let constant: Vec<String> = (0..5)
+        .map(|index| format!("Registered handlers for [TERM, HUP, INT] in {index} ms"))
+        .collect();
+    assert_eq!(
+        final_texts(&constant)[0],
+        "Registered handlers for [TERM, HUP, INT] in <DUR>"
+    );
+}
+
+/// Raw lines in common header layouts, each with the message its header carries.
+const HEADERED_LINES: &[(&str, &str)] = &[
+    // syslog: timestamp, host, program[pid]:
+    (
+        "Mar  3 07:12:44 web-7 sshd[2211]: Accepted publickey for deploy from 10.1.2.3 port 5050 ssh2",
+        "Accepted publickey for deploy from 10.1.2.3 port 5050 ssh2",
+    ),
+    (
+        "Mar 13 17:02:09 gateway cron(pam_unix)[31001]: session closed for user backup",
+        "session closed for user backup",
+    ),
+    // log4j / logback: date, time, level, thread, logger:
+    (
+        "2023-04-01 10:00:00,001 INFO [main] org.example.server.Bootstrap: Listening on port 8080",
+        "Listening on port 8080",
+    ),
+    (
+        "2023-04-01 10:00:00,001 WARN  [pool-2-thread-7] o.e.cache.Evictor - Evicted 12 entries",
+        "Evicted 12 entries",
+    ),
+    // Python logging: time - logger - level - message
+    (
+        "2023-04-01 10:00:00,123 - billing.worker - ERROR - Charge failed for order 991",
+        "Charge failed for order 991",
+    ),
+    // Spring Boot
+    (
+        "2023-04-01T10:00:00.123Z  INFO 1 --- [           main] c.e.shop.ShopApplication     : Started ShopApplication in 3.2 seconds",
+        "Started ShopApplication in 3.2 seconds",
+    ),
+    // AWS Lambda (Node.js and Python runtimes)
+    (
+        "2023-04-01T10:00:00.123Z\t6f1c2a9e-3b4d-4c5e-8f90-a1b2c3d4e5f6\tINFO\tCart saved for customer 17",
+        "Cart saved for customer 17",
+    ),
+    (
+        "[ERROR]\t2023-04-01T10:00:00.123Z\t6f1c2a9e-3b4d-4c5e-8f90-a1b2c3d4e5f6\tTimeout calling inventory after 3000 ms",
+        "Timeout calling inventory after 3000 ms",
+    ),
+    // Android logcat: date, time, pid, tid, level letter, tag:
+    (
+        "04-01 10:00:00.123  1702  2395 D PowerManager: Screen turned off by user",
+        "Screen turned off by user",
+    ),
+    // Apache error log: bracketed timestamp and level
+    (
+        "[Sat Apr 01 10:00:00 2023] [notice] Apache configured -- resuming normal operations",
+        "Apache configured -- resuming normal operations",
+    ),
+    // Go's log package: date and time only
+    (
+        "2023/04/01 10:00:00 worker 3 finished batch",
+        "worker 3 finished batch",
+    ),
+    // pipe-separated fields
+    (
+        "20230401-10:00:00:123|Sync_Manager|4411|onSyncFinished 12 records",
+        "onSyncFinished 12 records",
+    ),
+    // epoch seconds, node names and a component before the level
+    (
+        "- 1680343200 2023.04.01 node-17 2023-04-01-10.00.00.123456 node-17 RAS KERNEL INFO cache parity error corrected",
+        "cache parity error corrected",
+    ),
+    // a program name, an optional tag and a dash
+    (
+        "[04.01 10:00:00] updater.exe *64 - mirror.example.org:443 open through proxy",
+        "mirror.example.org:443 open through proxy",
+    ),
+    // an access log: client address, two empty fields, bracketed time
+    (
+        "10.0.0.1 - - [01/Apr/2023:10:00:00 +0000] \"GET /index.html HTTP/1.1\" 200 612",
+        "\"GET /index.html HTTP/1.1\" 200 612",
+    ),
+    // a record id, a node, a component and a state before epoch seconds (two long numbers: either
+    // alone could be a count)
+    (
+        "251021 node-17 unix.hw state_change.unavailable 1680343200 1 Component State Change: fan failed",
+        "Component State Change: fan failed",
+    ),
+    // Zookeeper-style: level, bracketed thread with nested brackets, dash
+    (
+        "2023-04-01 10:00:00,123 - INFO  [Worker[id=3]/0.0.0.0:2181:Election@77] - Notification time out: 800",
+        "Notification time out: 800",
+    ),
+];
+
+#[test]
+fn a_raw_line_header_is_set_aside_in_common_layouts() {
+    for (raw, message) in HEADERED_LINES {
+        let start = message_start(raw);
+        assert_eq!(raw.get(start..), Some(*message), "header of {raw:?}");
+        // THEN mining the raw line gives the same template as mining the message alone.
+        let mut from_raw = TemplateMiner::default();
+        let mut from_message = TemplateMiner::default();
+        assert_eq!(
+            from_raw.add_line(raw).template_id,
+            from_message.add_line(message).template_id,
+            "{raw:?}"
+        );
+    }
+}
+
+#[test]
+fn a_message_without_a_header_keeps_its_first_words() {
+    // Messages (the Content column, or CloudWatch events without a timestamp prefix) start with
+    // words, names or numbers that belong to the message and must stay in the template.
+    for message in [
+        "Disconnecting: Too many authentication failures for admin [preauth]",
+        "input_userauth_request: invalid user test [preauth]",
+        "1 ddr errors(s) detected and corrected on rank 0",
+        "[client 10.0.0.1] Directory index forbidden by rule: /var/www/",
+        "START RequestId: 6f1c2a9e-3b4d-4c5e-8f90-a1b2c3d4e5f6 Version: $LATEST",
+        "ERROR: relation \"orders\" does not exist",
+        "- connection reset by peer",
+        "10.0.0.7:50010 Served block blk_1 to /10.0.0.8",
+        "1365301360 double-hummer alignment exceptions",
+        "",
+    ] {
+        assert_eq!(message_start(message), 0, "{message:?}");
+    }
+    // A line that is nothing but a header is kept whole rather than mined as an empty message.
+    assert_eq!(message_start("2023-04-01 10:00:00,001 INFO"), 0);
+}
+
+#[test]
+fn a_miner_rebuilt_from_its_state_sets_headers_aside_too() {
+    // The log analyzer rebuilds its miner from stored templates on every run (with the default
+    // settings), then mines CloudWatch messages with add_line; raw lines must keep matching.
+    let mut miner = TemplateMiner::default();
+    let first = miner.add_line("2023-04-01 10:00:00,001 INFO [main] o.e.Worker: Batch 7 done");
+    let state = miner.save_state();
+    let mut restored = TemplateMiner::from_state(&state).unwrap_or_default();
+    let again = restored.add_line("2023-04-02 23:59:59,999 WARN [pool-1] o.e.Worker: Batch 8 done");
+    assert!(!again.is_new);
+    assert_eq!(again.template_id, first.template_id);
+    assert_eq!(
+        template_text_of(&restored, again.template_id),
+        "Batch <NUM> done"
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_line_has_a_message_start_on_a_character_boundary_and_mines_without_panicking(
+        fields in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[0-9]{1,12}",
+                "[0-9:./ -]{1,20}",
+                "[\\[\\](){}<>\"'|:=-]{1,4}",
+                "(INFO|warn|D|Jun|sshd\\[1\\]:|a=1f|x.y:)",
+                "\\PC{0,8}",
+            ],
+            0..16,
+        )
+    ) {
+        let line = fields.join(" ");
+        let start = message_start(&line);
+        proptest::prop_assert!(line.is_char_boundary(start));
+        proptest::prop_assert!(start < line.len() || start == 0);
+        let mut miner = TemplateMiner::default();
+        let learned = miner.add_line(&line);
+        let again = miner.add_line(&line);
+        proptest::prop_assert!(!again.is_new);
+        proptest::prop_assert_eq!(miner.match_line(&line), Some(again.template_id));
+        proptest::prop_assert_eq!(miner.resolve_id(learned.template_id), Some(again.template_id));
+    }
 }

@@ -10,6 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde::{Deserialize, Serialize};
 
 use super::TemplateId;
+use super::header::message_start;
 use super::masking::{LineScratch, TokenClass, is_word_shaped, tokenize_and_mask};
 
 /// Settings of a [`TemplateMiner`]. The default is meant to work on any log without tuning.
@@ -26,10 +27,23 @@ pub struct MinerConfig {
     /// a line to its group of candidate templates. Lines that differ in these words never share a template,
     /// which keeps "Accepted password ..." and "Failed password ..." apart however similar the rest is.
     pub route_depth: usize,
+    /// How many different plain words (letters only, bare or in quotes or brackets, such as a user,
+    /// client or component name) must appear at one place of otherwise matching lines before that place
+    /// becomes a wildcard. Fewer different words are kept as separate templates, because a message
+    /// that ends in one of a few constant names (`... by worker scheduler` / `... by worker indexer`)
+    /// is more often a few messages than one with a variable, while a real variable soon shows more
+    /// values. Differences in anything else (numbers, ids with digits, phrases) generalise at once.
+    /// 2 turns this off. The default, 4, is what the leave-one-out check in
+    /// `shared/tests/logmine_accuracy.rs` chooses for every held-out LogHub sample.
+    pub words_for_variable: usize,
     /// Capacity of the cache from a line's exact masked shape to its template; it is cleared when full.
     pub max_cached_shapes: usize,
     /// Longest sample line kept per template, in bytes; longer lines are cut at a character boundary.
     pub max_sample_bytes: usize,
+    /// Sets aside the header of a raw line (timestamp, level, process and thread ids, host, logger; see
+    /// [`message_start`](super::message_start)) and mines only the message, so whole lines as CloudWatch
+    /// Logs delivers them group like their messages. A line without a recognisable header is mined whole.
+    pub strip_headers: bool,
 }
 
 impl Default for MinerConfig {
@@ -37,8 +51,10 @@ impl Default for MinerConfig {
         Self {
             similarity_threshold: 0.75,
             route_depth: 2,
+            words_for_variable: 4,
             max_cached_shapes: 65_536,
             max_sample_bytes: 512,
+            strip_headers: true,
         }
     }
 }
@@ -205,6 +221,41 @@ struct Comparison {
     mismatches: usize,
 }
 
+/// What a plain-word difference between a line and its most similar template means.
+enum WordConflict {
+    /// No plain word differs: generalise as usual.
+    None,
+    /// Too few different words at that place yet: the line starts its own template.
+    KeepApart,
+    /// Enough different words at that place: these sibling templates fold into the chosen one.
+    Fold(Vec<usize>),
+}
+
+/// Whether one template position accepts one line token.
+fn position_matches(
+    template_token: &TemplateToken,
+    line_class: TokenClass,
+    line_text: &str,
+) -> bool {
+    match (template_token, line_class) {
+        (TemplateToken::Wildcard, _) | (TemplateToken::Slot(_), TokenClass::Slot) => true,
+        (TemplateToken::Literal(text), TokenClass::Literal { .. }) => **text == *line_text,
+        _ => false,
+    }
+}
+
+/// A plain word: letters (and punctuation, quotes or brackets) with no digit, no mask and no space.
+fn is_plain_word(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .any(|&byte| byte.is_ascii_alphabetic() || byte >= 0x80)
+        && !bytes
+            .iter()
+            .any(|&byte| byte.is_ascii_digit() || byte == b' ' || byte == b'<')
+}
+
 /// Result of trying to place a line among candidate templates.
 enum Placement {
     Exact(usize),
@@ -255,12 +306,21 @@ impl TemplateMiner {
         &self.config
     }
 
+    /// The part of a line that is mined: the message after its header, when headers are set aside.
+    fn message_of<'line>(&self, line: &'line str) -> &'line str {
+        if self.config.strip_headers {
+            line.get(message_start(line)..).unwrap_or(line)
+        } else {
+            line
+        }
+    }
+
     /// Learns one line: finds or creates its template, generalising the template when needed.
     pub fn add_line(&mut self, line: &str) -> TemplateMatch {
         // The scratch buffers are moved out for the duration of the call so that they can be read while
         // the templates are updated; moving them does not allocate.
         let mut scratch = std::mem::take(&mut self.scratch);
-        tokenize_and_mask(line, &mut scratch);
+        tokenize_and_mask(self.message_of(line), &mut scratch);
         let result = self.learn(line, &scratch);
         self.scratch = scratch;
         result
@@ -275,7 +335,7 @@ impl TemplateMiner {
 
     /// Like [`TemplateMiner::match_line`], reusing caller-owned buffers so that repeated calls do not allocate.
     pub fn match_line_with(&self, line: &str, scratch: &mut LineScratch) -> Option<TemplateId> {
-        tokenize_and_mask(line, scratch);
+        tokenize_and_mask(self.message_of(line), scratch);
         let shape = shape_of(scratch);
         if let Some(&cached) = self.shape_cache.get(&shape) {
             let index = self.resolve_index(cached);
@@ -341,10 +401,22 @@ impl TemplateMiner {
             }
         }
         let route_key = self.line_route_key(scratch);
-        let placement = match self.routes.get(&route_key) {
+        let mut placement = match self.routes.get(&route_key) {
             Some(candidates) => self.place(candidates, scratch, true),
             None => Placement::New,
         };
+        // The id the chosen template had before siblings were folded into it, if they were.
+        let mut id_before_folding = None;
+        if let Placement::Similar(index) = placement {
+            match self.weigh_word_conflicts(index, route_key, scratch) {
+                WordConflict::None => {}
+                WordConflict::KeepApart => placement = Placement::New,
+                WordConflict::Fold(siblings) => {
+                    id_before_folding = self.templates.get(index).map(|template| template.id);
+                    self.fold_siblings(index, &siblings);
+                }
+            }
+        }
         let index = match placement {
             Placement::Exact(index) | Placement::Similar(index) => index,
             Placement::New => self.create(line, scratch, route_key),
@@ -366,7 +438,113 @@ impl TemplateMiner {
                     count,
                 }
             }
-            Placement::Exact(_) | Placement::Similar(_) => self.record(index, scratch, true),
+            Placement::Exact(_) | Placement::Similar(_) => {
+                let mut result = self.record(index, scratch, true);
+                if let Some(before) = id_before_folding
+                    && before != result.template_id
+                {
+                    result.previous_id = Some(before);
+                }
+                result
+            }
+        }
+    }
+
+    /// Decides whether a line that is similar to a template but differs from it in a plain word (letters
+    /// only, such as a component, client or user name) may generalise it. One differing word may be two
+    /// different messages (`... by worker scheduler` / `... by worker indexer`), so until
+    /// [`MinerConfig::words_for_variable`] different words have been seen at that place (counting the
+    /// line, the chosen template and its siblings: templates that differ from the line only where the
+    /// chosen one does), the line starts a template of its own; after that the place is a variable and
+    /// the siblings fold into one template. Differences in anything else generalise at once.
+    fn weigh_word_conflicts(
+        &self,
+        index: usize,
+        route_key: u64,
+        scratch: &LineScratch,
+    ) -> WordConflict {
+        let Some(template) = self.templates.get(index) else {
+            return WordConflict::None;
+        };
+        let mut differing = Vec::new();
+        let mut word_differs = false;
+        for (position, template_token) in template.tokens.iter().enumerate() {
+            let Some(line_token) = scratch.tokens.get(position) else {
+                return WordConflict::None;
+            };
+            let line_text = scratch.token_text(position);
+            if position_matches(template_token, line_token.class, line_text) {
+                continue;
+            }
+            differing.push(position);
+            if let TemplateToken::Literal(text) = template_token
+                && is_plain_word(text)
+                && is_plain_word(line_text)
+            {
+                word_differs = true;
+            }
+        }
+        if !word_differs {
+            return WordConflict::None;
+        }
+        let siblings: Vec<usize> = self
+            .routes
+            .get(&route_key)
+            .map(|members| {
+                members
+                    .iter()
+                    .copied()
+                    .filter(|&member| member != index)
+                    .filter(|&member| {
+                        self.templates.get(member).is_some_and(|sibling| {
+                            sibling.absorbed_into.is_none()
+                                && sibling.tokens.len() == scratch.tokens.len()
+                                && sibling.tokens.iter().enumerate().all(|(position, token)| {
+                                    differing.contains(&position)
+                                        || scratch.tokens.get(position).is_some_and(|line_token| {
+                                            position_matches(
+                                                token,
+                                                line_token.class,
+                                                scratch.token_text(position),
+                                            )
+                                        })
+                                })
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The line is value number `siblings + 2` at this place (the chosen template holds another).
+        if siblings.len() + 2 >= self.config.words_for_variable {
+            if siblings.is_empty() {
+                WordConflict::None
+            } else {
+                WordConflict::Fold(siblings)
+            }
+        } else {
+            WordConflict::KeepApart
+        }
+    }
+
+    /// Folds sibling templates into `into` (their differing positions become wildcards); their ids then
+    /// resolve to the result.
+    fn fold_siblings(&mut self, into: usize, siblings: &[usize]) {
+        let mut folded_ids = Vec::with_capacity(siblings.len());
+        for &sibling in siblings {
+            if let Some(template) = self.templates.get(sibling) {
+                folded_ids.push(template.id);
+                self.ids.remove(&template.id.0);
+            }
+            self.absorb(sibling, into);
+        }
+        self.refresh_identity(into);
+        let into = self.resolve_index(into);
+        if let Some(current) = self.templates.get(into).map(|template| template.id) {
+            for folded in folded_ids {
+                if folded != current {
+                    self.renamed.insert(folded.0, current);
+                }
+            }
         }
     }
 

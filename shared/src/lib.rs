@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod correlation;
 pub mod decision;
+pub mod escape;
 pub mod incident;
 pub mod intake;
 pub mod loganalysis;

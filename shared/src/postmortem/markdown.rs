@@ -2,6 +2,7 @@
 //! Markdown (the CLI prints it, the connectors publish it to S3 and Confluence).
 
 use super::model::*;
+use crate::escape;
 use crate::incident::ChainVerdict;
 use std::fmt::Write as _;
 
@@ -40,8 +41,8 @@ impl Postmortem {
 
         let _ = writeln!(out, "## Impact\n");
         let _ = writeln!(out, "| | |\n|---|---|");
-        let _ = writeln!(out, "| Resource | `{}` |", code(&impact.resource));
-        let _ = writeln!(out, "| Signature | `{}` |", code(&impact.signature));
+        let _ = writeln!(out, "| Resource | `{}` |", code_cell(&impact.resource));
+        let _ = writeln!(out, "| Signature | `{}` |", code_cell(&impact.signature));
         let _ = writeln!(
             out,
             "| Account / region | {} / {} |",
@@ -323,17 +324,22 @@ impl Postmortem {
     }
 }
 
-/// Text for a table cell: one line, pipes escaped, HTML neutralised.
+/// Text for a table cell or a Markdown line: see `escape::markdown_inline`.
 fn cell(text: &str) -> String {
-    inline(text).replace('|', "\\|")
+    escape::markdown_inline(text)
 }
 
-/// Text for a Markdown line: one line, `<` neutralised so untrusted text cannot open an HTML tag.
+/// Text for a Markdown line (a list item, the summary paragraph).
 fn inline(text: &str) -> String {
-    text.replace(['\n', '\r'], " ").replace('<', "&lt;")
+    escape::markdown_inline(text)
 }
 
-/// Text inside backticks: backticks removed so it cannot close the span early.
+/// Text inside backticks in a list: backticks cannot close the span early.
 fn code(text: &str) -> String {
-    inline(text).replace('`', "'")
+    escape::markdown_code(text, false)
+}
+
+/// Text inside backticks in a table cell, where `|` would also end the cell.
+fn code_cell(text: &str) -> String {
+    escape::markdown_code(text, true)
 }

@@ -511,6 +511,47 @@ fn a_tampered_trail_is_reported_and_becomes_a_follow_up() {
     );
 }
 
+/// The payloads of issue 20: a link that looks like Argus' own button, a tracking image, raw
+/// HTML and a heading, in the title (which the summary, the timeline and the heading quote) and
+/// in the analyst's hypothesis.
+const MARKUP_PAYLOADS: &str = "[Re-approve](https://evil.example/approve) ![pixel](https://evil.example/t.png) <img src=x onerror=alert(1)> <https://evil.example/auto>";
+
+#[test]
+fn links_images_and_html_in_untrusted_text_are_escaped_in_the_markdown() {
+    let mut scenario = Scenario::new(Mode::Auto, true);
+    scenario.incident.title = format!("# {MARKUP_PAYLOADS}");
+    scenario.signals[0].signal.title = scenario.incident.title.clone();
+    if let Some(assessment) = scenario.incident.assessment.as_mut() {
+        for hypothesis in &mut assessment.hypotheses {
+            hypothesis.statement = format!("- {MARKUP_PAYLOADS}");
+        }
+    }
+    let markdown = scenario.build(None).to_markdown();
+    for raw in ["<img", "<https://", "\n# ", "\n   - - "] {
+        assert!(!markdown.contains(raw), "{raw} survived: {markdown}");
+    }
+    assert!(
+        !markdown.replace("\\](", "").contains("]("),
+        "an unescaped `](` survived: {markdown}"
+    );
+    // Rendered, not one link or image comes out of it.
+    let parser = pulldown_cmark::Parser::new_ext(&markdown, pulldown_cmark::Options::all());
+    for event in parser {
+        if let pulldown_cmark::Event::Start(
+            tag @ (pulldown_cmark::Tag::Link { .. }
+            | pulldown_cmark::Tag::Image { .. }
+            | pulldown_cmark::Tag::HtmlBlock),
+        ) = &event
+        {
+            panic!("untrusted text made {tag:?}: {markdown}");
+        }
+        if let pulldown_cmark::Event::InlineHtml(html) | pulldown_cmark::Event::Html(html) = &event
+        {
+            panic!("untrusted text made HTML {html}: {markdown}");
+        }
+    }
+}
+
 #[test]
 fn untrusted_text_cannot_break_the_markdown() {
     let mut scenario = Scenario::new(Mode::Auto, true);

@@ -5,6 +5,8 @@ pub mod delivery;
 pub mod handler;
 pub mod inbound;
 pub mod outbound;
+#[path = "../../runtime_contract.rs"]
+pub mod runtime_contract;
 pub mod secrets;
 pub mod settings;
 pub mod signing;

@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+/// `errorType` of an invocation whose payload is not JSON (the schedule's event is not read).
+pub const INVALID_EVENT: &str = "InvalidEvent";
+
 #[derive(Debug)]
 pub struct Analyzer {
     source: CloudWatchLogSource,

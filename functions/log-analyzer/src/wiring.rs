@@ -48,6 +48,7 @@ pub fn error_types() -> Vec<&'static str> {
         AnalyzerError::ConcurrentRun(text()),
     ];
     let mut names: Vec<&'static str> = errors.iter().map(AnalyzerError::error_type).collect();
+    names.push(crate::handler::INVALID_EVENT);
     names.sort_unstable();
     names.dedup();
     names

@@ -20,6 +20,9 @@ use argus::store::sfn::StepFunctionsWorkflow;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
+/// `errorType` of a payload that is not JSON: the intake path's own name for an invalid event.
+pub const INVALID_EVENT: &str = "InvalidEvent";
+
 #[derive(Debug)]
 pub struct Orchestrator {
     store: DynamoStore,
@@ -124,18 +127,14 @@ impl Orchestrator {
         // The recovery state machine calls the same function with `{"operation": …}` to record
         // the start and the outcome of a recovery; everything else is an event to take in.
         if event.payload.get("operation").is_some() {
-            return record::handle(
+            return record(
                 &event.payload,
                 &self.store,
                 &self.store,
                 &SystemClock,
                 &self.config,
             )
-            .await
-            .map_err(|error| {
-                tracing::error!(error_type = error.error_type(), %error, "record operation failed");
-                HandlerError::from(error)
-            });
+            .await;
         }
         let intake = Intake {
             store: &self.store,
@@ -175,6 +174,39 @@ impl Orchestrator {
             }
         }
     }
+}
+
+/// One of the workflow's record operations, every line it logs (its failure included) carrying
+/// the `correlation_id` and `operation` its payload names.
+pub async fn record(
+    payload: &Value,
+    store: &dyn argus::ports::IncidentStore,
+    patterns: &dyn argus::ports::PatternStore,
+    clock: &dyn argus::clock::Clock,
+    config: &Config,
+) -> Result<Value, HandlerError> {
+    use tracing::Instrument;
+    let text = |name: &str| {
+        payload
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let span = tracing::info_span!(
+        "record",
+        correlation_id = text("correlation_id"),
+        operation = text("operation")
+    );
+    async move {
+        record::handle(payload, store, patterns, clock, config)
+            .await
+            .map_err(|error| {
+                tracing::error!(error_type = error.error_type(), %error, "record operation failed");
+                HandlerError::from(error)
+            })
+    }
+    .instrument(span)
+    .await
 }
 
 fn is_schedule(payload: &Value) -> bool {
@@ -244,6 +276,12 @@ mod tests {
             .join("../../events")
             .join(relative);
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_undecodable_payload_is_the_intake_paths_invalid_event() {
+        let invalid = IntakeError::Invalid(argus::signal::NormaliseError::Malformed(String::new()));
+        assert_eq!(INVALID_EVENT, invalid.error_type());
     }
 
     #[test]

@@ -93,6 +93,25 @@ pub fn stop(mut child: Child) -> (String, String) {
     )
 }
 
+/// Exactly one line names the error, and every line the function wrote is a JSON object.
+pub fn assert_logged_once_as_json(stdout: &str, stderr: &str, error_type: &str) {
+    for line in stdout.lines().chain(stderr.lines()) {
+        let parsed: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|error| {
+            panic!("not a JSON line ({error}): {line}\n{stdout}\n{stderr}")
+        });
+        assert!(parsed.is_object(), "{line}");
+    }
+    let mentions = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|line| line.contains(error_type))
+        .count();
+    assert_eq!(
+        mentions, 1,
+        "{error_type} logged {mentions} times:\n{stdout}\n{stderr}"
+    );
+}
+
 fn serve(stream: TcpStream, sender: &Sender<Recorded>, queue: &Mutex<VecDeque<(String, Vec<u8>)>>) {
     let Ok(mut writer) = stream.try_clone() else {
         return;

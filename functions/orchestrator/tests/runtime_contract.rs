@@ -6,7 +6,7 @@
 #[path = "../../runtime_api_peer.rs"]
 mod runtime_api_peer;
 
-use runtime_api_peer::{RuntimeApiPeer, stop};
+use runtime_api_peer::{RuntimeApiPeer, assert_logged_once_as_json, stop};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -67,23 +67,4 @@ fn a_payload_that_is_not_json_is_answered_invalid_event() {
         .find(|line| line.contains("InvalidEvent"))
         .unwrap();
     assert!(line.contains("req-garbage-1"), "{line}");
-}
-
-/// Exactly one line names the error, and every line the function wrote is a JSON object.
-fn assert_logged_once_as_json(stdout: &str, stderr: &str, error_type: &str) {
-    for line in stdout.lines().chain(stderr.lines()) {
-        let parsed: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|error| {
-            panic!("not a JSON line ({error}): {line}\n{stdout}\n{stderr}")
-        });
-        assert!(parsed.is_object(), "{line}");
-    }
-    let mentions = stdout
-        .lines()
-        .chain(stderr.lines())
-        .filter(|line| line.contains(error_type))
-        .count();
-    assert_eq!(
-        mentions, 1,
-        "{error_type} logged {mentions} times:\n{stdout}\n{stderr}"
-    );
 }

@@ -103,8 +103,9 @@ pub fn slack_mrkdwn(text: &str) -> String {
 
 /// Text for one line of CommonMark (GitHub Flavored Markdown included): a post-mortem line or
 /// table cell, a ticket body. Line breaks become spaces (so nothing can start a block); `<`
-/// becomes `&lt;` (no HTML, no autolink); a backslash, `*`, `~`, `|` and a `]` that would close a
-/// link or image (`](`, `][`, `]:`) are backslash-escaped; a leading `#`, `>`, `-`, `+`, `=` or
+/// becomes `&lt;` (no HTML, no autolink); a backslash, `*`, `~`, `|`, a `]` that would close a
+/// link or image (`](`, `][`, `]:`) and doubled brackets (`[[`, `]]`, wiki links) are
+/// backslash-escaped; a leading `#`, `>`, `-`, `+`, `=` or
 /// list number is escaped too, as the text may begin a line. `_` and `[` alone cannot make a
 /// link, so names like `resource_saturation` and `[InstanceId=i-1]` read as they are.
 pub fn markdown_inline(text: &str) -> String {
@@ -130,7 +131,9 @@ pub fn markdown_inline(text: &str) -> String {
         let leading = Some(index) == first_visible;
         let escape = match character {
             '\\' | '*' | '~' | '|' => true,
-            ']' => matches!(flat.get(index + 1), Some('(' | '[' | ':')),
+            ']' => matches!(flat.get(index + 1), Some('(' | '[' | ':' | ']')),
+            // `[[…]]` is a wiki link where that extension is on.
+            '[' => flat.get(index + 1) == Some(&'['),
             '#' | '>' | '-' | '+' | '=' => leading,
             '.' | ')' => Some(index) == number_mark,
             _ => false,

@@ -128,13 +128,13 @@ pub fn mine(path: &Path, per_line: bool, limit: Option<usize>, json: bool) -> Re
         for template in templates.iter().take(limit.unwrap_or(usize::MAX)) {
             // What is printed gets pasted into tickets: secrets are redacted, and the line is
             // escaped for the terminal like every line the CLI prints.
-            let text = argus::loganalysis::redact::redact(&template.text);
+            let text = argus::loganalysis::redact::redact(template.text);
             let line = if json {
                 json!({
                     "template_id": template.id,
                     "count": template.count,
                     "template": text,
-                    "sample": argus::loganalysis::redact::redact(&template.sample),
+                    "sample": argus::loganalysis::redact::redact(template.sample),
                 })
                 .to_string()
             } else {

@@ -87,3 +87,11 @@ impl Analyzer {
         Ok(serde_json::to_value(&report).unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod contract_tests {
+    #[test]
+    fn the_undecodable_payload_error_is_in_the_wiring() {
+        assert!(crate::wiring::error_types().contains(&super::INVALID_EVENT));
+    }
+}

@@ -54,6 +54,7 @@ impl From<argus::ports::StoreError> for CliError {
 
 pub async fn run(cli: Cli) -> u8 {
     let json = cli.global.json;
+    render::set_json_output(json);
     let result = match cli.command {
         Command::Replay(args) => {
             replay(
@@ -112,7 +113,7 @@ pub async fn run(cli: Cli) -> u8 {
                     serde_json::json!({"error": error.message, "exit_code": error.code})
                 );
             }
-            eprintln!("argus: {}", error.message);
+            errln!("argus: {}", error.message);
             error.code
         }
     }
@@ -280,7 +281,14 @@ fn ask_approval(report: &argus::intake::SignalReport) -> Approval {
         .action
         .as_ref()
         .map_or("the action".to_string(), |a| a.action.to_string());
-    eprint!("approve {action} on {}? [y/N] ", report.signal.resource);
+    // The resource is quoted from the event: escaped like every line the terminal shows.
+    eprint!(
+        "{}",
+        render::escaped_text(&format!(
+            "approve {action} on {}? [y/N] ",
+            report.signal.resource
+        ))
+    );
     let mut answer = String::new();
     if std::io::stdin().read_line(&mut answer).is_err() {
         return Approval::NoAnswer;
@@ -387,7 +395,7 @@ async fn replay(
     let mut touched: Vec<CorrelationId> = Vec::new();
     for (index, path) in files.iter().enumerate() {
         if !global.json && files.len() > 1 {
-            eprintln!("[{}/{}] {}", index + 1, files.len(), path.display());
+            errln!("[{}/{}] {}", index + 1, files.len(), path.display());
         }
         let label = path.display().to_string();
         let result = run_file(&intake, path).await?;

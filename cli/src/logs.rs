@@ -126,25 +126,22 @@ pub fn mine(path: &Path, per_line: bool, limit: Option<usize>, json: bool) -> Re
             .first()
             .map_or(1, |template| template.count.to_string().len());
         for template in templates.iter().take(limit.unwrap_or(usize::MAX)) {
-            if json {
-                writeln!(
-                    out,
-                    "{}",
-                    json!({
-                        "template_id": template.id,
-                        "count": template.count,
-                        "template": template.text,
-                        "sample": template.sample,
-                    })
-                )
+            // What is printed gets pasted into tickets: secrets are redacted, and the line is
+            // escaped for the terminal like every line the CLI prints.
+            let text = argus::loganalysis::redact::redact(template.text);
+            let line = if json {
+                json!({
+                    "template_id": template.id,
+                    "count": template.count,
+                    "template": text,
+                    "sample": argus::loganalysis::redact::redact(template.sample),
+                })
+                .to_string()
             } else {
-                writeln!(
-                    out,
-                    "{:>width$} {} {}",
-                    template.count, template.id, template.text
-                )
-            }
-            .map_err(|error| write_error(&error))?;
+                format!("{:>width$} {} {text}", template.count, template.id)
+            };
+            writeln!(out, "{}", crate::render::escaped(&line))
+                .map_err(|error| write_error(&error))?;
         }
     }
     out.flush().map_err(|error| write_error(&error))?;

@@ -12,6 +12,14 @@ macro_rules! outln {
     };
 }
 
+/// `eprintln!` for messages that quote untrusted text (file names, what an event said): escaped
+/// for the terminal like every line of output.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::render::write_error_line(format_args!($($arg)*))
+    };
+}
+
 mod analyst;
 mod commands;
 mod investigate;

@@ -1,29 +1,79 @@
 //! How the CLI prints: a readable timeline for people, JSON lines for scripts.
+//!
+//! Every line goes out through `write_styled`, which escapes what a terminal would act on
+//! (`argus::escape::terminal`): alarm names, alert text, log lines and model prose are written by
+//! outsiders, and `ESC ] 0;…BEL` or `ESC [2J` in an alarm name must not rewrite an operator's
+//! terminal. Text output shows such characters as `\x1b` or `\u{202e}`; JSON output keeps them as
+//! JSON escapes, so it stays exactly the same JSON.
 
 use argus::catalogue::ActionId;
 use argus::correlation::CorrelationId;
+use argus::escape::TerminalStyle;
 use argus::incident::{AuditRecord, ChainVerdict, Incident, IncidentStatus};
 use argus::intake::{EventReport, IntakeError, SignalReport};
 use argus::ports::SignalRecord;
 use argus::recovery::engine::{ExecutionRecord, ExecutionStatus};
 use serde::Serialize;
 use serde_json::json;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const LABEL_WIDTH: usize = 11;
+
+/// Whether `--json` was given: lines printed with `outln!` are then JSON documents.
+static JSON_OUTPUT: AtomicBool = AtomicBool::new(false);
+
+/// Says, once at start, whether command output is JSON (`--json`) or text.
+pub fn set_json_output(json: bool) {
+    JSON_OUTPUT.store(json, Ordering::Relaxed);
+}
+
+fn current_style() -> TerminalStyle {
+    if JSON_OUTPUT.load(Ordering::Relaxed) {
+        TerminalStyle::Json
+    } else {
+        TerminalStyle::Text
+    }
+}
+
+/// A line of output made safe for a terminal in the current output style. `logs mine`, which
+/// writes through its own buffer, calls it too.
+pub fn escaped(line: &str) -> Cow<'_, str> {
+    argus::escape::terminal(line, current_style())
+}
 
 /// Writes one line of command output. When standard output is a pipe whose reader has exited,
 /// the command ends there with success, as `head` and `grep -q` expect of a Unix tool; any
 /// other write failure ends it with exit code 1 and says why on standard error.
 pub fn write_line(text: std::fmt::Arguments<'_>) {
+    write_styled(text, current_style());
+}
+
+/// Writes one line, escaped for the terminal in `style`.
+fn write_styled(text: std::fmt::Arguments<'_>, style: TerminalStyle) {
     use std::io::Write;
+    let line = text.to_string();
+    let line = argus::escape::terminal(&line, style);
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
         eprintln!("argus: cannot write to standard output: {error}");
         std::process::exit(1);
     }
+}
+
+/// Text for a terminal prompt or message, escaped as text whatever the output style.
+pub fn escaped_text(text: &str) -> Cow<'_, str> {
+    argus::escape::terminal(text, TerminalStyle::Text)
+}
+
+/// Writes one line to standard error, escaped as text: error messages quote file names and
+/// what the event said.
+pub fn write_error_line(text: std::fmt::Arguments<'_>) {
+    let line = text.to_string();
+    eprintln!("{}", escaped_text(&line));
 }
 
 fn line(label: &str, text: &str) {
@@ -33,7 +83,7 @@ fn line(label: &str, text: &str) {
 pub fn json_pretty<T: Serialize>(value: &T) -> Result<(), crate::commands::CliError> {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
-            outln!("{text}");
+            write_styled(format_args!("{text}"), TerminalStyle::Json);
             Ok(())
         }
         Err(error) => {
@@ -44,7 +94,7 @@ pub fn json_pretty<T: Serialize>(value: &T) -> Result<(), crate::commands::CliEr
 }
 
 pub fn json_line(value: &serde_json::Value) {
-    outln!("{value}");
+    write_styled(format_args!("{value}"), TerminalStyle::Json);
 }
 
 /// One local execution of the recovery workflow, for printing.
@@ -177,7 +227,7 @@ pub fn event_error(file: &str, error: &IntakeError, as_json: bool) {
             &json!({"file": file, "error": {"type": error.error_type(), "message": error.to_string()}}),
         );
     }
-    eprintln!("argus: {file}: {} ({})", error, error.error_type());
+    errln!("argus: {file}: {} ({})", error, error.error_type());
 }
 
 pub fn incident_list(incidents: &[Incident], as_json: bool) {
@@ -308,11 +358,19 @@ pub fn postmortem(postmortem: &argus::postmortem::Postmortem, as_json: bool) {
         json_line(&json!(postmortem));
         return;
     }
-    // Written in one go, and a reader that stops early (`| head`) is not an error.
+    // Written in one go, and a reader that stops early (`| head`) is not an error. The Markdown
+    // writer already flattened untrusted text to one line; each line is escaped for the terminal.
     use std::io::Write;
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(postmortem.to_markdown().as_bytes());
+    let markdown = postmortem.to_markdown();
+    let mut safe = String::with_capacity(markdown.len());
+    for line in markdown.split_inclusive('\n') {
+        let (text, end) = line
+            .strip_suffix('\n')
+            .map_or((line, ""), |text| (text, "\n"));
+        safe.push_str(&argus::escape::terminal(text, TerminalStyle::Text));
+        safe.push_str(end);
+    }
+    let _ = std::io::stdout().lock().write_all(safe.as_bytes());
 }
 
 /// The commands that print the post-mortems of the incidents a replay settled.

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod correlation;
 pub mod decision;
+pub mod escape;
 pub mod incident;
 pub mod intake;
 pub mod investigation;

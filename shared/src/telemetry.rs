@@ -5,7 +5,14 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use tracing_subscriber::fmt::MakeWriter;
 
+/// Where lambda_runtime logs a handler's error a second time, as `{error:?}` text (and a panic,
+/// as an opaque `Any`). Handlers log their own errors once, structured, and `log_panics` logs a
+/// panic with its message, so this target is turned off.
+const RUNTIME_DUPLICATE_TARGET: &str = "lambda_runtime::layers::panic=off";
+
 /// Builds the subscriber a function installs; tests give it a `LogCapture` instead of stdout.
+/// Every line carries the fields of every span it is in (`spans`), so a signal's or a record
+/// operation's lines carry the invocation's `requestId` as well as their `correlation_id`.
 pub fn subscriber<W>(
     writer: W,
     filter: tracing_subscriber::EnvFilter,
@@ -13,16 +20,38 @@ pub fn subscriber<W>(
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
+    let filter = match RUNTIME_DUPLICATE_TARGET.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .with_target(false)
         // Lambda stamps every line with its own time.
         .without_time()
         .with_writer(writer)
         .finish()
+}
+
+/// Logs a panic once, as JSON with its message and place, before the runtime reports it to
+/// Lambda (whose own log line of it is turned off, see `RUNTIME_DUPLICATE_TARGET`).
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info
+            .location()
+            .map(|location| format!("{}:{}", location.file(), location.line()))
+            .unwrap_or_default();
+        tracing::error!(error_type = "Panic", %message, %location, "handler panicked");
+    }));
 }
 
 /// The level Lambda's logging configuration sets (`AWS_LAMBDA_LOG_LEVEL`), or info.

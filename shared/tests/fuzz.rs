@@ -460,3 +460,100 @@ fn regression_verifier_a_null_ecs_deployment_is_not_healthy() {
         response.reasons
     );
 }
+
+/// The escapers of `argus::escape` on hostile text: the terminal sees no control or hidden
+/// character (and JSON stays the same JSON), Slack sees no `<` or `>`, Markdown renders no
+/// link, image, HTML or line break, a code span cannot be closed.
+#[test]
+fn fuzz_escapers() {
+    use argus::escape::{self, TerminalStyle};
+    fuzz::run("escapers", fuzz::hostile_text(), |text| {
+        let shown = escape::terminal(&text, TerminalStyle::Text);
+        prop_assert!(
+            !shown.chars().any(escape::is_hidden_or_control),
+            "{shown:?}"
+        );
+        let json = serde_json::to_string(&text).unwrap_or_default();
+        let shown = escape::terminal(&json, TerminalStyle::Json);
+        prop_assert!(
+            !shown.chars().any(escape::is_hidden_or_control),
+            "{shown:?}"
+        );
+        let back: String = serde_json::from_str(&shown)
+            .map_err(|error| TestCaseError::fail(format!("{error}: {shown}")))?;
+        prop_assert_eq!(&back, &text);
+        let slack = escape::slack_mrkdwn(&text);
+        prop_assert!(!slack.contains(['<', '>']), "{slack}");
+        for markdown in [
+            escape::markdown_inline(&text),
+            format!("- {}", escape::markdown_inline(&text)),
+            format!("| a | {} |", escape::markdown_inline(&text)),
+            escape::teams_markdown(&text),
+        ] {
+            prop_assert!(!markdown.contains('\n'), "{markdown:?}");
+            let parser = pulldown_cmark::Parser::new_ext(&markdown, pulldown_cmark::Options::all());
+            for event in parser {
+                let markup = matches!(
+                    event,
+                    pulldown_cmark::Event::Start(
+                        pulldown_cmark::Tag::Link { .. }
+                            | pulldown_cmark::Tag::Image { .. }
+                            | pulldown_cmark::Tag::Heading { .. }
+                            | pulldown_cmark::Tag::BlockQuote(_)
+                            | pulldown_cmark::Tag::HtmlBlock
+                    ) | pulldown_cmark::Event::Html(_)
+                        | pulldown_cmark::Event::InlineHtml(_)
+                );
+                prop_assert!(!markup, "{event:?} from {markdown:?}");
+            }
+        }
+        let code = escape::markdown_code(&text, true);
+        prop_assert!(!code.contains(['`', '\n', '\r']), "{code:?}");
+        Ok(())
+    });
+}
+
+/// The redactor on hostile text: no panic, a secret placed after a secret key or in a URI never
+/// survives, and a sample is clean and capped.
+#[test]
+fn fuzz_redaction() {
+    use argus::loganalysis::redact::redact;
+    use argus::loganalysis::text::{MAX_SAMPLE_BYTES, sanitise};
+    fuzz::run("redaction", fuzz::hostile_text(), |text| {
+        let _ = redact(&text);
+        for line in [
+            format!("{text} password=Zq9secretZq9 {text}"),
+            format!("{text} postgres://app:Zq9secretZq9@db/x {text}"),
+            format!("{text} Authorization: Bearer Zq9secretZq9 {text}"),
+        ] {
+            let redacted = redact(&line);
+            prop_assert!(
+                !redacted.contains("Zq9secretZq9"),
+                "{line:?} → {redacted:?}"
+            );
+        }
+        let sample = sanitise(&text);
+        prop_assert!(!sample.chars().any(char::is_control), "{sample:?}");
+        prop_assert!(
+            sample.len() <= MAX_SAMPLE_BYTES + '…'.len_utf8(),
+            "{}",
+            sample.len()
+        );
+        Ok(())
+    });
+}
+
+/// Found by `fuzz_escapers`: `[[…]]` is a wiki link in renderers with that extension on.
+#[test]
+fn regression_wiki_link_brackets_make_no_link() {
+    let markdown = argus::escape::markdown_inline("[[Re-approve](https://evil.example)]]]");
+    let links = pulldown_cmark::Parser::new_ext(&markdown, pulldown_cmark::Options::all())
+        .filter(|event| {
+            matches!(
+                event,
+                pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { .. })
+            )
+        })
+        .count();
+    assert_eq!(links, 0, "{markdown}");
+}

@@ -31,6 +31,9 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 
 /// Builds the outbound service from settings and the secrets read at init: the store, the SNS
 /// topic and S3 bucket when configured, and the one HTTP client.
+/// `errorType` of a payload that is not an operation request (the state machine escalates).
+pub const INVALID_REQUEST: &str = "InvalidRequest";
+
 pub fn build(
     aws: &aws_config::SdkConfig,
     settings: &Settings,
@@ -88,7 +91,7 @@ pub async fn handle(outbound: &Outbound, payload: Value) -> Result<Value, Handle
                     "operation done"
                 );
                 serde_json::to_value(&report).map_err(|error| HandlerError {
-                    error_type: "InvalidRequest",
+                    error_type: INVALID_REQUEST,
                     message: error.to_string(),
                 })
             }

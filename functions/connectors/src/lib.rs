@@ -6,6 +6,8 @@ pub mod handler;
 pub mod identity;
 pub mod inbound;
 pub mod outbound;
+#[path = "../../runtime_contract.rs"]
+pub mod runtime_contract;
 pub mod secrets;
 pub mod settings;
 pub mod signing;

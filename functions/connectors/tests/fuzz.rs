@@ -927,3 +927,96 @@ fn regression_long_resource_fits_the_approval_confirmation() {
     incident.resource = ResourceRef::parse(&format!("ec2:instance/i-{}", "0".repeat(900))).unwrap();
     check_renderings(&incident, &signals, &audit, None).unwrap();
 }
+
+/// Issue 20's markup payloads: a Slack channel-wide mention and a disguised link, a Markdown
+/// link that looks like Argus' own button, a tracking image, a Teams mention and raw HTML.
+const MARKUP_PAYLOADS: &str = "<!channel> <https://evil.example|Re-approve> [Re-approve](https://evil.example/approve) ![pixel](https://evil.example/t.png) <at>on-call</at> <img src=x>";
+
+/// Every `mrkdwn` text of a Slack message, and its notification `text` (also mrkdwn).
+fn slack_mrkdwn_texts(value: &Value, texts: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("mrkdwn")
+                && let Some(text) = map.get("text").and_then(Value::as_str)
+            {
+                texts.push(text.to_string());
+            }
+            map.values()
+                .for_each(|inner| slack_mrkdwn_texts(inner, texts));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|inner| slack_mrkdwn_texts(inner, texts)),
+        _ => {}
+    }
+}
+
+/// Every string of a Teams card (`TextBlock` texts and `Fact` values are Markdown).
+fn all_strings(value: &Value, texts: &mut Vec<String>) {
+    match value {
+        Value::String(text) => texts.push(text.clone()),
+        Value::Object(map) => map.values().for_each(|inner| all_strings(inner, texts)),
+        Value::Array(items) => items.iter().for_each(|inner| all_strings(inner, texts)),
+        _ => {}
+    }
+}
+
+/// Markdown that renders to a link, an image or HTML.
+fn markup_in(markdown: &str) -> Option<String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    Parser::new_ext(markdown, Options::all()).find_map(|event| match event {
+        Event::Start(tag @ (Tag::Link { .. } | Tag::Image { .. })) => Some(format!("{tag:?}")),
+        Event::Html(html) | Event::InlineHtml(html) => Some(html.to_string()),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn markup_in_untrusted_text_mentions_nobody_and_links_nowhere_in_slack_and_teams() {
+    // GIVEN an incident every untrusted text of which carries the payloads
+    let (incident, signals, audit) = incident_made_of(MARKUP_PAYLOADS).await;
+    let brief = Brief::new(&incident, &signals, &audit, None);
+    // WHEN Slack is sent the notification (fallback text and blocks) and Teams the card
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let delivery = fixture(Mode::Auto)
+        .await
+        .delivery(connectors::delivery::BreakerPolicy::default());
+    let slack = channels::Slack::Webhook {
+        url: connectors::secrets::SecretValue::new(format!("{}/hook", server.uri())),
+    };
+    let intro = format!("Advisory: {MARKUP_PAYLOADS}");
+    chat::post_slack(
+        &delivery,
+        &slack,
+        &format!("{} — {intro}", brief.headline()),
+        chat::incident_blocks(&brief, &intro),
+    )
+    .await
+    .unwrap();
+    let sent: Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
+    // THEN no Slack mrkdwn text holds a mention or a link Slack would act on
+    let mut texts = vec![sent["text"].as_str().unwrap_or_default().to_string()];
+    slack_mrkdwn_texts(&sent["blocks"], &mut texts);
+    for text in &texts {
+        for raw in ["<!channel", "<https://evil", "<at>", "<img"] {
+            assert!(!text.contains(raw), "Slack mrkdwn kept {raw}: {text}");
+        }
+    }
+    // AND no Teams text renders to a link, an image or HTML
+    let mut strings = Vec::new();
+    all_strings(
+        &chat::teams_card(&brief, &intro)["attachments"][0]["content"]["body"],
+        &mut strings,
+    );
+    for text in &strings {
+        if let Some(markup) = markup_in(text) {
+            panic!("the Teams card makes {markup} of {text}");
+        }
+    }
+}

@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+/// `errorType` of an invocation whose payload is not JSON (the schedule's event is not read).
+pub const INVALID_EVENT: &str = "InvalidEvent";
+
 #[derive(Debug)]
 pub struct Analyzer {
     source: CloudWatchLogSource,
@@ -82,5 +85,13 @@ impl Analyzer {
             });
         }
         Ok(serde_json::to_value(&report).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod contract_tests {
+    #[test]
+    fn the_undecodable_payload_error_is_in_the_wiring() {
+        assert!(crate::wiring::error_types().contains(&super::INVALID_EVENT));
     }
 }

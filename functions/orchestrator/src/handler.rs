@@ -21,6 +21,9 @@ use argus::store::sfn::StepFunctionsWorkflow;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
+/// `errorType` of a payload that is not JSON: the intake path's own name for an invalid event.
+pub const INVALID_EVENT: &str = "InvalidEvent";
+
 #[derive(Debug)]
 pub struct Orchestrator {
     store: DynamoStore,
@@ -130,18 +133,14 @@ impl Orchestrator {
         // The recovery state machine calls the records alias with `{"operation": …}` to record
         // the start and the outcome of a recovery; everything else is an event to take in.
         if route == Route::Record {
-            return record::handle(
+            return record(
                 &event.payload,
                 &self.store,
                 &self.store,
                 &SystemClock,
                 &self.config,
             )
-            .await
-            .map_err(|error| {
-                tracing::error!(error_type = error.error_type(), %error, "record operation failed");
-                HandlerError::from(error)
-            });
+            .await;
         }
         // A person ends an incident by invoking the function directly (`aws lambda invoke`):
         // neither EventBridge nor an alarm action nor SNS can put this key at the top level.
@@ -264,6 +263,39 @@ fn route(payload: &Value, invoked_function_arn: &str) -> Result<Route, HandlerEr
     }
 }
 
+/// One of the workflow's record operations, every line it logs (its failure included) carrying
+/// the `correlation_id` and `operation` its payload names.
+pub async fn record(
+    payload: &Value,
+    store: &dyn argus::ports::IncidentStore,
+    patterns: &dyn argus::ports::PatternStore,
+    clock: &dyn argus::clock::Clock,
+    config: &Config,
+) -> Result<Value, HandlerError> {
+    use tracing::Instrument;
+    let text = |name: &str| {
+        payload
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let span = tracing::info_span!(
+        "record",
+        correlation_id = text("correlation_id"),
+        operation = text("operation")
+    );
+    async move {
+        record::handle(payload, store, patterns, clock, config)
+            .await
+            .map_err(|error| {
+                tracing::error!(error_type = error.error_type(), %error, "record operation failed");
+                HandlerError::from(error)
+            })
+    }
+    .instrument(span)
+    .await
+}
+
 /// Only EventBridge's own schedule (`aws.events`, which nobody else can send) runs the
 /// reconciler; a "Scheduled Event" from any other source goes to the normaliser, which refuses it.
 fn is_schedule(payload: &Value) -> bool {
@@ -373,6 +405,12 @@ mod tests {
         assert_eq!(route(&alarm, PUBLIC).unwrap(), Route::Event);
         // The alias is the state machine's alone; an event sent through it is not taken in.
         assert!(route(&alarm, RECORDS).is_err());
+    }
+
+    #[test]
+    fn an_undecodable_payload_is_the_intake_paths_invalid_event() {
+        let invalid = IntakeError::Invalid(argus::signal::NormaliseError::Malformed(String::new()));
+        assert_eq!(INVALID_EVENT, invalid.error_type());
     }
 
     #[test]

@@ -8,11 +8,14 @@ use serde_json::{Value, json};
 use crate::wiring::INVALID_REQUEST;
 
 pub fn handle(payload: &Value, clock: &dyn Clock) -> Result<Value, Diagnostic> {
-    let request: VerifyRequest =
-        serde_json::from_value(payload.clone()).map_err(|error| Diagnostic {
+    let request: VerifyRequest = serde_json::from_value(payload.clone()).map_err(|error| {
+        // Logged once here: the runtime's own copy of handler errors is turned off.
+        tracing::error!(error_type = INVALID_REQUEST, %error, "not a verification request");
+        Diagnostic {
             error_type: INVALID_REQUEST.to_string(),
             error_message: format!("not a verification request: {error}"),
-        })?;
+        }
+    })?;
     let response = verify(&request, clock.now());
     let correlation_id = request
         .incident

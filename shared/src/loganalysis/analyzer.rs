@@ -614,7 +614,10 @@ impl LogAnalyzer<'_> {
                     Err(error) => return Err(error.into()),
                 };
                 for event in &page.events {
-                    let line = cut_line(&event.message);
+                    // Secrets go before the miner sees the line, so no template text, token,
+                    // sample or published anomaly ever carries one.
+                    let line = super::redact::redact(cut_line(&event.message));
+                    let line = line.as_ref();
                     let learned = group.miner.add_line(line);
                     if learned.is_new {
                         report.new_templates += 1;

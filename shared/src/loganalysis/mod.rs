@@ -11,6 +11,7 @@ pub mod config;
 pub mod conformance;
 pub mod memory;
 pub mod ports;
+pub mod redact;
 pub mod text;
 
 pub use analyzer::{

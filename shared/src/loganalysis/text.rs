@@ -4,83 +4,28 @@
 /// Samples are cut to this many bytes (at a character boundary).
 pub const MAX_SAMPLE_BYTES: usize = 512;
 
-const REDACTED: &str = "<redacted>";
-
-/// Keys whose values are secrets, matched at the end of a `key=value` or `key: value` key.
-const SECRET_KEYS: [&str; 15] = [
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "apikey",
-    "api_key",
-    "api-key",
-    "access_key",
-    "secret_key",
-    "authorization",
-    "credential",
-    "credentials",
-    "cookie",
-    "private_key",
-];
-
-/// A line made safe to store and to show: control characters become spaces, values of secret
-/// keys (`password=…`, `"token":"…"`), the word after `Bearer`/`Basic` and AWS access key ids are
-/// replaced by `<redacted>`, and the result is cut to [`MAX_SAMPLE_BYTES`].
+/// A line made safe to store and to show: control characters become spaces, secrets are
+/// redacted (`redact::redact`: values of secret keys, credentials in URIs, bearer credentials,
+/// AWS access key ids, private-key blocks), and the result is cut to [`MAX_SAMPLE_BYTES`].
 pub fn sanitise(line: &str) -> String {
-    let cleaned: String = line
+    // Redaction reads a bounded prefix: a CloudWatch Logs event can be 256 KB, a sample is 512
+    // bytes, and a secret cut at the prefix's end is still a `key=value` the redactor sees.
+    let mut end = line.len().min(MAX_SAMPLE_BYTES * 4);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cleaned: String = line[..end]
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let mut out = String::with_capacity(cleaned.len().min(MAX_SAMPLE_BYTES + 8));
-    let mut redact_next = false;
-    for (index, word) in cleaned.trim_end().split(' ').enumerate() {
-        if index > 0 {
-            out.push(' ');
-        }
-        if redact_next && !word.is_empty() {
-            out.push_str(REDACTED);
-            redact_next = false;
-            continue;
-        }
-        let bare = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-        if bare.eq_ignore_ascii_case("bearer") || bare.eq_ignore_ascii_case("basic") {
-            redact_next = true;
-            out.push_str(word);
-            continue;
-        }
-        out.push_str(&redact_word(word));
-        if out.len() > MAX_SAMPLE_BYTES {
-            break;
-        }
+    let redacted = super::redact::redact(cleaned.trim_end());
+    if end < line.len() {
+        return format!(
+            "{}…",
+            cut(&redacted, MAX_SAMPLE_BYTES).trim_end_matches('…')
+        );
     }
-    cut(&out, MAX_SAMPLE_BYTES)
-}
-
-fn redact_word(word: &str) -> String {
-    if is_aws_access_key_id(word.trim_matches(|c: char| !c.is_ascii_alphanumeric())) {
-        return REDACTED.to_string();
-    }
-    let Some(position) = word.find(['=', ':']) else {
-        return word.to_string();
-    };
-    let key = word[..position]
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-')
-        .to_ascii_lowercase();
-    let value = word[position + 1..].trim_matches(|c: char| c == '"' || c == '\'' || c == ',');
-    if value.is_empty() || !SECRET_KEYS.iter().any(|secret| key.ends_with(secret)) {
-        return word.to_string();
-    }
-    format!("{}{REDACTED}", &word[..=position])
-}
-
-fn is_aws_access_key_id(text: &str) -> bool {
-    text.len() == 20
-        && (text.starts_with("AKIA") || text.starts_with("ASIA"))
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    cut(&redacted, MAX_SAMPLE_BYTES)
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, with `…` when it was cut.

@@ -143,6 +143,69 @@ pub fn awkward_string() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// Pieces of markup, terminal sequences and secrets that the escapers and the redactor must
+/// handle wherever they fall in a text.
+const HOSTILE_PIECES: &[&str] = &[
+    "[",
+    "]",
+    "](",
+    "![",
+    "<",
+    ">",
+    "&",
+    "\\",
+    "`",
+    "|",
+    "#",
+    "-",
+    "1.",
+    "*",
+    "_",
+    "~",
+    "\n",
+    "\r",
+    "\u{1b}",
+    "\u{1b}[2J",
+    "\u{1b}]0;",
+    "\u{7}",
+    "\u{9b}",
+    "\u{202e}",
+    "\u{2066}",
+    "\u{e0041}",
+    "<!channel>",
+    "<https://evil.example|Re-approve>",
+    "[Re-approve](https://evil.example)",
+    "password=",
+    "password: ",
+    "\"password\": \"",
+    "token",
+    " = ",
+    ":",
+    "\"",
+    "'",
+    "://",
+    "postgres://u:p@h",
+    "Bearer ",
+    "Authorization: ",
+    "AKIAIOSFODNN7EXAMPLE",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "é",
+    "🦀",
+    "a",
+    " ",
+];
+
+/// Text made of `HOSTILE_PIECES`, or any awkward string: the escapers' and redactor's input.
+pub fn hostile_text() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => proptest::collection::vec(proptest::sample::select(HOSTILE_PIECES), 0..40)
+            .prop_map(|pieces| pieces.concat()),
+        1 => awkward_string(),
+    ]
+    .boxed()
+}
+
 fn awkward_key() -> BoxedStrategy<String> {
     prop_oneof![
         3 => proptest::sample::select(KNOWN_KEYS).prop_map(str::to_string),

@@ -13,8 +13,9 @@ use connectors::inbound::http::{HttpRequest, HttpResponse};
 use connectors::inbound::settings::InboundSettings;
 use connectors::inbound::slack::{HttpSlackResponder, RESPONSE_URL_PREFIX};
 use connectors::inbound::task_callback::SfnTaskCallback;
+use connectors::runtime_contract::{self, INVALID_SETTINGS};
 use connectors::secrets::load_from_secrets_manager;
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -23,21 +24,27 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         std::io::stdout,
         argus::telemetry::filter_from_env(),
     ))?;
-    // A misconfigured function fails here, once, naming what is wrong, instead of per request.
-    let settings = InboundSettings::from_env(|name| std::env::var(name).ok()).map_err(|error| {
-        tracing::error!(%error, "inbound endpoint configuration is invalid");
-        error
-    })?;
-    let aws = argus::sdk::load(settings.tls_roots, |name| std::env::var(name).ok()).await?;
-    let secrets = load_from_secrets_manager(
+    // A misconfigured function fails here, once, naming what is wrong, instead of per request;
+    // the Runtime API is told, so Lambda shows `InvalidSettings` (or the secrets' error type).
+    let settings = match InboundSettings::from_env(|name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(error) => return Err(runtime_contract::init_failed(INVALID_SETTINGS, error).await),
+    };
+    let aws = match argus::sdk::load(settings.tls_roots, |name| std::env::var(name).ok()).await {
+        Ok(aws) => aws,
+        Err(error) => return Err(runtime_contract::init_failed(INVALID_SETTINGS, error).await),
+    };
+    let secrets = match load_from_secrets_manager(
         &aws_sdk_secretsmanager::Client::new(&aws),
         &settings.secret_id,
     )
     .await
-    .map_err(|error| {
-        tracing::error!(%error, "inbound endpoint secrets are unreadable");
-        error
-    })?;
+    {
+        Ok(secrets) => secrets,
+        Err(error) => {
+            return Err(runtime_contract::init_failed(error.error_type(), error).await);
+        }
+    };
     // Only what authenticates senders stays in memory, whatever else the secret holds.
     let secrets = connectors::inbound::endpoint_secrets(&secrets);
     tracing::info!(configured = ?secrets, "inbound endpoint secrets loaded");
@@ -56,12 +63,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         clock: Arc::new(SystemClock),
         config: settings.config,
         secrets,
-        slack_responder: Arc::new(HttpSlackResponder::new(RESPONSE_URL_PREFIX)?),
+        slack_responder: Arc::new(match HttpSlackResponder::new(RESPONSE_URL_PREFIX) {
+            Ok(responder) => responder,
+            Err(error) => return Err(runtime_contract::init_failed(INVALID_SETTINGS, error).await),
+        }),
     };
     let inbound = &inbound;
-    lambda_runtime::run(service_fn(
+    // A body that is not a Function URL event is answered `InvalidRequest` (Lambda then answers
+    // the caller 502), never the runtime's own decoding error.
+    runtime_contract::run(
+        connectors::handler::INVALID_REQUEST,
         move |event: LambdaEvent<LambdaFunctionUrlRequest>| async move {
-            Ok::<LambdaFunctionUrlResponse, lambda_runtime::Error>(
+            Ok::<LambdaFunctionUrlResponse, lambda_runtime::Diagnostic>(
                 match HttpRequest::from_function_url(event.payload) {
                     Ok(request) => inbound.handle(&request).await,
                     Err(error) => HttpResponse::error(400, "bad_request", &error.to_string()),
@@ -69,6 +82,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .into_function_url(),
             )
         },
-    ))
+    )
     .await
 }

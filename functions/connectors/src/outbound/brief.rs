@@ -408,8 +408,8 @@ impl Brief {
             "**{}**\n\n| | |\n|---|---|\n| What | {} |\n| Where | `{}` ({}) |\n| Severity | {} ({}) |\n| Detected | {} by {} |\n| Status | {} |\n| Confidence | {} |\n| Budget | {} |\n\n",
             escape_markdown(&self.headline()),
             escape_markdown(&self.summary),
-            self.resource,
-            self.location(),
+            argus::escape::markdown_code(&self.resource, true),
+            escape_markdown(&self.location()),
             self.severity
                 .map_or_else(|| "?".to_string(), |severity| format!("{severity}/10")),
             self.severity_word(),
@@ -495,19 +495,9 @@ pub fn human_duration(duration: chrono::Duration) -> String {
 }
 
 /// Markdown special characters in untrusted text (alarm names, analyst prose) are escaped so
-/// they cannot add links or formatting.
+/// they cannot add links, images, HTML or blocks (`argus::escape::markdown_inline`).
 fn escape_markdown(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        if matches!(
-            character,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!'
-        ) {
-            escaped.push('\\');
-        }
-        escaped.push(character);
-    }
-    escaped
+    argus::escape::markdown_inline(text)
 }
 
 fn parameters_text(params: &Value) -> String {
@@ -592,6 +582,6 @@ mod tests {
 
     #[test]
     fn markdown_in_untrusted_text_is_escaped() {
-        assert_eq!(escape_markdown("[click](x)"), "\\[click\\](x)");
+        assert_eq!(escape_markdown("[click](x)"), "[click\\](x)");
     }
 }

@@ -31,9 +31,12 @@ pub fn button_value(incident: &str, approval: &str) -> String {
 
 /// `&`, `<` and `>` are control characters in Slack's mrkdwn; untrusted text is escaped.
 pub fn slack_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    argus::escape::slack_mrkdwn(text)
+}
+
+/// Untrusted text for a Teams card's Markdown (`TextBlock` texts and `Fact` values).
+fn teams(text: &str) -> String {
+    argus::escape::teams_markdown(text)
 }
 
 fn cap(text: &str, limit: usize) -> String {
@@ -156,6 +159,8 @@ pub async fn post_slack_message(
     text: &str,
     blocks: Vec<Value>,
 ) -> Result<Option<(String, String)>, DeliveryError> {
+    // The notification text is mrkdwn as well: `<!channel>` in an alarm name would page a channel.
+    let text = &slack_escape(text);
     match slack {
         Slack::Webhook { url } => {
             let request = HttpRequest::new(Method::POST, url.expose())
@@ -202,16 +207,16 @@ pub async fn post_slack_message(
 /// webhooks) accept.
 pub fn teams_card(brief: &Brief, intro: &str) -> Value {
     let mut body = vec![
-        json!({"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": true, "text": brief.headline()}),
-        json!({"type": "TextBlock", "wrap": true, "text": intro}),
-        json!({"type": "TextBlock", "wrap": true, "text": format!("**What:** {}", brief.summary)}),
+        json!({"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": true, "text": teams(&brief.headline())}),
+        json!({"type": "TextBlock", "wrap": true, "text": teams(intro)}),
+        json!({"type": "TextBlock", "wrap": true, "text": format!("**What:** {}", teams(&brief.summary))}),
         json!({"type": "FactSet", "facts": [
-            {"title": "Resource", "value": brief.resource},
-            {"title": "Where", "value": brief.location()},
+            {"title": "Resource", "value": teams(&brief.resource)},
+            {"title": "Where", "value": teams(&brief.location())},
             {"title": "Severity", "value": format!("{} ({})", brief.severity.map_or_else(|| "?".to_string(), |s| format!("{s}/10")), brief.severity_word())},
             {"title": "Status", "value": brief.status.as_str()},
-            {"title": "Confidence", "value": brief.confidence_text()},
-            {"title": "Budget", "value": brief.budget_text()},
+            {"title": "Confidence", "value": teams(&brief.confidence_text())},
+            {"title": "Budget", "value": teams(&brief.budget_text())},
             {"title": "Correlation id", "value": brief.id},
         ]}),
     ];
@@ -224,12 +229,12 @@ pub fn teams_card(brief: &Brief, intro: &str) -> Value {
                 let evidence: String = hypothesis
                     .evidence
                     .iter()
-                    .map(|evidence| format!("\n    - {evidence}"))
+                    .map(|evidence| format!("\n    - {}", teams(evidence)))
                     .collect();
                 format!(
                     "{}. {} ({:.0}% likely){evidence}",
                     index + 1,
-                    hypothesis.statement,
+                    teams(&hypothesis.statement),
                     hypothesis.likelihood * 100.0
                 )
             })
@@ -238,15 +243,17 @@ pub fn teams_card(brief: &Brief, intro: &str) -> Value {
         body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Why Argus thinks so"}));
         body.push(json!({"type": "TextBlock", "wrap": true, "text": text}));
     }
-    let mut plan = brief.plan_text();
+    let mut plan = teams(&brief.plan_text());
     if let Some(action) = &brief.action {
-        plan.push_str(&format!("\n\nRoll back: {}", action.rollback));
+        plan.push_str(&format!("\n\nRoll back: {}", teams(&action.rollback)));
     }
     body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Plan"}));
     body.push(json!({"type": "TextBlock", "wrap": true, "text": plan}));
     if let Some(outcome) = &brief.outcome {
         body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Outcome"}));
-        body.push(json!({"type": "TextBlock", "wrap": true, "text": outcome_text(outcome)}));
+        body.push(
+            json!({"type": "TextBlock", "wrap": true, "text": teams(&outcome_text(outcome))}),
+        );
     }
     let actions: Vec<Value> = brief
         .execution_link

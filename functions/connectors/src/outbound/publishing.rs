@@ -89,13 +89,18 @@ pub fn postmortem_key(incident: &Incident) -> String {
 }
 
 /// Markdown as Confluence storage format (XHTML). Raw HTML in the Markdown is shown as text,
-/// so text taken from alarms or logs cannot inject markup or macros.
+/// so text taken from alarms or logs cannot inject markup or macros; links and images are
+/// dropped to their text (a post-mortem makes none: its writer escapes untrusted text, and this
+/// is the second line of defence).
 pub fn storage_format(markdown: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser};
-    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
-        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
-        other => other,
-    });
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let parser =
+        Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| match event {
+            Event::Html(text) | Event::InlineHtml(text) => Some(Event::Text(text)),
+            Event::Start(Tag::Link { .. } | Tag::Image { .. })
+            | Event::End(TagEnd::Link | TagEnd::Image) => None,
+            other => Some(other),
+        });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, parser);
     html
@@ -191,5 +196,18 @@ mod tests {
         assert!(html.contains("<h1>Title</h1>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("<table>"), "{html}");
+    }
+
+    #[test]
+    fn storage_format_shows_links_and_images_as_text() {
+        // Post-mortems escape untrusted text; this is the second line of defence should any
+        // Markdown that makes a link or an image reach Confluence.
+        let html = storage_format(
+            "See [Re-approve](https://evil.example/approve) ![pixel](https://evil.example/t.png) <https://evil.example/auto>\n",
+        );
+        for markup in ["<a ", "<img", "href="] {
+            assert!(!html.contains(markup), "{markup} in {html}");
+        }
+        assert!(html.contains("Re-approve"), "{html}");
     }
 }

@@ -302,6 +302,45 @@ async fn a_confident_proposal_on_another_resource_never_runs() {
 }
 
 #[tokio::test]
+async fn a_confident_answer_with_no_hypothesis_at_all_is_capped_and_never_runs_alone() {
+    let mut config = Config::default();
+    config.decision.verified_successes_for_auto = 0;
+    let harness = Harness::new(config);
+    *harness.analyst.answer.lock().unwrap() = Some(Ok(Assessment {
+        analyst: "test-analyst".into(),
+        classification: Classification::ResourceSaturation,
+        severity: 5,
+        confidence: 0.95,
+        summary: "reboot it".into(),
+        hypotheses: Vec::new(),
+        proposal: Some(Proposal {
+            action_id: "ec2.reboot".into(),
+            params: json!({"instance_id": "i-0nohypothesis"}),
+            rationale: "it helps".into(),
+        }),
+        usage: None,
+    }));
+    let report = harness
+        .deliver(&alarm_event("ALARM", epoch(), "i-0nohypothesis"))
+        .await
+        .unwrap();
+    let signal = &report.signals[0];
+    let validated = signal.assessment.as_ref().unwrap();
+    assert_eq!(validated.assessment.analyst, "test-analyst");
+    assert!(
+        validated.assessment.confidence <= argus::analysis::UNGROUNDED_CONFIDENCE_CAP,
+        "{}",
+        validated.assessment.confidence
+    );
+    assert!(
+        validated.notes.iter().any(|note| note.contains("capped")),
+        "{:?}",
+        validated.notes
+    );
+    assert_ne!(signal.decision.as_ref().unwrap().mode, Mode::Auto);
+}
+
+#[tokio::test]
 async fn a_stalled_incident_is_resumed_by_a_redelivery_after_the_grace_period() {
     let harness = Harness::new(Config::default());
     let event = sample("cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json");

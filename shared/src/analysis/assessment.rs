@@ -131,8 +131,9 @@ pub struct ValidatedAssessment {
 }
 
 /// Checks ranges, evidence and the proposal against the catalogue and the incident's resource.
-/// Hypotheses that cite nothing in the context are dropped; when the leading one goes, the
-/// confidence is capped, because the analyst's certainty rested on nothing we can show.
+/// Hypotheses that cite nothing in the context are dropped; when the leading one goes, or none
+/// is left (or none was given), the confidence is capped, because the analyst's certainty
+/// rested on nothing we can show.
 pub fn validate_assessment(
     mut assessment: Assessment,
     context: &AnalysisContext,
@@ -183,6 +184,14 @@ pub fn validate_assessment(
         }
     }
     assessment.hypotheses = kept;
+    // Certainty that rests on no hypothesis at all is worth no more than an ungrounded one.
+    if assessment.hypotheses.is_empty() && assessment.confidence > UNGROUNDED_CONFIDENCE_CAP {
+        notes.push(format!(
+            "confidence capped from {:.2} to {UNGROUNDED_CONFIDENCE_CAP:.2}: no hypothesis cites evidence in the context",
+            assessment.confidence
+        ));
+        assessment.confidence = UNGROUNDED_CONFIDENCE_CAP;
+    }
     let action = match &assessment.proposal {
         Some(proposal) => Some(catalogue::validate(
             &proposal.action_id,

@@ -477,3 +477,53 @@ async fn an_incident_that_resolves_while_its_approval_waits_ends_that_wait() {
         )]
     );
 }
+
+#[tokio::test]
+async fn argus_own_rollback_stop_does_not_open_an_incident_that_would_start_it_again() {
+    let harness = Harness::new(Config::default());
+    let state = |state: &str, minutes: i64| {
+        let mut event = support::sample("ec2-state-change/stopped.json");
+        let stamp = at(minutes).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        event["id"] = Value::String(format!("ec2-{state}-{minutes}"));
+        event["time"] = Value::String(stamp);
+        event["detail"]["state"] = Value::String(state.to_string());
+        event
+    };
+    harness.clock.set(at(0));
+    // GIVEN a stopped instance whose incident's workflow starts it again
+    let stopped = harness.deliver(&state("stopped", 0)).await.unwrap();
+    let id = stopped.signals[0].correlation_id.clone().unwrap();
+    let decision = stopped.signals[0].decision.clone().unwrap();
+    assert_eq!(
+        decision.action.map(|action| action.action),
+        Some(argus::catalogue::ActionId::Ec2Start)
+    );
+    assert_eq!(harness.starts(), 1);
+    // AND the instance runs (which clears the incident) but fails verification
+    harness.clock.set(at(5));
+    harness.deliver(&state("running", 5)).await.unwrap();
+    // WHEN the workflow rolls the start back (it stops the instance)
+    harness.clock.set(at(10));
+    let rollback = harness.deliver(&state("stopped", 10)).await.unwrap();
+    // THEN that stop is Argus' own, and no new incident (and no new start) follows
+    assert_eq!(
+        rollback.signals[0].outcome,
+        Outcome::SelfCaused,
+        "{:?}",
+        rollback.signals[0].steps
+    );
+    assert_eq!(harness.starts(), 1, "nothing starts the instance again");
+    let incidents = harness
+        .store
+        .incidents_on(&stopped.signals[0].signal.resource, 10)
+        .await
+        .unwrap();
+    assert_eq!(incidents.len(), 1, "only the first incident: {incidents:?}");
+    assert_eq!(incidents[0].id, id);
+    // AND a stop long after the workflow's worst case is a new problem again
+    let later =
+        10 + argus::reconcile::workflow_deadline(&harness.config.recovery).num_minutes() + 5;
+    harness.clock.set(at(later));
+    let fresh = harness.deliver(&state("stopped", later)).await.unwrap();
+    assert_eq!(fresh.signals[0].outcome, Outcome::Opened);
+}

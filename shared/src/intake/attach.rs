@@ -303,11 +303,44 @@ impl Intake<'_> {
         }
     }
 
+    /// An instance stopping while Argus' own workflow started it is the workflow's rollback
+    /// (the inverse of `ec2.start`), not a new problem: it would open an incident whose playbook
+    /// starts the instance again, and so on. The instance's own incidents say whether such a
+    /// workflow can still be running: its `ec2.start` decision and its execution's start within
+    /// the workflow's worst case before the stop.
+    pub(super) async fn own_rollback(
+        &self,
+        signal: &Signal,
+    ) -> Result<Option<CorrelationId>, IntakeError> {
+        let stopping = matches!(signal.state.as_str(), "stopping" | "stopped");
+        if signal.source != SignalSource::Ec2StateChange || !stopping {
+            return Ok(None);
+        }
+        let worst_case = crate::reconcile::workflow_deadline(&self.config.recovery);
+        let recent = self.store.incidents_on(&signal.resource, 5).await?;
+        Ok(recent
+            .into_iter()
+            .find(|incident| {
+                let started_it = incident
+                    .decision
+                    .as_ref()
+                    .and_then(|decision| decision.action.as_ref())
+                    .is_some_and(|action| action.action == ActionId::Ec2Start);
+                let running = incident.execution.as_ref().is_some_and(|execution| {
+                    execution.started_at <= signal.observed_at
+                        && signal.observed_at <= execution.started_at + worst_case
+                });
+                started_it && running
+            })
+            .map(|incident| incident.id))
+    }
+
     pub(super) async fn attach_self_caused(
         &self,
         signal: &Signal,
+        known: Option<CorrelationId>,
     ) -> Result<SignalReport, IntakeError> {
-        let mut candidates = Vec::new();
+        let mut candidates: Vec<CorrelationId> = known.into_iter().collect();
         if let Some(hint) = &signal.correlation_hint {
             candidates.push(hint.clone());
         }

@@ -231,7 +231,9 @@ impl<'a> Intake<'a> {
 
     async fn route(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
         let report = if self.is_self_caused(signal) {
-            self.attach_self_caused(signal).await?
+            self.attach_self_caused(signal, None).await?
+        } else if let Some(rolled_back) = self.own_rollback(signal).await? {
+            self.attach_self_caused(signal, Some(rolled_back)).await?
         } else {
             match signal.effect {
                 SignalEffect::Opens => self.open_or_attach(signal).await?,

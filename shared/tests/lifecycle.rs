@@ -7,7 +7,7 @@ mod support;
 use argus::config::Config;
 use argus::incident::IncidentStatus;
 use argus::intake::Outcome;
-use argus::ports::IncidentStore;
+use argus::ports::{Clock as _, IncidentStore};
 use argus::testing::epoch;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -526,4 +526,41 @@ async fn argus_own_rollback_stop_does_not_open_an_incident_that_would_start_it_a
     harness.clock.set(at(later));
     let fresh = harness.deliver(&state("stopped", later)).await.unwrap();
     assert_eq!(fresh.signals[0].outcome, Outcome::Opened);
+}
+
+#[tokio::test]
+async fn a_call_on_many_resources_stops_before_the_deadline_and_a_retry_takes_in_the_rest() {
+    let harness = Harness::new(Config::default());
+    let mut event = support::sample("cloudtrail/ec2-TerminateInstances.json");
+    let items: Vec<Value> = (0..3)
+        .map(|n| serde_json::json!({"instanceId": format!("i-0many{n:012}")}))
+        .collect();
+    event["detail"]["requestParameters"]["instancesSet"]["items"] = Value::Array(items);
+    let expected = match argus::signal::normalise(&event, &harness.config.signals).unwrap() {
+        argus::signal::Normalised::Signals(signals) => signals.len(),
+        argus::signal::Normalised::Ignored { reason } => panic!("ignored: {reason}"),
+    };
+    assert!(
+        expected >= 2,
+        "the sample names several resources: {expected}"
+    );
+    // GIVEN the invocation's time is up once the first signal is in
+    let stop_at = Some(harness.clock.now());
+    let first = harness.intake().process_event_until(&event, stop_at).await;
+    match first {
+        Err(error @ argus::intake::IntakeError::OutOfTime { taken: 1, .. }) => {
+            assert!(error.is_retryable());
+            assert_eq!(error.error_type(), "OutOfTime");
+        }
+        other => panic!("expected OutOfTime after one signal, got {other:?}"),
+    }
+    // WHEN the event is delivered again THEN the first is a duplicate and the rest are taken in
+    let retry = harness.deliver(&event).await.unwrap();
+    assert_eq!(retry.signals.len(), expected);
+    assert_eq!(retry.signals[0].outcome, Outcome::Duplicate);
+    assert!(
+        retry.signals[1..]
+            .iter()
+            .all(|signal| signal.outcome != Outcome::Duplicate)
+    );
 }

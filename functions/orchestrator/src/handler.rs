@@ -163,7 +163,18 @@ impl Orchestrator {
                 .and_then(chrono::DateTime::from_timestamp_millis);
             return self.reconcile(intake, deadline).await;
         }
-        match intake.process_event(&event.payload).await {
+        // A signal may wait on the analyst: none starts within the reconciler's reserve (the
+        // analyst's timeout and a margin) of the invocation's deadline.
+        let stop_at = i64::try_from(event.context.deadline)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|deadline| {
+                deadline
+                    - chrono::Duration::seconds(
+                        argus::reconcile::ReconcileLimits::default().time_reserve_seconds,
+                    )
+            });
+        match intake.process_event_until(&event.payload, stop_at).await {
             Ok(report) => {
                 for signal in &report.signals {
                     metrics::count("Signals", 1, &[("outcome", signal.outcome.as_str())]);

@@ -77,6 +77,7 @@ pub fn error_types() -> Vec<&'static str> {
     intake.extend(store.iter().cloned().map(IntakeError::Store));
     intake.extend(workflow.into_iter().map(IntakeError::Workflow));
     intake.push(IntakeError::Contended(text()));
+    intake.push(IntakeError::OutOfTime { taken: 1, total: 2 });
     intake.push(IntakeError::Transition(TransitionError {
         id: text(),
         from: "open",

@@ -72,6 +72,12 @@ pub enum IntakeError {
     Contended(String),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// The event's signals did not all fit before the invocation's deadline; those taken in are
+    /// recorded, and a retry finds them duplicates and goes on with the rest.
+    #[error(
+        "took in {taken} of {total} signals before the invocation's deadline; the event will be retried"
+    )]
+    OutOfTime { taken: usize, total: usize },
 }
 
 impl From<IncidentWriteError> for IntakeError {
@@ -92,6 +98,7 @@ impl IntakeError {
             Self::Workflow(error) => error.error_type(),
             Self::Contended(_) => "ConcurrentUpdate",
             Self::Transition(_) => "InvalidTransition",
+            Self::OutOfTime { .. } => "OutOfTime",
         }
     }
 
@@ -203,6 +210,18 @@ impl SignalReport {
 impl<'a> Intake<'a> {
     /// Runs one delivered event through the whole path.
     pub async fn process_event(&self, event: &Value) -> Result<EventReport, IntakeError> {
+        self.process_event_until(event, None).await
+    }
+
+    /// [`Intake::process_event`], starting no further signal of the event at or after
+    /// `stop_at` (the invocation's deadline less what one signal may take): a CloudTrail call
+    /// on many resources gives many signals, each of which may wait on the analyst. The first
+    /// signal always runs, so every retry makes progress.
+    pub async fn process_event_until(
+        &self,
+        event: &Value,
+        stop_at: Option<DateTime<Utc>>,
+    ) -> Result<EventReport, IntakeError> {
         match normalise(event, &self.config.signals)? {
             Normalised::Ignored { reason } => {
                 tracing::info!(reason = %reason, "event ignored");
@@ -214,6 +233,18 @@ impl<'a> Intake<'a> {
             Normalised::Signals(signals) => {
                 let mut reports = Vec::with_capacity(signals.len());
                 for signal in &signals {
+                    let late = stop_at.is_some_and(|stop_at| self.clock.now() >= stop_at);
+                    if late && !reports.is_empty() {
+                        tracing::warn!(
+                            taken = reports.len(),
+                            total = signals.len(),
+                            "out of time before the event's last signals"
+                        );
+                        return Err(IntakeError::OutOfTime {
+                            taken: reports.len(),
+                            total: signals.len(),
+                        });
+                    }
                     reports.push(self.process_signal(signal).await?);
                 }
                 Ok(EventReport {

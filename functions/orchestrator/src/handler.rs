@@ -170,9 +170,7 @@ impl Orchestrator {
             .and_then(chrono::DateTime::from_timestamp_millis)
             .map(|deadline| {
                 deadline
-                    - chrono::Duration::seconds(
-                        argus::reconcile::ReconcileLimits::default().time_reserve_seconds,
-                    )
+                    - chrono::Duration::seconds(ReconcileLimits::default().time_reserve_seconds)
             });
         match intake.process_event_until(&event.payload, stop_at).await {
             Ok(report) => {

@@ -3,7 +3,7 @@
 
 use crate::correlation::CorrelationId;
 use crate::incident::{
-    AuditEntry, AuditKind, Incident, IncidentStatus, IncidentWriteError, update_incident,
+    AuditEntry, AuditKind, Incident, IncidentStatus, IncidentWriteError, seconds, update_incident,
 };
 use crate::ports::{Clock, IncidentStore, Workflow};
 use crate::signal::SignalSource;
@@ -48,10 +48,6 @@ pub fn due_work(incident: &Incident) -> DueWork {
 /// CloudTrail calls and log anomalies never do, so only their quiet period ends them.
 pub fn source_clears(source: SignalSource) -> bool {
     !matches!(source, SignalSource::CloudTrail | SignalSource::LogAnomaly)
-}
-
-fn seconds(value: u64) -> Duration {
-    Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX / 1000))
 }
 
 pub fn quiet_period(incident: &Incident) -> Duration {

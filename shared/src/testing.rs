@@ -120,6 +120,35 @@ fn claim(event_id: &str, id: Option<&CorrelationId>, at: DateTime<Utc>) -> Dedup
     }
 }
 
+/// Writes `incident` once more with one audit record, as any writer does: conditional on the
+/// revision it was read at, bumped.
+async fn write_audited(
+    store: &dyn IncidentStore,
+    incident: &mut Incident,
+    closes: bool,
+    origin_clear: Option<&OriginClear>,
+    at: DateTime<Utc>,
+) -> WriteOutcome {
+    let expected_revision = incident.revision;
+    incident.revision += 1;
+    let audit = [incident.audit(
+        AuditEntry::new("test", AuditKind::StatusChanged, "written", json!({})),
+        at,
+    )];
+    store
+        .write_incident(IncidentWrite {
+            incident,
+            expected_revision,
+            closes,
+            claim: None,
+            signal: None,
+            audit: &audit,
+            origin_clear,
+        })
+        .await
+        .unwrap()
+}
+
 struct Opened {
     incident: Incident,
 }
@@ -707,30 +736,13 @@ async fn origin_clear_conformance(store: &dyn IncidentStore, run: &str) {
     )
     .await;
     let mut incident = opened.incident;
-    let expected_revision = incident.revision;
-    incident.revision += 1;
     incident
         .transition(IncidentStatus::Resolved, at(61))
         .unwrap();
-    let audit = [incident.audit(
-        AuditEntry::new("test", AuditKind::Cleared, "cleared", json!({})),
-        at(61),
-    )];
     let closing_ok = signal(&fourth, "ok-60", 60, SignalEffect::Clears);
     let remembered = clear_of(&closing_ok, at(61) + Duration::hours(24));
     assert_eq!(
-        store
-            .write_incident(IncidentWrite {
-                incident: &incident,
-                expected_revision,
-                closes: true,
-                claim: None,
-                signal: None,
-                audit: &audit,
-                origin_clear: Some(&remembered),
-            })
-            .await
-            .unwrap(),
+        write_audited(store, &mut incident, true, Some(&remembered), at(61)).await,
         WriteOutcome::Written
     );
     let (late, _) = open(
@@ -938,8 +950,8 @@ pub mod reconcile {
     /// open incidents, only those due by the time asked, soonest due first, at most `limit`.
     /// The store must hold no other incidents.
     pub async fn due_listing_conformance(store: &dyn crate::ports::IncidentStore, label: &str) {
-        use crate::incident::{AuditEntry, AuditKind, IncidentStatus};
-        use crate::ports::{IncidentWrite, WriteOutcome};
+        use crate::incident::IncidentStatus;
+        use crate::ports::WriteOutcome;
         let run = super::unique(label);
         let t0 = super::epoch();
         let mut opened = Vec::new();
@@ -981,62 +993,23 @@ pub mod reconcile {
         );
         // Closing the first takes it out; giving the second a later look moves it behind.
         let mut first = opened[0].clone();
-        let revision = first.revision;
-        first.revision += 1;
+        let closed_at = t0 + chrono::Duration::seconds(30);
         first
-            .transition(IncidentStatus::Resolved, t0 + chrono::Duration::seconds(30))
+            .transition(IncidentStatus::Resolved, closed_at)
             .unwrap();
-        let audit = [first.audit(
-            AuditEntry::new(
-                "test",
-                AuditKind::StatusChanged,
-                "resolved",
-                serde_json::json!({}),
-            ),
-            t0 + chrono::Duration::seconds(30),
-        )];
-        let write = IncidentWrite {
-            incident: &first,
-            expected_revision: revision,
-            closes: true,
-            claim: None,
-            signal: None,
-            audit: &audit,
-            origin_clear: None,
-        };
         assert_eq!(
-            store.write_incident(write).await.unwrap(),
+            super::write_audited(store, &mut first, true, None, closed_at).await,
             WriteOutcome::Written
         );
         let mut second = opened[1].clone();
-        let revision = second.revision;
-        second.revision += 1;
         second.timing = Some(crate::incident::IncidentTiming {
             resume_after_seconds: 3600,
             quiet_seconds: 3600,
             workflow_deadline_seconds: 3600,
             recheck_seconds: 60,
         });
-        let audit = [second.audit(
-            AuditEntry::new(
-                "test",
-                AuditKind::StatusChanged,
-                "timed",
-                serde_json::json!({}),
-            ),
-            t0 + chrono::Duration::seconds(30),
-        )];
-        let write = IncidentWrite {
-            incident: &second,
-            expected_revision: revision,
-            closes: false,
-            claim: None,
-            signal: None,
-            audit: &audit,
-            origin_clear: None,
-        };
         assert_eq!(
-            store.write_incident(write).await.unwrap(),
+            super::write_audited(store, &mut second, false, None, closed_at).await,
             WriteOutcome::Written
         );
         assert_eq!(

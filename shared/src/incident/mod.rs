@@ -179,7 +179,8 @@ impl IncidentTiming {
     }
 }
 
-fn seconds(value: u64) -> chrono::Duration {
+/// Configured seconds as a duration, saturating instead of overflowing.
+pub(crate) fn seconds(value: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX / 1000))
 }
 

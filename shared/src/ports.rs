@@ -63,6 +63,29 @@ pub struct IncidentWrite<'a> {
     pub origin_clear: Option<&'a OriginClear>,
 }
 
+/// How long a closed incident and every item of it are kept, unless configured otherwise.
+pub const DEFAULT_RETENTION_DAYS: i64 = 400;
+
+/// One item the store keeps for an incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IncidentItem {
+    /// The incident document itself.
+    Incident,
+    /// The n-th signal recorded on it.
+    Signal(u64),
+    /// The audit record with this sequence number.
+    Audit(u64),
+}
+
+/// When the store lets one item of an incident expire (DynamoDB TTL): never while the incident
+/// is open, and for a closed incident at one instant shared by all its items, so no part of an
+/// audit chain goes before the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemExpiry {
+    pub item: IncidentItem,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// The newest clear seen from one origin (an alarm, an alert), by the source's own time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OriginClear {
@@ -231,6 +254,9 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Vec<Incident>, StoreError>;
     async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError>;
     async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Every item kept for the incident and when it expires, in [`IncidentItem`] order (empty
+    /// for an unknown incident).
+    async fn item_expiries(&self, id: &CorrelationId) -> Result<Vec<ItemExpiry>, StoreError>;
     /// What each action's budget on `resource` holds in the window of length `window` ending
     /// `now` (actions with nothing left that matters are left out).
     async fn budget_usage(

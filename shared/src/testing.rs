@@ -7,9 +7,9 @@ use crate::catalogue::ActionId;
 use crate::correlation::CorrelationId;
 use crate::incident::{AuditEntry, AuditKind, Incident, IncidentStatus, verify_chain};
 use crate::ports::{
-    BudgetKey, BudgetLimits, BudgetOutcome, ClaimOutcome, ClearOutcome, DedupClaim, IncidentQuery,
-    IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear, OutcomeRecord,
-    PatternStore, SignalRecord, WriteOutcome,
+    BudgetKey, BudgetLimits, BudgetOutcome, ClaimOutcome, ClearOutcome, DEFAULT_RETENTION_DAYS,
+    DedupClaim, IncidentItem, IncidentQuery, IncidentStore, IncidentWrite, NewIncident,
+    OpenOutcome, OriginClear, OutcomeRecord, PatternStore, SignalRecord, WriteOutcome,
 };
 use crate::resource::ResourceRef;
 use crate::signal::{Evidence, Signal, SignalEffect, SignalSource};
@@ -337,6 +337,27 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         "an expired claim counts as absent"
     );
 
+    let open_items = store.item_expiries(&id).await.unwrap();
+    let mut expected_items = vec![IncidentItem::Incident];
+    expected_items.extend((1..=u64::from(incident.signal_count)).map(IncidentItem::Signal));
+    expected_items.extend(
+        store
+            .audit_trail(&id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|record| IncidentItem::Audit(record.seq)),
+    );
+    assert_eq!(
+        open_items.iter().map(|item| item.item).collect::<Vec<_>>(),
+        expected_items,
+        "every item of the incident is listed"
+    );
+    assert!(
+        open_items.iter().all(|item| item.expires_at.is_none()),
+        "nothing of an open incident expires: {open_items:?}"
+    );
+
     // Closing the incident releases the guard, so the next problem opens a new incident.
     let mut incident = store.incident(&id).await.unwrap().unwrap();
     let expected_revision = incident.revision;
@@ -374,6 +395,20 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
         verify_chain(&incident, &trail).is_intact(),
         "the stored audit chain verifies: {:?}",
         verify_chain(&incident, &trail)
+    );
+
+    let kept_until = incident.closed_at.unwrap() + Duration::days(DEFAULT_RETENTION_DAYS);
+    let closed_items = store.item_expiries(&id).await.unwrap();
+    assert_eq!(
+        closed_items.len(),
+        expected_items.len() + 1,
+        "the closing audit record is listed too"
+    );
+    assert!(
+        closed_items
+            .iter()
+            .all(|item| item.expires_at == Some(kept_until)),
+        "a closed incident's items all expire together, {DEFAULT_RETENTION_DAYS} days after it closed: {closed_items:?}"
     );
 
     let third = alarm_signal(
@@ -429,6 +464,27 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
             .unwrap(),
         Some(next.incident.id.clone()),
         "the newer incident keeps the guard"
+    );
+    let late_items = store.item_expiries(&id).await.unwrap();
+    assert!(
+        late_items.len() == expected_items.len() + 2
+            && late_items
+                .iter()
+                .all(|item| item.expires_at == Some(kept_until)),
+        "a record written after the close expires with the rest: {late_items:?}"
+    );
+    assert!(
+        store
+            .item_expiries(&CorrelationId::derive(
+                signature,
+                &resource,
+                &format!("{run}-unknown"),
+                t0
+            ))
+            .await
+            .unwrap()
+            .is_empty(),
+        "an unknown incident has no items"
     );
     let on_resource = store.incidents_on(&first.resource, 10).await.unwrap();
     let ids: Vec<_> = on_resource

@@ -211,32 +211,26 @@ pub async fn load_from_parameter_store(
 ) -> Result<Secrets, SecretsError> {
     use aws_sdk_ssm::error::ProvideErrorMetadata;
     let mut values = BTreeMap::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let page = client
-            .get_parameters_by_path()
-            .path(path)
-            .recursive(false)
-            .with_decryption(true)
-            .set_next_token(next_token.take())
-            .send()
-            .await
-            .map_err(|error| SecretsError::Unavailable {
-                source_name: format!("Parameter Store path {path}"),
-                reason: error
-                    .code()
-                    .map_or_else(|| "the request failed".to_string(), str::to_string),
-            })?;
+    let mut pages = client
+        .get_parameters_by_path()
+        .path(path)
+        .recursive(false)
+        .with_decryption(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| SecretsError::Unavailable {
+            source_name: format!("Parameter Store path {path}"),
+            reason: error
+                .code()
+                .map_or_else(|| "the request failed".to_string(), str::to_string),
+        })?;
         for parameter in page.parameters() {
             let (Some(full_name), Some(value)) = (parameter.name(), parameter.value()) else {
                 continue;
             };
             let name = full_name.rsplit('/').next().unwrap_or(full_name);
             values.insert(name.to_string(), value.to_string());
-        }
-        match page.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => break,
         }
     }
     Ok(Secrets::from_map(values))

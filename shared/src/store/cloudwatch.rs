@@ -124,27 +124,27 @@ fn is_throttling(code: Option<&str>) -> bool {
 impl AlarmSource for CloudWatchAlarms {
     async fn alarms_in_alarm(&self) -> Result<Vec<AlarmSnapshot>, AlarmSourceError> {
         let mut alarms = Vec::new();
-        let mut next_token: Option<String> = None;
+        let mut pages = self
+            .client
+            .describe_alarms()
+            .state_value(StateValue::Alarm)
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .max_records(PAGE_SIZE)
+            .into_paginator()
+            .send();
         for _ in 0..MAX_PAGES {
-            let page = self
-                .client
-                .describe_alarms()
-                .state_value(StateValue::Alarm)
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .max_records(PAGE_SIZE)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|error| {
-                    let message =
-                        aws_sdk_cloudwatch::error::DisplayErrorContext(&error).to_string();
-                    if is_throttling(error.code()) {
-                        AlarmSourceError::Throttled(message)
-                    } else {
-                        AlarmSourceError::Unavailable(message)
-                    }
-                })?;
+            let Some(page) = pages.next().await else {
+                return Ok(alarms);
+            };
+            let page = page.map_err(|error| {
+                let message = aws_sdk_cloudwatch::error::DisplayErrorContext(&error).to_string();
+                if is_throttling(error.code()) {
+                    AlarmSourceError::Throttled(message)
+                } else {
+                    AlarmSourceError::Unavailable(message)
+                }
+            })?;
             let before = alarms.len();
             alarms.extend(page.metric_alarms().iter().filter_map(metric_snapshot));
             alarms.extend(
@@ -159,10 +159,9 @@ impl AlarmSource for CloudWatchAlarms {
                     "alarms without a name, ARN, state or state time were skipped"
                 );
             }
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-                _ => return Ok(alarms),
-            }
+        }
+        if pages.next().await.is_none() {
+            return Ok(alarms);
         }
         Err(AlarmSourceError::Unavailable(format!(
             "DescribeAlarms still had pages after {MAX_PAGES}"

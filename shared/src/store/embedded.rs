@@ -8,9 +8,9 @@ use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident};
 use crate::ports::{
     ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, ClearOutcome,
-    DedupClaim, IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear,
-    OutcomeRecord, PatternStore, SignalRecord, SignatureHistory, StoreError, Workflow,
-    WorkflowError, WorkflowStart, WriteOutcome,
+    DEFAULT_RETENTION_DAYS, DedupClaim, IncidentItem, IncidentQuery, IncidentStore, IncidentWrite,
+    ItemExpiry, NewIncident, OpenOutcome, OriginClear, OutcomeRecord, PatternStore, SignalRecord,
+    SignatureHistory, StoreError, Workflow, WorkflowError, WorkflowStart, WriteOutcome,
 };
 use crate::resource::ResourceRef;
 use async_trait::async_trait;
@@ -56,6 +56,8 @@ const END: char = '\u{20}';
 #[derive(Clone)]
 pub struct EmbeddedStore {
     pub(super) db: Arc<Database>,
+    /// How long a closed incident's items are kept; reported, as DynamoDB's TTL would act on it.
+    retention: chrono::Duration,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -125,7 +127,16 @@ impl EmbeddedStore {
             txn.open_table(table).map_err(store_error)?;
         }
         txn.commit().map_err(store_error)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            retention: chrono::Duration::days(DEFAULT_RETENTION_DAYS),
+        })
+    }
+
+    /// Keeps a closed incident's items for `retention` after it closed.
+    pub fn with_retention(mut self, retention: chrono::Duration) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// A workflow port that records executions in this store, as `argus replay` runs them.
@@ -185,6 +196,29 @@ fn scan<T: DeserializeOwned>(
     {
         let (_, value) = entry.map_err(store_error)?;
         found.push(decode(value.value(), what)?);
+    }
+    Ok(found)
+}
+
+/// The sequence numbers under `prefix` (the last key part of each key).
+fn sequence_numbers(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    prefix: &str,
+) -> Result<Vec<u64>, StoreError> {
+    let (start, end) = prefix_range(prefix);
+    let mut found = Vec::new();
+    for entry in table
+        .range(start.as_str()..end.as_str())
+        .map_err(store_error)?
+    {
+        let (entry_key, _) = entry.map_err(store_error)?;
+        let seq = entry_key.value().rsplit(SEP).next().unwrap_or_default();
+        found.push(seq.parse().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "key {:?} has no sequence number",
+                entry_key.value()
+            ))
+        })?);
     }
     Ok(found)
 }
@@ -539,6 +573,33 @@ impl IncidentStore for EmbeddedStore {
                 id.as_str(),
                 "audit record",
             )
+        })
+    }
+
+    async fn item_expiries(&self, id: &CorrelationId) -> Result<Vec<ItemExpiry>, StoreError> {
+        self.read(|txn| {
+            let incidents = txn.open_table(INCIDENTS).map_err(store_error)?;
+            let Some(incident) = get::<Incident>(&incidents, id.as_str(), "incident")? else {
+                return Ok(Vec::new());
+            };
+            let expires_at = incident.closed_at.map(|closed| closed + self.retention);
+            let mut items = vec![IncidentItem::Incident];
+            let signals = txn.open_table(SIGNALS).map_err(store_error)?;
+            items.extend(
+                sequence_numbers(&signals, id.as_str())?
+                    .into_iter()
+                    .map(IncidentItem::Signal),
+            );
+            let trail = txn.open_table(AUDIT).map_err(store_error)?;
+            items.extend(
+                sequence_numbers(&trail, id.as_str())?
+                    .into_iter()
+                    .map(IncidentItem::Audit),
+            );
+            Ok(items
+                .into_iter()
+                .map(|item| ItemExpiry { item, expires_at })
+                .collect())
         })
     }
 

@@ -136,7 +136,16 @@ impl IncidentStore for DynamoStore {
             outcome => outcome,
         };
         match outcome {
-            None => Ok(WriteOutcome::Written),
+            None => {
+                if write.closes {
+                    // The close is committed whatever happens here: an item the stamp misses
+                    // keeps no expiry, so it outlives the incident rather than cutting its chain.
+                    if let Err(error) = self.stamp_expiry(incident).await {
+                        tracing::warn!(correlation_id = %incident.id, error = %error, "could not set the closed incident's expiry on all its items");
+                    }
+                }
+                Ok(WriteOutcome::Written)
+            }
             Some(Cancelled::Condition { index, item }) if write.claim.is_some() && index == 0 => {
                 let item = match item {
                     Some(item) => Some(item),
@@ -389,6 +398,10 @@ impl IncidentStore for DynamoStore {
             .iter()
             .map(|item| from_document(item, "audit record"))
             .collect()
+    }
+
+    async fn item_expiries(&self, id: &CorrelationId) -> Result<Vec<ItemExpiry>, StoreError> {
+        self.read_item_expiries(id).await
     }
 
     async fn budget_usage(

@@ -9,8 +9,9 @@ use crate::correlation::CorrelationId;
 use crate::incident::{AuditRecord, Incident, IncidentStatus};
 use crate::ports::{
     ActionStats, BudgetKey, BudgetLimits, BudgetOutcome, BudgetUsage, ClaimOutcome, ClearOutcome,
-    DedupClaim, IncidentQuery, IncidentStore, IncidentWrite, NewIncident, OpenOutcome, OriginClear,
-    OutcomeRecord, PatternStore, SignalRecord, SignatureHistory, StoreError, WriteOutcome,
+    DedupClaim, IncidentItem, IncidentQuery, IncidentStore, IncidentWrite, ItemExpiry, NewIncident,
+    OpenOutcome, OriginClear, OutcomeRecord, PatternStore, SignalRecord, SignatureHistory,
+    StoreError, WriteOutcome,
 };
 use crate::resource::ResourceRef;
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
+mod expiry;
 mod incidents;
 mod patterns;
 mod tables;
@@ -82,8 +84,7 @@ pub const API_CALLS: &[&str] = &[
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
-/// How long signals, audit records and closed incidents are kept before TTL removes them.
-pub const DEFAULT_RETENTION_DAYS: i64 = 400;
+pub use crate::ports::DEFAULT_RETENTION_DAYS;
 /// Transactions cancelled by a conflicting transaction are retried this many times.
 const TRANSACTION_ATTEMPTS: u32 = 8;
 
@@ -429,28 +430,28 @@ impl DynamoStore {
                 s(format!("{}#{}", due_key_time(due), incident.id)),
             );
         }
-        if let Some(closed) = incident.closed_at {
-            item.insert(
-                TTL_ATTRIBUTE.to_string(),
-                n((closed + self.retention).timestamp()),
-            );
+        if let Some(expires) = self.expiry_of(incident) {
+            item.insert(TTL_ATTRIBUTE.to_string(), n(expires.timestamp()));
         }
         Ok(item)
     }
 
+    /// When a closed incident's items expire: all at once, and never while it is open.
+    pub(super) fn expiry_of(&self, incident: &Incident) -> Option<DateTime<Utc>> {
+        incident.closed_at.map(|closed| closed + self.retention)
+    }
+
     fn child_item<T: Serialize>(
         &self,
-        id: &CorrelationId,
+        incident: &Incident,
         sort_key: String,
         value: &T,
-        at: DateTime<Utc>,
     ) -> Result<Item, StoreError> {
-        let mut item = key(incident_pk(id), sort_key);
+        let mut item = key(incident_pk(&incident.id), sort_key);
         item.insert(DOCUMENT.to_string(), document(value)?);
-        item.insert(
-            TTL_ATTRIBUTE.to_string(),
-            n((at + self.retention).timestamp()),
-        );
+        if let Some(expires) = self.expiry_of(incident) {
+            item.insert(TTL_ATTRIBUTE.to_string(), n(expires.timestamp()));
+        }
         Ok(item)
     }
 
@@ -463,20 +464,14 @@ impl DynamoStore {
         let mut items = Vec::new();
         if let Some(signal) = signal {
             let item = self.child_item(
-                &incident.id,
+                incident,
                 format!("SIG#{:010}", incident.signal_count),
                 signal,
-                signal.received_at,
             )?;
             items.push(self.put(&self.incidents_table, item, None)?);
         }
         for record in audit {
-            let item = self.child_item(
-                &incident.id,
-                format!("AUDIT#{:020}", record.seq),
-                record,
-                record.at,
-            )?;
+            let item = self.child_item(incident, format!("AUDIT#{:020}", record.seq), record)?;
             items.push(self.put(
                 &self.incidents_table,
                 item,
@@ -512,39 +507,21 @@ impl DynamoStore {
         newest_first: bool,
         limit: Option<usize>,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .scan_index_forward(!newest_first)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take());
-            if let Some(limit) = limit {
-                request = request.limit(
-                    i32::try_from(limit.saturating_sub(items.len()).max(1)).unwrap_or(i32::MAX),
-                );
-            }
-            let output = request.send().await.map_err(|error| sdk_error(&error))?;
-            items.extend(output.items.unwrap_or_default());
-            if limit.is_some_and(|limit| items.len() >= limit) {
-                items.truncate(limit.unwrap_or(usize::MAX));
-                return Ok(items);
-            }
-            match output.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => return Ok(items),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(!newest_first)
+            .consistent_read(true);
+        collect_pages(query, limit).await
     }
 
+    /// The newest `limit` items of one partition of a global secondary index.
     async fn query_index(
         &self,
         index: &str,
@@ -552,31 +529,38 @@ impl DynamoStore {
         pk: String,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        while items.len() < limit {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.incidents_table)
-                .index_name(index)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", pk_name)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .scan_index_forward(false)
-                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|error| sdk_error(&error))?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => break,
-            }
-        }
-        Ok(items)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.incidents_table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(false);
+        collect_pages(query, Some(limit)).await
     }
+}
+
+/// Runs `query` through the SDK's paginator and keeps at most `limit` items; a limit also
+/// sizes the pages, so a small listing reads no more than it returns.
+pub(super) async fn collect_pages(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: Option<usize>,
+) -> Result<Vec<Item>, StoreError> {
+    let query = match limit {
+        Some(limit) => query.limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX)),
+        None => query,
+    };
+    let mut pages = query.into_paginator().items().send();
+    let mut items = Vec::new();
+    while limit.is_none_or(|limit| items.len() < limit) {
+        match pages.next().await {
+            Some(item) => items.push(item.map_err(|error| sdk_error(&error))?),
+            None => break,
+        }
+    }
+    Ok(items)
 }
 
 #[cfg(test)]
@@ -592,6 +576,7 @@ mod tests {
             module.split("#[cfg(test)]").next().unwrap_or_default(),
             include_str!("incidents.rs"),
             include_str!("patterns.rs"),
+            include_str!("expiry.rs"),
         ]
         .concat();
         let mut calls = std::collections::BTreeSet::new();

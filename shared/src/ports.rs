@@ -230,6 +230,13 @@ pub trait IncidentStore: Send + Sync {
         resource: &ResourceRef,
         signature: &str,
     ) -> Result<ClearOutcome, StoreError>;
+    /// When `origin` last cleared with no incident open (what `record_clear` remembered), if
+    /// that is not expired at `now`.
+    async fn origin_cleared_at(
+        &self,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
     async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError>;
     async fn open_incident_for(
         &self,

@@ -708,6 +708,22 @@ async fn origin_clear_conformance(store: &dyn IncidentStore, run: &str) {
         },
         "a re-delivered clear is a duplicate"
     );
+    assert_eq!(
+        store
+            .origin_cleared_at(&ok.origin_key(), at(11))
+            .await
+            .unwrap(),
+        Some(at(10)),
+        "the remembered clear reads back"
+    );
+    assert_eq!(
+        store
+            .origin_cleared_at(&format!("alarm:{run}:never-cleared"), at(11))
+            .await
+            .unwrap(),
+        None,
+        "an origin never cleared has no clear"
+    );
     let late_alarm = signal(&first, "alarm-5", 5, SignalEffect::Opens);
     let (stale, _) = open(store, &late_alarm, at(12)).await;
     assert_eq!(
@@ -781,6 +797,22 @@ async fn origin_clear_conformance(store: &dyn IncidentStore, run: &str) {
         after_expiry,
         OpenOutcome::Opened,
         "a clear past its expiry counts as absent"
+    );
+    assert_eq!(
+        store
+            .origin_cleared_at(&short.origin_key(), at(40))
+            .await
+            .unwrap(),
+        Some(at(30)),
+        "a clear is kept through the second it expires in"
+    );
+    assert_eq!(
+        store
+            .origin_cleared_at(&short.origin_key(), at(40) + Duration::seconds(1))
+            .await
+            .unwrap(),
+        None,
+        "and forgotten after it"
     );
 
     // The write that clears an open incident remembers the clear as well.

@@ -68,6 +68,82 @@ async fn a_warning_alarms_ok_does_not_resolve_what_the_critical_alarm_still_repo
 }
 
 #[tokio::test]
+async fn an_alarm_whose_ok_came_before_another_alarm_opened_does_not_keep_the_incident_open() {
+    // Found by the DynamoDB property test (`tests/tests/lifecycle_properties.rs`).
+    let harness = Harness::new(Config::default());
+    // GIVEN the warning alarm's OK arrives first, with nothing open
+    let warning_ok = harness
+        .deliver(&named_alarm("cpu-warning", "OK", at(31), "i-0late"))
+        .await
+        .unwrap();
+    assert_eq!(warning_ok.signals[0].outcome, Outcome::Unattached);
+    // AND the critical alarm opens an incident
+    let critical = harness
+        .deliver(&named_alarm("cpu-critical", "ALARM", at(25), "i-0late"))
+        .await
+        .unwrap();
+    assert_eq!(critical.signals[0].outcome, Outcome::Opened);
+    let id = critical.signals[0].correlation_id.clone().unwrap();
+    // WHEN the warning's ALARM, raised before its OK, is delivered late
+    let late = harness
+        .deliver(&named_alarm("cpu-warning", "ALARM", at(3), "i-0late"))
+        .await
+        .unwrap();
+    // THEN it is stale: the warning is not counted as firing
+    assert_eq!(late.signals[0].outcome, Outcome::Stale);
+    // AND the critical alarm's OK resolves the incident
+    let critical_ok = harness
+        .deliver(&named_alarm("cpu-critical", "OK", at(49), "i-0late"))
+        .await
+        .unwrap();
+    assert_eq!(critical_ok.signals[0].outcome, Outcome::Resolved);
+    let incident = harness.store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(incident.status, IncidentStatus::Resolved);
+}
+
+#[tokio::test]
+async fn an_old_ok_attached_after_a_newer_remembered_one_does_not_let_an_older_alarm_fire() {
+    // Found by the DynamoDB property test (`tests/tests/lifecycle_properties.rs`).
+    let harness = Harness::new(Config::default());
+    // GIVEN the critical alarm's last OK (11:38) arrives first, with nothing open
+    let last_ok = harness
+        .deliver(&named_alarm("cpu-critical", "OK", at(338), "i-0merge"))
+        .await
+        .unwrap();
+    assert_eq!(last_ok.signals[0].outcome, Outcome::Unattached);
+    // AND the warning alarm opens an incident
+    let warning = harness
+        .deliver(&named_alarm("cpu-warning", "ALARM", at(15), "i-0merge"))
+        .await
+        .unwrap();
+    assert_eq!(warning.signals[0].outcome, Outcome::Opened);
+    let id = warning.signals[0].correlation_id.clone().unwrap();
+    // WHEN an older OK and an older ALARM of the critical alarm arrive late
+    for minutes_in in [47, 283] {
+        let state = if minutes_in == 47 { "OK" } else { "ALARM" };
+        let late = harness
+            .deliver(&named_alarm(
+                "cpu-critical",
+                state,
+                at(minutes_in),
+                "i-0merge",
+            ))
+            .await
+            .unwrap();
+        // THEN both are stale: the OK remembered from before the incident is newer
+        assert_eq!(late.signals[0].outcome, Outcome::Stale, "{state}");
+    }
+    // AND the warning's OK resolves the incident
+    let warning_ok = harness
+        .deliver(&named_alarm("cpu-warning", "OK", at(54), "i-0merge"))
+        .await
+        .unwrap();
+    assert_eq!(warning_ok.signals[0].outcome, Outcome::Resolved);
+    let incident = harness.store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(incident.status, IncidentStatus::Resolved);
+}
+
+#[tokio::test]
 async fn a_late_ok_from_an_earlier_flap_does_not_close_the_new_incident() {
     let harness = Harness::new(Config::default());
     let first = harness

@@ -201,3 +201,45 @@ async fn a_stalled_incident_is_redriven_once_by_racing_reconcilers() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn long_lived_incidents_do_not_hide_a_newer_stalled_one_on_dynamodb() {
+    let Some(store) = store("long_lived_incidents_do_not_hide_a_newer_stalled_one").await else {
+        return;
+    };
+    let deps = Arc::new(Deps::new(store));
+    // GIVEN more long-lived open incidents than one run reads, all waiting on their workflows
+    let limits = ReconcileLimits::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..(limits.scan_limit + 10) {
+        let deps = Arc::clone(&deps);
+        tasks.spawn(async move {
+            let report = deps
+                .intake()
+                .process_event(&real_event(&format!("i-0old{n:04}")))
+                .await
+                .unwrap();
+            assert_eq!(report.signals[0].outcome, Outcome::Opened);
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap();
+    }
+    // AND a newer incident whose workflow start failed
+    deps.clock.advance(chrono::Duration::seconds(600));
+    deps.workflow.failing.store(true, Ordering::SeqCst);
+    let error = deps
+        .intake()
+        .process_event(&real_event("i-0newstall"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "WorkflowThrottled");
+    deps.workflow.failing.store(false, Ordering::SeqCst);
+    // WHEN the reconciler runs after the grace period THEN the sparse due index finds it
+    deps.clock.advance(chrono::Duration::seconds(
+        deps.config.resume_after_seconds as i64 + 1,
+    ));
+    let report = deps.reconcile().await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.redriven.len(), 1, "{report:?}");
+}

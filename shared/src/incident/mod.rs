@@ -315,6 +315,24 @@ impl Incident {
 
     /// Applies an attached signal to the state of its origin, by the source's own time, and says
     /// what that means for the incident. Changes `origins` only.
+    /// Whether a signal's origin is new to this incident: what the store remembers of that
+    /// origin from before the incident opened must then be read first
+    /// ([`Self::remember_clear`]). Once an origin is known, the incident's own writes are the
+    /// only ones that change what the store remembers of it.
+    pub fn needs_origin_history(&self, signal: &Signal) -> bool {
+        signal.effect != SignalEffect::Informs && !self.origins.contains_key(&signal.origin_key())
+    }
+
+    /// Takes in a clear of `origin` seen before this incident opened (while nothing was open),
+    /// so a signal of that origin older than the clear is judged stale, as it would have been
+    /// with no incident open.
+    pub fn remember_clear(&mut self, origin: String, cleared_at: DateTime<Utc>) {
+        self.origins.entry(origin).or_insert(OriginState {
+            firing: false,
+            as_of: cleared_at,
+        });
+    }
+
     pub fn observe(&mut self, signal: &Signal) -> SignalVerdict {
         let origin = signal.origin_key();
         // A signal is stale when it would turn its origin's state back: a problem older than a

@@ -102,6 +102,14 @@ impl Intake<'_> {
                 return Ok(None);
             }
             let now = self.clock.now();
+            // While the incident is open only its own writes change what the store remembers of
+            // an origin, so this read cannot go stale before the conditional write below.
+            if outcome == Outcome::Attached && incident.needs_origin_history(signal) {
+                let origin = signal.origin_key();
+                if let Some(cleared_at) = self.store.origin_cleared_at(&origin, now).await? {
+                    incident.remember_clear(origin, cleared_at);
+                }
+            }
             let expected_revision = incident.revision;
             incident.revision += 1;
             incident.signal_count += 1;

@@ -246,7 +246,13 @@ fn existing_claim(
     now: DateTime<Utc>,
 ) -> Result<Option<DedupClaim>, StoreError> {
     let found: Option<DedupClaim> = get(table, &claim.source_event_id, "dedup claim")?;
-    Ok(found.filter(|existing| existing.expires_at > now))
+    Ok(found.filter(|existing| unexpired(existing.expires_at, now)))
+}
+
+/// DynamoDB's reading of a TTL in a condition (`expires_at < :now` is expired), in the same
+/// whole seconds, so both stores forget an item at the same instant.
+fn unexpired(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    expires_at.timestamp() >= now.timestamp()
 }
 
 /// The origin's remembered clear at `now`, if it has not expired.
@@ -256,7 +262,7 @@ fn origin_clear(
     now: DateTime<Utc>,
 ) -> Result<Option<OriginClear>, StoreError> {
     let found: Option<OriginClear> = get(table, origin, "origin clear")?;
-    Ok(found.filter(|clear| clear.expires_at > now))
+    Ok(found.filter(|clear| unexpired(clear.expires_at, now)))
 }
 
 fn put_origin_clear(txn: &redb::WriteTransaction, clear: &OriginClear) -> Result<(), StoreError> {
@@ -573,6 +579,17 @@ impl IncidentStore for EmbeddedStore {
                 id.as_str(),
                 "audit record",
             )
+        })
+    }
+
+    async fn origin_cleared_at(
+        &self,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(|txn| {
+            let clears = txn.open_table(ORIGIN_CLEARS).map_err(store_error)?;
+            Ok(origin_clear(&clears, origin, now)?.map(|clear| clear.cleared_at))
         })
     }
 

@@ -400,6 +400,27 @@ impl IncidentStore for DynamoStore {
             .collect()
     }
 
+    async fn origin_cleared_at(
+        &self,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(item) = self
+            .get(&self.incidents_table, key(origin_pk(origin), "-"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        // TTL deletes lazily: an expired clear still in the table counts as absent.
+        if number_of(&item, TTL_ATTRIBUTE).is_some_and(|expires| expires < now.timestamp()) {
+            return Ok(None);
+        }
+        number_of(&item, CLEARED_AT)
+            .and_then(DateTime::from_timestamp_millis)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("the clear of {origin} has no time")))
+    }
+
     async fn item_expiries(&self, id: &CorrelationId) -> Result<Vec<ItemExpiry>, StoreError> {
         self.read_item_expiries(id).await
     }

@@ -2,8 +2,9 @@
 //! intake path: auto success, pending then recovered, failed → rollback → escalate, approval
 //! approved / rejected / timed out, throttled action, permanent failure, spent budget, an
 //! incident already closed when the execution starts, an incident resolved while the workflow
-//! runs (before the action, during the approval, answered after, timed out after), and a
-//! patterns table that throttles the outcome record.
+//! runs (before the action, during the approval, answered after, timed out after), an alarm
+//! flapping while its workflow runs, a late OK from an earlier flap arriving mid-recovery, and
+//! a patterns table that throttles the outcome record.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -933,4 +934,163 @@ async fn a_throttled_patterns_table_is_retried_and_never_escalates_a_verified_re
             "retried until learned, or given up without escalating"
         );
     }
+}
+
+/// At one state of the workflow, the alarm's later (or late) transitions are delivered in order,
+/// each expected to have the given outcome; the reports are kept.
+struct DeliverSeries<'a> {
+    harness: &'a Harness,
+    state: &'static str,
+    events: Vec<(Value, argus::intake::Outcome)>,
+    reports: std::sync::Mutex<Vec<argus::intake::SignalReport>>,
+}
+
+#[async_trait]
+impl Interlude for DeliverSeries<'_> {
+    async fn at(&self, state: &str, _now: DateTime<Utc>) {
+        if state != self.state || !self.reports.lock().unwrap().is_empty() {
+            return;
+        }
+        for (event, expected) in &self.events {
+            let report = self.harness.deliver(event).await.unwrap();
+            let signal = report.signals[0].clone();
+            assert_eq!(signal.outcome, *expected, "{}: {signal:?}", event["id"]);
+            self.reports.lock().unwrap().push(signal);
+        }
+    }
+}
+
+/// The StatusCheckFailed alarm of `instance` changing to `state` at `at`.
+fn status_check_transition(instance: &str, state: &str, at: DateTime<Utc>) -> Value {
+    let mut event = alarm_event(state, at, instance);
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
+        Value::String("StatusCheckFailed".into());
+    event
+}
+
+#[tokio::test]
+async fn an_alarm_that_flaps_while_its_workflow_runs_leaves_the_old_incident_closed_and_the_new_one_open()
+ {
+    use argus::intake::Outcome;
+    // GIVEN an automatic reboot, and the alarm going OK and into ALARM again before it runs
+    let harness = Harness::new(trusting());
+    let instance = "i-flap-during";
+    let alarm = status_check_transition(instance, "ALARM", epoch());
+    let interlude = DeliverSeries {
+        harness: &harness,
+        state: "Check incident still open",
+        events: vec![
+            (
+                status_check_transition(instance, "OK", epoch() + chrono::Duration::seconds(60)),
+                Outcome::Resolved,
+            ),
+            (
+                status_check_transition(
+                    instance,
+                    "ALARM",
+                    epoch() + chrono::Duration::seconds(120),
+                ),
+                Outcome::Opened,
+            ),
+        ],
+        reports: std::sync::Mutex::new(Vec::new()),
+    };
+    // WHEN the first workflow runs on
+    let run = run_with(
+        &harness,
+        &alarm,
+        world(Behaviour::Recovers, Approval::NoAnswer),
+        Some(&interlude),
+        None,
+    )
+    .await;
+    // THEN it acts on nothing, and every record it writes lands on its closed incident while
+    // the new incident holds the open guard
+    assert_eq!(run.record.status, ExecutionStatus::Succeeded);
+    assert_path_contains(
+        &run.record,
+        &[
+            "Check incident still open",
+            "Record resolved before action",
+            "Publish post-mortem",
+            "Recovery finished",
+        ],
+    );
+    assert_never_visits(&run.record, &NEVER_ON_A_RESOLVED_INCIDENT);
+    assert_eq!(run.status, IncidentStatus::Resolved);
+    assert_eq!(
+        outcome_record(&harness, &run).await["outcome"],
+        "resolved_before_action"
+    );
+    let first = harness.store.incident(&run.id).await.unwrap().unwrap();
+    let trail = harness.store.audit_trail(&run.id).await.unwrap();
+    assert!(argus::incident::verify_chain(&first, &trail).is_intact());
+    let newer = interlude.reports.lock().unwrap()[1]
+        .correlation_id
+        .clone()
+        .unwrap();
+    assert_ne!(newer, run.id, "the new ALARM opened a new incident");
+    assert_eq!(
+        harness
+            .store
+            .open_incident_for(&first.resource, &first.signature)
+            .await
+            .unwrap(),
+        Some(newer.clone()),
+        "the new incident keeps the open guard"
+    );
+    let newer = harness.store.incident(&newer).await.unwrap().unwrap();
+    assert!(newer.status.is_open(), "{:?}", newer.status);
+    assert!(
+        newer.execution.is_some(),
+        "the new incident has its own workflow"
+    );
+    assert_eq!(harness.starts(), 2);
+}
+
+#[tokio::test]
+async fn a_late_ok_from_an_earlier_flap_does_not_stop_a_running_recovery() {
+    use argus::intake::Outcome;
+    // GIVEN an automatic reboot, and an OK the alarm sent before this ALARM arriving late
+    let harness = Harness::new(trusting());
+    let instance = "i-late-ok-during";
+    let alarm = status_check_transition(instance, "ALARM", epoch());
+    let interlude = DeliverSeries {
+        harness: &harness,
+        state: "Check incident still open",
+        events: vec![(
+            status_check_transition(instance, "OK", epoch() - chrono::Duration::minutes(5)),
+            Outcome::Stale,
+        )],
+        reports: std::sync::Mutex::new(Vec::new()),
+    };
+    // WHEN the workflow runs on
+    let run = run_with(
+        &harness,
+        &alarm,
+        world(Behaviour::Recovers, Approval::NoAnswer),
+        Some(&interlude),
+        None,
+    )
+    .await;
+    // THEN the stale OK is recorded and ignored: the recovery runs and is verified
+    assert_path_contains(
+        &run.record,
+        &[
+            "Check incident still open",
+            "Reboot EC2 instance",
+            "Verify recovery",
+            "Record recovery",
+            "Recovery finished",
+        ],
+    );
+    assert_never_visits(&run.record, &["Record resolved before action"]);
+    assert_eq!(run.status, IncidentStatus::Resolved);
+    let trail = harness.store.audit_trail(&run.id).await.unwrap();
+    assert!(
+        trail.iter().any(|record| record
+            .summary
+            .starts_with("stale signal recorded and ignored")),
+        "{trail:?}"
+    );
 }

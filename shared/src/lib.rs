@@ -2,6 +2,7 @@
 //! incidents, guards, analysis, decisions) and the ports every adapter implements; the Lambda
 //! functions and the `argus` CLI are thin shells around it.
 
+pub mod adapters;
 pub mod analysis;
 pub mod backoff;
 pub mod budget;

@@ -91,19 +91,11 @@ pub async fn investigate(
     let mut nodes: Vec<String> = graph.dependencies(&target.node).into_iter().collect();
     nodes.push(target.node.clone());
 
-    // Metrics, normal behaviour and changes on every node around, all at once.
-    let (window, normal, all_changes) = tokio::join!(
+    // Metrics and normal behaviour of every node around, at once.
+    let (window, normal) = tokio::join!(
         bounded(deadline, metrics.window(&nodes, range)),
         bounded(deadline, metrics.normal(&nodes, range)),
-        bounded(deadline, changes.changes(&nodes, range)),
     );
-    let all_changes = match all_changes {
-        Ok(found) => found,
-        Err(reason) => {
-            findings.missing.push(missing("changes", reason));
-            Vec::new()
-        }
-    };
     match (window, normal) {
         (Ok(window), Ok(Some(normal))) => {
             localise_into(&mut findings, &graph, target, &window, &normal, config)
@@ -115,21 +107,29 @@ pub async fn investigate(
         (Err(reason), _) => findings.missing.push(missing("metrics", reason)),
         (_, Err(reason)) => findings.missing.push(missing("normal", reason)),
     }
-    let relevant: Vec<&str> = std::iter::once(target.node.as_str())
+    // Changes only where they can matter, the alarming node first: change sources are slow
+    // and rate-limited (CloudTrail answers two lookups a second).
+    let relevant: Vec<String> = std::iter::once(target.node.clone())
         .chain(
             findings
                 .candidates
                 .iter()
                 .take(limits.change_candidates)
-                .map(|c| c.node.as_str()),
+                .map(|candidate| candidate.node.clone())
+                .filter(|node| *node != target.node),
         )
         .collect();
-    findings.changes = newest_first(
-        all_changes
-            .into_iter()
-            .filter(|change| relevant.contains(&change.node.as_str()))
-            .collect(),
-    );
+    match bounded(deadline, changes.changes(&relevant, range)).await {
+        Ok(found) => {
+            findings.changes = newest_first(
+                found
+                    .into_iter()
+                    .filter(|change| relevant.contains(&change.node))
+                    .collect(),
+            )
+        }
+        Err(reason) => findings.missing.push(missing("changes", reason)),
+    }
     // A recent change on a candidate is evidence behind that candidate.
     let change_evidence: Vec<(String, Evidence)> = findings
         .change_evidence()

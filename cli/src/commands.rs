@@ -8,6 +8,8 @@ use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::{IncidentStatus, verify_chain};
 use argus::intake::{EventReport, Intake, IntakeError};
+use argus::investigation::investigator::{Investigator, SourcesInvestigator};
+use argus::investigation::{InvestigationLimits, LocaliseConfig};
 use argus::ports::{IncidentQuery, IncidentStore, PatternStore};
 use argus::postmortem::Postmortem;
 use argus::recovery::engine::execute;
@@ -62,6 +64,7 @@ pub async fn run(cli: Cli) -> u8 {
                 &args.events,
                 args.at.as_deref(),
                 args.analyst,
+                args.snapshot.as_deref(),
                 &args.recovery,
             )
             .await
@@ -366,10 +369,22 @@ async fn replay(
     events: &[PathBuf],
     at: Option<&str>,
     analyst: AnalystChoice,
+    snapshot: Option<&Path>,
     recovery: &crate::RecoveryArgs,
 ) -> Result<u8, CliError> {
     let config = load_config(global.config.as_deref())?;
     let files = expand(events)?;
+    let world = snapshot
+        .map(crate::investigate::open_snapshot)
+        .transpose()?;
+    let investigator = world.as_ref().map(|snapshot| SourcesInvestigator {
+        topology: snapshot,
+        metrics: snapshot,
+        changes: snapshot,
+        limits: InvestigationLimits::default(),
+        localise: LocaliseConfig::default(),
+        nodes: Default::default(),
+    });
     let clock = AnyClock::new(at)?;
     let analyst = SelectedAnalyst::select(analyst, &config).await?;
     let store = open_store(&global.home)?;
@@ -381,6 +396,9 @@ async fn replay(
         workflow: &workflow,
         clock: clock.as_clock(),
         config: &config,
+        investigator: investigator
+            .as_ref()
+            .map(|investigator| investigator as &dyn Investigator),
     };
     let recoveries = Recoveries {
         config: &config,
@@ -510,6 +528,7 @@ async fn explain(
         workflow: &workflow,
         clock: clock.as_clock(),
         config: &config,
+        investigator: None,
     };
     let label = event.display().to_string();
     let result = match run_file(&intake, event).await {

@@ -28,9 +28,14 @@ fn snapshot_error(error: &SnapshotError) -> CliError {
     CliError::new(code, error.to_string())
 }
 
+/// Opens a snapshot folder, with the exit code its errors call for.
+pub fn open_snapshot(dir: &Path) -> Result<RecordedSnapshot, CliError> {
+    RecordedSnapshot::open(dir).map_err(|e| snapshot_error(&e))
+}
+
 /// Runs the command; the exit code is 0 whether or not something is blamed.
 pub async fn run(dir: &Path, method: Method, json: bool) -> Result<u8, CliError> {
-    let snapshot = RecordedSnapshot::open(dir).map_err(|e| snapshot_error(&e))?;
+    let snapshot = open_snapshot(dir)?;
     let Some(target) = snapshot.target.clone() else {
         return Err(CliError::new(
             EXIT_INVALID_EVENT,

@@ -162,6 +162,10 @@ struct ReplayArgs {
     /// second later, so runs are reproducible. Default: the system clock.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
+    /// Investigate each alarm in this recorded world (a snapshot folder, as for `argus
+    /// investigate`): its service graph, metrics and changes stand in for X-Ray and CloudTrail.
+    #[arg(long, value_name = "DIR")]
+    snapshot: Option<PathBuf>,
     #[command(flatten)]
     recovery: RecoveryArgs,
 }

@@ -276,6 +276,10 @@ pub struct ValidatedAction {
     pub params: ActionParams,
     pub risk: RiskClass,
     pub target: Option<ResourceRef>,
+    /// The target is a root-cause candidate the investigation found downstream, not the
+    /// resource that alarmed: a person always approves such an action.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_candidate: bool,
 }
 
 fn parse_params<T: serde::de::DeserializeOwned>(
@@ -314,6 +318,18 @@ pub fn validate(
     action_name: &str,
     params: &Value,
     incident_resource: &ResourceRef,
+    config: &Config,
+) -> Result<ValidatedAction, ActionError> {
+    validate_for(action_name, params, incident_resource, &[], config)
+}
+
+/// [`validate`], where a remediation may also target one of `candidates`: resources the
+/// investigation found on the alarming resource's dependency graph (marked `on_candidate`).
+pub fn validate_for(
+    action_name: &str,
+    params: &Value,
+    incident_resource: &ResourceRef,
+    candidates: &[ResourceRef],
     config: &Config,
 ) -> Result<ValidatedAction, ActionError> {
     let action = ActionId::parse(action_name)
@@ -402,7 +418,7 @@ pub fn validate(
             action,
             reason: "the parameters do not name a valid resource".to_string(),
         })?;
-        if &target != incident_resource {
+        if &target != incident_resource && !candidates.contains(&target) {
             return Err(ActionError::WrongResource {
                 action,
                 target: target.to_string(),
@@ -410,11 +426,13 @@ pub fn validate(
             });
         }
     }
+    let on_candidate = action.is_remediation() && target.as_ref() != Some(incident_resource);
     Ok(ValidatedAction {
         action,
         params,
         risk,
         target,
+        on_candidate,
     })
 }
 

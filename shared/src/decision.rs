@@ -199,6 +199,17 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
             }
         }
     };
+    // An action on a resource other than the one that alarmed rests on the investigation's
+    // reading of the graph: a person confirms it.
+    let mode = if action.on_candidate && mode == Mode::Auto {
+        decision.reasons.push(format!(
+            "{} targets a root-cause candidate, not the resource that alarmed; a human approves it",
+            action.action
+        ));
+        Mode::Approval
+    } else {
+        mode
+    };
     let capped = input
         .overrides
         .iter()
@@ -278,6 +289,7 @@ mod tests {
                 }),
                 risk,
                 target: ResourceRef::parse("ec2:instance/i-1").ok(),
+                on_candidate: false,
             }),
             notes: vec![],
         }

@@ -236,6 +236,7 @@ async fn through_intake(harness: &Harness, analyst: &BedrockAnalyst) -> SignalRe
         workflow: &harness.workflow,
         clock: &harness.clock,
         config: &harness.config,
+        investigator: None,
     };
     let report = intake
         .process_event(&sample(

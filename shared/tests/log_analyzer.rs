@@ -599,6 +599,7 @@ async fn the_orchestrator_opens_one_incident_for_an_anomaly_published_twice() {
         workflow: &workflow,
         clock: &clock,
         config: &config,
+        investigator: None,
     };
     let first = intake
         .process_event(&delivered(

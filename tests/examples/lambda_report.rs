@@ -70,6 +70,7 @@ async fn handler_time(signals: usize) -> Value {
         workflow: &workflow,
         clock: &clock,
         config: &config,
+        investigator: None,
     };
     let events: Vec<Value> = (0..signals).map(distinct_alarm).collect();
     let mut opened = Vec::with_capacity(signals);
@@ -114,6 +115,7 @@ async fn intake_paths(endpoint: &str) -> Value {
             workflow: &workflow,
             clock: &clock,
             config,
+            investigator: None,
         };
         log.take();
         let mut last = Vec::new();
@@ -245,6 +247,7 @@ async fn recovery_paths(endpoint: &str) -> Value {
             workflow: &workflow,
             clock: &clock,
             config: &config,
+            investigator: None,
         };
         let report = intake
             .process_event(&distinct_alarm(100 + index))

@@ -45,6 +45,7 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
         workflow: &RecordingWorkflow::default(),
         clock: &clock,
         config: &config,
+        investigator: None,
     };
     log.take();
 

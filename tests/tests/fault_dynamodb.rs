@@ -90,6 +90,7 @@ impl Faulty {
             workflow: &self.workflow,
             clock: &self.clock,
             config: &self.config,
+            investigator: None,
         }
     }
 

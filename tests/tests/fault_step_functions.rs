@@ -99,6 +99,7 @@ async fn a_failed_start_leaves_the_incident_open_and_the_reconciler_starts_it_on
         workflow: &workflow,
         clock: &clock,
         config: &config,
+        investigator: None,
     };
     let executions = || async {
         direct

@@ -133,6 +133,7 @@ impl Run {
             workflow: &self.workflow,
             clock: &self.clock,
             config: &self.config,
+            investigator: None,
         }
     }
 }

@@ -56,6 +56,7 @@ impl Deps {
             workflow: &self.workflow,
             clock: &self.clock,
             config: &self.config,
+            investigator: None,
         }
     }
 }

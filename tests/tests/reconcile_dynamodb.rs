@@ -59,6 +59,7 @@ impl Deps {
             workflow: &self.workflow,
             clock: &self.clock,
             config: &self.config,
+            investigator: None,
         }
     }
 

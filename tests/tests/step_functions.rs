@@ -143,6 +143,7 @@ async fn an_alarm_becomes_an_incident_and_an_execution_over_both_peers() {
         workflow: &workflow,
         clock: &clock,
         config: &config,
+        investigator: None,
     };
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

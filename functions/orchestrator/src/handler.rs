@@ -154,6 +154,7 @@ impl Orchestrator {
             workflow: &self.workflow,
             clock: &SystemClock,
             config: &self.config,
+            investigator: None,
         };
         // The reconciler's schedule (an EventBridge rule) sends a "Scheduled Event".
         if is_schedule(&event.payload) {

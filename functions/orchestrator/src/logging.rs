@@ -27,6 +27,7 @@ mod tests {
             workflow: &workflow,
             clock: &clock,
             config: &config,
+            investigator: None,
         };
         let event: serde_json::Value = serde_json::from_str(include_str!(
             "../../../events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json"
@@ -66,6 +67,7 @@ mod tests {
             workflow: &workflow,
             clock: &clock,
             config: &config,
+            investigator: None,
         };
         let event: serde_json::Value = serde_json::from_str(include_str!(
             "../../../events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json"

@@ -1,7 +1,7 @@
 //! CloudTrail as investigation's change source: the write calls on each node's resource in the
 //! window (LookupEvents, one lookup attribute per request, through the SDK's paginator).
 
-use crate::investigation::model::Change;
+use crate::investigation::model::{AliasMove, Change};
 use crate::investigation::ports::{ChangeSource, SourceError, TimeRange};
 use async_trait::async_trait;
 use aws_sdk_cloudtrail::Client;
@@ -86,11 +86,27 @@ impl CloudTrailChanges {
                     action: action.to_string(),
                     actor: event.username().map(str::to_string),
                     summary,
+                    alias: alias_move(action, event.cloud_trail_event()),
                 });
             }
         }
         Ok(changes)
     }
+}
+
+/// The alias an `UpdateAlias` call moved and the version it now points at, from the event's
+/// request parameters (the version it pointed at before is not in the event).
+fn alias_move(action: &str, event: Option<&str>) -> Option<AliasMove> {
+    if !action.starts_with("UpdateAlias") {
+        return None;
+    }
+    let event: serde_json::Value = serde_json::from_str(event?).ok()?;
+    let request = event.get("requestParameters")?;
+    Some(AliasMove {
+        name: request.get("name")?.as_str()?.to_string(),
+        from_version: None,
+        to_version: request.get("functionVersion")?.as_str()?.to_string(),
+    })
 }
 
 #[async_trait]

@@ -193,10 +193,11 @@ pub fn validate_assessment(
         assessment.confidence = UNGROUNDED_CONFIDENCE_CAP;
     }
     let action = match &assessment.proposal {
-        Some(proposal) => Some(catalogue::validate(
+        Some(proposal) => Some(catalogue::validate_for(
             &proposal.action_id,
             &proposal.params,
             &context.resource,
+            &context.candidate_resources(),
             config,
         )?),
         None => None,

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::correlation::CorrelationId;
 use crate::decision::Mode;
 use crate::incident::{Incident, IncidentStatus};
+use crate::investigation::findings::Findings;
 use crate::ports::{ActionStats, SignatureHistory};
 use crate::resource::ResourceRef;
 use crate::signal::{Signal, SignalSource};
@@ -130,6 +131,20 @@ impl RecentChange {
     }
 }
 
+/// A candidate's recorded resource (an ARN) as a resource reference; a function's alias or
+/// version qualifier is not part of the function.
+pub fn candidate_resource(arn: &str) -> Option<ResourceRef> {
+    if let Some((_, function)) = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":lambda:"))
+        .and_then(|(_, rest)| rest.split_once(":function:"))
+    {
+        let name = function.split(':').next().unwrap_or(function);
+        return ResourceRef::new("lambda", "function", name).ok();
+    }
+    crate::signal::resource_from_arn(arn)
+}
+
 /// An item left out to keep the prompt within its budget.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DroppedItem {
@@ -162,6 +177,10 @@ pub struct AnalysisContext {
     pub estimated_tokens: usize,
     #[serde(default)]
     pub budget_tokens: usize,
+    /// What the investigation found around the resource, when one ran; its items are in
+    /// `items` (`topology.*`, `metric.*`, `change.<node>.*`, `logs.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Findings>,
 }
 
 /// What a context is assembled from; the intake path reads it with one patterns-table query
@@ -262,6 +281,7 @@ impl AnalysisContext {
             dropped: Vec::new(),
             estimated_tokens: 0,
             budget_tokens: policy.context_token_budget,
+            findings: None,
         };
         context.fit_budget(inputs.config);
         context
@@ -298,6 +318,45 @@ impl AnalysisContext {
             });
             self.estimated_tokens = prompt::estimate_tokens(self, config);
         }
+    }
+
+    /// Takes in an investigation's findings: each becomes an item (cleaned and capped like any
+    /// text read from outside; candidates and their evidence as evidence, the changes on the
+    /// alarming node as changes, what could not be looked up last), then the budget is
+    /// applied again.
+    pub fn add_findings(&mut self, findings: Findings, config: &Config) {
+        let cap = config.analysis.untrusted_item_bytes;
+        for item in findings.evidence() {
+            if self.has_evidence(&item.id) {
+                continue;
+            }
+            let relevance = if item.id.starts_with("investigation.missing.") {
+                Relevance::Supporting
+            } else if item.id.starts_with("change.") {
+                Relevance::Change
+            } else {
+                Relevance::Evidence
+            };
+            self.items.push(ContextItem {
+                label: "what the investigation found".to_string(),
+                text: clean_text(&item.text, cap),
+                id: item.id,
+                relevance,
+            });
+        }
+        self.findings = Some(findings);
+        self.fit_budget(config);
+    }
+
+    /// The resources of the root-cause candidates the investigation found, which a proposal
+    /// may target besides the incident's own resource.
+    pub fn candidate_resources(&self) -> Vec<ResourceRef> {
+        self.findings
+            .iter()
+            .flat_map(|findings| &findings.candidates)
+            .filter_map(|candidate| candidate.resource.as_deref())
+            .filter_map(candidate_resource)
+            .collect()
     }
 
     pub fn has_evidence(&self, id: &str) -> bool {

@@ -58,6 +58,9 @@ const ALARM_EVIDENCE: &[&str] = &[
 
 impl RulesAnalyst {
     pub fn assess(&self, context: &AnalysisContext) -> Assessment {
+        if let Some(assessment) = super::root_cause::candidate_assessment(context) {
+            return assessment;
+        }
         let signal = &context.signal;
         let verdict = match signal.source {
             SignalSource::AlarmEventBridge

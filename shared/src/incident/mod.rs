@@ -498,6 +498,8 @@ pub enum AuditKind {
     Cleared,
     Suppressed,
     BudgetSpent,
+    /// What the investigation around the resource found (or why none ran).
+    Investigated,
     Assessed,
     AnalystFallback,
     Decided,

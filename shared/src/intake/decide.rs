@@ -169,7 +169,7 @@ impl Intake<'_> {
         let look_back_from = now - self.config.budget.look_back();
         let budget_possibly_used =
             budget_possibly_used(&on_resource, &incident.id, look_back_from, scan_limit);
-        let context = AnalysisContext::assemble(ContextInputs {
+        let mut context = AnalysisContext::assemble(ContextInputs {
             incident_id: incident.id.clone(),
             signal,
             learned,
@@ -246,6 +246,8 @@ impl Intake<'_> {
             report.step("context", note);
         }
 
+        self.investigate(signal, &mut context, report, &mut audit)
+            .await;
         let validated = self.analyse(&context, &mut audit).await;
         report.step(
             "assessment",
@@ -281,8 +283,15 @@ impl Intake<'_> {
         if let (Some(action), Mode::Auto | Mode::Approval) =
             (decision.action.as_ref().map(|a| a.action), decision.mode)
         {
+            // An action on a root-cause candidate spends that resource's budget.
+            let budgeted = decision
+                .action
+                .as_ref()
+                .filter(|validated| validated.on_candidate)
+                .and_then(|validated| validated.target.clone())
+                .unwrap_or_else(|| resource.clone());
             let key = BudgetKey {
-                resource: resource.clone(),
+                resource: budgeted,
                 action,
             };
             let limits = self.config.budget.limits();
@@ -360,6 +369,73 @@ impl Intake<'_> {
 
     /// Asks the configured analyst, and falls back to the rules when it fails or its answer
     /// does not validate; the audit trail says why.
+    /// Runs the investigation, when one is configured, and takes its findings into the
+    /// context; the report and the audit trail say what it found, what it could not look up,
+    /// or why it did not run.
+    async fn investigate(
+        &self,
+        signal: &Signal,
+        context: &mut AnalysisContext,
+        report: &mut SignalReport,
+        audit: &mut Vec<AuditEntry>,
+    ) {
+        let Some(investigator) = self.investigator else {
+            return;
+        };
+        match investigator.investigate(signal).await {
+            Ok(findings) => {
+                let candidates: Vec<String> = findings
+                    .candidates
+                    .iter()
+                    .map(|candidate| format!("{} ({:.2})", candidate.node, candidate.score))
+                    .collect();
+                let summary = match findings.candidates.first() {
+                    Some(top) => format!(
+                        "around {}: {} candidate(s), {} first; {} change(s)",
+                        findings.target.node,
+                        candidates.len(),
+                        top.node,
+                        findings.changes.len()
+                    ),
+                    None => format!(
+                        "around {}: nothing downstream to blame; {} change(s)",
+                        findings.target.node,
+                        findings.changes.len()
+                    ),
+                };
+                let missing: Vec<String> = findings
+                    .missing
+                    .iter()
+                    .map(|missing| format!("{}: {}", missing.source, missing.reason))
+                    .collect();
+                report.step(
+                    "findings",
+                    if missing.is_empty() {
+                        summary.clone()
+                    } else {
+                        format!("{summary}; not looked up: {}", missing.join("; "))
+                    },
+                );
+                audit.push(AuditEntry::new(
+                    ACTOR,
+                    AuditKind::Investigated,
+                    summary,
+                    json!({"node": findings.target.node, "candidates": candidates, "changes": findings.changes.len(), "missing": missing}),
+                ));
+                context.add_findings(findings, self.config);
+            }
+            Err(reason) => {
+                report.step("findings", format!("no investigation: {reason}"));
+                audit.push(AuditEntry::new(
+                    ACTOR,
+                    AuditKind::Investigated,
+                    format!("not investigated: {reason}"),
+                    json!({"reason": reason.to_string()}),
+                ));
+            }
+        }
+    }
+
     pub(super) async fn analyse(
         &self,
         context: &AnalysisContext,

@@ -50,6 +50,9 @@ pub struct Intake<'a> {
     pub workflow: &'a dyn Workflow,
     pub clock: &'a dyn Clock,
     pub config: &'a Config,
+    /// Looks around the alarming resource before analysis (`None`: the analysis sees the
+    /// signal and the store only).
+    pub investigator: Option<&'a dyn crate::investigation::investigator::Investigator>,
 }
 
 impl std::fmt::Debug for Intake<'_> {

@@ -120,6 +120,7 @@ pub fn baseline(
         if let Some(best) = best_path_score(graph, &target.node, node, &anomalous) {
             candidates.push(Candidate {
                 node: (*node).to_owned(),
+                resource: graph.resource(node).map(str::to_owned),
                 score: best,
                 evidence: vec![Evidence {
                     id: format!("metric.{}.{}", id_segment(node), target.metric),

@@ -6,10 +6,10 @@
 
 use super::localise::{Candidate, Evidence, Verdict, id_segment};
 use super::model::{Change, Target};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A log anomaly on a candidate's log group (from the log analyzer's patterns).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogFinding {
     pub node: String,
     pub log_group: String,
@@ -17,7 +17,7 @@ pub struct LogFinding {
 }
 
 /// A source that did not answer, or answered with an error, within the deadline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MissingSource {
     /// `topology`, `metrics`, `normal`, `changes` or `logs`.
     pub source: String,
@@ -25,14 +25,14 @@ pub struct MissingSource {
 }
 
 /// One evidence item as the analysis context takes it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvidenceItem {
     pub id: String,
     pub text: String,
 }
 
 /// Everything one investigation produced.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Findings {
     pub target: Target,
     /// Nodes and edges of the graph seen, when the topology answered.

@@ -29,7 +29,7 @@
 use super::anomaly::{NodeModel, Reading};
 use super::graph::{CallGraph, NodeKind};
 use super::model::{MetricTable, Target, metric};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The knobs of the method. The defaults are the one configuration Argus runs and the
@@ -60,23 +60,26 @@ impl Default for LocaliseConfig {
 }
 
 /// One piece of evidence behind a candidate, citable by its id.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub id: String,
     pub text: String,
 }
 
 /// A ranked root-cause candidate.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     pub node: String,
+    /// The node's resource as the graph records it (an ARN), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
     /// Higher is more likely; scores are comparable within one run only.
     pub score: f64,
     pub evidence: Vec<Evidence>,
 }
 
 /// Why the list is what it is.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// Candidates were found.
@@ -88,7 +91,7 @@ pub enum Verdict {
 }
 
 /// The result of one localisation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Localisation {
     pub candidates: Vec<Candidate>,
     pub verdict: Verdict,
@@ -279,6 +282,7 @@ pub fn localise(
         .into_iter()
         .map(|(node, found)| Candidate {
             node: node.to_owned(),
+            resource: graph.resource(node).map(str::to_owned),
             score: found.score,
             evidence: evidence(target, window, node, &found),
         })

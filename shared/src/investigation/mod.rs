@@ -14,6 +14,7 @@ pub mod baseline;
 pub mod csv;
 pub mod findings;
 pub mod graph;
+pub mod investigator;
 pub mod localise;
 pub mod model;
 pub mod ports;

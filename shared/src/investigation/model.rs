@@ -161,6 +161,21 @@ pub struct Change {
     /// A short description (what changed), when known.
     #[serde(default)]
     pub summary: Option<String>,
+    /// For an alias move: which alias, and the versions it pointed at before and after, as
+    /// the source recorded them. A rollback's version comes from here, never from a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<AliasMove>,
+}
+
+/// An alias moved from one published version to another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AliasMove {
+    pub name: String,
+    /// Unknown when the source did not record it (CloudTrail's UpdateAlias names only the
+    /// new version).
+    #[serde(default)]
+    pub from_version: Option<String>,
+    pub to_version: String,
 }
 
 impl MetricTable {

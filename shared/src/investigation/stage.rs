@@ -39,7 +39,7 @@ fn missing(source: &str, reason: impl Into<String>) -> MissingSource {
     }
 }
 
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     deadline: tokio::time::Instant,
     call: impl Future<Output = Result<T, SourceError>>,
 ) -> Result<T, String> {
@@ -60,10 +60,32 @@ pub async fn investigate(
     config: &LocaliseConfig,
 ) -> Findings {
     let deadline = tokio::time::Instant::now() + limits.deadline;
-    let range = TimeRange {
+    let range = window_of(target, limits);
+
+    let graph = bounded(deadline, topology.call_graph(&target.node, range)).await;
+    investigate_on(graph, metrics, changes, target, limits, config, deadline).await
+}
+
+/// The look-back and look-ahead window of an investigation of `target`.
+pub fn window_of(target: &Target, limits: &InvestigationLimits) -> TimeRange {
+    TimeRange {
         from: target.alert_time - limits.look_back_seconds,
         to: target.alert_time + limits.look_ahead_seconds,
-    };
+    }
+}
+
+/// The stage once the topology answered (or did not, `Err` saying why): for a caller that
+/// needed the graph first, to find which node the alarming resource is.
+pub async fn investigate_on(
+    graph: Result<super::graph::CallGraph, String>,
+    metrics: &dyn MetricsSource,
+    changes: &dyn ChangeSource,
+    target: &Target,
+    limits: &InvestigationLimits,
+    config: &LocaliseConfig,
+    deadline: tokio::time::Instant,
+) -> Findings {
+    let range = window_of(target, limits);
     let mut findings = Findings {
         target: target.clone(),
         graph_size: None,
@@ -73,8 +95,7 @@ pub async fn investigate(
         logs: Vec::new(),
         missing: Vec::new(),
     };
-
-    let graph = match bounded(deadline, topology.call_graph(&target.node, range)).await {
+    let graph = match graph {
         Ok(graph) => graph,
         Err(reason) => {
             findings.missing.push(missing("topology", reason));

@@ -3,6 +3,7 @@
 mod alarm;
 mod argus_events;
 mod cloudtrail;
+pub(crate) use cloudtrail::resource_from_arn;
 mod ec2;
 mod health;
 mod normalise;

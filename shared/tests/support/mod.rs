@@ -132,6 +132,7 @@ impl Harness {
             workflow: &self.workflow,
             clock: &self.clock,
             config: &self.config,
+            investigator: None,
         }
     }
 

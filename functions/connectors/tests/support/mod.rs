@@ -203,6 +203,7 @@ pub async fn fixture_in(
             }),
             risk: RiskClass::Low,
             target: Some(resource),
+            on_candidate: false,
         }),
         escalate: false,
         suppressed: false,

@@ -22,6 +22,7 @@ pub mod postmortem;
 pub mod reconcile;
 pub mod recovery;
 pub mod resource;
+pub mod resource_grammar;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod signal;

@@ -176,9 +176,11 @@ impl AnalyzerConfig {
             }
             let resource = resource
                 .map(|text| {
-                    ResourceRef::parse(text).map_err(|error| AnalyzerConfigError::BadResource {
-                        group: name.to_string(),
-                        reason: error.to_string(),
+                    ResourceRef::parse_checked(text).map_err(|error| {
+                        AnalyzerConfigError::BadResource {
+                            group: name.to_string(),
+                            reason: error.to_string(),
+                        }
                     })
                 })
                 .transpose()?;

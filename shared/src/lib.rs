@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod backoff;
+pub mod bounds;
 pub mod budget;
 pub mod catalogue;
 pub mod clock;

@@ -79,11 +79,52 @@ fn payload_error(vendor: Vendor, reason: impl Into<String>) -> PayloadError {
 /// The alerts a webhook body carries, in order. An event Argus has nothing to do with (a
 /// PagerDuty acknowledgement or ping, a Datadog notification of no known transition) gives none.
 pub fn normalise(vendor: Vendor, body: &[u8]) -> Result<Vec<ExternalAlertDetail>, PayloadError> {
-    match vendor {
+    let alerts = match vendor {
         Vendor::Alertmanager | Vendor::Grafana => grouped(vendor, body),
         Vendor::Datadog => datadog(body),
         Vendor::PagerDuty => pagerduty(body),
+    }?;
+    Ok(alerts.into_iter().map(bounded).collect())
+}
+
+/// Limits on what one published alert carries, so that its PutEvents entry stays far below the
+/// 256 KB a request may hold (about 80 KB at most) and one oversized label cannot make a group's
+/// request fail, and be retried, for ever: each text over its limit is cut with a marker.
+const MAX_NAME_BYTES: usize = 512;
+const MAX_SUMMARY_BYTES: usize = 1024;
+const MAX_SEVERITY_BYTES: usize = 64;
+const MAX_URL_BYTES: usize = 2048;
+const MAX_LABELS: usize = 64;
+const MAX_LABEL_KEY_BYTES: usize = 128;
+const MAX_LABEL_VALUE_BYTES: usize = 1024;
+
+fn bounded(mut alert: ExternalAlertDetail) -> ExternalAlertDetail {
+    use argus::bounds::truncate_with_marker as cut;
+    alert.name = cut(&alert.name, MAX_NAME_BYTES).into_owned();
+    alert.summary = cut(&alert.summary, MAX_SUMMARY_BYTES).into_owned();
+    alert.severity = alert
+        .severity
+        .map(|severity| cut(&severity, MAX_SEVERITY_BYTES).into_owned());
+    alert.url = alert.url.map(|url| cut(&url, MAX_URL_BYTES).into_owned());
+    let dropped = alert.labels.len().saturating_sub(MAX_LABELS);
+    let mut labels: BTreeMap<String, String> = std::mem::take(&mut alert.labels)
+        .into_iter()
+        .take(MAX_LABELS)
+        .map(|(key, value)| {
+            (
+                cut(&key, MAX_LABEL_KEY_BYTES).into_owned(),
+                cut(&value, MAX_LABEL_VALUE_BYTES).into_owned(),
+            )
+        })
+        .collect();
+    if dropped > 0 {
+        labels.insert(
+            "argus_labels_dropped".to_string(),
+            format!("{dropped} more labels were not kept"),
+        );
     }
+    alert.labels = labels;
+    alert
 }
 
 /// The bus event for one alert, as the orchestrator's rule matches it.

@@ -40,6 +40,18 @@ fn check_signal(signal: &Signal) -> Result<(), TestCaseError> {
         signal.resource
     );
     prop_assert!(!signal.signature.is_empty(), "empty signature");
+    // Issue 20: identities that become store keys and display text are bounded.
+    prop_assert!(
+        signal.signature.len() <= 512,
+        "signature of {} bytes",
+        signal.signature.len()
+    );
+    prop_assert!(signal.source_event_id.len() <= 1024);
+    prop_assert!(
+        signal.title.len() <= 512,
+        "title of {} bytes",
+        signal.title.len()
+    );
     prop_assert!(!signal.source_event_id.is_empty(), "empty source event id");
     // The signal is stored and handed between Lambdas as JSON, so it must come back intact.
     let text = serde_json::to_string(signal).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -2,6 +2,7 @@
 
 mod alarm;
 mod argus_events;
+mod bounds;
 mod cloudtrail;
 mod ec2;
 mod health;

@@ -139,6 +139,7 @@ fn world() -> World {
         config,
         secrets: secrets(),
         slack_responder: responder.clone(),
+        rate_limit: Default::default(),
     };
     World {
         responder,
@@ -1439,4 +1440,34 @@ async fn attack_an_oversized_label_is_truncated_so_every_alert_of_the_group_is_p
     }
     let total: usize = events.iter().map(entry_size).sum();
     assert!(total < 256 * 1024, "{total} bytes");
+}
+
+#[tokio::test]
+async fn attack_junk_from_one_source_is_throttled_while_other_senders_are_served() {
+    // GIVEN a source sending a flood of unauthenticated webhooks
+    let world = world();
+    let junk = HttpRequest::new("POST", "/webhooks/alertmanager")
+        .with_source_ip("203.0.113.9")
+        .with_body(b"{}".to_vec());
+    let mut statuses = Vec::new();
+    for _ in 0..200 {
+        statuses.push(world.inbound.handle(&junk).await.status);
+    }
+    // THEN it is answered 429 (with when to come back) once past its budget
+    assert_eq!(statuses[0], 401);
+    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+    let throttled = world.inbound.handle(&junk).await;
+    assert_eq!(throttled.status, 429);
+    assert!(throttled.header("retry-after").is_some());
+    // AND another source's real webhook is served
+    let real = vendor_request(
+        "alertmanager",
+        sample("alertmanager/alertmanager-v4-firing-2-alerts.json"),
+        world.clock.now(),
+    )
+    .with_source_ip("198.51.100.7");
+    assert_eq!(world.inbound.handle(&real).await.status, 202);
+    // AND the flooding source's budget refills with time (on the clock, no sleeping)
+    world.clock.advance(Duration::seconds(120));
+    assert_eq!(world.inbound.handle(&junk).await.status, 401);
 }

@@ -5,7 +5,9 @@
 # with SigV4, so the URL itself is public and the function authenticates every route the way its
 # sender signs: bearer tokens or HMAC signatures checked in constant time, Slack's v0 signature
 # with its 5-minute window, and HMAC-signed single-use approval links. Anything else gets 401
-# before any work is done; reserved concurrency bounds what a flood can cost.
+# before any work is done; reserved concurrency bounds what a flood can cost. Each source address
+# has its own budget in the function (429 past it, before anything is parsed); a flood from many
+# addresses is for AWS WAF, which needs a CloudFront front (variable endpoint_waf, off by default).
 resource "aws_lambda_function_url" "connectors" {
   # checkov:skip=CKV_AWS_258: the senders cannot sign with SigV4 (see above); every route authenticates its sender in the function and refuses unauthenticated requests with 401.
   function_name      = aws_lambda_function.function["connectors-http"].function_name

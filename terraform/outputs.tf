@@ -75,3 +75,8 @@ output "kms_key_arn" {
   description = "The customer-managed key encrypting Argus' tables, logs, queues, topic and secrets."
   value       = aws_kms_key.argus.arn
 }
+
+output "public_endpoint_protection" {
+  description = "What protects the public connectors endpoint: the function's own per-source limit always, and whether the AWS WAF front (variable endpoint_waf) is expected in front of it."
+  value       = var.endpoint_waf.enabled ? "per-source limit in the function; AWS WAF rate-based rule of ${var.endpoint_waf.rate_limit_per_5_minutes} requests per 5 minutes per address on the CloudFront front" : "per-source limit in the function only (endpoint_waf.enabled = false)"
+}

@@ -328,3 +328,27 @@ variable "tls_roots" {
     error_message = "tls_roots must be amazon or system."
   }
 }
+
+variable "endpoint_waf" {
+  description = <<-EOT
+    The AWS WAF option for the public connectors endpoint, off by default. The function already
+    limits each source address (60 requests at once, refilled at one a second, per instance) and
+    authenticates every route before any store access; what it cannot stop is a flood from many
+    addresses taking the endpoint's reserved concurrency. AWS WAF does not attach to a Lambda
+    Function URL: with enabled = true, put a CloudFront distribution whose origin is the
+    connectors_url output (origin access control for Lambda, so the URL answers CloudFront only)
+    and a CLOUDFRONT-scope web ACL with a rate-based rule of rate_limit_per_5_minutes per address
+    in front of it, and give the distribution's domain to the senders and as
+    connectors.approval_base_url. The public_endpoint_protection output says which is in force.
+  EOT
+  type = object({
+    enabled                  = optional(bool, false)
+    rate_limit_per_5_minutes = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = var.endpoint_waf.rate_limit_per_5_minutes >= 100
+    error_message = "endpoint_waf.rate_limit_per_5_minutes must be at least 100, the smallest limit a WAF rate-based rule takes."
+  }
+}

@@ -297,20 +297,40 @@ fn parse_params<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A name parameter: no spaces, shell metacharacters or `.`/`..` path segments. The kind's
+/// grammar was checked where the incident's resource entered (the signal), and the target must
+/// equal that resource.
 fn non_empty(action: ActionId, field: &str, value: &str) -> Result<(), ActionError> {
     let valid = !value.trim().is_empty()
         && value.len() <= 256
         && value
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
+        && !value
+            .split('/')
+            .any(|segment| segment == "." || segment == "..");
     if valid {
         Ok(())
     } else {
         Err(ActionError::BadParameters {
             action,
-            reason: format!("`{field}` must be 1-256 characters of letters, digits and -_./:"),
+            reason: format!(
+                "`{field}` must be 1-256 characters of letters, digits and -_./:, without `.` or `..` segments"
+            ),
         })
     }
+}
+
+/// A parameter that names a resource must fit its kind's grammar (`resource_grammar`).
+fn grammar<T>(
+    action: ActionId,
+    field: &str,
+    checked: Result<T, crate::resource::ResourceError>,
+) -> Result<T, ActionError> {
+    checked.map_err(|error| ActionError::BadParameters {
+        action,
+        reason: format!("`{field}`: {}", error.reason),
+    })
 }
 
 /// Checks a proposal `{action_id, params}` against the catalogue and pins it to `incident_resource`.
@@ -405,6 +425,9 @@ pub fn validate_for(
         ActionId::CodebuildTerraformApply => {
             let parsed: TerraformApplyParams = parse_params(action, params)?;
             non_empty(action, "project_name", &parsed.project_name)?;
+            // The resource reaches the build's environment: only an id inside its kind's
+            // grammar (no spaces, shell metacharacters or `..`) may.
+            grammar(action, "resource", parsed.resource.check_grammar())?;
             let target = Some(parsed.resource.clone());
             (ActionParams::TerraformApply(parsed), target)
         }

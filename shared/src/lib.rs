@@ -5,6 +5,7 @@
 pub mod adapters;
 pub mod analysis;
 pub mod backoff;
+pub mod bounds;
 pub mod budget;
 pub mod catalogue;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod postmortem;
 pub mod reconcile;
 pub mod recovery;
 pub mod resource;
+pub mod resource_grammar;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod signal;

@@ -57,6 +57,34 @@ impl ResourceRef {
         Ok(Self(value.to_string()))
     }
 
+    /// Builds a reference from its parts and checks the id against its kind's grammar
+    /// (`resource_grammar`): the constructor for ids that come from outside Argus.
+    pub fn checked(service: &str, kind: &str, id: &str) -> Result<Self, ResourceError> {
+        let resource = Self::new(service, kind, id)?;
+        resource.check_grammar()?;
+        Ok(resource)
+    }
+
+    /// Parses a full reference written outside Argus and checks it against its kind's grammar.
+    pub fn parse_checked(value: &str) -> Result<Self, ResourceError> {
+        let resource = Self::parse(value)?;
+        resource.check_grammar()?;
+        Ok(resource)
+    }
+
+    /// Whether the id fits its kind's grammar; `parse` alone checks only the shape, so that
+    /// records written before a grammar existed can still be read.
+    pub fn check_grammar(&self) -> Result<(), ResourceError> {
+        let kind = self.kind();
+        let kind = kind.split_once(':').map_or("", |(_, kind)| kind);
+        crate::resource_grammar::check(self.service(), kind, self.id()).map_err(|reason| {
+            ResourceError {
+                value: self.0.clone(),
+                reason,
+            }
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

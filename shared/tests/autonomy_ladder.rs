@@ -19,7 +19,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use support::{Harness, alarm_event};
 
-const INSTANCE: &str = "i-0ladder000000001";
+const INSTANCE: &str = "i-03052f1e395e8a14c";
 
 /// A confident, well-grounded proposal to reboot the incident's instance, so that only the
 /// ladder decides between `auto` and `approval`.

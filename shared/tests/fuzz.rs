@@ -33,7 +33,25 @@ fn is_stable_name(name: &str) -> bool {
 /// What every signal a normaliser accepts must satisfy before the intake stores it.
 fn check_signal(signal: &Signal) -> Result<(), TestCaseError> {
     prop_assert!(ResourceRef::parse(signal.resource.as_str()).is_ok());
+    // Issue 20: every accepted signal's resource fits its kind's grammar.
+    prop_assert!(
+        signal.resource.check_grammar().is_ok(),
+        "{} is outside its kind's grammar",
+        signal.resource
+    );
     prop_assert!(!signal.signature.is_empty(), "empty signature");
+    // Issue 20: identities that become store keys and display text are bounded.
+    prop_assert!(
+        signal.signature.len() <= 512,
+        "signature of {} bytes",
+        signal.signature.len()
+    );
+    prop_assert!(signal.source_event_id.len() <= 1024);
+    prop_assert!(
+        signal.title.len() <= 512,
+        "title of {} bytes",
+        signal.title.len()
+    );
     prop_assert!(!signal.source_event_id.is_empty(), "empty source event id");
     // The signal is stored and handed between Lambdas as JSON, so it must come back intact.
     let text = serde_json::to_string(signal).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -539,6 +557,81 @@ fn fuzz_redaction() {
             "{}",
             sample.len()
         );
+        Ok(())
+    });
+}
+
+/// The resource grammars (`argus::resource_grammar`) on hostile text and on real ids with
+/// hostile pieces spliced in: they never panic, and an id accepted for any kind an action can
+/// target holds no space, control character, shell metacharacter or `.`/`..` path segment.
+#[test]
+fn fuzz_resource_grammars() {
+    use argus::resource_grammar;
+    const TARGETABLE: &[(&str, &str)] = &[
+        ("ec2", "instance"),
+        ("ecs", "cluster"),
+        ("ecs", "service"),
+        ("lambda", "function"),
+        ("autoscaling", "group"),
+        ("dynamodb", "table"),
+        ("rds", "db"),
+        ("sqs", "queue"),
+        ("logs", "log-group"),
+        ("ssm", "parameter"),
+        ("s3", "bucket"),
+        ("external", "alertmanager"),
+        ("elasticloadbalancing", "loadbalancer"),
+    ];
+    const REAL: &[&str] = &[
+        "i-1234567890abcdef0",
+        "prod/checkout",
+        "checkout-api",
+        "web.tier-1",
+        "orders.v2",
+        "orders-db",
+        "orders.fifo",
+        "/aws/lambda/checkout",
+        "/checkout/prod/timeout",
+        "receipts-123456789012",
+    ];
+    let strategy = prop_oneof![
+        fuzz::hostile_text(),
+        (
+            proptest::sample::select(REAL),
+            fuzz::hostile_text(),
+            any::<prop::sample::Index>()
+        )
+            .prop_map(|(real, hostile, at)| {
+                let at = at.index(real.len() + 1);
+                format!("{}{hostile}{}", &real[..at], &real[at..])
+            }),
+    ];
+    fuzz::run("resource-grammars", strategy, |id| {
+        for (service, kind) in TARGETABLE {
+            if resource_grammar::check(service, kind, &id).is_ok() {
+                prop_assert!(
+                    !id.chars().any(|c| c.is_whitespace() || c.is_control()),
+                    "{service}:{kind}/{id:?}"
+                );
+                prop_assert!(
+                    !id.contains(['`', '$', ';', '&', '|', '<', '>', '(', ')', '\\', '\'', '"'])
+                );
+                prop_assert!(
+                    !id.split('/')
+                        .any(|segment| segment == "." || segment == "..")
+                );
+                let resource = ResourceRef::checked(service, kind, &id)
+                    .map_err(|error| TestCaseError::fail(error.to_string()))?;
+                prop_assert_eq!(resource.id(), id.as_str());
+            }
+        }
+        if resource_grammar::lambda_function_reference(&id).is_ok() {
+            prop_assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_:$".contains(c))
+            );
+        }
+        let _ = resource_grammar::alarm_name(&id);
         Ok(())
     });
 }

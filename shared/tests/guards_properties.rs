@@ -112,7 +112,7 @@ proptest! {
                     Step::Deliver { alarm, alarm_state } => {
                         sequence += 1;
                         let at: DateTime<Utc> = epoch() + Duration::seconds(sequence);
-                        let event = alarm_event(if alarm_state { "ALARM" } else { "OK" }, at, &format!("i-{alarm}"));
+                        let event = alarm_event(if alarm_state { "ALARM" } else { "OK" }, at, &format!("i-{alarm:017}"));
                         let report = harness.deliver(&event).await.unwrap();
                         let id = report.signals[0].correlation_id.as_ref().map(ToString::to_string);
                         delivered.push((event, id));
@@ -141,7 +141,7 @@ proptest! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_of_one_event_open_one_incident() {
     let harness = std::sync::Arc::new(Harness::new(config()));
-    let event = alarm_event("ALARM", epoch(), "i-raced");
+    let event = alarm_event("ALARM", epoch(), "i-0f6e377b9fb2f11f6");
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..50 {
         let harness = std::sync::Arc::clone(&harness);

@@ -86,7 +86,11 @@ async fn a_different_alarm_event_joins_the_open_incident_and_ok_resolves_it() {
     // OK with nothing open opens nothing.
     harness.advance(60);
     let lone_ok = harness
-        .deliver(&alarm_event("OK", epoch() + Duration::hours(1), "i-quiet"))
+        .deliver(&alarm_event(
+            "OK",
+            epoch() + Duration::hours(1),
+            "i-0060c2b8471aade69",
+        ))
         .await
         .unwrap();
     assert_eq!(lone_ok.signals[0].outcome, Outcome::Unattached);
@@ -102,7 +106,7 @@ async fn twenty_flaps_never_exceed_the_budget_then_only_escalate() {
     for flap in 0..20 {
         let at = epoch() + Duration::seconds(60 * flap);
         let alarm = harness
-            .deliver(&alarm_event("ALARM", at, "i-flappy"))
+            .deliver(&alarm_event("ALARM", at, "i-054571b98c0efb8fb"))
             .await
             .unwrap();
         let report = &alarm.signals[0];
@@ -129,7 +133,11 @@ async fn twenty_flaps_never_exceed_the_budget_then_only_escalate() {
         }
         harness.advance(30);
         let ok = harness
-            .deliver(&alarm_event("OK", at + Duration::seconds(30), "i-flappy"))
+            .deliver(&alarm_event(
+                "OK",
+                at + Duration::seconds(30),
+                "i-054571b98c0efb8fb",
+            ))
             .await
             .unwrap();
         assert_eq!(ok.signals[0].outcome, Outcome::Resolved);
@@ -141,7 +149,7 @@ async fn twenty_flaps_never_exceed_the_budget_then_only_escalate() {
     let usage = harness
         .store
         .budget_usage(
-            &argus::resource::ResourceRef::parse("ec2:instance/i-flappy").unwrap(),
+            &argus::resource::ResourceRef::parse("ec2:instance/i-054571b98c0efb8fb").unwrap(),
             harness.clock.now(),
             harness.config.budget.window(),
         )
@@ -166,7 +174,7 @@ async fn a_maintenance_window_suppresses_actions_but_keeps_the_record() {
     };
     let harness = Harness::new(config);
     let report = harness
-        .deliver(&alarm_event("ALARM", epoch(), "i-patched"))
+        .deliver(&alarm_event("ALARM", epoch(), "i-0407cd8adc87b2f7e"))
         .await
         .unwrap();
     let signal = &report.signals[0];
@@ -271,13 +279,13 @@ async fn a_confident_proposal_on_another_resource_never_runs() {
         }],
         proposal: Some(Proposal {
             action_id: "ec2.reboot".into(),
-            params: json!({"instance_id": "i-database"}),
+            params: json!({"instance_id": "i-04875e98e4ba80e1e"}),
             rationale: String::new(),
         }),
         usage: None,
     }));
     let report = harness
-        .deliver(&alarm_event("ALARM", epoch(), "i-web"))
+        .deliver(&alarm_event("ALARM", epoch(), "i-070b1bd70d9e3cfb3"))
         .await
         .unwrap();
     let signal = &report.signals[0];
@@ -285,7 +293,7 @@ async fn a_confident_proposal_on_another_resource_never_runs() {
     if let Some(action) = &decision.action {
         assert_eq!(
             action.target.as_ref().map(|t| t.as_str()),
-            Some("ec2:instance/i-web"),
+            Some("ec2:instance/i-070b1bd70d9e3cfb3"),
             "only the incident's resource"
         );
     }
@@ -315,13 +323,13 @@ async fn a_confident_answer_with_no_hypothesis_at_all_is_capped_and_never_runs_a
         hypotheses: Vec::new(),
         proposal: Some(Proposal {
             action_id: "ec2.reboot".into(),
-            params: json!({"instance_id": "i-0nohypothesis"}),
+            params: json!({"instance_id": "i-0e0b2963f30e8b60c"}),
             rationale: "it helps".into(),
         }),
         usage: None,
     }));
     let report = harness
-        .deliver(&alarm_event("ALARM", epoch(), "i-0nohypothesis"))
+        .deliver(&alarm_event("ALARM", epoch(), "i-0e0b2963f30e8b60c"))
         .await
         .unwrap();
     let signal = &report.signals[0];
@@ -381,7 +389,7 @@ async fn a_stalled_incident_whose_alarm_keeps_signalling_is_resumed_by_a_later_s
     let opened_at = epoch();
     harness.workflow.failing.store(true, Ordering::SeqCst);
     let error = harness
-        .deliver(&alarm_event("ALARM", opened_at, "i-flapping"))
+        .deliver(&alarm_event("ALARM", opened_at, "i-01a29676a9a734c28"))
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "WorkflowUnavailable");
@@ -402,7 +410,7 @@ async fn a_stalled_incident_whose_alarm_keeps_signalling_is_resumed_by_a_later_s
             .deliver(&alarm_event(
                 state,
                 opened_at + Duration::minutes(minute),
-                "i-flapping",
+                "i-01a29676a9a734c28",
             ))
             .await
             .unwrap();

@@ -34,20 +34,35 @@ async fn a_warning_alarms_ok_does_not_resolve_what_the_critical_alarm_still_repo
     let harness = Harness::new(Config::default());
     // GIVEN a warning and a critical alarm on the same instance and metric, both in ALARM.
     let warning = harness
-        .deliver(&named_alarm("cpu-warning", "ALARM", at(0), "i-0pair"))
+        .deliver(&named_alarm(
+            "cpu-warning",
+            "ALARM",
+            at(0),
+            "i-0d9ff03671efa4c9d",
+        ))
         .await
         .unwrap();
     assert_eq!(warning.signals[0].outcome, Outcome::Opened);
     let id = warning.signals[0].correlation_id.clone().unwrap();
     let critical = harness
-        .deliver(&named_alarm("cpu-critical", "ALARM", at(1), "i-0pair"))
+        .deliver(&named_alarm(
+            "cpu-critical",
+            "ALARM",
+            at(1),
+            "i-0d9ff03671efa4c9d",
+        ))
         .await
         .unwrap();
     assert_eq!(critical.signals[0].outcome, Outcome::Attached);
     assert_eq!(critical.signals[0].correlation_id.as_ref(), Some(&id));
     // WHEN the warning returns to OK THEN the incident stays open for the critical alarm.
     let warning_ok = harness
-        .deliver(&named_alarm("cpu-warning", "OK", at(2), "i-0pair"))
+        .deliver(&named_alarm(
+            "cpu-warning",
+            "OK",
+            at(2),
+            "i-0d9ff03671efa4c9d",
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -59,7 +74,12 @@ async fn a_warning_alarms_ok_does_not_resolve_what_the_critical_alarm_still_repo
     assert!(incident.status.is_open(), "{:?}", incident.status);
     // AND when the critical alarm is OK too THEN it resolves.
     let critical_ok = harness
-        .deliver(&named_alarm("cpu-critical", "OK", at(3), "i-0pair"))
+        .deliver(&named_alarm(
+            "cpu-critical",
+            "OK",
+            at(3),
+            "i-0d9ff03671efa4c9d",
+        ))
         .await
         .unwrap();
     assert_eq!(critical_ok.signals[0].outcome, Outcome::Resolved);
@@ -147,17 +167,17 @@ async fn an_old_ok_attached_after_a_newer_remembered_one_does_not_let_an_older_a
 async fn a_late_ok_from_an_earlier_flap_does_not_close_the_new_incident() {
     let harness = Harness::new(Config::default());
     let first = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(0), "i-0flap"))
+        .deliver(&named_alarm("cpu", "ALARM", at(0), "i-0c2d47413d720604a"))
         .await
         .unwrap();
     let first_id = first.signals[0].correlation_id.clone().unwrap();
     harness
-        .deliver(&named_alarm("cpu", "OK", at(5), "i-0flap"))
+        .deliver(&named_alarm("cpu", "OK", at(5), "i-0c2d47413d720604a"))
         .await
         .unwrap();
     harness.advance(600);
     let second = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(10), "i-0flap"))
+        .deliver(&named_alarm("cpu", "ALARM", at(10), "i-0c2d47413d720604a"))
         .await
         .unwrap();
     assert_eq!(second.signals[0].outcome, Outcome::Opened);
@@ -165,7 +185,7 @@ async fn a_late_ok_from_an_earlier_flap_does_not_close_the_new_incident() {
     assert_ne!(first_id, second_id);
     // WHEN an OK of the first flap, observed before the second ALARM, arrives late
     let late_ok = harness
-        .deliver(&named_alarm("cpu", "OK", at(7), "i-0flap"))
+        .deliver(&named_alarm("cpu", "OK", at(7), "i-0c2d47413d720604a"))
         .await
         .unwrap();
     // THEN it is recorded against the new incident and ignored.
@@ -179,7 +199,7 @@ async fn a_late_ok_from_an_earlier_flap_does_not_close_the_new_incident() {
     );
     // AND the OK the alarm really sent after the second ALARM resolves it.
     let ok = harness
-        .deliver(&named_alarm("cpu", "OK", at(12), "i-0flap"))
+        .deliver(&named_alarm("cpu", "OK", at(12), "i-0c2d47413d720604a"))
         .await
         .unwrap();
     assert_eq!(ok.signals[0].outcome, Outcome::Resolved);
@@ -190,13 +210,13 @@ async fn an_ok_processed_before_its_alarm_leaves_nothing_open() {
     let harness = Harness::new(Config::default());
     // GIVEN the OK of a flap is processed first
     let ok = harness
-        .deliver(&named_alarm("cpu", "OK", at(3), "i-0swap"))
+        .deliver(&named_alarm("cpu", "OK", at(3), "i-09faed56dd6c93752"))
         .await
         .unwrap();
     assert_eq!(ok.signals[0].outcome, Outcome::Unattached);
     // WHEN its ALARM, observed earlier, arrives after it
     let alarm = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(1), "i-0swap"))
+        .deliver(&named_alarm("cpu", "ALARM", at(1), "i-09faed56dd6c93752"))
         .await
         .unwrap();
     // THEN no incident opens that nothing would ever clear.
@@ -205,13 +225,13 @@ async fn an_ok_processed_before_its_alarm_leaves_nothing_open() {
     assert_eq!(harness.analyses(), 0, "nothing was analysed");
     // AND a re-delivery of that ALARM is recognised as a duplicate.
     let again = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(1), "i-0swap"))
+        .deliver(&named_alarm("cpu", "ALARM", at(1), "i-09faed56dd6c93752"))
         .await
         .unwrap();
     assert_eq!(again.signals[0].outcome, Outcome::Duplicate);
     // AND a later ALARM of the same alarm opens as usual.
     let later = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(4), "i-0swap"))
+        .deliver(&named_alarm("cpu", "ALARM", at(4), "i-09faed56dd6c93752"))
         .await
         .unwrap();
     assert_eq!(later.signals[0].outcome, Outcome::Opened);
@@ -221,26 +241,36 @@ async fn an_ok_processed_before_its_alarm_leaves_nothing_open() {
 async fn a_retried_alarm_older_than_the_state_known_changes_nothing() {
     let harness = Harness::new(Config::default());
     let opened = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(2), "i-0retry"))
+        .deliver(&named_alarm("cpu", "ALARM", at(2), "i-09dedbf6bae791b6d"))
         .await
         .unwrap();
     let id = opened.signals[0].correlation_id.clone().unwrap();
     harness
-        .deliver(&named_alarm("cpu-other", "ALARM", at(3), "i-0retry"))
+        .deliver(&named_alarm(
+            "cpu-other",
+            "ALARM",
+            at(3),
+            "i-09dedbf6bae791b6d",
+        ))
         .await
         .unwrap();
     harness
-        .deliver(&named_alarm("cpu", "OK", at(4), "i-0retry"))
+        .deliver(&named_alarm("cpu", "OK", at(4), "i-09dedbf6bae791b6d"))
         .await
         .unwrap();
     // An ALARM of `cpu` observed before its OK, delivered after it, must not set it firing again.
     let late = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(1), "i-0retry"))
+        .deliver(&named_alarm("cpu", "ALARM", at(1), "i-09dedbf6bae791b6d"))
         .await
         .unwrap();
     assert_eq!(late.signals[0].outcome, Outcome::Stale);
     let resolved = harness
-        .deliver(&named_alarm("cpu-other", "OK", at(5), "i-0retry"))
+        .deliver(&named_alarm(
+            "cpu-other",
+            "OK",
+            at(5),
+            "i-09dedbf6bae791b6d",
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -331,7 +361,7 @@ mod ending {
     #[tokio::test]
     async fn an_alarm_incident_is_not_ended_while_its_alarm_is_still_in_alarm() {
         let harness = Harness::new(Config::default());
-        let alarm = cpu_alarm("i-0still", at(0));
+        let alarm = cpu_alarm("i-069d739aef281123d", at(0));
         let report = harness.deliver(&alarm.to_event()).await.unwrap();
         let id = report.signals[0].correlation_id.clone().unwrap();
         // Nobody answers the approval: past the workflow's worst case it is escalated.
@@ -375,7 +405,7 @@ mod ending {
             ..Config::default()
         };
         let harness = Harness::new(config);
-        let alarm = cpu_alarm("i-0patched", at(0));
+        let alarm = cpu_alarm("i-0d0a0747feab7366c", at(0));
         let report = harness.deliver(&alarm.to_event()).await.unwrap();
         let id = report.signals[0].correlation_id.clone().unwrap();
         assert_eq!(
@@ -478,7 +508,11 @@ mod ending {
         let limits = ReconcileLimits::default();
         for n in 0..(limits.scan_limit + 10) {
             harness
-                .deliver(&alarm_event("ALARM", at(0), &format!("i-0old{n:04}")))
+                .deliver(&alarm_event(
+                    "ALARM",
+                    at(0),
+                    &format!("i-0000000000000{n:04}"),
+                ))
                 .await
                 .unwrap();
         }
@@ -489,7 +523,7 @@ mod ending {
             .failing
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let stalled = harness
-            .deliver(&alarm_event("ALARM", at(10), "i-0newstall"))
+            .deliver(&alarm_event("ALARM", at(10), "i-0017cd02897e3fef1"))
             .await;
         assert!(stalled.is_err(), "the start failed");
         harness
@@ -508,7 +542,7 @@ async fn an_incident_that_resolves_while_its_approval_waits_ends_that_wait() {
     use argus::incident::{PendingApproval, TaskToken, update_incident};
     let harness = Harness::new(Config::default());
     let opened = harness
-        .deliver(&named_alarm("cpu", "ALARM", at(0), "i-0waiting"))
+        .deliver(&named_alarm("cpu", "ALARM", at(0), "i-084ff72f834b7c42c"))
         .await
         .unwrap();
     let id = opened.signals[0].correlation_id.clone().unwrap();
@@ -539,7 +573,7 @@ async fn an_incident_that_resolves_while_its_approval_waits_ends_that_wait() {
     .unwrap();
     // WHEN the alarm clears
     let ok = harness
-        .deliver(&named_alarm("cpu", "OK", at(2), "i-0waiting"))
+        .deliver(&named_alarm("cpu", "OK", at(2), "i-084ff72f834b7c42c"))
         .await
         .unwrap();
     assert_eq!(ok.signals[0].outcome, Outcome::Resolved);
@@ -609,7 +643,7 @@ async fn a_call_on_many_resources_stops_before_the_deadline_and_a_retry_takes_in
     let harness = Harness::new(Config::default());
     let mut event = support::sample("cloudtrail/ec2-TerminateInstances.json");
     let items: Vec<Value> = (0..3)
-        .map(|n| serde_json::json!({"instanceId": format!("i-0many{n:012}")}))
+        .map(|n| serde_json::json!({"instanceId": format!("i-0aaaa{n:012}")}))
         .collect();
     event["detail"]["requestParameters"]["instancesSet"]["items"] = Value::Array(items);
     let expected = match argus::signal::normalise(&event, &harness.config.signals).unwrap() {

@@ -714,3 +714,42 @@ impl World {
         self.clock.now()
     }
 }
+
+/// `n` as lower-case letters (no digits, which the miner would mask into one template).
+fn letters(mut n: usize) -> String {
+    let mut word = String::new();
+    loop {
+        word.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 {
+            return word;
+        }
+    }
+}
+
+#[tokio::test]
+async fn attack_a_flood_of_distinct_lines_cannot_grow_the_templates_without_bound() {
+    // GIVEN a log group whose lines share no word (each would be a template of its own)
+    let world = World::new(tuning());
+    let lines: Vec<String> = (0..3_000)
+        .map(|n| {
+            format!(
+                "{} {} {}",
+                letters(n * 3 + 100_000),
+                letters(n * 3 + 100_001),
+                letters(n * 3 + 100_002)
+            )
+        })
+        .collect();
+    world.put(0, &lines);
+    // WHEN the analyzer reads them
+    let report = world.run_through(0).await;
+    no_errors(&report);
+    // THEN the group keeps at most the default cap of templates, and says how many lines it
+    // could not give one
+    let group = &report.groups[0];
+    assert!(group.templates <= 2_000, "{} templates", group.templates);
+    assert!(world.records().await.len() <= 2_000);
+    let json = serde_json::to_value(group).unwrap();
+    assert_eq!(json["lines_over_template_cap"], 1_000, "{json}");
+}

@@ -126,7 +126,15 @@ fn expectations() -> Vec<(&'static str, Expect)> {
                 source: AlarmSns,
                 effect: Opens,
                 signature: "alarm:AWS/EC2/NetworkOut",
-                resource: "ec2:instance/TestInstance",
+                resource: "ec2:instance/i-0abc1234def567890",
+            },
+        ),
+        (
+            // The verbatim copy names `TestInstance`, which no EC2 instance can be named.
+            "invalid/sns-alarm-instance-id-not-an-instance.json",
+            Error {
+                error_type: "InvalidEvent",
+                mentions: "dimensions.InstanceId",
             },
         ),
         (

@@ -130,7 +130,7 @@ fn an_alarm_read_back_is_the_same_signal_as_its_eventbridge_event() {
 #[tokio::test]
 async fn a_missed_alarm_is_taken_in_once_and_a_second_run_does_nothing() {
     let harness = Harness::new(Config::default());
-    let alarms = FakeAlarms::with(vec![cpu_alarm("i-missed", epoch())]);
+    let alarms = FakeAlarms::with(vec![cpu_alarm("i-0033776bb8a75b77e", epoch())]);
     let executions = FakeExecutions::default();
     harness.advance(60);
 
@@ -154,12 +154,12 @@ async fn a_missed_alarm_is_taken_in_once_and_a_second_run_does_nothing() {
 async fn the_real_event_and_the_reconciler_agree_on_one_incident_in_either_order() {
     // Reconciler first, then the late EventBridge delivery.
     let harness = Harness::new(Config::default());
-    let alarms = FakeAlarms::with(vec![cpu_alarm("i-late", epoch())]);
+    let alarms = FakeAlarms::with(vec![cpu_alarm("i-07fd92c14711bc9b7", epoch())]);
     let executions = FakeExecutions::default();
     let report = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(report.incidents_opened.len(), 1);
     let late = harness
-        .deliver(&cpu_alarm_event("i-late", epoch()))
+        .deliver(&cpu_alarm_event("i-07fd92c14711bc9b7", epoch()))
         .await
         .unwrap();
     assert_eq!(late.signals[0].outcome, Outcome::Duplicate);
@@ -170,11 +170,11 @@ async fn the_real_event_and_the_reconciler_agree_on_one_incident_in_either_order
 
     // The EventBridge delivery first, then the reconciler.
     let delivered = harness
-        .deliver(&cpu_alarm_event("i-ontime", epoch()))
+        .deliver(&cpu_alarm_event("i-0c65d404f1789a63f", epoch()))
         .await
         .unwrap();
     assert_eq!(delivered.signals[0].outcome, Outcome::Opened);
-    *alarms.alarms.lock().unwrap() = vec![cpu_alarm("i-ontime", epoch())];
+    *alarms.alarms.lock().unwrap() = vec![cpu_alarm("i-0c65d404f1789a63f", epoch())];
     let after = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(after.alarms_covered, 1, "{after:?}");
     assert!(quiet(&after), "{after:?}");
@@ -186,18 +186,18 @@ async fn the_real_event_and_the_reconciler_agree_on_one_incident_in_either_order
 async fn an_alarm_whose_incident_was_closed_is_not_reopened_for_the_same_transition() {
     let harness = Harness::new(Config::default());
     let delivered = harness
-        .deliver(&cpu_alarm_event("i-closed", epoch()))
+        .deliver(&cpu_alarm_event("i-055e60101118db20f", epoch()))
         .await
         .unwrap();
     let id = delivered.signals[0].correlation_id.clone().unwrap();
     // The alarm clears and the incident resolves; a stale DescribeAlarms answer still says ALARM.
     harness.advance(30);
-    let mut cleared = cpu_alarm("i-closed", epoch() + Duration::seconds(30));
+    let mut cleared = cpu_alarm("i-055e60101118db20f", epoch() + Duration::seconds(30));
     cleared.state = "OK".to_string();
     harness.deliver(&cleared.to_event()).await.unwrap();
     let incident = harness.store.incident(&id).await.unwrap().unwrap();
     assert_eq!(incident.status, IncidentStatus::Resolved);
-    let alarms = FakeAlarms::with(vec![cpu_alarm("i-closed", epoch())]);
+    let alarms = FakeAlarms::with(vec![cpu_alarm("i-055e60101118db20f", epoch())]);
     let executions = FakeExecutions::default();
     let report = reconciler(&harness, &alarms, &executions).run(None).await;
     assert_eq!(report.alarms_already_seen, 1, "{report:?}");
@@ -210,7 +210,7 @@ async fn a_run_takes_in_at_most_its_limit_and_the_next_run_the_rest() {
     let harness = Harness::new(Config::default());
     let alarms = FakeAlarms::with(
         (0..5)
-            .map(|n| cpu_alarm(&format!("i-backlog{n}"), epoch()))
+            .map(|n| cpu_alarm(&format!("i-0bac{n:013}"), epoch()))
             .collect(),
     );
     let executions = FakeExecutions::default();
@@ -236,7 +236,7 @@ async fn a_stalled_incident_is_redriven_once_after_the_grace_period() {
     let harness = Harness::new(Config::default());
     harness.workflow.failing.store(true, Ordering::SeqCst);
     let error = harness
-        .deliver(&alarm_event("ALARM", epoch(), "i-stalled"))
+        .deliver(&alarm_event("ALARM", epoch(), "i-026767733889201ae"))
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "WorkflowUnavailable");
@@ -283,7 +283,7 @@ async fn an_incident_that_stalled_before_its_decision_is_decided_and_started() {
     // The analysis never ran: the store refused the decision write, say. The incident has only
     // its opening; the reconciler runs the rest of the path on the opening signal.
     let harness = Harness::new(Config::default());
-    let signal = only_signal(&alarm_event("ALARM", epoch(), "i-undecided"));
+    let signal = only_signal(&alarm_event("ALARM", epoch(), "i-0a948b7086d5a4528"));
     let id = argus::correlation::CorrelationId::derive(
         &signal.signature,
         signal.resource.as_str(),
@@ -344,7 +344,7 @@ async fn an_overdue_workflow_is_escalated_with_its_status_and_never_rerun() {
         // GIVEN an incident whose workflow started
         let harness = Harness::new(Config::default());
         let report = harness
-            .deliver(&alarm_event("ALARM", epoch(), "i-overdue"))
+            .deliver(&alarm_event("ALARM", epoch(), "i-010407ec2fc4883a9"))
             .await
             .unwrap();
         let signal = &report.signals[0];
@@ -394,7 +394,7 @@ async fn an_overdue_workflow_is_escalated_with_its_status_and_never_rerun() {
 async fn an_outcome_recorded_meanwhile_wins_over_the_escalation() {
     let harness = Harness::new(Config::default());
     let report = harness
-        .deliver(&alarm_event("ALARM", epoch(), "i-cleared"))
+        .deliver(&alarm_event("ALARM", epoch(), "i-0fa1e81233fbf8045"))
         .await
         .unwrap();
     let id = report.signals[0].correlation_id.clone().unwrap();
@@ -403,7 +403,11 @@ async fn an_outcome_recorded_meanwhile_wins_over_the_escalation() {
         .advance(workflow_deadline(&harness.config.recovery));
     // The alarm clears: the incident resolves before the reconciler looks.
     harness
-        .deliver(&alarm_event("OK", harness.clock.now(), "i-cleared"))
+        .deliver(&alarm_event(
+            "OK",
+            harness.clock.now(),
+            "i-0fa1e81233fbf8045",
+        ))
         .await
         .unwrap();
     harness.advance(1);
@@ -420,7 +424,7 @@ async fn a_failing_alarm_source_is_reported_and_the_rest_of_the_run_goes_on() {
     let harness = Harness::new(Config::default());
     harness.workflow.failing.store(true, Ordering::SeqCst);
     harness
-        .deliver(&alarm_event("ALARM", epoch(), "i-outage"))
+        .deliver(&alarm_event("ALARM", epoch(), "i-0bcc940594c434da4"))
         .await
         .unwrap_err();
     harness.workflow.failing.store(false, Ordering::SeqCst);
@@ -443,7 +447,7 @@ async fn no_analysis_starts_within_the_time_reserve_of_the_deadline() {
     let harness = Harness::new(Config::default());
     let alarms = FakeAlarms::with(
         (0..3)
-            .map(|n| cpu_alarm(&format!("i-late{n}"), epoch()))
+            .map(|n| cpu_alarm(&format!("i-0a7e{n:013}"), epoch()))
             .collect(),
     );
     let executions = FakeExecutions::default();

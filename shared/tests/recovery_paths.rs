@@ -135,7 +135,7 @@ async fn auto_recovery_is_verified_after_pending_checks_and_resolves_the_inciden
     let harness = Harness::new(trusting());
     let run = run(
         &harness,
-        &status_check_alarm("i-auto"),
+        &status_check_alarm("i-0c466662d1be073d0"),
         world(Behaviour::Recovers, Approval::NoAnswer),
     )
     .await;
@@ -229,7 +229,7 @@ async fn a_resource_that_breaks_again_is_not_counted_as_recovered() {
     let harness = Harness::new(trusting());
     let run = run(
         &harness,
-        &status_check_alarm("i-relapse"),
+        &status_check_alarm("i-04795780ab643b9d7"),
         world(Behaviour::Relapses, Approval::NoAnswer),
     )
     .await;
@@ -261,7 +261,7 @@ async fn a_resource_that_breaks_again_is_not_counted_as_recovered() {
 
 #[tokio::test]
 async fn an_approved_action_runs_and_a_rejected_or_unanswered_one_fails_closed() {
-    let cpu = || alarm_event("ALARM", epoch(), "i-approval");
+    let cpu = || alarm_event("ALARM", epoch(), "i-0498a99aa22111970");
     let approved = run(
         &Harness::new(Config::default()),
         &cpu(),
@@ -317,7 +317,7 @@ fn timed(postmortem: &Postmortem, step: Step) -> Option<DateTime<Utc>> {
 
 #[tokio::test]
 async fn the_audit_trail_carries_the_approval_and_when_the_action_was_sent() {
-    let cpu = || alarm_event("ALARM", epoch(), "i-postmortem");
+    let cpu = || alarm_event("ALARM", epoch(), "i-0ef59905ed921e095");
     // GIVEN an approved action in a world where it works
     let harness = Harness::new(Config::default());
     let approved = run(
@@ -393,7 +393,7 @@ async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
     let harness = Harness::new(trusting());
     let throttled = run(
         &harness,
-        &status_check_alarm("i-throttled"),
+        &status_check_alarm("i-078610d5d0d44feb5"),
         WorldSettings {
             throttle_action: 2,
             ..WorldSettings::default()
@@ -414,7 +414,7 @@ async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
 
     let failing = run(
         &Harness::new(trusting()),
-        &status_check_alarm("i-denied"),
+        &status_check_alarm("i-0681aa23e7cb302f8"),
         WorldSettings {
             action_fails: true,
             ..WorldSettings::default()
@@ -435,7 +435,7 @@ async fn a_throttled_action_is_retried_and_a_permanent_failure_escalates() {
     let failing_harness = Harness::new(trusting());
     let failing = run(
         &failing_harness,
-        &status_check_alarm("i-denied-again"),
+        &status_check_alarm("i-02386ad0df7814fed"),
         WorldSettings {
             action_fails: true,
             ..WorldSettings::default()
@@ -465,7 +465,7 @@ async fn a_spent_budget_only_escalates() {
     };
     let run = run(
         &Harness::new(config),
-        &status_check_alarm("i-spent"),
+        &status_check_alarm("i-0bc95e732e264debd"),
         WorldSettings::default(),
     )
     .await;
@@ -485,11 +485,15 @@ async fn a_spent_budget_only_escalates() {
 async fn an_incident_closed_before_the_execution_starts_runs_nothing() {
     let harness = Harness::new(trusting());
     let report = harness
-        .deliver(&status_check_alarm("i-closed"))
+        .deliver(&status_check_alarm("i-055e60101118db20f"))
         .await
         .unwrap();
     let id = report.signals[0].correlation_id.clone().unwrap();
-    let mut ok = alarm_event("OK", epoch() + chrono::Duration::seconds(30), "i-closed");
+    let mut ok = alarm_event(
+        "OK",
+        epoch() + chrono::Duration::seconds(30),
+        "i-055e60101118db20f",
+    );
     ok["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
         Value::String("StatusCheckFailed".into());
     harness.deliver(&ok).await.unwrap();
@@ -587,7 +591,7 @@ async fn a_start_that_cannot_be_recorded_still_escalates_to_the_end() {
     // fails with an error no retry helps (IncidentNotFound)
     let harness = Harness::new(Config::default());
     let report = harness
-        .deliver(&alarm_event("ALARM", epoch(), "i-unknown"))
+        .deliver(&alarm_event("ALARM", epoch(), "i-070bb22de248e278b"))
         .await
         .unwrap();
     let id = report.signals[0].correlation_id.clone().unwrap();
@@ -711,7 +715,7 @@ const NEVER_ON_A_RESOLVED_INCIDENT: [&str; 9] = [
 async fn an_incident_resolved_before_an_automatic_action_is_not_acted_on() {
     // GIVEN an automatic reboot, and the alarm clearing right before the action would run
     let harness = Harness::new(trusting());
-    let alarm = status_check_alarm("i-resolved-auto");
+    let alarm = status_check_alarm("i-03ab698b5baafc6f5");
     let interlude = DeliverAt::new(&harness, "Check incident still open", cleared(&alarm));
     // WHEN the workflow runs
     let run = run_with(
@@ -749,7 +753,7 @@ async fn an_incident_resolved_while_its_approval_waits_ends_without_action_or_pa
     // GIVEN an approval nobody has answered yet, and the alarm clearing meanwhile: the intake
     // fails the waiting task with Argus.IncidentResolved
     let harness = Harness::new(Config::default());
-    let alarm = alarm_event("ALARM", epoch(), "i-resolved-approval");
+    let alarm = alarm_event("ALARM", epoch(), "i-0e251d065fecc9479");
     let interlude = DeliverAt::new(&harness, "Request approval", cleared(&alarm));
     let run = run_with(
         &harness,
@@ -784,7 +788,7 @@ async fn an_incident_resolved_while_its_approval_waits_ends_without_action_or_pa
 #[tokio::test]
 async fn an_approval_clicked_after_the_incident_resolved_is_refused_and_nothing_runs() {
     let harness = Harness::new(Config::default());
-    let alarm = alarm_event("ALARM", epoch(), "i-clicked-late");
+    let alarm = alarm_event("ALARM", epoch(), "i-060f758fe1c872197");
     let interlude = DeliverAt::new(&harness, "Request approval", cleared(&alarm));
     // WHEN someone approves after the alarm cleared
     let run = run_with(
@@ -816,7 +820,7 @@ async fn an_approval_clicked_after_the_incident_resolved_is_refused_and_nothing_
 async fn an_approval_that_times_out_for_a_resolved_incident_pages_nobody() {
     // GIVEN the intake's SendTaskFailure was lost, so the approval waits out its timeout
     let harness = Harness::new(Config::default());
-    let alarm = alarm_event("ALARM", epoch(), "i-timed-out-resolved");
+    let alarm = alarm_event("ALARM", epoch(), "i-07839d8dc24da734e");
     let interlude = DeliverAt::new(&harness, "Request approval", cleared(&alarm));
     let settings = WorldSettings {
         resolution_fails_approval: false,
@@ -892,7 +896,7 @@ async fn a_throttled_patterns_table_is_retried_and_never_escalates_a_verified_re
         };
         let run = run_with(
             &harness,
-            &status_check_alarm("i-throttled-patterns"),
+            &status_check_alarm("i-019de80a47a666a63"),
             world(Behaviour::Recovers, Approval::NoAnswer),
             None,
             Some(&patterns),

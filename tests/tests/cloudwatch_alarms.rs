@@ -123,7 +123,7 @@ fn first_page() -> Vec<u8> {
     e.str("MetricName").unwrap().str("CPUUtilization").unwrap();
     e.str("Namespace").unwrap().str("AWS/EC2").unwrap();
     e.str("Dimensions").unwrap();
-    dimensions(&mut e, &[("InstanceId", "i-0abc")]);
+    dimensions(&mut e, &[("InstanceId", "i-0abc1234def567890")]);
     e.str("Period").unwrap().i32(300).unwrap();
     e.str("Threshold").unwrap().f64(50.0).unwrap();
     e.end().unwrap();
@@ -247,7 +247,7 @@ async fn describe_alarms_reads_every_page_of_alarms_in_alarm() {
     assert_eq!(cpu.metric_name.as_deref(), Some("CPUUtilization"));
     assert_eq!(
         cpu.dimensions.get("InstanceId").map(String::as_str),
-        Some("i-0abc")
+        Some("i-0abc1234def567890")
     );
     assert_eq!(cpu.description.as_deref(), Some("CPU too high"));
     assert!(cpu.state_reason_data.as_deref().unwrap().contains("99.5"));
@@ -294,7 +294,7 @@ async fn describe_alarms_reads_every_page_of_alarms_in_alarm() {
                 _ => String::new(),
             })
             .unwrap(),
-        "ec2:instance/i-0abc"
+        "ec2:instance/i-0abc1234def567890"
     );
 }
 

@@ -13,7 +13,7 @@ use argus::resource::ResourceRef;
 use argus::store::dynamodb::{DynamoStore, create_tables};
 use argus::testing::{epoch, incident_store_conformance, pattern_store_conformance};
 use argus_integration_tests::workflow::RecordingWorkflow;
-use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
+use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, instance_id, peer, sdk_config, unique_name};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,7 +82,7 @@ async fn a_hundred_concurrent_deliveries_of_one_event_give_one_incident_and_one_
         clock: ManualClock::new(epoch()),
         config: Config::default(),
     });
-    let event = alarm("i-hundred", "ALARM", 0);
+    let event = alarm(&instance_id("i-hundred"), "ALARM", 0);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..100 {
         let deps = Arc::clone(&deps);
@@ -129,7 +129,7 @@ async fn distinct_events_racing_for_one_alarm_join_one_incident() {
         let deps = Arc::clone(&deps);
         tasks.spawn(async move {
             deps.intake()
-                .process_event(&alarm("i-contended", "ALARM", n))
+                .process_event(&alarm(&instance_id("i-contended"), "ALARM", n))
                 .await
                 .unwrap()
         });
@@ -224,7 +224,7 @@ async fn twenty_flaps_through_dynamodb_stay_within_the_budget() {
     for flap in 0..20 {
         let report = deps
             .intake()
-            .process_event(&alarm("i-flap", "ALARM", flap * 60))
+            .process_event(&alarm(&instance_id("i-flap"), "ALARM", flap * 60))
             .await
             .unwrap();
         let decision = report.signals[0].decision.clone().unwrap();
@@ -239,7 +239,7 @@ async fn twenty_flaps_through_dynamodb_stay_within_the_budget() {
         deps.clock.advance(chrono::Duration::seconds(30));
         let ok = deps
             .intake()
-            .process_event(&alarm("i-flap", "OK", flap * 60 + 30))
+            .process_event(&alarm(&instance_id("i-flap"), "OK", flap * 60 + 30))
             .await
             .unwrap();
         assert_eq!(ok.signals[0].outcome, Outcome::Resolved);

@@ -17,7 +17,7 @@ use argus::testing::epoch;
 use argus::testing::reconcile::{FakeAlarms, FakeExecutions};
 use argus_integration_tests::http_peer::{Action, HttpMessage, HttpPeer, aws_json_error};
 use argus_integration_tests::workflow::RecordingWorkflow;
-use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
+use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, instance_id, peer, sdk_config, unique_name};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use serde_json::Value;
 use std::sync::Arc;
@@ -157,7 +157,7 @@ async fn throttling_and_server_errors_are_retried_and_give_one_incident() {
     else {
         return;
     };
-    let event = alarm_event("i-throttled");
+    let event = alarm_event(&instance_id("i-throttled"));
     let first = faulty.intake().process_event(&event).await.unwrap();
     assert_eq!(first.signals[0].outcome, Outcome::Opened);
     assert!(first.signals[0].workflow.is_some());
@@ -194,7 +194,7 @@ async fn concurrent_deliveries_under_throttling_give_one_incident_and_one_start(
         return;
     };
     let faulty = Arc::new(faulty);
-    let event = alarm_event("i-racing");
+    let event = alarm_event(&instance_id("i-racing"));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..12 {
         let faulty = Arc::clone(&faulty);
@@ -265,7 +265,7 @@ async fn a_lost_answer_to_a_committed_transaction_is_absorbed_by_its_idempotency
     };
     let report = faulty
         .intake()
-        .process_event(&alarm_event("i-lost"))
+        .process_event(&alarm_event(&instance_id("i-lost")))
         .await
         .unwrap();
     assert_eq!(report.signals[0].outcome, Outcome::Opened);
@@ -317,7 +317,7 @@ async fn an_incident_stranded_by_a_store_outage_is_redriven_once_by_the_reconcil
     faulty.config.budget.cooldown_seconds = 3600;
     let error = faulty
         .intake()
-        .process_event(&alarm_event("i-stranded"))
+        .process_event(&alarm_event(&instance_id("i-stranded")))
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "StoreThrottled", "{error}");

@@ -202,3 +202,82 @@ async fn an_entry_failing_on_every_attempt_is_given_up_and_the_other_batches_sti
         }
     );
 }
+
+/// EventBridge's documented entry size: Time 14 bytes, Source, DetailType, Detail and each
+/// Resource in UTF-8; a request whose entries total 256 KB or more is refused whole.
+fn entry_size(entry: &Value) -> usize {
+    let text = |key: &str| entry[key].as_str().map_or(0, str::len);
+    let time = if entry.get("Time").is_some() { 14 } else { 0 };
+    let resources: usize = entry["Resources"].as_array().map_or(0, |resources| {
+        resources
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::len)
+            .sum()
+    });
+    time + text("Source") + text("DetailType") + text("Detail") + resources
+}
+
+const REQUEST_LIMIT: usize = 256 * 1024;
+
+fn sized_events(sizes: &[usize]) -> Vec<BusEvent> {
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(n, size)| BusEvent {
+            source: "argus.connectors".into(),
+            detail_type: "Argus External Alert".into(),
+            detail: json!({"n": n, "pad": "x".repeat(*size)}),
+            resources: Vec::new(),
+            time: epoch(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn attack_requests_are_batched_by_bytes_and_an_oversized_entry_is_refused_alone() {
+    // GIVEN a peer that refuses, whole, any request of 256 KB or more, as EventBridge does
+    let accepted = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let recorded = std::sync::Arc::clone(&accepted);
+    let peer = HttpPeer::start(None, move |_, request| {
+        let body = request.json();
+        let entries = body["Entries"].as_array().unwrap();
+        let total: usize = entries.iter().map(entry_size).sum();
+        if total >= REQUEST_LIMIT {
+            return Action::Respond(HttpMessage::response(
+                400,
+                "application/x-amz-json-1.1",
+                json!({"__type": "ValidationException", "message": "Total size of the entries in the request is over the limit."})
+                    .to_string()
+                    .into_bytes(),
+            ));
+        }
+        let mut results = Vec::new();
+        for entry in entries {
+            recorded.lock().unwrap().push(entry_number(entry));
+            results.push(json!({"EventId": "e"}));
+        }
+        Action::Respond(HttpMessage::response(
+            200,
+            "application/x-amz-json-1.1",
+            json!({"FailedEntryCount": 0, "Entries": results})
+                .to_string()
+                .into_bytes(),
+        ))
+    });
+    let client = aws_sdk_eventbridge::Client::new(&sdk_config(&peer.endpoint).await);
+    let bus = EventBridgeBus::new(client, "argus-test").with_retry_backoff(Duration::ZERO);
+    // WHEN two 130 KB events, one of 300 KB and a small one are put
+    let result = bus
+        .put(&sized_events(&[130_000, 130_000, 300_000, 10]))
+        .await;
+    // THEN the oversized one is refused alone, and every other one is delivered
+    match result {
+        Err(EventBusError::Rejected { failed, .. }) => assert_eq!(failed, 1),
+        other => panic!("expected the oversized entry refused, got {other:?}"),
+    }
+    let mut delivered = accepted.lock().unwrap().clone();
+    delivered.sort_unstable();
+    assert_eq!(delivered, vec![0, 1, 3]);
+    assert_eq!(bus.counts().rejected, 1);
+}

@@ -18,7 +18,7 @@ use argus::testing::epoch;
 use argus::testing::reconcile::FakeAlarms;
 use argus_integration_tests::http_peer::{Action, HttpPeer, aws_json_error};
 use argus_integration_tests::{
-    DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer, sdk_config, unique_name,
+    DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer, sdk_config, unique_instance_id, unique_name,
 };
 use aws_sdk_sfn::config::retry::RetryConfig;
 use serde_json::Value;
@@ -34,7 +34,7 @@ fn alarm_event() -> Value {
         .join("../events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] =
-        Value::String(unique_name("i-sfn"));
+        Value::String(unique_instance_id("i-sfn"));
     event
 }
 

@@ -145,6 +145,8 @@ fn cloudtrail_event(
 }
 
 fn instance(label: &str, index: usize) -> String {
+    // A valid instance id (`i-` and 17 hex characters): the label hashed, then the index.
+    let label = &argus_integration_tests::instance_id(label)[13..19];
     format!("i-{label}{index:011x}")
 }
 

@@ -16,7 +16,7 @@ use argus::testing::reconcile::{
     FakeAlarms, FakeExecutions, cpu_alarm, cpu_alarm_event, due_listing_conformance,
 };
 use argus_integration_tests::workflow::RecordingWorkflow;
-use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, peer, sdk_config, unique_name};
+use argus_integration_tests::{DYNAMODB_ENDPOINT_ENV, instance_id, peer, sdk_config, unique_name};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -109,7 +109,7 @@ async fn a_missed_alarm_is_taken_in_once_on_dynamodb() {
         return;
     };
     let deps = Deps::new(store);
-    *deps.alarms.alarms.lock().unwrap() = vec![cpu_alarm("i-ddb-missed", epoch())];
+    *deps.alarms.alarms.lock().unwrap() = vec![cpu_alarm(&instance_id("i-ddb-missed"), epoch())];
     deps.clock.advance(chrono::Duration::seconds(60));
     let first = deps.reconcile().await;
     assert_eq!(first.incidents_opened.len(), 1, "{first:?}");
@@ -128,8 +128,8 @@ async fn reconciling_while_the_real_event_arrives_gives_one_incident_and_one_sta
         return;
     };
     let deps = Arc::new(Deps::new(store));
-    *deps.alarms.alarms.lock().unwrap() = vec![cpu_alarm("i-ddb-race", epoch())];
-    let event = real_event("i-ddb-race");
+    *deps.alarms.alarms.lock().unwrap() = vec![cpu_alarm(&instance_id("i-ddb-race"), epoch())];
+    let event = real_event(&instance_id("i-ddb-race"));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let reconciling = Arc::clone(&deps);
@@ -163,7 +163,7 @@ async fn a_stalled_incident_is_redriven_once_by_racing_reconcilers() {
     deps.workflow.failing.store(true, Ordering::SeqCst);
     let error = deps
         .intake()
-        .process_event(&real_event("i-ddb-stalled"))
+        .process_event(&real_event(&instance_id("i-ddb-stalled")))
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "WorkflowThrottled");

@@ -139,6 +139,7 @@ fn world() -> World {
         config,
         secrets: secrets(),
         slack_responder: responder.clone(),
+        rate_limit: Default::default(),
     };
     World {
         responder,
@@ -1398,4 +1399,75 @@ async fn an_approver_listed_in_other_capitals_may_approve() {
         .handle(&slack_click(&id, "UAPPROVER", true, APPROVAL_ID, t0()))
         .await;
     assert_eq!(response.status, 200, "{}", response.body);
+}
+
+/// The size EventBridge counts for a PutEvents entry (its documented calculation: Time is 14
+/// bytes, then Source, DetailType, Detail and each Resource in UTF-8).
+fn entry_size(event: &BusEvent) -> usize {
+    14 + event.source.len()
+        + event.detail_type.len()
+        + event.detail.to_string().len()
+        + event.resources.iter().map(String::len).sum::<usize>()
+}
+
+#[tokio::test]
+async fn attack_an_oversized_label_is_truncated_so_every_alert_of_the_group_is_published() {
+    // GIVEN an Alertmanager group whose alerts carry a ~100 KB label each (the whole body
+    // stays under the endpoint's limit, but two such entries overflow one PutEvents request)
+    let world = world();
+    let mut body: Value =
+        serde_json::from_slice(&sample("alertmanager/alertmanager-v4-firing-2-alerts.json"))
+            .unwrap();
+    for alert in body["alerts"].as_array_mut().unwrap() {
+        alert["labels"]["dump"] = json!("x".repeat(100_000));
+    }
+    let request = vendor_request(
+        "alertmanager",
+        body.to_string().into_bytes(),
+        world.clock.now(),
+    );
+    // WHEN it is posted
+    let response = world.inbound.handle(&request).await;
+    // THEN both alerts are published, each label cut with a marker saying so, and the two
+    // entries fit one PutEvents request together
+    assert_eq!(response.status, 202, "{}", response.body);
+    let events = world.bus.events();
+    assert_eq!(events.len(), 2);
+    for event in &events {
+        let dump = event.detail["labels"]["dump"].as_str().unwrap();
+        assert!(dump.len() <= 1024, "{} bytes", dump.len());
+        assert!(dump.contains("truncated"), "{dump}");
+    }
+    let total: usize = events.iter().map(entry_size).sum();
+    assert!(total < 256 * 1024, "{total} bytes");
+}
+
+#[tokio::test]
+async fn attack_junk_from_one_source_is_throttled_while_other_senders_are_served() {
+    // GIVEN a source sending a flood of unauthenticated webhooks
+    let world = world();
+    let junk = HttpRequest::new("POST", "/webhooks/alertmanager")
+        .with_source_ip("203.0.113.9")
+        .with_body(b"{}".to_vec());
+    let mut statuses = Vec::new();
+    for _ in 0..200 {
+        statuses.push(world.inbound.handle(&junk).await.status);
+    }
+    // THEN it is answered 429 (with when to come back) once past its budget
+    assert_eq!(statuses[0], 401);
+    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+    let throttled = world.inbound.handle(&junk).await;
+    assert_eq!(throttled.status, 429);
+    assert!(throttled.header("retry-after").is_some());
+    // AND another source's real webhook is served
+    let real = vendor_request(
+        "alertmanager",
+        sample("alertmanager/alertmanager-v4-firing-2-alerts.json"),
+        world.clock.now(),
+    )
+    .with_source_ip("198.51.100.7");
+    assert_eq!(world.inbound.handle(&real).await.status, 202);
+    // AND the flooding source's budget refills with time (on the clock, no sleeping)
+    world.clock.advance(Duration::seconds(120));
+    assert_eq!(world.inbound.handle(&junk).await.status, 401);
 }

@@ -71,6 +71,10 @@ impl Analyzer {
             config: &self.config,
         };
         let report = analyzer.run(deadline).await;
+        for group in &report.groups {
+            // EMF records are standalone lines on stdout, outside the tracing JSON format.
+            println!("{}", crate::metrics::record(group));
+        }
         let failed = report
             .groups
             .iter()

@@ -5,6 +5,7 @@
 mod handler;
 #[cfg(test)]
 mod logging;
+mod metrics;
 #[path = "../../runtime_contract.rs"]
 mod runtime_contract;
 mod settings;

@@ -4,6 +4,7 @@
 
 mod attach;
 mod decide;
+mod replay;
 mod resume;
 
 pub use decide::decision_summary;
@@ -264,7 +265,14 @@ impl<'a> Intake<'a> {
     }
 
     async fn route(&self, signal: &Signal) -> Result<SignalReport, IntakeError> {
-        let report = if self.is_self_caused(signal) {
+        let replayed = replay::older_than_dedup_window(
+            signal,
+            self.clock.now(),
+            self.config.dedup_ttl_seconds,
+        );
+        let report = if let Some(report) = replayed {
+            report
+        } else if self.is_self_caused(signal) {
             self.attach_self_caused(signal, None).await?
         } else if let Some(rolled_back) = self.own_rollback(signal).await? {
             self.attach_self_caused(signal, Some(rolled_back)).await?

@@ -95,6 +95,8 @@ pub struct GroupReport {
     pub bytes_read: u64,
     pub templates: usize,
     pub new_templates: usize,
+    /// Lines that fit no template while the group held `max_templates_per_group`: not learned.
+    pub lines_over_template_cap: u64,
     pub anomalies: Vec<AnomalySummary>,
     pub anomalies_suppressed: usize,
     /// Where the next window starts (the checkpoint after this run).
@@ -515,6 +517,7 @@ impl LogAnalyzer<'_> {
                 windows_closed = group.windows_closed,
                 events = group.events_read,
                 templates = group.templates,
+                lines_over_template_cap = group.lines_over_template_cap,
                 anomalies = group.anomalies.len(),
                 stopped = ?group.stopped,
                 "log group analysed"
@@ -618,16 +621,23 @@ impl LogAnalyzer<'_> {
                     // sample or published anomaly ever carries one.
                     let line = super::redact::redact(cut_line(&event.message));
                     let line = line.as_ref();
-                    let learned = group.miner.add_line(line);
-                    if learned.is_new {
-                        report.new_templates += 1;
+                    // At the cap a line may only join a template learned so far.
+                    let template_id =
+                        if group.miner.template_count() >= tuning.max_templates_per_group {
+                            group.miner.match_line(line)
+                        } else {
+                            let learned = group.miner.add_line(line);
+                            if learned.is_new {
+                                report.new_templates += 1;
+                            }
+                            Some(learned.template_id)
+                        };
+                    match template_id {
+                        Some(id) => {
+                            counts.add(id, line, event.timestamp_ms, tuning.samples_per_anomaly);
+                        }
+                        None => report.lines_over_template_cap += 1,
                     }
-                    counts.add(
-                        learned.template_id,
-                        line,
-                        event.timestamp_ms,
-                        tuning.samples_per_anomaly,
-                    );
                     report.events_read += 1;
                     report.bytes_read += event.message.len() as u64;
                 }

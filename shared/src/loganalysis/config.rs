@@ -52,6 +52,11 @@ pub struct AnalyzerTuning {
     pub samples_per_anomaly: usize,
     /// Records of templates that were generalised into others are kept this long.
     pub tombstone_days: u32,
+    /// Templates a log group may hold. Past it, a line that fits no template learned so far
+    /// makes no new one: it is counted (`lines_over_template_cap`, a metric) and left out, so
+    /// a flood of distinct lines cannot grow the group's records, its checkpoint's part-read
+    /// counts (a DynamoDB item of at most 400 KB) or the miner's memory without bound.
+    pub max_templates_per_group: usize,
 }
 
 impl Default for AnalyzerTuning {
@@ -74,6 +79,7 @@ impl Default for AnalyzerTuning {
             max_anomalies_per_run: 20,
             samples_per_anomaly: 3,
             tombstone_days: 30,
+            max_templates_per_group: 2_000,
         }
     }
 }
@@ -148,6 +154,9 @@ impl AnalyzerTuning {
         if !spike_valid {
             return bad("spike_z must be positive and spike_min_ratio at least 1");
         }
+        if self.max_templates_per_group == 0 {
+            return bad("max_templates_per_group must be at least 1");
+        }
         if self.samples_per_anomaly > 5 {
             return bad("samples_per_anomaly is at most 5 (the orchestrator keeps 5)");
         }
@@ -176,9 +185,11 @@ impl AnalyzerConfig {
             }
             let resource = resource
                 .map(|text| {
-                    ResourceRef::parse(text).map_err(|error| AnalyzerConfigError::BadResource {
-                        group: name.to_string(),
-                        reason: error.to_string(),
+                    ResourceRef::parse_checked(text).map_err(|error| {
+                        AnalyzerConfigError::BadResource {
+                            group: name.to_string(),
+                            reason: error.to_string(),
+                        }
                     })
                 })
                 .transpose()?;

@@ -105,7 +105,18 @@ impl EventBus for MemoryEventBus {
                 "refusing puts (test)".to_string(),
             ));
         }
-        lock(&self.events).extend_from_slice(events);
-        Ok(())
+        // As EventBridge: an entry too large for any request is refused, alone.
+        let (fits, too_large): (Vec<&BusEvent>, Vec<&BusEvent>) = events
+            .iter()
+            .partition(|event| event.entry_size() < super::ports::MAX_PUT_EVENTS_BYTES);
+        lock(&self.events).extend(fits.into_iter().cloned());
+        match too_large.first() {
+            None => Ok(()),
+            Some(event) => Err(EventBusError::Rejected {
+                failed: too_large.len(),
+                total: events.len(),
+                reason: format!("an entry is {} bytes", event.entry_size()),
+            }),
+        }
     }
 }

@@ -82,6 +82,21 @@ pub struct BusEvent {
     pub time: DateTime<Utc>,
 }
 
+/// EventBridge refuses a PutEvents request whose entries total 256 KB or more (and so any
+/// single entry that large).
+pub const MAX_PUT_EVENTS_BYTES: usize = 256 * 1024;
+
+impl BusEvent {
+    /// The size EventBridge counts for this entry ("Calculating PutEvents event entry size"):
+    /// `Time` 14 bytes, then `Source`, `DetailType`, `Detail` and each of `Resources` in UTF-8.
+    pub fn entry_size(&self) -> usize {
+        14 + self.source.len()
+            + self.detail_type.len()
+            + self.detail.to_string().len()
+            + self.resources.iter().map(String::len).sum::<usize>()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventBusError {
     #[error("the event bus is throttling: {0}")]

@@ -270,9 +270,13 @@ impl AlarmFacts {
         if self.alarm_name.trim().is_empty() {
             return Err(invalid(event, "alarmName", "empty"));
         }
-        let resource = resource_from_dimensions(&self.dimensions)
-            .or_else(|| ResourceRef::new("cloudwatch", "alarm", &self.alarm_name).ok())
-            .ok_or_else(|| invalid(event, "alarmName", "cannot name a resource"))?;
+        let resource = match resource_from_dimensions(&self.dimensions)
+            .map_err(|(field, reason)| invalid(event, &field, reason))?
+        {
+            Some(resource) => resource,
+            None => ResourceRef::checked("cloudwatch", "alarm", &self.alarm_name)
+                .map_err(|error| invalid(event, "alarmName", error.reason))?,
+        };
         let metric = match (&self.namespace, &self.metric_name) {
             (Some(namespace), Some(name)) => Some(format!("{namespace}/{name}")),
             (None, Some(name)) => Some(name.clone()),
@@ -390,28 +394,50 @@ fn datapoints_summary(reason_data: &str) -> Option<String> {
     ))
 }
 
-/// Maps well-known CloudWatch dimensions to the resource an action would target.
+/// Maps well-known CloudWatch dimensions to the resource an action would target. Dimension
+/// values are written by whoever publishes the metric, so the first well-known one is checked
+/// against its kind's grammar, and one outside it is an error naming the dimension (never a
+/// silent fall-back to another resource).
 pub(crate) fn resource_from_dimensions(
     dimensions: &BTreeMap<String, String>,
-) -> Option<ResourceRef> {
+) -> Result<Option<ResourceRef>, (String, &'static str)> {
     let get = |name: &str| dimensions.get(name).map(String::as_str);
     let candidates = [
-        get("InstanceId").map(|id| ("ec2", "instance", id.to_string())),
+        get("InstanceId").map(|id| ("InstanceId", "ec2", "instance", id.to_string())),
         match (get("ClusterName"), get("ServiceName")) {
-            (Some(cluster), Some(service)) => {
-                Some(("ecs", "service", format!("{cluster}/{service}")))
-            }
+            (Some(cluster), Some(service)) => Some((
+                "ClusterName/ServiceName",
+                "ecs",
+                "service",
+                format!("{cluster}/{service}"),
+            )),
             _ => None,
         },
-        get("FunctionName").map(|name| ("lambda", "function", name.to_string())),
-        get("AutoScalingGroupName").map(|name| ("autoscaling", "group", name.to_string())),
-        get("TableName").map(|name| ("dynamodb", "table", name.to_string())),
-        get("DBInstanceIdentifier").map(|id| ("rds", "db", id.to_string())),
-        get("LoadBalancer").map(|name| ("elasticloadbalancing", "loadbalancer", name.to_string())),
-        get("QueueName").map(|name| ("sqs", "queue", name.to_string())),
+        get("FunctionName").map(|name| ("FunctionName", "lambda", "function", name.to_string())),
+        get("AutoScalingGroupName").map(|name| {
+            (
+                "AutoScalingGroupName",
+                "autoscaling",
+                "group",
+                name.to_string(),
+            )
+        }),
+        get("TableName").map(|name| ("TableName", "dynamodb", "table", name.to_string())),
+        get("DBInstanceIdentifier").map(|id| ("DBInstanceIdentifier", "rds", "db", id.to_string())),
+        get("LoadBalancer").map(|name| {
+            (
+                "LoadBalancer",
+                "elasticloadbalancing",
+                "loadbalancer",
+                name.to_string(),
+            )
+        }),
+        get("QueueName").map(|name| ("QueueName", "sqs", "queue", name.to_string())),
     ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find_map(|(service, kind, id)| ResourceRef::new(service, kind, &id).ok())
+    match candidates.into_iter().flatten().next() {
+        Some((dimension, service, kind, id)) => ResourceRef::checked(service, kind, &id)
+            .map(Some)
+            .map_err(|error| (format!("dimensions.{dimension}"), error.reason)),
+        None => Ok(None),
+    }
 }

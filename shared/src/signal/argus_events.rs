@@ -110,9 +110,9 @@ pub(super) fn log_anomaly(event: &Value) -> Result<Normalised, NormaliseError> {
         ));
     }
     let resource = match &detail.resource {
-        Some(resource) => ResourceRef::parse(resource)
+        Some(resource) => ResourceRef::parse_checked(resource)
             .map_err(|error| invalid(ANOMALY_EVENT, "detail.resource", error.reason))?,
-        None => ResourceRef::new("logs", "log-group", &detail.log_group)
+        None => ResourceRef::checked("logs", "log-group", &detail.log_group)
             .map_err(|error| invalid(ANOMALY_EVENT, "detail.log_group", error.reason))?,
     };
     let mut evidence = vec![
@@ -185,9 +185,9 @@ pub(super) fn external_alert(event: &Value) -> Result<Normalised, NormaliseError
         }
     };
     let resource = match &detail.resource {
-        Some(resource) => ResourceRef::parse(resource)
+        Some(resource) => ResourceRef::parse_checked(resource)
             .map_err(|error| invalid(ALERT_EVENT, "detail.resource", error.reason))?,
-        None => ResourceRef::new("external", &detail.vendor, &detail.alert_id)
+        None => ResourceRef::checked("external", &detail.vendor, &detail.alert_id)
             .map_err(|error| invalid(ALERT_EVENT, "detail.alert_id", error.reason))?,
     };
     let severity_hint = match detail

@@ -1,6 +1,6 @@
 //! "AWS API Call via CloudTrail": sensitive calls become change or tamper signals.
 
-use super::normalise::{NormaliseError, Normalised, decode, envelope};
+use super::normalise::{NormaliseError, Normalised, decode, envelope, invalid};
 use super::{Evidence, Signal, SignalEffect, SignalSource};
 use crate::config::SignalConfig;
 use crate::correlation::CorrelationId;
@@ -136,10 +136,10 @@ fn from_record(
         .and_then(Value::as_str)
         .map(str::to_string);
     let correlation_hint = find_correlation_id(&record.request_parameters);
-    let mut resources = resources_of(&call, &record);
+    let mut resources = resources_of(&call, &record)?;
     if resources.is_empty() {
         let account_id = account.clone().unwrap_or_else(|| "unknown".to_string());
-        resources.extend(ResourceRef::new("aws", "account", &account_id).ok());
+        resources.extend(account_resource(&account_id));
     }
     let total = resources.len();
     let severity_hint = Some(
@@ -204,13 +204,23 @@ fn from_record(
     Ok(Normalised::Signals(signals))
 }
 
-fn resources_of(call: &str, record: &Record) -> Vec<ResourceRef> {
+/// The resources a call names. Request parameters are written by the caller, so each id is
+/// checked against its kind's grammar and a bad one refuses the event, naming the parameter;
+/// ARNs in `resources` come from CloudTrail and are read best-effort.
+fn resources_of(call: &str, record: &Record) -> Result<Vec<ResourceRef>, NormaliseError> {
     let parameters = &record.request_parameters;
     let text = |key: &str| parameters.get(key).and_then(Value::as_str);
-    let one = |service: &str, kind: &str, id: Option<&str>| {
-        id.and_then(|id| ResourceRef::new(service, kind, id).ok())
-            .into_iter()
-            .collect::<Vec<_>>()
+    let one = |service: &str, kind: &str, key: &str, id: Option<&str>| match id {
+        Some(id) => ResourceRef::checked(service, kind, id)
+            .map(|resource| vec![resource])
+            .map_err(|error| {
+                invalid(
+                    EVENT,
+                    &format!("detail.requestParameters.{key}"),
+                    error.reason,
+                )
+            }),
+        None => Ok(Vec::new()),
     };
     let found = match call {
         "TerminateInstances" | "StopInstances" | "StartInstances" | "RebootInstances" => parameters
@@ -219,13 +229,29 @@ fn resources_of(call: &str, record: &Record) -> Vec<ResourceRef> {
             .map(|items| {
                 items
                     .iter()
-                    .filter_map(|item| item.get("instanceId").and_then(Value::as_str))
-                    .filter_map(|id| ResourceRef::new("ec2", "instance", id).ok())
-                    .collect()
+                    .enumerate()
+                    .filter_map(|(index, item)| {
+                        item.get("instanceId")
+                            .and_then(Value::as_str)
+                            .map(|id| (index, id))
+                    })
+                    .map(|(index, id)| {
+                        ResourceRef::checked("ec2", "instance", id).map_err(|error| {
+                            invalid(
+                                EVENT,
+                                &format!(
+                                    "detail.requestParameters.instancesSet.items[{index}].instanceId"
+                                ),
+                                error.reason,
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             })
+            .transpose()?
             .unwrap_or_default(),
-        "DeleteTable" | "UpdateTable" => one("dynamodb", "table", text("tableName")),
-        "PutParameter" | "DeleteParameter" => one("ssm", "parameter", text("name")),
+        "DeleteTable" | "UpdateTable" => one("dynamodb", "table", "tableName", text("tableName"))?,
+        "PutParameter" | "DeleteParameter" => one("ssm", "parameter", "name", text("name"))?,
         "DeleteFunction" | "UpdateFunctionConfiguration" | "UpdateFunctionCode" => {
             let name = text("functionName").map(|name| {
                 // A function can be named by ARN; the resource is keyed by its plain name.
@@ -236,23 +262,36 @@ fn resources_of(call: &str, record: &Record) -> Vec<ResourceRef> {
                     .next()
                     .unwrap_or(name)
             });
-            one("lambda", "function", name)
+            one("lambda", "function", "functionName", name)?
         }
         "PutBucketPolicy" | "DeleteBucket" | "DeleteBucketPolicy" => {
-            one("s3", "bucket", text("bucketName"))
+            one("s3", "bucket", "bucketName", text("bucketName"))?
         }
-        "DeleteDBInstance" | "StopDBInstance" => one("rds", "db", text("dBInstanceIdentifier")),
+        "DeleteDBInstance" | "StopDBInstance" => one(
+            "rds",
+            "db",
+            "dBInstanceIdentifier",
+            text("dBInstanceIdentifier"),
+        )?,
         _ => Vec::new(),
     };
     if !found.is_empty() {
-        return found;
+        return Ok(found);
     }
-    record
+    Ok(record
         .resources
         .iter()
         .filter_map(|resource| resource.arn.as_deref())
         .filter_map(resource_from_arn)
-        .collect()
+        .collect())
+}
+
+/// The account a call or notice concerns, when it names no resource of its own; an account id
+/// outside the grammar (a direct invoke can write anything there) is `unknown`.
+pub(super) fn account_resource(account: &str) -> Option<ResourceRef> {
+    ResourceRef::checked("aws", "account", account)
+        .or_else(|_| ResourceRef::checked("aws", "account", "unknown"))
+        .ok()
 }
 
 /// A best-effort reading of an ARN into a resource reference: `arn:aws:<svc>:…:<type>/<id>`.
@@ -267,7 +306,8 @@ pub fn resource_from_arn(arn: &str) -> Option<ResourceRef> {
     );
     let rest = parts.next()?;
     let (kind, id) = rest.split_once('/').or_else(|| rest.split_once(':'))?;
-    ResourceRef::new(service, kind, id).ok()
+    // An id outside its kind's grammar names no resource Argus can use.
+    ResourceRef::checked(service, kind, id).ok()
 }
 
 /// Finds a correlation id Argus put on a request: the `argus:correlation-id` tag, or a client

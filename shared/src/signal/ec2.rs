@@ -21,7 +21,7 @@ struct Detail {
 pub(super) fn from_eventbridge(event: &serde_json::Value) -> Result<Normalised, NormaliseError> {
     let envelope = envelope(event, EVENT)?;
     let detail: Detail = decode(&envelope.detail, EVENT, "detail")?;
-    let resource = ResourceRef::new("ec2", "instance", &detail.instance_id)
+    let resource = ResourceRef::checked("ec2", "instance", &detail.instance_id)
         .map_err(|error| invalid(EVENT, "detail.instance-id", error.reason))?;
     let effect = match detail.state.as_str() {
         "stopping" | "stopped" | "shutting-down" | "terminated" => SignalEffect::Opens,

@@ -1,6 +1,6 @@
 //! "AWS Health Event": issues and scheduled changes that affect Argus-watched resources.
 
-use super::normalise::{NormaliseError, Normalised, decode, envelope};
+use super::normalise::{NormaliseError, Normalised, decode, envelope, invalid};
 use super::{Evidence, Signal, SignalEffect, SignalSource};
 use crate::resource::ResourceRef;
 use serde::Deserialize;
@@ -59,13 +59,25 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
         _ => SignalEffect::Opens,
     };
     let service = detail.service.to_lowercase();
-    let mut resources: Vec<ResourceRef> = detail
+    let entities = detail
         .affected_entities
         .iter()
-        .map(|entity| entity.entity_value.as_str())
-        .chain(envelope.resources.iter().map(String::as_str))
-        .filter_map(|value| entity_resource(&service, value))
-        .collect();
+        .enumerate()
+        .map(|(index, entity)| {
+            (
+                format!("detail.affectedEntities[{index}].entityValue"),
+                entity.entity_value.as_str(),
+            )
+        });
+    let listed = envelope
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(index, value)| (format!("resources[{index}]"), value.as_str()));
+    let mut resources: Vec<ResourceRef> = Vec::new();
+    for (field, value) in entities.chain(listed) {
+        resources.extend(entity_resource(&service, value, &field)?);
+    }
     resources.sort();
     resources.dedup();
     if resources.is_empty() {
@@ -73,7 +85,7 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
             .account
             .clone()
             .unwrap_or_else(|| "unknown".to_string());
-        resources.extend(ResourceRef::new("aws", "account", &account).ok());
+        resources.extend(super::cloudtrail::account_resource(&account));
     }
     let description = detail
         .event_description
@@ -125,15 +137,24 @@ pub(super) fn from_eventbridge(event: &Value) -> Result<Normalised, NormaliseErr
     Ok(Normalised::Signals(signals))
 }
 
-fn entity_resource(service: &str, value: &str) -> Option<ResourceRef> {
+/// The resource an AWS Health entity names. An entity that reads as an instance must be a valid
+/// instance id (`i-0aaa/../../x` is refused, naming the field); any other entity outside its
+/// kind's grammar names nothing Argus can use and is skipped, as free-form entities always were.
+fn entity_resource(
+    service: &str,
+    value: &str,
+    field: &str,
+) -> Result<Option<ResourceRef>, NormaliseError> {
     if value.starts_with("arn:") {
-        return super::cloudtrail::resource_from_arn(value);
+        return Ok(super::cloudtrail::resource_from_arn(value));
     }
     if value.starts_with("i-") {
-        return ResourceRef::new("ec2", "instance", value).ok();
+        return ResourceRef::checked("ec2", "instance", value)
+            .map(Some)
+            .map_err(|error| invalid(EVENT, field, error.reason));
     }
     if value.is_empty() || value.contains(char::is_whitespace) {
-        return None;
+        return Ok(None);
     }
-    ResourceRef::new(service, "resource", value).ok()
+    Ok(ResourceRef::checked(service, "resource", value).ok())
 }

@@ -2,6 +2,7 @@
 
 mod alarm;
 mod argus_events;
+mod bounds;
 mod cloudtrail;
 pub(crate) use cloudtrail::resource_from_arn;
 mod ec2;

@@ -76,8 +76,13 @@ pub fn normalise_str(text: &str, config: &SignalConfig) -> Result<Normalised, No
     normalise(&value, config)
 }
 
-/// Normalises one delivered event into signals.
+/// Normalises one delivered event into signals, each bounded (`signal::bounds`): an over-long
+/// alarm name is refused, display text cut with a marker, over-long identities hashed.
 pub fn normalise(event: &Value, config: &SignalConfig) -> Result<Normalised, NormaliseError> {
+    super::bounds::bound(normalise_unbounded(event, config)?)
+}
+
+fn normalise_unbounded(event: &Value, config: &SignalConfig) -> Result<Normalised, NormaliseError> {
     let object = event.as_object().ok_or(NormaliseError::NotAnObject {
         found: json_kind(event),
     })?;

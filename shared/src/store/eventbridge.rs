@@ -1,9 +1,10 @@
-//! The EventBridge adapter for the `EventBus` port: PutEvents in batches of ten, retrying (with
-//! backoff) only the entries EventBridge reports as failed for a transient reason, and counting
-//! what was accepted, retried and given up on.
+//! The EventBridge adapter for the `EventBus` port: PutEvents in batches of at most ten entries
+//! and less than 256 KB, an entry too large for any request refused alone (never holding back the
+//! others), retrying (with backoff) only the entries EventBridge reports as failed for a
+//! transient reason, and counting what was accepted, retried and given up on.
 
 use crate::backoff::Backoff;
-use crate::loganalysis::ports::{BusEvent, EventBus, EventBusError};
+use crate::loganalysis::ports::{BusEvent, EventBus, EventBusError, MAX_PUT_EVENTS_BYTES};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
@@ -200,14 +201,61 @@ fn is_transient(code: Option<&str>) -> bool {
     )
 }
 
+/// A request's worth of events, or one event no request can carry.
+enum Batch<'a> {
+    Send(&'a [BusEvent]),
+    TooLarge(&'a BusEvent),
+}
+
+/// Splits `events`, in order, into requests of at most ten entries whose sizes total less than
+/// `MAX_PUT_EVENTS_BYTES`; an entry that large on its own is set apart, so it fails alone.
+fn batches(events: &[BusEvent]) -> Vec<Batch<'_>> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (index, event) in events.iter().enumerate() {
+        let size = event.entry_size();
+        let full = index - start == MAX_ENTRIES_PER_CALL || bytes + size >= MAX_PUT_EVENTS_BYTES;
+        if (full || size >= MAX_PUT_EVENTS_BYTES) && index > start {
+            batches.push(Batch::Send(&events[start..index]));
+            start = index;
+            bytes = 0;
+        }
+        if size >= MAX_PUT_EVENTS_BYTES {
+            batches.push(Batch::TooLarge(event));
+            start = index + 1;
+            continue;
+        }
+        bytes += size;
+    }
+    if start < events.len() {
+        batches.push(Batch::Send(&events[start..]));
+    }
+    batches
+}
+
 #[async_trait]
 impl EventBus for EventBridgeBus {
     /// Every batch is tried, even after one failed, so one refused event does not hold back the
     /// others; the first failure is returned.
     async fn put(&self, events: &[BusEvent]) -> Result<(), EventBusError> {
         let mut first_error = None;
-        for batch in events.chunks(MAX_ENTRIES_PER_CALL) {
-            if let Err(error) = self.put_batch(batch).await {
+        for batch in batches(events) {
+            let result = match batch {
+                Batch::Send(batch) => self.put_batch(batch).await,
+                Batch::TooLarge(event) => {
+                    self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    Err(EventBusError::Rejected {
+                        failed: 1,
+                        total: 1,
+                        reason: format!(
+                            "the entry is {} bytes; PutEvents takes less than {MAX_PUT_EVENTS_BYTES} per request",
+                            event.entry_size()
+                        ),
+                    })
+                }
+            };
+            if let Err(error) = result {
                 first_error.get_or_insert(error);
             }
         }

@@ -67,6 +67,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             Ok(responder) => responder,
             Err(error) => return Err(runtime_contract::init_failed(INVALID_SETTINGS, error).await),
         }),
+        rate_limit: Default::default(),
     };
     let inbound = &inbound;
     // A body that is not a Function URL event is answered `InvalidRequest` (Lambda then answers

@@ -79,11 +79,52 @@ fn payload_error(vendor: Vendor, reason: impl Into<String>) -> PayloadError {
 /// The alerts a webhook body carries, in order. An event Argus has nothing to do with (a
 /// PagerDuty acknowledgement or ping, a Datadog notification of no known transition) gives none.
 pub fn normalise(vendor: Vendor, body: &[u8]) -> Result<Vec<ExternalAlertDetail>, PayloadError> {
-    match vendor {
+    let alerts = match vendor {
         Vendor::Alertmanager | Vendor::Grafana => grouped(vendor, body),
         Vendor::Datadog => datadog(body),
         Vendor::PagerDuty => pagerduty(body),
+    }?;
+    Ok(alerts.into_iter().map(bounded).collect())
+}
+
+/// Limits on what one published alert carries, so that its PutEvents entry stays far below the
+/// 256 KB a request may hold (about 80 KB at most) and one oversized label cannot make a group's
+/// request fail, and be retried, for ever: each text over its limit is cut with a marker.
+const MAX_NAME_BYTES: usize = 512;
+const MAX_SUMMARY_BYTES: usize = 1024;
+const MAX_SEVERITY_BYTES: usize = 64;
+const MAX_URL_BYTES: usize = 2048;
+const MAX_LABELS: usize = 64;
+const MAX_LABEL_KEY_BYTES: usize = 128;
+const MAX_LABEL_VALUE_BYTES: usize = 1024;
+
+fn bounded(mut alert: ExternalAlertDetail) -> ExternalAlertDetail {
+    use argus::bounds::truncate_with_marker as cut;
+    alert.name = cut(&alert.name, MAX_NAME_BYTES).into_owned();
+    alert.summary = cut(&alert.summary, MAX_SUMMARY_BYTES).into_owned();
+    alert.severity = alert
+        .severity
+        .map(|severity| cut(&severity, MAX_SEVERITY_BYTES).into_owned());
+    alert.url = alert.url.map(|url| cut(&url, MAX_URL_BYTES).into_owned());
+    let dropped = alert.labels.len().saturating_sub(MAX_LABELS);
+    let mut labels: BTreeMap<String, String> = std::mem::take(&mut alert.labels)
+        .into_iter()
+        .take(MAX_LABELS)
+        .map(|(key, value)| {
+            (
+                cut(&key, MAX_LABEL_KEY_BYTES).into_owned(),
+                cut(&value, MAX_LABEL_VALUE_BYTES).into_owned(),
+            )
+        })
+        .collect();
+    if dropped > 0 {
+        labels.insert(
+            "argus_labels_dropped".to_string(),
+            format!("{dropped} more labels were not kept"),
+        );
     }
+    alert.labels = labels;
+    alert
 }
 
 /// The bus event for one alert, as the orchestrator's rule matches it.
@@ -113,12 +154,14 @@ fn parse_json<'a, T: Deserialize<'a>>(vendor: Vendor, body: &'a [u8]) -> Result<
     })
 }
 
-/// The resource named by a label, when it is in Argus' form; anything else stays a label only.
+/// The resource named by a label, when it is in Argus' form and fits its kind's grammar; anything
+/// else (`ec2:instance/i-0aaa/../../x`) stays a label only, and the alert opens on its own
+/// `external:<vendor>/<alert_id>` resource instead of being lost.
 fn resource_from(labels: &BTreeMap<String, String>) -> Option<String> {
     RESOURCE_LABELS.iter().find_map(|name| {
         labels
             .get(*name)
-            .and_then(|value| ResourceRef::parse(value.trim()).ok())
+            .and_then(|value| ResourceRef::parse_checked(value.trim()).ok())
             .map(|resource| resource.as_str().to_string())
     })
 }
@@ -127,9 +170,10 @@ fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
-/// The orchestrator names an alert without a resource `external:<vendor>/<alert_id>`, which
-/// allows no control characters and at most 1024 characters; an id outside that is replaced by
-/// its hash, which is as stable (the same id, firing or resolved).
+/// The orchestrator names an alert without a resource `external:<vendor>/<alert_id>`, whose id
+/// must fit the grammar of ids without one of their own (`resource_grammar::other_id`: printable
+/// ASCII without spaces or shell metacharacters, at most 512 characters); an id outside that is
+/// replaced by its hash, which is as stable (the same id, firing or resolved).
 /// The alert's id as published: never blank (an alert without an id cannot be told apart from
 /// any other), and resource-safe.
 fn published_alert_id(vendor: Vendor, id: String) -> Result<String, PayloadError> {
@@ -140,7 +184,7 @@ fn published_alert_id(vendor: Vendor, id: String) -> Result<String, PayloadError
 }
 
 fn resource_safe_id(id: String) -> String {
-    if id.len() <= 512 && !id.chars().any(char::is_control) {
+    if argus::resource_grammar::other_id(&id).is_ok() {
         return id;
     }
     let digest = Sha256::digest(id.as_bytes());
@@ -576,7 +620,7 @@ mod tests {
     #[test]
     fn datadog_custom_payload_fields_win_and_recovery_matches_the_trigger() {
         let trigger = json!({"alert_id": "1234", "transition": "Triggered", "scope": "host:web-1",
-            "priority": "P2", "tags": "env:prod,argus_resource:ec2:instance/i-0abc", "link": "https://app.datadoghq.com/monitors/1234",
+            "priority": "P2", "tags": "env:prod,argus_resource:ec2:instance/i-0abc1234def567890", "link": "https://app.datadoghq.com/monitors/1234",
             "alert_title": "[Triggered on {host:web-1}] CPU high", "date": "1764489600000", "status": "cpu > 90", "title": "[Triggered on {host:web-1}] CPU high"});
         let mut recover = trigger.clone();
         recover["transition"] = json!("Recovered");
@@ -588,8 +632,33 @@ mod tests {
         assert_eq!(recover[0].status, "resolved");
         assert_eq!(trigger[0].name, "CPU high");
         assert_eq!(trigger[0].severity.as_deref(), Some("P2"));
-        assert_eq!(trigger[0].resource.as_deref(), Some("ec2:instance/i-0abc"));
+        assert_eq!(
+            trigger[0].resource.as_deref(),
+            Some("ec2:instance/i-0abc1234def567890")
+        );
         assert_eq!(trigger[0].labels["host"], "web-1");
+    }
+
+    #[test]
+    fn attack_a_resource_label_outside_its_grammar_stays_a_label() {
+        let trigger = json!({"alert_id": "1234", "transition": "Triggered", "scope": "host:web-1",
+            "tags": "argus_resource:ec2:instance/i-0aaa/../../x", "title": "[Triggered] CPU high",
+            "date": "1764489600000"});
+        let alerts = normalise(Vendor::Datadog, trigger.to_string().as_bytes()).unwrap();
+        assert_eq!(alerts[0].resource, None);
+        assert_eq!(
+            alerts[0].labels["argus_resource"],
+            "ec2:instance/i-0aaa/../../x"
+        );
+    }
+
+    #[test]
+    fn an_alert_id_outside_the_grammar_is_published_as_its_hash() {
+        let trigger = json!({"alert_id": "1234", "transition": "Triggered", "scope": "host:web 1;reboot",
+            "title": "[Triggered] CPU high", "date": "1764489600000"});
+        let alerts = normalise(Vendor::Datadog, trigger.to_string().as_bytes()).unwrap();
+        assert_eq!(alerts[0].alert_id.len(), 64, "{}", alerts[0].alert_id);
+        assert!(argus::resource_grammar::other_id(&alerts[0].alert_id).is_ok());
     }
 
     #[test]

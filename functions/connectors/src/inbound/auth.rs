@@ -21,6 +21,8 @@ pub const PAGERDUTY_SIGNATURE_HEADER: &str = "x-pagerduty-signature";
 pub const GRAFANA_SIGNATURE_HEADER: &str = "x-grafana-alerting-signature";
 /// The timestamp header to configure on the Grafana contact point. Grafana has no default for
 /// it; with it set, the signature covers `timestamp:body` and a replay is refused when stale.
+/// Argus requires it with the HMAC: a body-only signature never goes stale, so a captured
+/// request could be replayed forever.
 pub const GRAFANA_TIMESTAMP_HEADER: &str = "x-grafana-alerting-timestamp";
 /// A signed Grafana request older (or newer) than this is refused as a replay.
 pub const GRAFANA_REPLAY_WINDOW_SECONDS: i64 = 300;
@@ -148,7 +150,8 @@ pub fn pagerduty_signature_matches(key: &SigningKey, body: &[u8], header: &str) 
         })
 }
 
-/// Grafana signs `timestamp:body` when a timestamp header is configured, else the body alone;
+/// Grafana signs `timestamp:body` when a timestamp header is configured (else the body alone,
+/// which Argus refuses: without the signed timestamp the request could be a replay of any age);
 /// the signature is hex.
 fn check_grafana_signature(
     request: &HttpRequest,
@@ -158,30 +161,20 @@ fn check_grafana_signature(
     let signature = request
         .header(GRAFANA_SIGNATURE_HEADER)
         .ok_or(AuthFailure::MissingCredentials)?;
-    let key = SigningKey::new(secret);
-    let signed = match request.header(GRAFANA_TIMESTAMP_HEADER) {
-        Some(timestamp) => {
-            let mut signed = format!("{}:", timestamp.trim()).into_bytes();
-            signed.extend_from_slice(&request.body);
-            if !verify_hmac_sha256_hex(&key, &signed, signature) {
-                return Err(AuthFailure::BadCredentials);
-            }
-            let sent_at: i64 = timestamp
-                .trim()
-                .parse()
-                .map_err(|_| AuthFailure::BadCredentials)?;
-            if (now.timestamp() - sent_at).abs() > GRAFANA_REPLAY_WINDOW_SECONDS {
-                return Err(AuthFailure::Stale);
-            }
-            return Ok(());
-        }
-        None => request.body.as_slice(),
-    };
-    if verify_hmac_sha256_hex(&key, signed, signature) {
-        Ok(())
-    } else {
-        Err(AuthFailure::BadCredentials)
+    let timestamp = request
+        .header(GRAFANA_TIMESTAMP_HEADER)
+        .ok_or(AuthFailure::MissingCredentials)?
+        .trim();
+    let mut signed = format!("{timestamp}:").into_bytes();
+    signed.extend_from_slice(&request.body);
+    if !verify_hmac_sha256_hex(&SigningKey::new(secret), &signed, signature) {
+        return Err(AuthFailure::BadCredentials);
     }
+    let sent_at: i64 = timestamp.parse().map_err(|_| AuthFailure::BadCredentials)?;
+    if (now.timestamp() - sent_at).abs() > GRAFANA_REPLAY_WINDOW_SECONDS {
+        return Err(AuthFailure::Stale);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -304,18 +297,6 @@ mod tests {
             authenticate(Vendor::Grafana, &signed_request, &secrets, later),
             Err(AuthFailure::Stale)
         );
-        let body_only = hmac_sha256_hex(&SigningKey::new("gf-secret"), &request.body);
-        assert_eq!(
-            authenticate(
-                Vendor::Grafana,
-                &request
-                    .clone()
-                    .with_header(GRAFANA_SIGNATURE_HEADER, &body_only),
-                &secrets,
-                now()
-            ),
-            Ok(())
-        );
         // A bearer token is no way around a configured signature.
         let both = secrets_with_token();
         assert_eq!(
@@ -323,6 +304,23 @@ mod tests {
                 Vendor::Grafana,
                 &request.with_header("authorization", "Bearer gf-token"),
                 &both,
+                now()
+            ),
+            Err(AuthFailure::MissingCredentials)
+        );
+    }
+
+    #[test]
+    fn attack_grafana_signature_without_its_signed_timestamp_is_refused() {
+        // A body-only signature never goes stale: captured once, it could be replayed forever.
+        let secrets = secrets(&[(names::GRAFANA_HMAC_SECRET, "gf-secret")]);
+        let request = post();
+        let body_only = hmac_sha256_hex(&SigningKey::new("gf-secret"), &request.body);
+        assert_eq!(
+            authenticate(
+                Vendor::Grafana,
+                &request.with_header(GRAFANA_SIGNATURE_HEADER, &body_only),
+                &secrets,
                 now()
             ),
             Err(AuthFailure::MissingCredentials)

@@ -24,6 +24,9 @@ pub struct HttpRequest {
     pub query: String,
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// The address the request came from, as the Function URL saw the connection (not a
+    /// header a sender could write); the key of the per-source rate limit.
+    pub source_ip: Option<String>,
 }
 
 /// Why a Function URL event could not become a request.
@@ -50,6 +53,11 @@ impl HttpRequest {
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .insert(name.to_ascii_lowercase(), value.to_string());
+        self
+    }
+
+    pub fn with_source_ip(mut self, source_ip: &str) -> Self {
+        self.source_ip = Some(source_ip.to_string());
         self
     }
 
@@ -106,6 +114,7 @@ impl HttpRequest {
             query: event.raw_query_string.unwrap_or_default(),
             headers: lower_case_headers(&event.headers),
             body,
+            source_ip: event.request_context.http.source_ip.clone(),
         })
     }
 }

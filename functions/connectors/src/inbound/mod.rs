@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod auth;
 pub mod http;
 pub mod links;
+pub mod rate_limit;
 pub mod settings;
 pub mod slack;
 pub mod task_callback;
@@ -90,6 +91,8 @@ pub struct Inbound {
     pub secrets: Secrets,
     /// Replaces the buttons of a Slack approval request with the outcome.
     pub slack_responder: Arc<dyn slack::SlackResponder>,
+    /// The per-source budget every request spends before anything else is read.
+    pub rate_limit: rate_limit::RateLimiter,
 }
 
 impl std::fmt::Debug for Inbound {
@@ -117,6 +120,16 @@ impl Inbound {
     }
 
     async fn route(&self, request: &HttpRequest) -> Result<HttpResponse, InboundError> {
+        // First and cheapest: a source past its budget learns nothing and costs no parsing,
+        // signature check or store read.
+        if let Err(seconds) = self
+            .rate_limit
+            .admit(request.source_ip.as_deref(), self.clock.now())
+        {
+            tracing::warn!(source = ?request.source_ip, "request refused: over the source's rate limit");
+            return Ok(HttpResponse::error(429, "too_many_requests", "slow down")
+                .with_header("retry-after", &seconds.to_string()));
+        }
         let path = request.path.trim_end_matches('/');
         let allowed: &str = if Vendor::from_path(path).is_some() || path == SLACK_INTERACTIONS_PATH
         {

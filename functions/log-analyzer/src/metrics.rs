@@ -1,0 +1,47 @@
+//! The analyzer's CloudWatch metrics as Embedded Metric Format log lines (no API call).
+
+use argus::loganalysis::GroupReport;
+use serde_json::json;
+
+pub const NAMESPACE: &str = "Argus";
+/// Lines a log group could not give a template because it held `max_templates_per_group`.
+pub const LINES_OVER_TEMPLATE_CAP: &str = "LogLinesOverTemplateCap";
+
+/// One EMF record per group: the lines left out at the template cap (0 when none), so an alarm
+/// can watch a group that has stopped learning.
+pub fn record(group: &GroupReport) -> serde_json::Value {
+    json!({
+        "_aws": {
+            "Timestamp": chrono::Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["LogGroup"]],
+                "Metrics": [{"Name": LINES_OVER_TEMPLATE_CAP, "Unit": "Count"}]
+            }]
+        },
+        LINES_OVER_TEMPLATE_CAP: group.lines_over_template_cap,
+        "LogGroup": group.log_group,
+        "function": "log-analyzer",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_names_its_metric_and_log_group() {
+        let group = GroupReport {
+            log_group: "/aws/lambda/checkout".into(),
+            lines_over_template_cap: 7,
+            ..GroupReport::default()
+        };
+        let record = record(&group);
+        assert_eq!(record[LINES_OVER_TEMPLATE_CAP], 7);
+        assert_eq!(record["LogGroup"], "/aws/lambda/checkout");
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            LINES_OVER_TEMPLATE_CAP
+        );
+    }
+}

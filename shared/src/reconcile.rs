@@ -301,6 +301,9 @@ pub struct ReconcileReport {
     pub alarms_already_seen: usize,
     /// Alarms left for the next run because this one reached `max_new_signals` or its deadline.
     pub alarms_deferred: usize,
+    /// Alarms whose read-back the normaliser refuses (a dimension that names no valid
+    /// resource), as it would refuse their real event: logged and counted, never a failure.
+    pub alarms_refused: usize,
     /// Stalled incidents picked up again.
     pub redriven: Vec<CorrelationId>,
     /// Overdue incidents handed to people.
@@ -352,6 +355,7 @@ enum AlarmOutcome {
     Deferred,
     Taken(Outcome, Option<CorrelationId>),
     Ignored,
+    Refused(String),
 }
 
 impl Reconciler<'_> {
@@ -415,6 +419,10 @@ impl Reconciler<'_> {
                 Ok(AlarmOutcome::Covered) => report.alarms_covered += 1,
                 Ok(AlarmOutcome::Deferred) => report.alarms_deferred += 1,
                 Ok(AlarmOutcome::Ignored) => {}
+                Ok(AlarmOutcome::Refused(reason)) => {
+                    tracing::warn!(alarm = %alarm.arn, %reason, "alarm refused: it names no valid resource");
+                    report.alarms_refused += 1;
+                }
                 Ok(AlarmOutcome::Taken(outcome, id)) => {
                     taken += 1;
                     match (outcome, id) {
@@ -438,11 +446,11 @@ impl Reconciler<'_> {
         room: bool,
     ) -> Result<AlarmOutcome, ReconcileError> {
         let intake = &self.intake;
-        let signals = match normalise(&alarm.to_event(), &intake.config.signals)
-            .map_err(IntakeError::from)?
-        {
-            Normalised::Signals(signals) => signals,
-            Normalised::Ignored { .. } => return Ok(AlarmOutcome::Ignored),
+        let signals = match normalise(&alarm.to_event(), &intake.config.signals) {
+            Ok(Normalised::Signals(signals)) => signals,
+            Ok(Normalised::Ignored { .. }) => return Ok(AlarmOutcome::Ignored),
+            // No later run reads it differently: a failure here would fail every run.
+            Err(refused) => return Ok(AlarmOutcome::Refused(refused.to_string())),
         };
         let Some(signal) = signals.first() else {
             return Ok(AlarmOutcome::Ignored);

@@ -93,27 +93,47 @@ async fn an_alarm_whose_ok_came_before_another_alarm_opened_does_not_keep_the_in
     let harness = Harness::new(Config::default());
     // GIVEN the warning alarm's OK arrives first, with nothing open
     let warning_ok = harness
-        .deliver(&named_alarm("cpu-warning", "OK", at(31), "i-0late"))
+        .deliver(&named_alarm(
+            "cpu-warning",
+            "OK",
+            at(31),
+            "i-0a1e0000000000001",
+        ))
         .await
         .unwrap();
     assert_eq!(warning_ok.signals[0].outcome, Outcome::Unattached);
     // AND the critical alarm opens an incident
     let critical = harness
-        .deliver(&named_alarm("cpu-critical", "ALARM", at(25), "i-0late"))
+        .deliver(&named_alarm(
+            "cpu-critical",
+            "ALARM",
+            at(25),
+            "i-0a1e0000000000001",
+        ))
         .await
         .unwrap();
     assert_eq!(critical.signals[0].outcome, Outcome::Opened);
     let id = critical.signals[0].correlation_id.clone().unwrap();
     // WHEN the warning's ALARM, raised before its OK, is delivered late
     let late = harness
-        .deliver(&named_alarm("cpu-warning", "ALARM", at(3), "i-0late"))
+        .deliver(&named_alarm(
+            "cpu-warning",
+            "ALARM",
+            at(3),
+            "i-0a1e0000000000001",
+        ))
         .await
         .unwrap();
     // THEN it is stale: the warning is not counted as firing
     assert_eq!(late.signals[0].outcome, Outcome::Stale);
     // AND the critical alarm's OK resolves the incident
     let critical_ok = harness
-        .deliver(&named_alarm("cpu-critical", "OK", at(49), "i-0late"))
+        .deliver(&named_alarm(
+            "cpu-critical",
+            "OK",
+            at(49),
+            "i-0a1e0000000000001",
+        ))
         .await
         .unwrap();
     assert_eq!(critical_ok.signals[0].outcome, Outcome::Resolved);
@@ -127,13 +147,23 @@ async fn an_old_ok_attached_after_a_newer_remembered_one_does_not_let_an_older_a
     let harness = Harness::new(Config::default());
     // GIVEN the critical alarm's last OK (11:38) arrives first, with nothing open
     let last_ok = harness
-        .deliver(&named_alarm("cpu-critical", "OK", at(338), "i-0merge"))
+        .deliver(&named_alarm(
+            "cpu-critical",
+            "OK",
+            at(338),
+            "i-0e0e0000000000002",
+        ))
         .await
         .unwrap();
     assert_eq!(last_ok.signals[0].outcome, Outcome::Unattached);
     // AND the warning alarm opens an incident
     let warning = harness
-        .deliver(&named_alarm("cpu-warning", "ALARM", at(15), "i-0merge"))
+        .deliver(&named_alarm(
+            "cpu-warning",
+            "ALARM",
+            at(15),
+            "i-0e0e0000000000002",
+        ))
         .await
         .unwrap();
     assert_eq!(warning.signals[0].outcome, Outcome::Opened);
@@ -146,7 +176,7 @@ async fn an_old_ok_attached_after_a_newer_remembered_one_does_not_let_an_older_a
                 "cpu-critical",
                 state,
                 at(minutes_in),
-                "i-0merge",
+                "i-0e0e0000000000002",
             ))
             .await
             .unwrap();
@@ -155,7 +185,12 @@ async fn an_old_ok_attached_after_a_newer_remembered_one_does_not_let_an_older_a
     }
     // AND the warning's OK resolves the incident
     let warning_ok = harness
-        .deliver(&named_alarm("cpu-warning", "OK", at(54), "i-0merge"))
+        .deliver(&named_alarm(
+            "cpu-warning",
+            "OK",
+            at(54),
+            "i-0e0e0000000000002",
+        ))
         .await
         .unwrap();
     assert_eq!(warning_ok.signals[0].outcome, Outcome::Resolved);

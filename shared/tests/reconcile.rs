@@ -128,6 +128,25 @@ fn an_alarm_read_back_is_the_same_signal_as_its_eventbridge_event() {
 }
 
 #[tokio::test]
+async fn an_alarm_naming_an_invalid_resource_is_refused_without_failing_every_run() {
+    // GIVEN an alarm whose instance dimension is no instance id, beside a real one
+    let harness = Harness::new(Config::default());
+    let alarms = FakeAlarms::with(vec![
+        cpu_alarm("i-../../etc", epoch()),
+        cpu_alarm("i-0033776bb8a75b77f", epoch()),
+    ]);
+    let executions = FakeExecutions::default();
+    harness.advance(60);
+    // WHEN the reconciler runs
+    let report = reconciler(&harness, &alarms, &executions).run(None).await;
+    // THEN the invalid one is refused, as its EventBridge event would be, and counted; the run
+    // does not fail on it, and the real one is taken in
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.alarms_refused, 1, "{report:?}");
+    assert_eq!(report.incidents_opened.len(), 1, "{report:?}");
+}
+
+#[tokio::test]
 async fn a_missed_alarm_is_taken_in_once_and_a_second_run_does_nothing() {
     let harness = Harness::new(Config::default());
     let alarms = FakeAlarms::with(vec![cpu_alarm("i-0033776bb8a75b77e", epoch())]);

@@ -978,7 +978,7 @@ async fn an_alarm_that_flaps_while_its_workflow_runs_leaves_the_old_incident_clo
     use argus::intake::Outcome;
     // GIVEN an automatic reboot, and the alarm going OK and into ALARM again before it runs
     let harness = Harness::new(trusting());
-    let instance = "i-flap-during";
+    let instance = "i-0f1a0000000000003";
     let alarm = status_check_transition(instance, "ALARM", epoch());
     let interlude = DeliverSeries {
         harness: &harness,
@@ -1057,7 +1057,7 @@ async fn a_late_ok_from_an_earlier_flap_does_not_stop_a_running_recovery() {
     use argus::intake::Outcome;
     // GIVEN an automatic reboot, and an OK the alarm sent before this ALARM arriving late
     let harness = Harness::new(trusting());
-    let instance = "i-late-ok-during";
+    let instance = "i-01a70000000000004";
     let alarm = status_check_transition(instance, "ALARM", epoch());
     let interlude = DeliverSeries {
         harness: &harness,

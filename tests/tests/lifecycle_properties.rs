@@ -341,7 +341,7 @@ fn two_flapping_alarms_delivered_in_any_order_keep_the_lifecycle_right_on_dynamo
         .run(&cases(), |case| {
             // Each case (and each shrink step) has an instance of its own in the shared tables.
             let n = cases_run.fetch_add(1, Ordering::SeqCst);
-            let instance = format!("i-0prop{n:05}");
+            let instance = format!("i-0{n:016x}");
             let granted = runtime.block_on(check(&store, &instance, &case));
             attempts_granted.fetch_add(granted, Ordering::SeqCst);
             Ok(())

@@ -217,7 +217,7 @@ async fn long_lived_incidents_do_not_hide_a_newer_stalled_one_on_dynamodb() {
         tasks.spawn(async move {
             let report = deps
                 .intake()
-                .process_event(&real_event(&format!("i-0old{n:04}")))
+                .process_event(&real_event(&format!("i-0{:016x}", 0x01d0_0000 + n)))
                 .await
                 .unwrap();
             assert_eq!(report.signals[0].outcome, Outcome::Opened);
@@ -231,7 +231,7 @@ async fn long_lived_incidents_do_not_hide_a_newer_stalled_one_on_dynamodb() {
     deps.workflow.failing.store(true, Ordering::SeqCst);
     let error = deps
         .intake()
-        .process_event(&real_event("i-0newstall"))
+        .process_event(&real_event("i-0b0000000000000ff"))
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "WorkflowThrottled");

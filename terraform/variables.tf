@@ -10,7 +10,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource name. Argus' own principals are recognised by it (signals.self_principals defaults to roles named argus-*), so change both together."
+  description = "Prefix of every resource name. Argus' own calls are recognised by exact role ARNs Terraform writes into the orchestrator's policy (signals.self_role_arns), never by this prefix."
   type        = string
   default     = "argus"
 

@@ -175,8 +175,10 @@ impl Default for Config {
 pub struct SignalConfig {
     /// CloudTrail calls (event names without Lambda's version suffix) that become signals.
     pub sensitive_calls: Vec<String>,
-    /// Principals whose calls are Argus' own (glob patterns, `*` matches any run of characters).
-    pub self_principals: Vec<String>,
+    /// Argus' own roles, as exact IAM role ARNs (no patterns): Terraform writes the recovery
+    /// state machine's role here. A call is Argus' own only when one of these made it and it
+    /// carries a correlation id Argus issued (an incident in the store).
+    pub self_role_arns: Vec<String>,
 }
 
 impl Default for SignalConfig {
@@ -196,10 +198,8 @@ impl Default for SignalConfig {
             ]
             .map(str::to_string)
             .to_vec(),
-            self_principals: vec![
-                "arn:aws:sts::*:assumed-role/argus-*".to_string(),
-                "arn:aws:iam::*:role/argus-*".to_string(),
-            ],
+            // No role is Argus' own until the deployment names it.
+            self_role_arns: Vec::new(),
         }
     }
 }
@@ -450,6 +450,19 @@ impl Config {
             reason: reason.to_string(),
         };
         let unit = |value: f64| (0.0..=1.0).contains(&value);
+        if let Some(bad) = self
+            .signals
+            .self_role_arns
+            .iter()
+            .find(|arn| crate::own_role::parse_role_arn(arn).is_none())
+        {
+            return Err(invalid(
+                "signals.self_role_arns",
+                &format!(
+                    "`{bad}` is not an exact IAM role ARN (arn:aws:iam::<account>:role/<name>; no patterns)"
+                ),
+            ));
+        }
         if !unit(self.decision.auto_confidence) || !unit(self.decision.approval_confidence) {
             return Err(invalid("decision", "confidences must be between 0 and 1"));
         }
@@ -603,11 +616,9 @@ impl Config {
             .find(|window| window.applies_to(resource, signature) && window.is_active(now))
     }
 
-    pub fn is_self_principal(&self, principal: &str) -> bool {
-        self.signals
-            .self_principals
-            .iter()
-            .any(|pattern| glob_matches(pattern, principal))
+    /// Whether `principal` (a CloudTrail caller) acts as one of Argus' own roles.
+    pub fn is_own_role(&self, principal: &str) -> bool {
+        crate::own_role::is_own_role(&self.signals.self_role_arns, principal)
     }
 }
 

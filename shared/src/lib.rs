@@ -17,6 +17,7 @@ pub mod investigation;
 pub mod lifecycle;
 pub mod loganalysis;
 pub mod logmine;
+pub mod own_role;
 pub mod ports;
 pub mod postmortem;
 pub mod reconcile;

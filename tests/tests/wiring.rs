@@ -1269,3 +1269,26 @@ fn every_service_allowed_to_invoke_a_function_is_bound_to_its_source() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn the_orchestrator_knows_argus_own_roles_by_exact_arn_only() {
+    let tf = terraform();
+    let (file, deployed) = deployed_functions(&tf);
+    let orchestrator = object(deployed["orchestrator"]);
+    let policy = object(orchestrator["environment"])
+        .get("ARGUS_POLICY")
+        .map(|expr| compact(expr))
+        .unwrap_or_default();
+    assert_eq!(
+        policy, "local.orchestrator_policy_json",
+        "{file}: the orchestrator's ARGUS_POLICY must be the policy with Argus' own roles written in"
+    );
+    let (file, merged) = tf.local("orchestrator_policy_json");
+    let merged = compact(merged);
+    assert!(
+        merged.contains("self_role_arns=[aws_iam_role.state_machine.arn]"),
+        "{file}: local.orchestrator_policy_json must set signals.self_role_arns to the recovery role's exact ARN: {merged}"
+    );
+    // The prefix never names Argus' principals: nothing in Terraform writes a pattern there.
+    assert!(!merged.contains('*'), "{file}: {merged}");
+}

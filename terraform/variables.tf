@@ -75,6 +75,17 @@ variable "managed_tag_key" {
   }
 }
 
+variable "quarantine_tag_keys" {
+  description = "Tag keys that mark an instance as quarantined (any value). The recovery role is denied starting or rebooting an instance carrying any of them, so Argus never undoes a security stop."
+  type        = list(string)
+  default     = ["argus:quarantine", "Quarantine"]
+
+  validation {
+    condition     = alltrue([for key in var.quarantine_tag_keys : length(key) > 0 && length(key) <= 128 && !startswith(key, "aws:")])
+    error_message = "quarantine_tag_keys must be tag keys of 1-128 characters, none starting with aws:."
+  }
+}
+
 variable "managed_tag_value" {
   description = "Value of managed_tag_key on resources Argus may act on."
   type        = string

@@ -449,3 +449,25 @@ mod tests {
         );
     }
 }
+
+/// A limit the facts Argus read put on a decision (who stopped an instance, where a signal came
+/// from, whether a resource is Argus' to act on), with the reason people are shown. Applied
+/// after [`decide`] and before any budget is spent, so a capped action never takes an attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ceiling {
+    /// The most the decision may be: `Advisory` withdraws the action altogether.
+    pub mode: Mode,
+    pub reason: String,
+}
+
+/// Lowers `decision` to `ceiling`; the reason is recorded only when it changed something.
+pub fn apply_ceiling(decision: &mut Decision, ceiling: &Ceiling) {
+    if decision.action.is_none() || decision.mode <= ceiling.mode {
+        return;
+    }
+    decision.mode = ceiling.mode;
+    if ceiling.mode == Mode::Advisory {
+        decision.action = None;
+    }
+    decision.reasons.push(ceiling.reason.clone());
+}

@@ -1292,3 +1292,35 @@ fn the_orchestrator_knows_argus_own_roles_by_exact_arn_only() {
     // The prefix never names Argus' principals: nothing in Terraform writes a pattern there.
     assert!(!merged.contains('*'), "{file}: {merged}");
 }
+
+#[test]
+fn the_recovery_role_never_starts_a_quarantined_instance() {
+    let tf = terraform();
+    let (file, statements) = policy_statements(&tf, "state_machine");
+    let denies: Vec<_> = statements
+        .iter()
+        .filter(|s| attribute(s, "effect").and_then(literal).as_deref() == Some("Deny"))
+        .filter(|s| actions_of(s).contains(&"ec2:StartInstances".to_string()))
+        .collect();
+    assert!(
+        !denies.is_empty(),
+        "{file}: data.aws_iam_policy_document.state_machine has no Deny of ec2:StartInstances on quarantined instances"
+    );
+    let conditions: Vec<_> = denies.iter().flat_map(|s| conditions_of(s)).collect();
+    assert!(
+        conditions
+            .iter()
+            .any(|(test, variable, values)| test == "Null"
+                && variable.contains("aws:ResourceTag/")
+                && values.contains("false")),
+        "{file}: the Deny must match any instance that carries a quarantine tag (Null … = false): {conditions:?}"
+    );
+    let (_, default) = tf.variable_default("quarantine_tag_keys");
+    let keys = strings(default);
+    for key in ["argus:quarantine", "Quarantine"] {
+        assert!(
+            keys.contains(&key.to_string()),
+            "quarantine_tag_keys defaults to {keys:?}"
+        );
+    }
+}

@@ -278,6 +278,12 @@ impl Intake<'_> {
             track_record: track_record.clone(),
             now,
         });
+        // What Argus read about the incident limits what the analyst's proposal may become,
+        // before any budget is spent on it.
+        let ceilings = [self.deliberate_stop(signal, proposed).await?];
+        for ceiling in ceilings.iter().flatten() {
+            crate::decision::apply_ceiling(&mut decision, ceiling);
+        }
         if let (Some(action), Mode::Auto | Mode::Approval) =
             (decision.action.as_ref().map(|a| a.action), decision.mode)
         {

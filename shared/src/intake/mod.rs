@@ -4,6 +4,7 @@
 
 mod attach;
 mod decide;
+mod deliberate_stop;
 mod resume;
 
 pub use decide::decision_summary;

@@ -77,7 +77,7 @@ pub struct DecisionInput<'a> {
     pub maintenance: Option<&'a MaintenanceWindow>,
     pub overrides: Vec<&'a SignatureOverride>,
     pub policy: &'a DecisionPolicy,
-    /// What was learned about the proposed action for this signature: the autonomy ladder's
+    /// What was learned about the proposed action on this resource for this signature: the ladder's
     /// input. `None` counts as nothing learned yet.
     pub track_record: Option<ActionStats>,
     pub now: DateTime<Utc>,
@@ -223,7 +223,8 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
     decision
 }
 
-/// The autonomy ladder: whether `action` has earned running on its own for this signature
+/// The autonomy ladder: whether `action` has earned running on its own for this resource and
+/// signature
 /// (`needed` verified successes since its last failed verification), and the reason to give.
 fn ladder(action: ActionId, record: Option<&ActionStats>, needed: u32) -> (bool, Option<String>) {
     if needed == 0 {
@@ -235,17 +236,17 @@ fn ladder(action: ActionId, record: Option<&ActionStats>, needed: u32) -> (bool,
         return (
             true,
             Some(format!(
-                "autonomy ladder: {action} was verified {in_a_row} time(s) in a row for this signature (needs {needed})"
+                "autonomy ladder: {action} was verified {in_a_row} time(s) in a row for this resource and signature (needs {needed})"
             )),
         );
     }
     let reason = match record.and_then(|record| record.last_failure_at) {
         Some(failed_at) => format!(
-            "autonomy ladder: {action} failed verification for this signature at {} and has {in_a_row} of {needed} verified successes since; asking a human",
+            "autonomy ladder: {action} failed verification for this resource and signature at {} and has {in_a_row} of {needed} verified successes since; asking a human",
             failed_at.to_rfc3339()
         ),
         None => format!(
-            "autonomy ladder: {action} has {in_a_row} of the {needed} verified successes for this signature that running on its own needs; asking a human"
+            "autonomy ladder: {action} has {in_a_row} of the {needed} verified successes for this resource and signature that running on its own needs; asking a human"
         ),
     };
     (false, Some(reason))

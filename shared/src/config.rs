@@ -179,6 +179,12 @@ pub struct SignalConfig {
     /// state machine's role here. A call is Argus' own only when one of these made it and it
     /// carries a correlation id Argus issued (an incident in the store).
     pub self_role_arns: Vec<String>,
+    /// What each external source (by vendor: `alertmanager`, `grafana`, `datadog`,
+    /// `pagerduty`) may name as an incident's resource: patterns on the resource reference
+    /// (`ecs:service/prod/*`, `ec2:instance/*`; `*` matches any run of characters). A vendor not
+    /// listed may name nothing: its alerts stay on the alert itself (`external:<vendor>/<id>`),
+    /// where no action can land.
+    pub external_resources: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for SignalConfig {
@@ -200,6 +206,8 @@ impl Default for SignalConfig {
             .to_vec(),
             // No role is Argus' own until the deployment names it.
             self_role_arns: Vec::new(),
+            // No vendor chooses a resource until the deployment says which.
+            external_resources: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -450,6 +458,14 @@ impl Config {
             reason: reason.to_string(),
         };
         let unit = |value: f64| (0.0..=1.0).contains(&value);
+        for (vendor, patterns) in &self.signals.external_resources {
+            if vendor.trim().is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
+                return Err(invalid(
+                    "signals.external_resources",
+                    "vendors and resource patterns must not be empty",
+                ));
+            }
+        }
         if let Some(bad) = self
             .signals
             .self_role_arns
@@ -614,6 +630,18 @@ impl Config {
         self.maintenance_windows
             .iter()
             .find(|window| window.applies_to(resource, signature) && window.is_active(now))
+    }
+
+    /// Whether the external source `vendor` may name `resource` (a resource reference).
+    pub fn external_may_name(&self, vendor: &str, resource: &str) -> bool {
+        self.signals
+            .external_resources
+            .get(vendor)
+            .is_some_and(|patterns| {
+                patterns
+                    .iter()
+                    .any(|pattern| glob_matches(pattern, resource))
+            })
     }
 
     /// Whether `principal` (a CloudTrail caller) acts as one of Argus' own roles.

@@ -166,8 +166,15 @@ async fn attack_success_without_the_opening_signal_clearing_climbs_the_ladder() 
 
 #[tokio::test]
 async fn attack_external_alert_climbs_the_ladder_to_auto() {
-    let harness = Harness::new(Config::default());
     let instance = "i-0external0000001";
+    // The vendor may name the instance, so only the ladder's rules stand in the way.
+    let harness = Harness::new(
+        Config::from_json(
+            &json!({"signals": {"external_resources": {"alertmanager": [format!("ec2:instance/{instance}")]}}})
+                .to_string(),
+        )
+        .unwrap(),
+    );
     *harness.analyst.answer.lock().unwrap() = Some(Ok(confident_reboot(instance, "alert.labels")));
     for step in 0..3 {
         recover(&harness, step, &external_alert(step, instance)).await;

@@ -5,6 +5,7 @@
 mod attach;
 mod decide;
 mod deliberate_stop;
+mod external_scope;
 mod resume;
 
 pub use decide::decision_summary;
@@ -232,6 +233,10 @@ impl<'a> Intake<'a> {
                 })
             }
             Normalised::Signals(signals) => {
+                let signals: Vec<Signal> = signals
+                    .into_iter()
+                    .map(|signal| external_scope::confine(signal, self.config))
+                    .collect();
                 let mut reports = Vec::with_capacity(signals.len());
                 for signal in &signals {
                     let late = stop_at.is_some_and(|stop_at| self.clock.now() >= stop_at);

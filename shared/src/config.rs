@@ -156,10 +156,24 @@ impl Default for Config {
                 AllowedDocument {
                     name: "AWS-RestartEC2Instance".to_string(),
                     risk: crate::catalogue::RiskClass::Low,
+                    target: crate::ssm_schema::DocumentTarget {
+                        parameter: "InstanceId".to_string(),
+                        kind: crate::ssm_schema::TargetType::Ec2InstanceId,
+                    },
+                    parameters: std::collections::BTreeMap::new(),
                 },
                 AllowedDocument {
                     name: "AWSSupport-TroubleshootECSTaskFailedToStart".to_string(),
                     risk: crate::catalogue::RiskClass::Low,
+                    target: crate::ssm_schema::DocumentTarget {
+                        parameter: "ClusterName".to_string(),
+                        kind: crate::ssm_schema::TargetType::EcsClusterName,
+                    },
+                    parameters: [(
+                        "TaskId".to_string(),
+                        crate::ssm_schema::ParameterSchema::EcsTaskId,
+                    )]
+                    .into(),
                 },
             ],
             dedup_ttl_seconds: 7 * 24 * 3600,
@@ -356,6 +370,11 @@ pub const MIN_CONTEXT_TOKEN_BUDGET: usize = 2_000;
 pub struct AllowedDocument {
     pub name: String,
     pub risk: crate::catalogue::RiskClass,
+    /// The parameter that carries the document's target; Argus fills it from the incident.
+    pub target: crate::ssm_schema::DocumentTarget,
+    /// Every other parameter the document may be given, with its type; others are refused.
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, crate::ssm_schema::ParameterSchema>,
 }
 
 /// A window in which actions are suppressed; signals and incidents are still recorded.
@@ -458,6 +477,30 @@ impl Config {
             reason: reason.to_string(),
         };
         let unit = |value: f64| (0.0..=1.0).contains(&value);
+        for document in &self.ssm_documents {
+            let target = &document.target.parameter;
+            if target.trim().is_empty() || document.parameters.contains_key(target) {
+                return Err(invalid(
+                    "ssm_documents",
+                    &format!(
+                        "document `{}` must name its target parameter once, apart from its other parameters",
+                        document.name
+                    ),
+                ));
+            }
+            let bad_range = document.parameters.values().any(|schema| {
+                matches!(schema, crate::ssm_schema::ParameterSchema::Integer { min, max } if min > max)
+            });
+            if bad_range {
+                return Err(invalid(
+                    "ssm_documents",
+                    &format!(
+                        "document `{}` has an integer parameter whose min exceeds its max",
+                        document.name
+                    ),
+                ));
+            }
+        }
         for (vendor, patterns) in &self.signals.external_resources {
             if vendor.trim().is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
                 return Err(invalid(

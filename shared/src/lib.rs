@@ -26,6 +26,7 @@ pub mod resource;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod signal;
+pub mod ssm_schema;
 pub mod store;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;

@@ -231,6 +231,14 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Vec<Incident>, StoreError>;
     async fn signals(&self, id: &CorrelationId) -> Result<Vec<SignalRecord>, StoreError>;
     async fn audit_trail(&self, id: &CorrelationId) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The task token of the incident's approval `approval_id`, kept apart from the incident's
+    /// document (which carries a placeholder, `store::approval_token::WITHHELD`): read only
+    /// where an answer is sent to Step Functions.
+    async fn approval_token(
+        &self,
+        id: &CorrelationId,
+        approval_id: &str,
+    ) -> Result<Option<crate::incident::TaskToken>, StoreError>;
     /// What each action's budget on `resource` holds in the window of length `window` ending
     /// `now` (actions with nothing left that matters are left out).
     async fn budget_usage(

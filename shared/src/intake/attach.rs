@@ -197,7 +197,8 @@ impl Intake<'_> {
             match self.store.write_incident(write).await? {
                 WriteOutcome::Written => {
                     if outcome == Outcome::Resolved {
-                        crate::lifecycle::end_approval_wait(self.workflow, &incident).await;
+                        crate::lifecycle::end_approval_wait(self.store, self.workflow, &incident)
+                            .await;
                     }
                     let mut report = SignalReport::new(signal, outcome).with_incident(&incident);
                     report.step(

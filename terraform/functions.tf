@@ -141,7 +141,7 @@ resource "aws_iam_role" "function" {
 # Each role is assumed by Lambda for its own function only. The function's ARN is built from its
 # name (the function names the role, so its arn attribute would be a cycle). Lambda may assume an
 # execution role without a source resource in the request (it then carries aws:SourceAccount
-# only), so the ARN is bound where Lambda supplies it: ArnLikeIfExists.
+# only), so the ARN is bound where Lambda supplies it, exactly (no wildcard): ArnEqualsIfExists.
 data "aws_iam_policy_document" "lambda_assume" {
   for_each = local.functions
 
@@ -162,7 +162,7 @@ data "aws_iam_policy_document" "lambda_assume" {
     }
 
     condition {
-      test     = "ArnLikeIfExists"
+      test     = "ArnEqualsIfExists"
       variable = "aws:SourceArn"
       values   = ["arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.function_names[each.key]}"]
     }

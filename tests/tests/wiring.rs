@@ -1324,3 +1324,27 @@ fn the_recovery_role_never_starts_a_quarantined_instance() {
         );
     }
 }
+
+#[test]
+fn a_trust_policy_names_its_source_arn_exactly() {
+    // A SourceArn bound to one resource is compared exactly (ArnEquals…), so no later edit can
+    // widen it with a wildcard while the test still reads "Arn…".
+    let tf = terraform();
+    let mut problems = Vec::new();
+    for document in policy_documents(&tf) {
+        let (file, statements) = policy_statements(&tf, &document);
+        for statement in statements
+            .iter()
+            .filter(|s| actions_of(s).contains(&"sts:AssumeRole".to_string()))
+        {
+            for (test, variable, values) in conditions_of(statement) {
+                if variable == "aws:SourceArn" && !test.starts_with("ArnEquals") {
+                    problems.push(format!(
+                        "{file}: data.aws_iam_policy_document.{document} binds aws:SourceArn with {test} ({values}); use ArnEquals or ArnEqualsIfExists"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -19,7 +19,7 @@ locals {
         ARGUS_INCIDENTS_TABLE   = aws_dynamodb_table.incidents.name
         ARGUS_PATTERNS_TABLE    = aws_dynamodb_table.patterns.name
         ARGUS_STATE_MACHINE_ARN = local.state_machine_arn
-        ARGUS_POLICY            = var.policy_json
+        ARGUS_POLICY            = local.orchestrator_policy_json
         # The analyst, and the Bedrock call's settings (empty means the built-in default).
         ARGUS_ANALYST                   = var.analyst
         ARGUS_BEDROCK_MODEL_ID          = var.bedrock.model_id
@@ -106,6 +106,16 @@ locals {
 
   function_names = { for name in keys(local.functions) : name => "${var.name_prefix}-${name}" }
 
+  # The orchestrator's policy is the deployer's with Argus' own roles written in, by exact ARN:
+  # a CloudTrail call is Argus' own only when one of these roles made it and it carries an id
+  # Argus issued. Nothing here is a name pattern, so a role called argus-* elsewhere is nobody.
+  deployer_policy = jsondecode(var.policy_json)
+  orchestrator_policy_json = jsonencode(merge(local.deployer_policy, {
+    signals = merge(try(local.deployer_policy.signals, {}), {
+      self_role_arns = [aws_iam_role.state_machine.arn]
+    })
+  }))
+
   # Built from the name, not from aws_sfn_state_machine.recovery.arn: the state machine names
   # the orchestrator's ARN and the orchestrator names the state machine's, which would be a cycle.
   state_machine_name = "${var.name_prefix}-recovery"
@@ -131,7 +141,7 @@ resource "aws_iam_role" "function" {
 # Each role is assumed by Lambda for its own function only. The function's ARN is built from its
 # name (the function names the role, so its arn attribute would be a cycle). Lambda may assume an
 # execution role without a source resource in the request (it then carries aws:SourceAccount
-# only), so the ARN is bound where Lambda supplies it: ArnLikeIfExists.
+# only), so the ARN is bound where Lambda supplies it, exactly (no wildcard): ArnEqualsIfExists.
 data "aws_iam_policy_document" "lambda_assume" {
   for_each = local.functions
 
@@ -152,7 +162,7 @@ data "aws_iam_policy_document" "lambda_assume" {
     }
 
     condition {
-      test     = "ArnLikeIfExists"
+      test     = "ArnEqualsIfExists"
       variable = "aws:SourceArn"
       values   = ["arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.function_names[each.key]}"]
     }

@@ -217,6 +217,25 @@ data "aws_iam_policy_document" "state_machine" {
     }
   }
 
+  # A quarantined instance (security stopped or isolated it) is never started or rebooted by
+  # Argus, whatever a signal or an approval says: one Deny per quarantine tag key, matching any
+  # value. Argus reads no tags before proposing, so the role is where this holds.
+  dynamic "statement" {
+    for_each = { for index, key in var.quarantine_tag_keys : tostring(index) => key }
+    content {
+      sid       = "NeverStartQuarantinedInstances${statement.key}"
+      effect    = "Deny"
+      actions   = ["ec2:RebootInstances", "ec2:StartInstances"]
+      resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account_id}:instance/*"]
+
+      condition {
+        test     = "Null"
+        variable = "aws:ResourceTag/${statement.value}"
+        values   = ["false"]
+      }
+    }
+  }
+
   statement {
     sid       = "RedeployTaggedServices"
     effect    = "Allow"

@@ -10,7 +10,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource name. Argus' own principals are recognised by it (signals.self_principals defaults to roles named argus-*), so change both together."
+  description = "Prefix of every resource name. Argus' own calls are recognised by exact role ARNs Terraform writes into the orchestrator's policy (signals.self_role_arns), never by this prefix."
   type        = string
   default     = "argus"
 
@@ -72,6 +72,17 @@ variable "managed_tag_key" {
   validation {
     condition     = length(var.managed_tag_key) > 0 && length(var.managed_tag_key) <= 128 && !startswith(var.managed_tag_key, "aws:")
     error_message = "managed_tag_key must be 1-128 characters and must not start with aws:."
+  }
+}
+
+variable "quarantine_tag_keys" {
+  description = "Tag keys that mark an instance as quarantined (any value). The recovery role is denied starting or rebooting an instance carrying any of them, so Argus never undoes a security stop."
+  type        = list(string)
+  default     = ["argus:quarantine", "Quarantine"]
+
+  validation {
+    condition     = alltrue([for key in var.quarantine_tag_keys : length(key) > 0 && length(key) <= 128 && !startswith(key, "aws:")])
+    error_message = "quarantine_tag_keys must be tag keys of 1-128 characters, none starting with aws:."
   }
 }
 

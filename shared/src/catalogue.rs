@@ -408,7 +408,7 @@ pub fn validate_for(
             (ActionParams::AutoScalingGroup(parsed), target)
         }
         ActionId::SsmAutomation => {
-            let parsed: SsmAutomationParams = parse_params(action, params)?;
+            let mut parsed: SsmAutomationParams = parse_params(action, params)?;
             let allowed = config
                 .ssm_documents
                 .iter()
@@ -419,6 +419,24 @@ pub fn validate_for(
                     )
                 })?;
             risk = allowed.risk.max(RiskClass::Low);
+            crate::ssm_schema::check_parameters(
+                &allowed.target,
+                &allowed.parameters,
+                &mut parsed.parameters,
+                incident_resource,
+            )
+            .map_err(|problem| match problem {
+                crate::ssm_schema::ParameterProblem::WrongTarget { parameter, value } => {
+                    ActionError::WrongResource {
+                        action,
+                        target: format!("{parameter}={value}"),
+                        incident: incident_resource.to_string(),
+                    }
+                }
+                crate::ssm_schema::ParameterProblem::Invalid(reason) => {
+                    ActionError::BadParameters { action, reason }
+                }
+            })?;
             let target = Some(parsed.resource.clone());
             (ActionParams::SsmAutomation(parsed), target)
         }

@@ -127,19 +127,9 @@ impl ApprovalPolicy {
             .collect()
     }
 
-    pub fn may_approve(&self, risk: crate::catalogue::RiskClass, approver: &str) -> bool {
-        self.approvers_for(risk).contains(&approver)
-    }
-
-    /// Whether `approver` is the one who requested the action, directly or through one of the
-    /// identities listed for the requesting principal.
-    pub fn is_requester(&self, requested_by: &str, approver: &str) -> bool {
-        requested_by == approver
-            || self
-                .identities
-                .get(requested_by)
-                .is_some_and(|identities| identities.iter().any(|identity| identity == approver))
-    }
+    // Who may approve, and who counts as self, compare identities normalised; that judgement
+    // is the connectors' alone (functions/connectors/src/identity.rs), so the policy offers no
+    // exact-compare shortcut that a caller could mistake for it.
 }
 
 impl Default for Config {
@@ -156,10 +146,24 @@ impl Default for Config {
                 AllowedDocument {
                     name: "AWS-RestartEC2Instance".to_string(),
                     risk: crate::catalogue::RiskClass::Low,
+                    target: crate::ssm_schema::DocumentTarget {
+                        parameter: "InstanceId".to_string(),
+                        kind: crate::ssm_schema::TargetType::Ec2InstanceId,
+                    },
+                    parameters: std::collections::BTreeMap::new(),
                 },
                 AllowedDocument {
                     name: "AWSSupport-TroubleshootECSTaskFailedToStart".to_string(),
                     risk: crate::catalogue::RiskClass::Low,
+                    target: crate::ssm_schema::DocumentTarget {
+                        parameter: "ClusterName".to_string(),
+                        kind: crate::ssm_schema::TargetType::EcsClusterName,
+                    },
+                    parameters: [(
+                        "TaskId".to_string(),
+                        crate::ssm_schema::ParameterSchema::EcsTaskId,
+                    )]
+                    .into(),
                 },
             ],
             dedup_ttl_seconds: 7 * 24 * 3600,
@@ -175,8 +179,16 @@ impl Default for Config {
 pub struct SignalConfig {
     /// CloudTrail calls (event names without Lambda's version suffix) that become signals.
     pub sensitive_calls: Vec<String>,
-    /// Principals whose calls are Argus' own (glob patterns, `*` matches any run of characters).
-    pub self_principals: Vec<String>,
+    /// Argus' own roles, as exact IAM role ARNs (no patterns): Terraform writes the recovery
+    /// state machine's role here. A call is Argus' own only when one of these made it and it
+    /// carries a correlation id Argus issued (an incident in the store).
+    pub self_role_arns: Vec<String>,
+    /// What each external source (by vendor: `alertmanager`, `grafana`, `datadog`,
+    /// `pagerduty`) may name as an incident's resource: patterns on the resource reference
+    /// (`ecs:service/prod/*`, `ec2:instance/*`; `*` matches any run of characters). A vendor not
+    /// listed may name nothing: its alerts stay on the alert itself (`external:<vendor>/<id>`),
+    /// where no action can land.
+    pub external_resources: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for SignalConfig {
@@ -196,10 +208,10 @@ impl Default for SignalConfig {
             ]
             .map(str::to_string)
             .to_vec(),
-            self_principals: vec![
-                "arn:aws:sts::*:assumed-role/argus-*".to_string(),
-                "arn:aws:iam::*:role/argus-*".to_string(),
-            ],
+            // No role is Argus' own until the deployment names it.
+            self_role_arns: Vec::new(),
+            // No vendor chooses a resource until the deployment says which.
+            external_resources: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -348,6 +360,11 @@ pub const MIN_CONTEXT_TOKEN_BUDGET: usize = 2_000;
 pub struct AllowedDocument {
     pub name: String,
     pub risk: crate::catalogue::RiskClass,
+    /// The parameter that carries the document's target; Argus fills it from the incident.
+    pub target: crate::ssm_schema::DocumentTarget,
+    /// Every other parameter the document may be given, with its type; others are refused.
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, crate::ssm_schema::ParameterSchema>,
 }
 
 /// A window in which actions are suppressed; signals and incidents are still recorded.
@@ -450,6 +467,51 @@ impl Config {
             reason: reason.to_string(),
         };
         let unit = |value: f64| (0.0..=1.0).contains(&value);
+        for document in &self.ssm_documents {
+            let target = &document.target.parameter;
+            if target.trim().is_empty() || document.parameters.contains_key(target) {
+                return Err(invalid(
+                    "ssm_documents",
+                    &format!(
+                        "document `{}` must name its target parameter once, apart from its other parameters",
+                        document.name
+                    ),
+                ));
+            }
+            let bad_range = document.parameters.values().any(|schema| {
+                matches!(schema, crate::ssm_schema::ParameterSchema::Integer { min, max } if min > max)
+            });
+            if bad_range {
+                return Err(invalid(
+                    "ssm_documents",
+                    &format!(
+                        "document `{}` has an integer parameter whose min exceeds its max",
+                        document.name
+                    ),
+                ));
+            }
+        }
+        for (vendor, patterns) in &self.signals.external_resources {
+            if vendor.trim().is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
+                return Err(invalid(
+                    "signals.external_resources",
+                    "vendors and resource patterns must not be empty",
+                ));
+            }
+        }
+        if let Some(bad) = self
+            .signals
+            .self_role_arns
+            .iter()
+            .find(|arn| crate::own_role::parse_role_arn(arn).is_none())
+        {
+            return Err(invalid(
+                "signals.self_role_arns",
+                &format!(
+                    "`{bad}` is not an exact IAM role ARN (arn:aws:iam::<account>:role/<name>; no patterns)"
+                ),
+            ));
+        }
         if !unit(self.decision.auto_confidence) || !unit(self.decision.approval_confidence) {
             return Err(invalid("decision", "confidences must be between 0 and 1"));
         }
@@ -603,11 +665,21 @@ impl Config {
             .find(|window| window.applies_to(resource, signature) && window.is_active(now))
     }
 
-    pub fn is_self_principal(&self, principal: &str) -> bool {
+    /// Whether the external source `vendor` may name `resource` (a resource reference).
+    pub fn external_may_name(&self, vendor: &str, resource: &str) -> bool {
         self.signals
-            .self_principals
-            .iter()
-            .any(|pattern| glob_matches(pattern, principal))
+            .external_resources
+            .get(vendor)
+            .is_some_and(|patterns| {
+                patterns
+                    .iter()
+                    .any(|pattern| glob_matches(pattern, resource))
+            })
+    }
+
+    /// Whether `principal` (a CloudTrail caller) acts as one of Argus' own roles.
+    pub fn is_own_role(&self, principal: &str) -> bool {
+        crate::own_role::is_own_role(&self.signals.self_role_arns, principal)
     }
 }
 
@@ -644,25 +716,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn approvers_of_higher_classes_may_approve_lower_risk_and_requesters_are_recognised() {
+    fn approvers_of_higher_classes_are_approvers_of_lower_risk() {
         use crate::catalogue::RiskClass;
         let policy = ApprovalPolicy {
             low: vec!["slack:ULOW".into()],
             high: vec!["email:lead@example.com".into()],
-            identities: [(
-                "arn:aws:iam::123456789012:user/alice".to_string(),
-                vec!["slack:UALICE".to_string()],
-            )]
-            .into(),
             ..ApprovalPolicy::default()
         };
-        assert!(policy.may_approve(RiskClass::Low, "email:lead@example.com"));
-        assert!(policy.may_approve(RiskClass::Low, "slack:ULOW"));
-        assert!(!policy.may_approve(RiskClass::High, "slack:ULOW"));
-        assert!(!policy.may_approve(RiskClass::Medium, "slack:UNOBODY"));
-        assert!(policy.is_requester("arn:aws:iam::123456789012:user/alice", "slack:UALICE"));
-        assert!(policy.is_requester("slack:UALICE", "slack:UALICE"));
-        assert!(!policy.is_requester("arn:aws:iam::123456789012:user/alice", "slack:ULOW"));
+        assert_eq!(
+            policy.approvers_for(RiskClass::Low),
+            vec!["slack:ULOW", "email:lead@example.com"]
+        );
+        assert_eq!(
+            policy.approvers_for(RiskClass::High),
+            vec!["email:lead@example.com"]
+        );
         let mut config = Config::default();
         config.approvals.low = vec!["alice".into()];
         assert!(

@@ -77,7 +77,7 @@ pub struct DecisionInput<'a> {
     pub maintenance: Option<&'a MaintenanceWindow>,
     pub overrides: Vec<&'a SignatureOverride>,
     pub policy: &'a DecisionPolicy,
-    /// What was learned about the proposed action for this signature: the autonomy ladder's
+    /// What was learned about the proposed action on this resource for this signature: the ladder's
     /// input. `None` counts as nothing learned yet.
     pub track_record: Option<ActionStats>,
     pub now: DateTime<Utc>,
@@ -234,7 +234,8 @@ pub fn decide(input: DecisionInput<'_>) -> Decision {
     decision
 }
 
-/// The autonomy ladder: whether `action` has earned running on its own for this signature
+/// The autonomy ladder: whether `action` has earned running on its own for this resource and
+/// signature
 /// (`needed` verified successes since its last failed verification), and the reason to give.
 fn ladder(action: ActionId, record: Option<&ActionStats>, needed: u32) -> (bool, Option<String>) {
     if needed == 0 {
@@ -246,17 +247,17 @@ fn ladder(action: ActionId, record: Option<&ActionStats>, needed: u32) -> (bool,
         return (
             true,
             Some(format!(
-                "autonomy ladder: {action} was verified {in_a_row} time(s) in a row for this signature (needs {needed})"
+                "autonomy ladder: {action} was verified {in_a_row} time(s) in a row for this resource and signature (needs {needed})"
             )),
         );
     }
     let reason = match record.and_then(|record| record.last_failure_at) {
         Some(failed_at) => format!(
-            "autonomy ladder: {action} failed verification for this signature at {} and has {in_a_row} of {needed} verified successes since; asking a human",
+            "autonomy ladder: {action} failed verification for this resource and signature at {} and has {in_a_row} of {needed} verified successes since; asking a human",
             failed_at.to_rfc3339()
         ),
         None => format!(
-            "autonomy ladder: {action} has {in_a_row} of the {needed} verified successes for this signature that running on its own needs; asking a human"
+            "autonomy ladder: {action} has {in_a_row} of the {needed} verified successes for this resource and signature that running on its own needs; asking a human"
         ),
     };
     (false, Some(reason))
@@ -460,4 +461,26 @@ mod tests {
             "a ladder of zero rungs is off"
         );
     }
+}
+
+/// A limit the facts Argus read put on a decision (who stopped an instance, where a signal came
+/// from, whether a resource is Argus' to act on), with the reason people are shown. Applied
+/// after [`decide`] and before any budget is spent, so a capped action never takes an attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ceiling {
+    /// The most the decision may be: `Advisory` withdraws the action altogether.
+    pub mode: Mode,
+    pub reason: String,
+}
+
+/// Lowers `decision` to `ceiling`; the reason is recorded only when it changed something.
+pub fn apply_ceiling(decision: &mut Decision, ceiling: &Ceiling) {
+    if decision.action.is_none() || decision.mode <= ceiling.mode {
+        return;
+    }
+    decision.mode = ceiling.mode;
+    if ceiling.mode == Mode::Advisory {
+        decision.action = None;
+    }
+    decision.reasons.push(ceiling.reason.clone());
 }

@@ -19,6 +19,7 @@ pub mod investigation;
 pub mod lifecycle;
 pub mod loganalysis;
 pub mod logmine;
+pub mod own_role;
 pub mod ports;
 pub mod postmortem;
 pub mod reconcile;
@@ -28,6 +29,7 @@ pub mod resource_grammar;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod signal;
+pub mod ssm_schema;
 pub mod store;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;

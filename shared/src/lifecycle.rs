@@ -78,7 +78,11 @@ pub fn quiet_until(incident: &Incident) -> Option<DateTime<Utc>> {
 /// Ends the wait of an approval still pending on an incident that has closed, so its workflow
 /// stops at once instead of at the approval's timeout (which stays the backstop when this
 /// fails: the failure is logged, never raised).
-pub async fn end_approval_wait(workflow: &dyn Workflow, incident: &Incident) {
+pub async fn end_approval_wait(
+    store: &dyn IncidentStore,
+    workflow: &dyn Workflow,
+    incident: &Incident,
+) {
     if incident.status.is_open() {
         return;
     }
@@ -89,17 +93,25 @@ pub async fn end_approval_wait(workflow: &dyn Workflow, incident: &Incident) {
     else {
         return;
     };
+    // The token is kept apart from the incident's document (store::approval_token).
+    let token = match crate::store::approval_token::token_for(store, incident, approval).await {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            tracing::warn!(correlation_id = %incident.id, "no task token is kept for the pending approval; its timeout will end the wait");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(correlation_id = %incident.id, %error, "could not read the pending approval's task token; its timeout will end the wait");
+            return;
+        }
+    };
     let cause = format!(
         "incident {} is {}: nothing will run",
         incident.id,
         incident.status.as_str()
     );
     match workflow
-        .fail_waiting_task(
-            &approval.task_token,
-            crate::recovery::INCIDENT_RESOLVED,
-            &cause,
-        )
+        .fail_waiting_task(&token, crate::recovery::INCIDENT_RESOLVED, &cause)
         .await
     {
         Ok(()) => {
@@ -151,7 +163,7 @@ pub async fn auto_resolve(
     })
     .await?;
     if let Some(incident) = written.as_ref().filter(|_| resolved) {
-        end_approval_wait(workflow, incident).await;
+        end_approval_wait(store, workflow, incident).await;
     }
     Ok(resolved)
 }
@@ -223,7 +235,7 @@ pub async fn resolve_incident(
         return Ok(ResolveOutcome::NotFound);
     };
     if outcome == ResolveOutcome::Resolved {
-        end_approval_wait(workflow, &incident).await;
+        end_approval_wait(store, workflow, &incident).await;
     }
     Ok(outcome)
 }

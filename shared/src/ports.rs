@@ -75,6 +75,8 @@ pub enum IncidentItem {
     Signal(u64),
     /// The audit record with this sequence number.
     Audit(u64),
+    /// A pending approval's task token, kept apart from the document.
+    ApprovalToken,
 }
 
 /// When the store lets one item of an incident expire (DynamoDB TTL): never while the incident
@@ -264,6 +266,14 @@ pub trait IncidentStore: Send + Sync {
     /// Every item kept for the incident and when it expires, in [`IncidentItem`] order (empty
     /// for an unknown incident).
     async fn item_expiries(&self, id: &CorrelationId) -> Result<Vec<ItemExpiry>, StoreError>;
+    /// The task token of the incident's approval `approval_id`, kept apart from the incident's
+    /// document (which carries a placeholder, `store::approval_token::WITHHELD`): read only
+    /// where an answer is sent to Step Functions.
+    async fn approval_token(
+        &self,
+        id: &CorrelationId,
+        approval_id: &str,
+    ) -> Result<Option<crate::incident::TaskToken>, StoreError>;
     /// What each action's budget on `resource` holds in the window of length `window` ending
     /// `now` (actions with nothing left that matters are left out).
     async fn budget_usage(

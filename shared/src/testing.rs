@@ -517,6 +517,8 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     budget_conformance(store, &run).await;
 
     origin_clear_conformance(store, &run).await;
+
+    approval_token_conformance(store, &run).await;
 }
 
 /// The budget grants at most `max_attempts` in any window ending at a decision (no boundary
@@ -1199,4 +1201,117 @@ pub fn peer(variable: &str, test: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// The task token the conformance suite's approval carries: no index may hold it.
+pub const APPROVAL_TOKEN_CANARY: &str = "AAAAKgAAAAIAAAAAAAAAAcanary-task-token";
+
+/// A Step Functions task token is never part of the incident's document, so no index that
+/// projects the document carries it: every read of the incident (by id, by resource, by status,
+/// by due time) has it withheld. (The DynamoDB suite also reads the raw indexes.)
+async fn approval_token_conformance(store: &dyn IncidentStore, run: &str) {
+    const CANARY: &str = APPROVAL_TOKEN_CANARY;
+    let t0 = epoch();
+    let signal = alarm_signal(
+        &format!("ec2:instance/i-{run}-approval"),
+        "alarm:approval-token",
+        &format!("{run}-approval"),
+        t0,
+        SignalEffect::Opens,
+    );
+    let (_, opened) = open(store, &signal, t0).await;
+    let mut incident = opened.incident;
+    incident.approval = Some(crate::incident::PendingApproval {
+        id: "approval-1".into(),
+        execution_id: "execution-1".into(),
+        action: ActionId::Ec2Reboot,
+        risk: crate::catalogue::RiskClass::Low,
+        requested_by: "argus".into(),
+        requested_at: t0,
+        expires_at: t0 + Duration::hours(1),
+        task_token: crate::incident::TaskToken::new(CANARY),
+        decision: None,
+    });
+    assert_eq!(
+        write_audited(store, &mut incident, false, None, t0).await,
+        WriteOutcome::Written
+    );
+    let carries_token = |incidents: &[Incident]| {
+        incidents.iter().any(|incident| {
+            serde_json::to_string(incident)
+                .unwrap_or_default()
+                .contains(CANARY)
+        })
+    };
+    let by_id = store.incident(&incident.id).await.unwrap();
+    assert!(
+        !carries_token(by_id.as_slice()),
+        "the incident's document withholds the task token"
+    );
+    let on_resource = store.incidents_on(&incident.resource, 10).await.unwrap();
+    assert!(!on_resource.is_empty());
+    assert!(!carries_token(&on_resource), "no task token by resource");
+    let by_status = store
+        .list_incidents(&IncidentQuery {
+            statuses: Some(vec![incident.status]),
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert!(!carries_token(&by_status), "no task token by status");
+    let due = store
+        .incidents_due(t0 + Duration::days(3650), 1000)
+        .await
+        .unwrap();
+    assert!(!carries_token(&due), "no task token by due time");
+    // Only the approval's own read gives it, and a write of the incident as read back (with
+    // the placeholder) keeps it.
+    let token = |approval: &'static str| {
+        let id = incident.id.clone();
+        async move { store.approval_token(&id, approval).await.unwrap() }
+    };
+    assert_eq!(
+        token("approval-1")
+            .await
+            .map(|token| token.expose().to_string()),
+        Some(CANARY.to_string()),
+        "the approval's token is kept apart"
+    );
+    let mut read_back = by_id.unwrap();
+    assert_eq!(
+        write_audited(store, &mut read_back, false, None, t0).await,
+        WriteOutcome::Written
+    );
+    assert_eq!(
+        token("approval-1")
+            .await
+            .map(|token| token.expose().to_string()),
+        Some(CANARY.to_string()),
+        "writing the incident again keeps its approval's token"
+    );
+    assert_eq!(token("approval-2").await, None, "another approval has none");
+    // The token is an item of the incident: kept while it is open, expiring with the rest.
+    let expiries = store.item_expiries(&read_back.id).await.unwrap();
+    assert!(
+        expiries
+            .iter()
+            .any(|item| item.item == IncidentItem::ApprovalToken && item.expires_at.is_none()),
+        "the open incident's token does not expire: {expiries:?}"
+    );
+    let closed_at = t0 + Duration::minutes(5);
+    read_back
+        .transition(IncidentStatus::Resolved, closed_at)
+        .unwrap();
+    assert_eq!(
+        write_audited(store, &mut read_back, true, None, closed_at).await,
+        WriteOutcome::Written
+    );
+    let kept_until = closed_at + Duration::days(DEFAULT_RETENTION_DAYS);
+    let expiries = store.item_expiries(&read_back.id).await.unwrap();
+    assert!(
+        expiries
+            .iter()
+            .all(|item| item.expires_at == Some(kept_until)),
+        "the token expires with the closed incident: {expiries:?}"
+    );
 }

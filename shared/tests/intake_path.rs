@@ -197,7 +197,9 @@ async fn a_maintenance_window_suppresses_actions_but_keeps_the_record() {
 
 #[tokio::test]
 async fn argus_own_change_attaches_to_the_open_incident() {
-    let harness = Harness::new(Config::default());
+    let mut config = Config::default();
+    config.signals.self_role_arns = vec!["arn:aws:iam::123456789012:role/argus-recovery".into()];
+    let harness = Harness::new(config);
     let opened = harness
         .deliver(&sample(
             "cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json",
@@ -205,10 +207,10 @@ async fn argus_own_change_attaches_to_the_open_incident() {
         .await
         .unwrap();
     let id = opened.signals[0].correlation_id.clone().unwrap();
-    let own = harness
-        .deliver(&sample("cloudtrail/ec2-StopInstances-by-argus.json"))
-        .await
-        .unwrap();
+    // Argus' own role, carrying the id of the incident it acts for.
+    let mut own_call = sample("cloudtrail/ec2-StopInstances-by-argus.json");
+    own_call["detail"]["requestParameters"]["clientToken"] = json!(id.as_str());
+    let own = harness.deliver(&own_call).await.unwrap();
     assert_eq!(own.signals[0].outcome, Outcome::SelfCaused);
     assert_eq!(
         own.signals[0].correlation_id,

@@ -247,3 +247,60 @@ async fn twenty_flaps_through_dynamodb_stay_within_the_budget() {
     }
     assert_eq!(remediations, deps.config.budget.max_attempts);
 }
+
+#[tokio::test]
+async fn attack_task_token_read_from_the_incident_indexes() {
+    // GIVEN the conformance suite's incidents, one with a pending approval and its task token
+    let Some(endpoint) = peer(
+        DYNAMODB_ENDPOINT_ENV,
+        "attack_task_token_read_from_the_indexes",
+    ) else {
+        return;
+    };
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&endpoint).await);
+    let incidents = unique_name("incidents");
+    let patterns = unique_name("patterns");
+    create_tables(&client, &incidents, &patterns).await.unwrap();
+    let store = DynamoStore::new(client.clone(), incidents.clone(), patterns);
+    incident_store_conformance(&store, "token-indexes").await;
+    // WHEN someone who may read the indexes (and not the base table) reads all of them
+    use argus::store::dynamodb::schema::{BY_DUE_INDEX, BY_RESOURCE_INDEX, BY_STATUS_INDEX};
+    let canary = argus::testing::APPROVAL_TOKEN_CANARY;
+    let mut projected = 0;
+    for index in [BY_RESOURCE_INDEX, BY_STATUS_INDEX, BY_DUE_INDEX] {
+        let pages: Vec<_> = client
+            .scan()
+            .table_name(&incidents)
+            .index_name(index)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        for item in pages {
+            let item = item.unwrap();
+            projected += 1;
+            // THEN no attribute of any projected item holds the token
+            assert!(
+                !format!("{item:?}").contains(canary),
+                "{index} projects the task token: {item:?}"
+            );
+        }
+    }
+    assert!(projected > 0, "the indexes were read");
+    // AND the base table keeps it, on an item of the incident's partition no index projects
+    let scan = client.scan().table_name(&incidents).send().await.unwrap();
+    let holders: Vec<_> = scan
+        .items()
+        .iter()
+        .filter(|item| format!("{item:?}").contains(canary))
+        .collect();
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert!(
+        holders[0]
+            .get("sk")
+            .and_then(|sk| sk.as_s().ok())
+            .is_some_and(|sk| sk.starts_with("APPROVAL#")),
+        "{holders:?}"
+    );
+}

@@ -1269,3 +1269,82 @@ fn every_service_allowed_to_invoke_a_function_is_bound_to_its_source() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn the_orchestrator_knows_argus_own_roles_by_exact_arn_only() {
+    let tf = terraform();
+    let (file, deployed) = deployed_functions(&tf);
+    let orchestrator = object(deployed["orchestrator"]);
+    let policy = object(orchestrator["environment"])
+        .get("ARGUS_POLICY")
+        .map(|expr| compact(expr))
+        .unwrap_or_default();
+    assert_eq!(
+        policy, "local.orchestrator_policy_json",
+        "{file}: the orchestrator's ARGUS_POLICY must be the policy with Argus' own roles written in"
+    );
+    let (file, merged) = tf.local("orchestrator_policy_json");
+    let merged = compact(merged);
+    assert!(
+        merged.contains("self_role_arns=[aws_iam_role.state_machine.arn]"),
+        "{file}: local.orchestrator_policy_json must set signals.self_role_arns to the recovery role's exact ARN: {merged}"
+    );
+    // The prefix never names Argus' principals: nothing in Terraform writes a pattern there.
+    assert!(!merged.contains('*'), "{file}: {merged}");
+}
+
+#[test]
+fn the_recovery_role_never_starts_a_quarantined_instance() {
+    let tf = terraform();
+    let (file, statements) = policy_statements(&tf, "state_machine");
+    let denies: Vec<_> = statements
+        .iter()
+        .filter(|s| attribute(s, "effect").and_then(literal).as_deref() == Some("Deny"))
+        .filter(|s| actions_of(s).contains(&"ec2:StartInstances".to_string()))
+        .collect();
+    assert!(
+        !denies.is_empty(),
+        "{file}: data.aws_iam_policy_document.state_machine has no Deny of ec2:StartInstances on quarantined instances"
+    );
+    let conditions: Vec<_> = denies.iter().flat_map(|s| conditions_of(s)).collect();
+    assert!(
+        conditions
+            .iter()
+            .any(|(test, variable, values)| test == "Null"
+                && variable.contains("aws:ResourceTag/")
+                && values.contains("false")),
+        "{file}: the Deny must match any instance that carries a quarantine tag (Null … = false): {conditions:?}"
+    );
+    let (_, default) = tf.variable_default("quarantine_tag_keys");
+    let keys = strings(default);
+    for key in ["argus:quarantine", "Quarantine"] {
+        assert!(
+            keys.contains(&key.to_string()),
+            "quarantine_tag_keys defaults to {keys:?}"
+        );
+    }
+}
+
+#[test]
+fn a_trust_policy_names_its_source_arn_exactly() {
+    // A SourceArn bound to one resource is compared exactly (ArnEquals…), so no later edit can
+    // widen it with a wildcard while the test still reads "Arn…".
+    let tf = terraform();
+    let mut problems = Vec::new();
+    for document in policy_documents(&tf) {
+        let (file, statements) = policy_statements(&tf, &document);
+        for statement in statements
+            .iter()
+            .filter(|s| actions_of(s).contains(&"sts:AssumeRole".to_string()))
+        {
+            for (test, variable, values) in conditions_of(statement) {
+                if variable == "aws:SourceArn" && !test.starts_with("ArnEquals") {
+                    problems.push(format!(
+                        "{file}: data.aws_iam_policy_document.{document} binds aws:SourceArn with {test} ({values}); use ArnEquals or ArnEqualsIfExists"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

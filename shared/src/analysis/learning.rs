@@ -13,6 +13,7 @@ use crate::catalogue::ActionId;
 use crate::config::Config;
 use crate::incident::Incident;
 use crate::ports::{OutcomeRecord, PatternStore, StoreError};
+use crate::resource::ResourceRef;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,22 @@ pub fn outcome_record(
     })
 }
 
+/// The patterns-table key under which the autonomy ladder counts `action` on `resource` for
+/// `signature`: a ladder climbed on one resource says nothing about another. Resource
+/// references hold no space, so the key is unambiguous and never a signature of its own.
+pub fn ladder_key(resource: &ResourceRef, signature: &str) -> String {
+    format!("LADDER {resource} {signature}")
+}
+
+/// Whether the signal that opened `incident` was seen clear: the verifier reads the incident's
+/// alarm and finds RECOVERED only when it has been OK for its evaluation periods, and any other
+/// source counts only when its own signals said it stopped firing. A verified success that only
+/// read the resource's health (an external alert, a log anomaly) does not climb the ladder.
+pub fn opening_signal_observed_clear(incident: &Incident) -> bool {
+    incident.alarm_name.is_some()
+        || (!incident.origins.is_empty() && incident.origins.values().all(|origin| !origin.firing))
+}
+
 /// Records a settled recovery in the patterns table: per signature and action it counts the
 /// attempt, the verified success or the failure, the time to recover and the run of verified
 /// successes (reset by a failure), and keeps a bounded summary of the incident
@@ -106,6 +123,15 @@ pub async fn learn_from_outcome(
     patterns
         .record_outcome(&record, config.analysis.summaries_per_signature)
         .await?;
+    // The ladder's own count, per resource: a failure always counts (it sends the action back
+    // down); a success only when the opening signal was seen clear.
+    if !record.verified || opening_signal_observed_clear(incident) {
+        let rung = OutcomeRecord {
+            signature: ladder_key(&incident.resource, &incident.signature),
+            ..record.clone()
+        };
+        patterns.record_outcome(&rung, 1).await?;
+    }
     tracing::info!(
         signature = %record.signature,
         action = %record.action,

@@ -20,5 +20,7 @@ pub use assessment::{
 pub use context::{
     AnalysisContext, ContextInputs, ContextItem, DroppedItem, PastIncident, RecentChange, Relevance,
 };
-pub use learning::{LearningError, RecoveryOutcome, learn_from_outcome};
+pub use learning::{
+    LearningError, RecoveryOutcome, ladder_key, learn_from_outcome, opening_signal_observed_clear,
+};
 pub use rules::RulesAnalyst;

@@ -81,10 +81,24 @@ fn catalogue_text(actions: &[ActionId], config: &Config) -> String {
             }
         ));
         if *action == ActionId::SsmAutomation {
-            let documents: Vec<&str> = config
+            // Each with what it may be given: the target parameter is Argus' to fill.
+            let documents: Vec<String> = config
                 .ssm_documents
                 .iter()
-                .map(|document| document.name.as_str())
+                .map(|document| {
+                    let others: Vec<&str> =
+                        document.parameters.keys().map(String::as_str).collect();
+                    format!(
+                        "{} (target {} is filled by Argus; other parameters: {})",
+                        document.name,
+                        document.target.parameter,
+                        if others.is_empty() {
+                            "none".to_string()
+                        } else {
+                            others.join(", ")
+                        }
+                    )
+                })
                 .collect();
             text.push_str(&format!(
                 "  allow-listed documents: {}\n",

@@ -205,7 +205,8 @@ impl Intake<'_> {
             match self.store.write_incident(write).await? {
                 WriteOutcome::Written => {
                     if outcome == Outcome::Resolved {
-                        crate::lifecycle::end_approval_wait(self.workflow, &incident).await;
+                        crate::lifecycle::end_approval_wait(self.store, self.workflow, &incident)
+                            .await;
                     }
                     let mut report = SignalReport::new(signal, outcome).with_incident(&incident);
                     report.step(
@@ -321,7 +322,15 @@ impl Intake<'_> {
         signal: &Signal,
     ) -> Result<Option<CorrelationId>, IntakeError> {
         let stopping = matches!(signal.state.as_str(), "stopping" | "stopped");
-        if signal.source != SignalSource::Ec2StateChange || !stopping {
+        // The rollback's own StopInstances, as CloudTrail records it: made by Argus' own role
+        // (exact ARN), on an instance whose ec2.start workflow Argus is running.
+        let own_stop_call = signal.source == SignalSource::CloudTrail
+            && signal.state == "StopInstances"
+            && signal
+                .principal
+                .as_deref()
+                .is_some_and(|principal| self.config.is_own_role(principal));
+        if !(signal.source == SignalSource::Ec2StateChange && stopping || own_stop_call) {
             return Ok(None);
         }
         let worst_case = crate::reconcile::workflow_deadline(&self.config.recovery);
@@ -348,10 +357,9 @@ impl Intake<'_> {
         signal: &Signal,
         known: Option<CorrelationId>,
     ) -> Result<SignalReport, IntakeError> {
+        // `known` is the incident Argus' own record ties the change to; a hint in the request
+        // is never trusted on its own.
         let mut candidates: Vec<CorrelationId> = known.into_iter().collect();
-        if let Some(hint) = &signal.correlation_hint {
-            candidates.push(hint.clone());
-        }
         let on_resource = self.store.incidents_on(&signal.resource, 20).await?;
         candidates.extend(
             on_resource

@@ -1,6 +1,8 @@
 //! Deciding an incident: guards, context, analysis, validation, budget and the workflow start.
 
 use super::*;
+use crate::catalogue::RiskClass;
+use crate::ports::ActionStats;
 
 impl Intake<'_> {
     /// Takes a new (or stalled) incident through guards, analysis, decision and workflow start.
@@ -270,7 +272,7 @@ impl Intake<'_> {
             .filter(|a| a.action.is_remediation())
             .map(|a| a.action);
         let budget = proposed.map(|action| self.budget_state(&usage, action, &incident.id, now));
-        let track_record = proposed.map(|action| context.stats(action));
+        let track_record = self.ladder_record(incident, &validated).await?;
         let mut decision = decide(DecisionInput {
             validated: &validated,
             budget: budget.clone(),
@@ -280,6 +282,15 @@ impl Intake<'_> {
             track_record: track_record.clone(),
             now,
         });
+        // What Argus read about the incident limits what the analyst's proposal may become,
+        // before any budget is spent on it.
+        let ceilings = [
+            self.deliberate_stop(signal, proposed).await?,
+            external_never_auto(incident),
+        ];
+        for ceiling in ceilings.iter().flatten() {
+            crate::decision::apply_ceiling(&mut decision, ceiling);
+        }
         if let (Some(action), Mode::Auto | Mode::Approval) =
             (decision.action.as_ref().map(|a| a.action), decision.mode)
         {
@@ -365,6 +376,33 @@ impl Intake<'_> {
         report.step("decision", decision_summary(&decision));
         report.context = Some(context);
         Ok((decision, Some(validated), audit))
+    }
+
+    /// What the autonomy ladder knows of the proposed action on this resource for this
+    /// signature, read only when it can decide anything: a confident, low-risk proposal, on an
+    /// incident no external source opened, under a ladder that is on.
+    async fn ladder_record(
+        &self,
+        incident: &Incident,
+        validated: &ValidatedAssessment,
+    ) -> Result<Option<ActionStats>, IntakeError> {
+        let Some(action) = validated
+            .action
+            .as_ref()
+            .filter(|action| action.action.is_remediation())
+        else {
+            return Ok(None);
+        };
+        let policy = &self.config.decision;
+        let can_climb = action.risk == RiskClass::Low
+            && validated.assessment.confidence >= policy.auto_confidence
+            && policy.verified_successes_for_auto > 0
+            && external_never_auto(incident).is_none();
+        if !can_climb {
+            return Ok(Some(ActionStats::default()));
+        }
+        let key = crate::analysis::ladder_key(&incident.resource, &incident.signature);
+        Ok(Some(self.patterns.action_stats(&key, action.action).await?))
     }
 
     /// Asks the configured analyst, and falls back to the rules when it fails or its answer
@@ -607,4 +645,15 @@ pub(super) fn unreachable_validated(context: &AnalysisContext) -> ValidatedAsses
         action: None,
         notes: vec!["the rules analyst's proposal did not validate; advising only".to_string()],
     }
+}
+
+/// An incident an external source opened (a vendor webhook) is never acted on without a
+/// person: what it says about the resource is the sender's word, not something Argus read.
+fn external_never_auto(incident: &Incident) -> Option<crate::decision::Ceiling> {
+    (incident.source == SignalSource::ExternalAlert).then(|| crate::decision::Ceiling {
+        mode: Mode::Approval,
+        reason:
+            "an external source's alert never makes an action run on its own; a person approves it"
+                .to_string(),
+    })
 }

@@ -4,6 +4,8 @@
 
 mod attach;
 mod decide;
+mod deliberate_stop;
+mod external_scope;
 mod replay;
 mod resume;
 
@@ -235,6 +237,10 @@ impl<'a> Intake<'a> {
                 })
             }
             Normalised::Signals(signals) => {
+                let signals: Vec<Signal> = signals
+                    .into_iter()
+                    .map(|signal| external_scope::confine(signal, self.config))
+                    .collect();
                 let mut reports = Vec::with_capacity(signals.len());
                 for signal in &signals {
                     let late = stop_at.is_some_and(|stop_at| self.clock.now() >= stop_at);
@@ -272,8 +278,8 @@ impl<'a> Intake<'a> {
         );
         let report = if let Some(report) = replayed {
             report
-        } else if self.is_self_caused(signal) {
-            self.attach_self_caused(signal, None).await?
+        } else if let Some(issued) = self.issued_by_argus(signal).await? {
+            self.attach_self_caused(signal, Some(issued)).await?
         } else if let Some(rolled_back) = self.own_rollback(signal).await? {
             self.attach_self_caused(signal, Some(rolled_back)).await?
         } else {
@@ -290,13 +296,22 @@ impl<'a> Intake<'a> {
         Ok(report)
     }
 
-    fn is_self_caused(&self, signal: &Signal) -> bool {
-        signal.source == SignalSource::CloudTrail
-            && (signal.correlation_hint.is_some()
-                || signal
-                    .principal
-                    .as_deref()
-                    .is_some_and(|principal| self.config.is_self_principal(principal)))
+    /// The incident a CloudTrail call is Argus' own change for: the call was made by one of
+    /// Argus' own roles (exact ARNs) and names, in a tag or a client token, a correlation id
+    /// Argus issued (an incident in the store). A tag or a token alone, or a role that only
+    /// looks like Argus', never makes a call Argus' own: anyone can write those.
+    async fn issued_by_argus(&self, signal: &Signal) -> Result<Option<CorrelationId>, IntakeError> {
+        let own_role = signal
+            .principal
+            .as_deref()
+            .is_some_and(|principal| self.config.is_own_role(principal));
+        let Some(hint) = signal.correlation_hint.as_ref() else {
+            return Ok(None);
+        };
+        if signal.source != SignalSource::CloudTrail || !own_role {
+            return Ok(None);
+        }
+        Ok(self.store.incident(hint).await?.map(|incident| incident.id))
     }
 
     fn claim(&self, signal: &Signal, id: Option<&CorrelationId>, now: DateTime<Utc>) -> DedupClaim {

@@ -34,7 +34,9 @@ const PATTERN_STATS: Table = TableDefinition::new("pattern_stats");
 const PATTERN_INCIDENTS: Table = TableDefinition::new("pattern_incidents");
 const PATTERN_SEEN: Table = TableDefinition::new("pattern_seen");
 const ORIGIN_CLEARS: Table = TableDefinition::new("origin_clears");
-const ALL_TABLES: [Table; 11] = [
+/// Approval task tokens, by incident and approval id, apart from the incidents' documents.
+const APPROVAL_TOKENS: Table = TableDefinition::new("approval_tokens");
+const ALL_TABLES: [Table; 12] = [
     INCIDENTS,
     OPEN_GUARDS,
     DEDUP,
@@ -46,6 +48,7 @@ const ALL_TABLES: [Table; 11] = [
     PATTERN_INCIDENTS,
     PATTERN_SEEN,
     ORIGIN_CLEARS,
+    APPROVAL_TOKENS,
 ];
 
 /// Separates key parts; it cannot occur in resources (no control characters) or ids.
@@ -294,10 +297,17 @@ fn put_records(
     audit: &[AuditRecord],
 ) -> Result<(), StoreError> {
     let id = incident.id.as_str();
+    let (document, token) = crate::store::approval_token::withhold(incident);
     let mut incidents = txn.open_table(INCIDENTS).map_err(store_error)?;
     incidents
-        .insert(id, encode(incident)?.as_slice())
+        .insert(id, encode(&document)?.as_slice())
         .map_err(store_error)?;
+    if let Some((approval_id, token)) = token {
+        let mut tokens = txn.open_table(APPROVAL_TOKENS).map_err(store_error)?;
+        tokens
+            .insert(key(&[id, &approval_id]).as_str(), token.expose().as_bytes())
+            .map_err(store_error)?;
+    }
     if let Some(signal) = signal {
         let mut signals = txn.open_table(SIGNALS).map_err(store_error)?;
         let seq = format!("{:010}", incident.signal_count);
@@ -491,6 +501,26 @@ impl IncidentStore for EmbeddedStore {
         })
     }
 
+    async fn approval_token(
+        &self,
+        id: &CorrelationId,
+        approval_id: &str,
+    ) -> Result<Option<crate::incident::TaskToken>, StoreError> {
+        self.read(|txn| {
+            let tokens = txn.open_table(APPROVAL_TOKENS).map_err(store_error)?;
+            let found = tokens
+                .get(key(&[id.as_str(), approval_id]).as_str())
+                .map_err(store_error)?;
+            found
+                .map(|value| {
+                    String::from_utf8(value.value().to_vec())
+                        .map(crate::incident::TaskToken::new)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))
+                })
+                .transpose()
+        })
+    }
+
     async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError> {
         self.read(|txn| {
             get(
@@ -613,6 +643,15 @@ impl IncidentStore for EmbeddedStore {
                     .into_iter()
                     .map(IncidentItem::Audit),
             );
+            let tokens = txn.open_table(APPROVAL_TOKENS).map_err(store_error)?;
+            let (start, end) = prefix_range(id.as_str());
+            for entry in tokens
+                .range(start.as_str()..end.as_str())
+                .map_err(store_error)?
+            {
+                entry.map_err(store_error)?;
+                items.push(IncidentItem::ApprovalToken);
+            }
             Ok(items
                 .into_iter()
                 .map(|item| ItemExpiry { item, expires_at })

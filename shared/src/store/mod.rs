@@ -2,6 +2,7 @@
 //! tests) and DynamoDB / Step Functions / CloudWatch / CloudWatch Logs / EventBridge (for AWS), each behind
 //! its own cargo feature.
 
+pub mod approval_token;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 #[cfg(feature = "embedded")]

@@ -10,7 +10,7 @@ use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::update_incident;
 use argus::incident::{ApprovalDecision, AuditEntry, AuditKind, Incident, TaskToken};
-use argus::ports::{Clock, IncidentStore};
+use argus::ports::{Clock, IncidentStore, StoreError};
 use serde_json::{Value, json};
 
 /// The audit trail's actor for what the endpoint records on its own behalf.
@@ -205,10 +205,10 @@ impl std::fmt::Debug for Approvals<'_> {
 
 /// What the check made of the incident as stored, inside the conditional write.
 enum Verdict {
-    Accept(TaskToken),
+    Accept,
     Refuse(Refusal),
-    /// Refused because the incident is no longer open; the token ends the waiting task.
-    Resolved(TaskToken),
+    /// Refused because the incident is no longer open; the kept token ends the waiting task.
+    Resolved,
 }
 
 impl Approvals<'_> {
@@ -263,12 +263,12 @@ impl Approvals<'_> {
                 Verdict::Refuse(refusal) => {
                     vec![refusal_entry(answer, *refusal, refusal.explanation())]
                 }
-                Verdict::Resolved(_) => vec![refusal_entry(
+                Verdict::Resolved => vec![refusal_entry(
                     answer,
                     Refusal::IncidentResolved,
                     &format!("the incident is {}", incident.status.as_str()),
                 )],
-                Verdict::Accept(_) => {
+                Verdict::Accept => {
                     let Some(approval) = incident.approval.as_mut() else {
                         return Vec::new();
                     };
@@ -303,14 +303,20 @@ impl Approvals<'_> {
             }
         })
         .await?;
+        // The verdict's token is the document's placeholder: the real one is kept apart and
+        // read only now, to send the answer (argus::store::approval_token).
         let (incident, token) = match (updated, verdict) {
-            (Some(incident), Verdict::Accept(token)) => (incident, token),
+            (Some(incident), Verdict::Accept) => {
+                let token = self.kept_token(&incident, &answer.approval).await?;
+                (incident, token)
+            }
             (_, Verdict::Refuse(refusal)) => return Ok(AnswerOutcome::Refused(refusal)),
-            (Some(_), Verdict::Resolved(token)) => {
+            (Some(incident), Verdict::Resolved) => {
+                let token = self.kept_token(&incident, &answer.approval).await?;
                 self.end_for_resolved(&id, &token, answer).await?;
                 return Ok(AnswerOutcome::Refused(Refusal::IncidentResolved));
             }
-            (None, Verdict::Accept(_) | Verdict::Resolved(_)) => {
+            (None, Verdict::Accept | Verdict::Resolved) => {
                 return Ok(AnswerOutcome::Refused(Refusal::UnknownApproval));
             }
         };
@@ -350,7 +356,7 @@ impl Approvals<'_> {
         // workflow is told to end, which is also what the intake tells it when the incident
         // resolves, so telling it twice is harmless.
         if !incident.status.is_open() {
-            return Verdict::Resolved(approval.task_token.clone());
+            return Verdict::Resolved;
         }
         if now >= approval.expires_at {
             return Verdict::Refuse(Refusal::Expired);
@@ -388,7 +394,31 @@ impl Approvals<'_> {
                 }
             }
         }
-        Verdict::Accept(approval.task_token.clone())
+        Verdict::Accept
+    }
+
+    /// The task token of `incident`'s approval `approval_id`, from where the store keeps it.
+    async fn kept_token(
+        &self,
+        incident: &Incident,
+        approval_id: &str,
+    ) -> Result<TaskToken, InboundError> {
+        let approval = incident
+            .approval
+            .as_ref()
+            .filter(|approval| approval.id == approval_id);
+        let token = match approval {
+            Some(approval) => {
+                argus::store::approval_token::token_for(self.store, incident, approval).await?
+            }
+            None => None,
+        };
+        token.ok_or_else(|| {
+            InboundError::from(StoreError::Corrupt(format!(
+                "incident {} keeps no task token for approval {approval_id}",
+                incident.id
+            )))
+        })
     }
 
     async fn resume(

@@ -96,6 +96,8 @@ impl DynamoStore {
                 IncidentItem::Signal(seq)
             } else if let Some(seq) = sequence("AUDIT#") {
                 IncidentItem::Audit(seq)
+            } else if sort_key.starts_with("APPROVAL#") {
+                IncidentItem::ApprovalToken
             } else {
                 return Err(StoreError::Corrupt(format!(
                     "incident {id} holds an item {sort_key:?} of no known kind"

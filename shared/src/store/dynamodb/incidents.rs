@@ -101,6 +101,7 @@ impl IncidentStore for DynamoStore {
                 vec![(":expected", n(write.expected_revision))],
             )),
         )?);
+        items.extend(self.approval_token_put(incident)?);
         items.extend(self.record_items(incident, write.signal, write.audit)?);
         if let Some(clear) = write.origin_clear {
             // Unconditional: while the incident is open its writes are the origin's only
@@ -263,6 +264,14 @@ impl IncidentStore for DynamoStore {
             ))),
             Some(Cancelled::Transient(reason)) => Err(StoreError::Unavailable(reason)),
         }
+    }
+
+    async fn approval_token(
+        &self,
+        id: &CorrelationId,
+        approval_id: &str,
+    ) -> Result<Option<crate::incident::TaskToken>, StoreError> {
+        self.read_approval_token(id, approval_id).await
     }
 
     async fn incident(&self, id: &CorrelationId) -> Result<Option<Incident>, StoreError> {

@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
+mod approval_tokens;
 mod expiry;
 mod incidents;
 mod patterns;
@@ -390,7 +391,9 @@ impl DynamoStore {
 
     fn meta_item(&self, incident: &Incident) -> Result<Item, StoreError> {
         let mut item = key(incident_pk(&incident.id), "META");
-        item.insert(DOCUMENT.to_string(), document(incident)?);
+        // Never the task token: this item is what every index projects (approval_tokens.rs).
+        let (withheld, _) = crate::store::approval_token::withhold(incident);
+        item.insert(DOCUMENT.to_string(), document(&withheld)?);
         item.insert(REVISION.to_string(), n(incident.revision));
         item.insert("status".to_string(), s(incident.status.as_str()));
         item.insert("resource".to_string(), s(incident.resource.as_str()));

@@ -12,7 +12,7 @@ use argus::intake::Outcome;
 use serde_json::json;
 use support::{Harness, sample};
 
-const VICTIM: &str = "i-0victim000000001";
+const VICTIM: &str = "i-0dead0000000beef1";
 
 fn labelled_alert() -> serde_json::Value {
     let mut event = sample("argus/external-alert-firing.json");

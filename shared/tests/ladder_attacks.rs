@@ -118,7 +118,7 @@ fn log_anomaly(step: i64, instance: &str) -> Value {
 async fn attack_ladder_climbed_on_one_instance_reboots_another_without_approval() {
     let harness = Harness::new(Config::default());
     // GIVEN the reboot verified three times on an instance the attacker can alarm on
-    let climbed = "i-0attacker0000001";
+    let climbed = "i-0bad00000000beef2";
     *harness.analyst.answer.lock().unwrap() = Some(Ok(confident_reboot(climbed, "alarm.state")));
     for step in 0..3 {
         recover(
@@ -137,7 +137,7 @@ async fn attack_ladder_climbed_on_one_instance_reboots_another_without_approval(
             .unwrap();
     }
     // WHEN the same signature fires on another instance
-    let victim = "i-0victim000000001";
+    let victim = "i-0dead0000000beef1";
     *harness.analyst.answer.lock().unwrap() = Some(Ok(confident_reboot(victim, "alarm.state")));
     let mode = recover(
         &harness,
@@ -152,7 +152,7 @@ async fn attack_ladder_climbed_on_one_instance_reboots_another_without_approval(
 #[tokio::test]
 async fn attack_success_without_the_opening_signal_clearing_climbs_the_ladder() {
     let harness = Harness::new(Config::default());
-    let instance = "i-0anomaly00000001";
+    let instance = "i-0a0a00000000beef3";
     *harness.analyst.answer.lock().unwrap() = Some(Ok(confident_reboot(instance, "log.template")));
     // GIVEN three "verified" reboots whose opening anomaly nobody saw clear (only the instance's
     // health was read)
@@ -166,7 +166,7 @@ async fn attack_success_without_the_opening_signal_clearing_climbs_the_ladder() 
 
 #[tokio::test]
 async fn attack_external_alert_climbs_the_ladder_to_auto() {
-    let instance = "i-0external0000001";
+    let instance = "i-0e0e00000000beef4";
     // The vendor may name the instance, so only the ladder's rules stand in the way.
     let harness = Harness::new(
         Config::from_json(

@@ -259,10 +259,21 @@ async fn an_approval_request_round_trips_through_the_incidents_table_and_sns() {
     let report = outbound.handle(&request).await.unwrap();
     assert_eq!(report.delivered.len(), 1);
     assert_eq!(report.delivered[0].channel, "email");
-    // The pending approval, token included, is in the table; the audit trail has no token.
+    // The pending approval is in the table, its token kept apart from the document (which
+    // every index projects); the audit trail has no token.
     let stored = fixture.current().await;
     let approval = stored.approval.unwrap();
-    assert_eq!(approval.task_token.expose(), token);
+    assert_ne!(approval.task_token.expose(), token);
+    assert_eq!(
+        fixture
+            .store
+            .approval_token(fixture.id(), &approval.id)
+            .await
+            .unwrap()
+            .map(|kept| kept.expose().to_string())
+            .as_deref(),
+        Some(token)
+    );
     assert_eq!(approval.requested_by, support::PRINCIPAL);
     let trail = fixture.audit().await;
     assert!(

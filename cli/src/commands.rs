@@ -9,7 +9,7 @@ use argus::correlation::CorrelationId;
 use argus::incident::{IncidentStatus, verify_chain};
 use argus::intake::{EventReport, Intake, IntakeError};
 use argus::investigation::investigator::{Investigator, SourcesInvestigator};
-use argus::investigation::{InvestigationLimits, LocaliseConfig};
+use argus::investigation::{InvestigationLimits, LocaliseConfig, ResourceMetricsSource};
 use argus::ports::{IncidentQuery, IncidentStore, PatternStore};
 use argus::postmortem::Postmortem;
 use argus::recovery::engine::execute;
@@ -381,6 +381,10 @@ async fn replay(
         topology: snapshot,
         metrics: snapshot,
         changes: snapshot,
+        resource_metrics: snapshot
+            .resource_metrics
+            .is_some()
+            .then_some(snapshot as &dyn ResourceMetricsSource),
         limits: InvestigationLimits::default(),
         localise: LocaliseConfig::default(),
         nodes: Default::default(),

@@ -37,6 +37,7 @@ fn investigator(snapshot: &RecordedSnapshot) -> SourcesInvestigator<'_> {
         topology: snapshot,
         metrics: snapshot,
         changes: snapshot,
+        resource_metrics: None,
         limits: InvestigationLimits::default(),
         localise: LocaliseConfig::default(),
         nodes: Default::default(),

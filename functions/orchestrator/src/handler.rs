@@ -5,6 +5,8 @@
 use crate::metrics;
 use crate::settings::{AnalystSetting, Settings};
 use crate::wiring::{RECORD_OPERATION_REFUSED, RECORDS_ALIAS};
+use argus::adapters::cloudwatch::CloudWatchAlarms;
+use argus::adapters::sfn::StepFunctionsWorkflow;
 use argus::analysis::RulesAnalyst;
 use argus::analysis::bedrock::{BedrockAnalyst, BedrockClientConfig};
 use argus::clock::SystemClock;
@@ -15,9 +17,7 @@ use argus::reconcile::{
     ReconcileFailure, ReconcileLimits, Reconciler, SCHEDULED_EVENT_DETAIL_TYPE,
 };
 use argus::recovery::record::{self, RecordError};
-use argus::store::cloudwatch::CloudWatchAlarms;
 use argus::store::dynamodb::DynamoStore;
-use argus::store::sfn::StepFunctionsWorkflow;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 

@@ -1,9 +1,9 @@
 //! The orchestrator's configuration from its environment, validated once at init.
 
+use argus::adapters::sfn::STATE_MACHINE_ARN_ENV;
 use argus::analysis::bedrock::{BedrockSettings, BedrockSettingsError};
 use argus::config::{Config, POLICY_ENV};
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
-use argus::store::sfn::STATE_MACHINE_ARN_ENV;
 
 pub use argus::analysis::bedrock::ANALYST_ENV;
 

@@ -1,10 +1,12 @@
 //! The investigation sources as narrow ports: the call graph around a node (X-Ray's service
 //! graph, or a configured graph), metric series (CloudWatch / X-Ray statistics) for the
 //! incident's window and for a normal reference period, and recent changes (CloudTrail write
-//! calls). [`super::snapshot::RecordedSnapshot`] implements all three from a recorded folder.
+//! calls), and the alarming resource's own metrics (CloudWatch GetMetricData).
+//! [`super::snapshot::RecordedSnapshot`] implements them all from a recorded folder.
 
 use super::graph::CallGraph;
 use super::model::{Change, MetricTable};
+use super::resource_metrics::{MetricSeries, MetricSpec};
 use super::snapshot::SnapshotError;
 use async_trait::async_trait;
 
@@ -63,4 +65,16 @@ pub trait ChangeSource: Send + Sync {
     /// Changes on `nodes` during `range`, oldest first.
     async fn changes(&self, nodes: &[String], range: TimeRange)
     -> Result<Vec<Change>, SourceError>;
+}
+
+/// The alarming resource's own metrics (CloudWatch's namespaces and dimensions).
+#[async_trait]
+pub trait ResourceMetricsSource: Send + Sync {
+    /// The points of each of `specs` during `range`, oldest first; a spec with no data is an
+    /// empty series, not an error.
+    async fn series(
+        &self,
+        specs: &[MetricSpec],
+        range: TimeRange,
+    ) -> Result<Vec<MetricSeries>, SourceError>;
 }

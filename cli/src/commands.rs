@@ -9,6 +9,7 @@ use argus::correlation::CorrelationId;
 use argus::incident::{IncidentStatus, verify_chain};
 use argus::intake::{EventReport, Intake, IntakeError};
 use argus::investigation::investigator::{Investigator, SourcesInvestigator};
+use argus::investigation::log_anomalies::StoredLogAnomalies;
 use argus::investigation::{InvestigationLimits, LocaliseConfig, ResourceMetricsSource};
 use argus::ports::{IncidentQuery, IncidentStore, PatternStore};
 use argus::postmortem::Postmortem;
@@ -377,6 +378,8 @@ async fn replay(
     let world = snapshot
         .map(crate::investigate::open_snapshot)
         .transpose()?;
+    let store = open_store(&global.home)?;
+    let log_anomalies = StoredLogAnomalies { store: &store };
     let investigator = world.as_ref().map(|snapshot| SourcesInvestigator {
         topology: snapshot,
         metrics: snapshot,
@@ -385,13 +388,13 @@ async fn replay(
             .resource_metrics
             .is_some()
             .then_some(snapshot as &dyn ResourceMetricsSource),
+        log_anomalies: Some(&log_anomalies),
         limits: InvestigationLimits::default(),
         localise: LocaliseConfig::default(),
         nodes: Default::default(),
     });
     let clock = AnyClock::new(at)?;
     let analyst = SelectedAnalyst::select(analyst, &config).await?;
-    let store = open_store(&global.home)?;
     let workflow = store.local_workflow();
     let intake = Intake {
         store: &store,

@@ -8,6 +8,7 @@ use argus::analysis::bedrock;
 use argus::config::POLICY_ENV;
 use argus::incident::TransitionError;
 use argus::intake::IntakeError;
+use argus::investigation::investigator;
 use argus::ports::{StoreError, WorkflowError};
 use argus::reconcile::{AlarmSourceError, ReconcileError};
 use argus::recovery::record::RecordError;
@@ -36,6 +37,8 @@ pub const ENVIRONMENT: &[&str] = &[
     bedrock::MAX_TOKENS_ENV,
     bedrock::TIMEOUT_MS_ENV,
     bedrock::MAX_ATTEMPTS_ENV,
+    investigator::INVESTIGATION_ENV,
+    investigator::INVESTIGATION_DEADLINE_MS_ENV,
     argus::sdk::TLS_ROOTS_ENV,
 ];
 
@@ -46,6 +49,9 @@ pub fn api_calls() -> Vec<&'static str> {
         argus::adapters::sfn::API_CALLS,
         argus::adapters::cloudwatch::API_CALLS,
         bedrock::API_CALLS,
+        argus::adapters::cloudwatch_metrics::API_CALLS,
+        argus::adapters::xray::API_CALLS,
+        argus::adapters::cloudtrail::API_CALLS,
     ]
     .concat()
 }

@@ -6,7 +6,9 @@ use super::findings::{Findings, MissingSource};
 use super::graph::CallGraph;
 use super::localise::LocaliseConfig;
 use super::model::{Target, metric, statistic};
-use super::ports::{ChangeSource, MetricsSource, ResourceMetricsSource, TimeRange, TopologySource};
+use super::ports::{
+    ChangeSource, LogAnomalySource, MetricsSource, ResourceMetricsSource, TimeRange, TopologySource,
+};
 use super::resource_metrics::{MetricShift, metrics_to_read, summarise};
 use super::stage::{
     InvestigationLimits, bounded, changes_on_target, investigate_on, missing, window_of,
@@ -31,6 +33,56 @@ pub enum NotInvestigated {
     NotInGraph(String),
 }
 
+/// Whether a function investigates before it analyses: `on` (the default) or `off`.
+pub const INVESTIGATION_ENV: &str = "ARGUS_INVESTIGATION";
+/// The investigation's deadline in milliseconds (default 5000, 100 to 20000).
+pub const INVESTIGATION_DEADLINE_MS_ENV: &str = "ARGUS_INVESTIGATION_DEADLINE_MS";
+
+/// How a function investigates, from its environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvestigationSetting {
+    Off,
+    On { deadline: std::time::Duration },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvestigationSettingError {
+    #[error("environment variable {INVESTIGATION_ENV} is `{0}`; expected `on` or `off`")]
+    Switch(String),
+    #[error(
+        "environment variable {INVESTIGATION_DEADLINE_MS_ENV} is `{0}`; expected milliseconds from 100 to 20000"
+    )]
+    Deadline(String),
+}
+
+impl InvestigationSetting {
+    pub fn from_env(
+        read: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, InvestigationSettingError> {
+        let set = |name: &str| {
+            read(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        match set(INVESTIGATION_ENV)
+            .map(|value| value.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("off") => return Ok(Self::Off),
+            None | Some("on") => {}
+            Some(other) => return Err(InvestigationSettingError::Switch(other.to_owned())),
+        }
+        let deadline = match set(INVESTIGATION_DEADLINE_MS_ENV) {
+            None => InvestigationLimits::default().deadline,
+            Some(text) => match text.parse::<u64>() {
+                Ok(ms) if (100..=20_000).contains(&ms) => std::time::Duration::from_millis(ms),
+                _ => return Err(InvestigationSettingError::Deadline(text)),
+            },
+        };
+        Ok(Self::On { deadline })
+    }
+}
+
 /// The period of the resource metrics read: one minute, the finest every AWS namespace
 /// publishes at (detailed monitoring); a basic-monitoring EC2 metric answers every fifth.
 const RESOURCE_METRIC_PERIOD_SECONDS: i32 = 60;
@@ -50,6 +102,8 @@ pub struct SourcesInvestigator<'a> {
     /// The alarming resource's own metrics (CloudWatch); without it only latency and error
     /// alarms are investigated, by localisation.
     pub resource_metrics: Option<&'a dyn ResourceMetricsSource>,
+    /// The log analyzer's anomalies on the alarming resource and the top candidates.
+    pub log_anomalies: Option<&'a dyn LogAnomalySource>,
     pub limits: InvestigationLimits,
     pub localise: LocaliseConfig,
     /// Graph node names by resource (`ecs:service/prod/storefront` → `storefront`), for
@@ -148,6 +202,40 @@ impl SourcesInvestigator<'_> {
         }
     }
 
+    /// The log anomalies on the alarming resource and on the top candidates whose resource the
+    /// graph records, within the same deadline.
+    async fn add_log_anomalies(
+        &self,
+        findings: &mut Findings,
+        signal: &Signal,
+        deadline: tokio::time::Instant,
+    ) {
+        let Some(source) = self.log_anomalies else {
+            return;
+        };
+        let mut resources = vec![(findings.target.node.clone(), signal.resource.clone())];
+        resources.extend(
+            findings
+                .candidates
+                .iter()
+                .take(self.limits.change_candidates)
+                .filter_map(|candidate| {
+                    let resource = resource_from_arn(candidate.resource.as_deref()?)?;
+                    Some((candidate.node.clone(), resource))
+                })
+                .filter(|(_, resource)| *resource != signal.resource),
+        );
+        match bounded(
+            deadline,
+            source.log_anomalies(&resources, window_of(&findings.target, &self.limits)),
+        )
+        .await
+        {
+            Ok(logs) => findings.logs = logs,
+            Err(reason) => findings.missing.push(missing("logs", reason)),
+        }
+    }
+
     /// Localisation around the alarming node: the graph, then the stage on it.
     async fn localised(
         &self,
@@ -232,6 +320,8 @@ impl Investigator for SourcesInvestigator<'_> {
         findings.resource_metrics = shifts;
         findings.resource = Some(signal.resource.clone());
         findings.missing.extend(metrics_missing);
+        self.add_log_anomalies(&mut findings, signal, deadline)
+            .await;
         Ok(findings)
     }
 }
@@ -239,6 +329,51 @@ impl Investigator for SourcesInvestigator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_setting_is_on_by_default_and_refuses_what_it_cannot_read() {
+        let env = |pairs: &[(&'static str, &str)]| {
+            let pairs: Vec<(&'static str, String)> = pairs
+                .iter()
+                .map(|(key, value)| (*key, (*value).to_owned()))
+                .collect();
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.clone())
+            }
+        };
+        assert_eq!(
+            InvestigationSetting::from_env(env(&[])),
+            Ok(InvestigationSetting::On {
+                deadline: std::time::Duration::from_secs(5)
+            })
+        );
+        assert_eq!(
+            InvestigationSetting::from_env(env(&[(INVESTIGATION_ENV, " OFF ")])),
+            Ok(InvestigationSetting::Off)
+        );
+        assert_eq!(
+            InvestigationSetting::from_env(env(&[(INVESTIGATION_DEADLINE_MS_ENV, "1500")])),
+            Ok(InvestigationSetting::On {
+                deadline: std::time::Duration::from_millis(1500)
+            })
+        );
+        assert!(matches!(
+            InvestigationSetting::from_env(env(&[(INVESTIGATION_ENV, "yes")])),
+            Err(InvestigationSettingError::Switch(_))
+        ));
+        for bad in ["0", "99", "20001", "5s", "-1"] {
+            assert!(
+                matches!(
+                    InvestigationSetting::from_env(env(&[(INVESTIGATION_DEADLINE_MS_ENV, bad)])),
+                    Err(InvestigationSettingError::Deadline(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn alarm_metrics_read_as_latency_or_errors_or_nothing() {

@@ -17,6 +17,7 @@ pub mod findings;
 pub mod graph;
 pub mod investigator;
 pub mod localise;
+pub mod log_anomalies;
 pub mod model;
 pub mod ports;
 pub mod resource_metrics;
@@ -27,6 +28,9 @@ pub use findings::{EvidenceItem, Findings};
 pub use graph::CallGraph;
 pub use localise::{Candidate, Evidence, LocaliseConfig, LocaliseError, localise};
 pub use model::{Change, MetricTable, SeriesKey, Target, metric, statistic};
-pub use ports::{ChangeSource, MetricsSource, ResourceMetricsSource, SourceError, TopologySource};
+pub use ports::{
+    ChangeSource, LogAnomalySource, MetricsSource, ResourceMetricsSource, SourceError,
+    TopologySource,
+};
 pub use snapshot::{RecordedSnapshot, SnapshotError, SnapshotLayout};
 pub use stage::{InvestigationLimits, investigate};

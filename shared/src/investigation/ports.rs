@@ -4,10 +4,12 @@
 //! calls), and the alarming resource's own metrics (CloudWatch GetMetricData).
 //! [`super::snapshot::RecordedSnapshot`] implements them all from a recorded folder.
 
+use super::findings::LogFinding;
 use super::graph::CallGraph;
 use super::model::{Change, MetricTable};
 use super::resource_metrics::{MetricSeries, MetricSpec};
 use super::snapshot::SnapshotError;
+use crate::resource::ResourceRef;
 use async_trait::async_trait;
 
 /// A time range in unix seconds, `from` included, `to` excluded.
@@ -77,4 +79,15 @@ pub trait ResourceMetricsSource: Send + Sync {
         specs: &[MetricSpec],
         range: TimeRange,
     ) -> Result<Vec<MetricSeries>, SourceError>;
+}
+
+/// What the log analyzer found on resources: the log anomalies Argus recorded.
+#[async_trait]
+pub trait LogAnomalySource: Send + Sync {
+    /// The log anomalies on each `(node, resource)` that were seen during `range`.
+    async fn log_anomalies(
+        &self,
+        resources: &[(String, ResourceRef)],
+        range: TimeRange,
+    ) -> Result<Vec<LogFinding>, SourceError>;
 }

@@ -350,3 +350,44 @@ async fn an_earlier_move_in_the_window_needs_no_history_and_none_anywhere_leaves
         .unwrap();
     assert_eq!(changes[0].alias.as_ref().unwrap().from_version, None);
 }
+
+#[tokio::test]
+async fn a_function_or_table_node_carries_its_arn_so_an_action_can_target_it() {
+    let peer = HttpPeer::start(None, |_, _| {
+        let with_account = |mut service: Value| {
+            service["AccountId"] = json!("123456789012");
+            service
+        };
+        respond(
+            json!({
+                "StartTime": ALERT - 3_600, "EndTime": ALERT + 900,
+                "Services": [
+                    with_account(service(1, "petsite", "AWS::EKS::Container", &[2])),
+                    with_account(service(2, "petsearch", "AWS::Lambda::Function", &[3])),
+                    with_account(service(3, "PetAdoptions", "AWS::DynamoDB::Table", &[])),
+                    // No account on record: no ARN is made up.
+                    service(4, "statusupdater", "AWS::Lambda::Function", &[]),
+                ],
+                "ContainsOldGroupVersions": false
+            }),
+            "application/json",
+        )
+    });
+    let graph = xray(&peer)
+        .await
+        .call_graph("petsite", range())
+        .await
+        .unwrap();
+    // The peers' SDK configuration is in us-east-1 (argus::testing::peer_sdk_config).
+    let region = "us-east-1";
+    assert_eq!(
+        graph.resource("petsearch"),
+        Some(format!("arn:aws:lambda:{region}:123456789012:function:petsearch").as_str())
+    );
+    assert_eq!(
+        graph.resource("PetAdoptions"),
+        Some(format!("arn:aws:dynamodb:{region}:123456789012:table/PetAdoptions").as_str())
+    );
+    assert_eq!(graph.resource("petsite"), None);
+    assert_eq!(graph.resource("statusupdater"), None);
+}

@@ -377,6 +377,33 @@ fn expectations() -> Vec<(&'static str, Expect)> {
             },
         ),
         (
+            "tolerant/cloudtrail-single-record-without-event-id.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ec2:StopInstances",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "tolerant/cloudtrail-records-without-event-id.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ec2:StopInstances",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "tolerant/ec2-stopped-without-id.json",
+            Signal {
+                source: Ec2StateChange,
+                effect: Opens,
+                signature: "ec2:instance-state",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
             "scheduled/scheduled-event.json",
             Error {
                 error_type: "UnsupportedEvent",

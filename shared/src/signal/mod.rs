@@ -5,6 +5,8 @@ mod argus_events;
 mod bounds;
 mod cloudtrail;
 pub(crate) use cloudtrail::resource_from_arn;
+mod derived_id;
+pub use derived_id::{DERIVED_ID_PREFIX, derived_event_id, is_derived};
 mod ec2;
 mod health;
 mod normalise;

@@ -33,7 +33,9 @@ pub enum NormaliseError {
     },
     #[error(
         "unrecognised event: expected an EventBridge event (with `detail-type`), the payload of \
-         an alarm's Lambda action (with `alarmData`), or an SNS notification (with `Records`); {hint}"
+         an alarm's Lambda action (with `alarmData`), an SNS notification or a CloudTrail log file \
+         (with `Records`), or one CloudTrail record (with `eventName`, `eventSource`, `eventTime`); \
+         {hint}"
     )]
     UnknownShape { hint: String },
     /// A detail-type Argus trusts only from one sender arrived from another: anyone with
@@ -127,6 +129,9 @@ fn normalise_unbounded(event: &Value, config: &SignalConfig) -> Result<Normalise
         return Err(NormaliseError::UnknownShape {
             hint: "`Records` holds neither SNS records nor CloudTrail records".to_string(),
         });
+    }
+    if cloudtrail::is_record(object) {
+        return cloudtrail::from_log_records(std::slice::from_ref(event), config);
     }
     let mut keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
     keys.sort_unstable();
@@ -258,20 +263,44 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The EventBridge envelope fields every detail-type shares.
-#[derive(Debug, serde::Deserialize)]
+/// The EventBridge envelope fields every detail-type shares. `id` is the event's own, or, for
+/// a hand-written event without one, derived from its content (`derived_id`).
+#[derive(Debug)]
 pub(super) struct Envelope {
     pub id: String,
-    #[serde(default)]
     pub account: Option<String>,
-    #[serde(default)]
     pub region: Option<String>,
     pub time: chrono::DateTime<chrono::Utc>,
-    #[serde(default)]
     pub resources: Vec<String>,
     pub detail: Value,
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct RawEnvelope {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    time: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    resources: Vec<String>,
+    detail: Value,
+}
+
 pub(super) fn envelope(event: &Value, name: &'static str) -> Result<Envelope, NormaliseError> {
-    decode(event, name, "")
+    let raw: RawEnvelope = decode(event, name, "")?;
+    let id = raw
+        .id
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| super::derived_id::derived_event_id(event));
+    Ok(Envelope {
+        id,
+        account: raw.account,
+        region: raw.region,
+        time: raw.time,
+        resources: raw.resources,
+        detail: raw.detail,
+    })
 }

@@ -33,12 +33,12 @@ use std::process::ExitCode;
 
 /// Argus: self-healing incident response for AWS, run locally.
 ///
-/// `argus replay` takes CloudWatch alarm, CloudTrail, EC2, AWS Health and Argus events (JSON
-/// files as AWS delivers them) through the same path the orchestrator Lambda runs: de-duplicate,
-/// correlate into incidents, apply maintenance windows and remediation budgets, assess with the
-/// rules analyst (or Bedrock, `--analyst bedrock`), decide auto / approval / advisory, and start
-/// the recovery workflow. State is kept in an embedded store (default `.argus/`), so replaying
-/// an event twice shows the duplicate.
+/// `argus replay` takes CloudWatch alarm, CloudTrail, EC2, AWS Health, ECS, RDS, Spot, Auto
+/// Scaling, Parameter Store and Argus events (JSON files as AWS delivers them) through the same
+/// path the orchestrator Lambda runs: de-duplicate, correlate into incidents, apply maintenance
+/// windows and remediation budgets, assess with the rules analyst (or Bedrock, `--analyst
+/// bedrock`), decide auto / approval / advisory, and start the recovery workflow. State is kept
+/// in an embedded store (default `.argus/`), so replaying an event twice shows the duplicate.
 ///
 /// `argus logs mine` groups log lines into templates with the same miner the log analyzer runs.
 ///

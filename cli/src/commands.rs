@@ -12,7 +12,9 @@ use argus::incident::{IncidentStatus, verify_chain};
 use argus::intake::{EventReport, Intake, IntakeError};
 use argus::investigation::investigator::{Investigator, SourcesInvestigator};
 use argus::investigation::log_anomalies::StoredLogAnomalies;
-use argus::investigation::{InvestigationLimits, LocaliseConfig, ResourceMetricsSource};
+use argus::investigation::{
+    InvestigationLimits, LocaliseConfig, RecordedSnapshot, ResourceMetricsSource,
+};
 use argus::ports::{IncidentQuery, IncidentStore, PatternStore};
 use argus::postmortem::Postmortem;
 use argus::recovery::engine::execute;
@@ -81,6 +83,7 @@ pub async fn run(cli: Cli) -> u8 {
                 args.at.as_deref(),
                 args.analyst,
                 args.source,
+                args.snapshot.as_deref(),
             )
             .await
         }
@@ -441,19 +444,9 @@ async fn replay(
         .transpose()?;
     let store = open_store(&global.home)?;
     let log_anomalies = StoredLogAnomalies { store: &store };
-    let investigator = world.as_ref().map(|snapshot| SourcesInvestigator {
-        topology: snapshot,
-        metrics: snapshot,
-        changes: snapshot,
-        resource_metrics: snapshot
-            .resource_metrics
-            .is_some()
-            .then_some(snapshot as &dyn ResourceMetricsSource),
-        log_anomalies: Some(&log_anomalies),
-        limits: InvestigationLimits::default(),
-        localise: LocaliseConfig::default(),
-        nodes: Default::default(),
-    });
+    let investigator = world
+        .as_ref()
+        .map(|snapshot| snapshot_investigator(snapshot, &log_anomalies));
     let clock = AnyClock::new(at)?;
     let analyst = SelectedAnalyst::select(analyst, &config).await?;
     let workflow = store.local_workflow();
@@ -564,13 +557,38 @@ fn worse(current: u8, next: u8) -> u8 {
     }
 }
 
+/// The investigator of a replay or explain in a recorded world: the snapshot stands in for
+/// X-Ray, CloudTrail and CloudWatch; log anomalies are read from the store, as on AWS.
+fn snapshot_investigator<'a>(
+    snapshot: &'a RecordedSnapshot,
+    log_anomalies: &'a StoredLogAnomalies<'a>,
+) -> SourcesInvestigator<'a> {
+    SourcesInvestigator {
+        topology: snapshot,
+        metrics: snapshot,
+        changes: snapshot,
+        resource_metrics: snapshot
+            .resource_metrics
+            .is_some()
+            .then_some(snapshot as &dyn ResourceMetricsSource),
+        log_anomalies: Some(log_anomalies),
+        limits: InvestigationLimits::default(),
+        localise: LocaliseConfig::default(),
+        nodes: Default::default(),
+    }
+}
+
 async fn explain(
     global: &crate::GlobalOptions,
     event: &Path,
     at: Option<&str>,
     analyst: AnalystChoice,
     source: PayloadSource,
+    snapshot: Option<&Path>,
 ) -> Result<u8, CliError> {
+    let world = snapshot
+        .map(crate::investigate::open_snapshot)
+        .transpose()?;
     let config = load_config(global.config.as_deref())?;
     let clock = AnyClock::new(at)?;
     let analyst = SelectedAnalyst::select(analyst, &config).await?;
@@ -590,6 +608,10 @@ async fn explain(
         EmbeddedStore::in_memory()?
     };
     let workflow = store.local_workflow();
+    let log_anomalies = StoredLogAnomalies { store: &store };
+    let investigator = world
+        .as_ref()
+        .map(|snapshot| snapshot_investigator(snapshot, &log_anomalies));
     let intake = Intake {
         store: &store,
         patterns: &store,
@@ -597,7 +619,9 @@ async fn explain(
         workflow: &workflow,
         clock: clock.as_clock(),
         config: &config,
-        investigator: None,
+        investigator: investigator
+            .as_ref()
+            .map(|investigator| investigator as &dyn Investigator),
     };
     let label = event.display().to_string();
     let result = match run_file(&intake, event, source, global.json).await {

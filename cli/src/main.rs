@@ -235,6 +235,10 @@ struct ExplainArgs {
     /// What the file is (as for `replay`): detected from its shape by default.
     #[arg(long, value_enum, default_value = "auto", value_name = "SOURCE")]
     source: PayloadSource,
+    /// Investigate the alarm in this recorded world (as for `replay`): its findings are among
+    /// the context shown.
+    #[arg(long, value_name = "DIR")]
+    snapshot: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

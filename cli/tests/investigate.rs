@@ -270,3 +270,63 @@ fn help_describes_investigate_and_its_benchmark() {
         run.stdout
     );
 }
+
+#[test]
+fn a_cpu_alarm_explained_in_its_recorded_world_shows_the_metric_that_moved_and_the_change() {
+    let world = root().join("events/scenarios/instance-cpu-saturated");
+    let home = std::env::temp_dir().join(format!(
+        "argus-cpu-world-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let run = argus(&[
+        "--home",
+        home.to_str().unwrap(),
+        "--json",
+        "explain",
+        "--snapshot",
+        world.to_str().unwrap(),
+        world.join("alarm.json").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let findings = lines[0]["report"]["signals"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["stage"] == "findings")
+        .unwrap()
+        .clone();
+    assert!(
+        findings["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 change(s); 1 of 2 resource metric(s) away from normal"),
+        "{findings}"
+    );
+    let items = lines
+        .iter()
+        .find_map(|line| line["analysis"]["context"]["items"].as_array())
+        .unwrap();
+    let text_of = |prefix: &str| {
+        items
+            .iter()
+            .find(|item| item["id"].as_str().unwrap().starts_with(prefix))
+            .map(|item| item["text"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {prefix} item in {items:?}"))
+    };
+    let cpu = text_of("metric.resource.CPUUtilization");
+    assert!(cpu.contains("normal 14.70, now 99.10"), "{cpu}");
+    assert!(
+        cpu.contains("away from normal since 2019-10-02T16:49:00"),
+        "{cpu}"
+    );
+    assert!(text_of("change.").contains("ModifyInstanceAttribute"));
+}

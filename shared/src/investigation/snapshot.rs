@@ -148,7 +148,13 @@ impl RecordedSnapshot {
 
     fn open_argus(dir: &Path) -> Result<Self, SnapshotError> {
         let graph = read_graph_json(&dir.join("graph.json"))?;
-        let window = read_long_metrics(&dir.join("metrics.csv"))?;
+        // A world recorded for an alarm localisation does not read (CPU, say) has no window.
+        let window_path = dir.join("metrics.csv");
+        let window = if window_path.is_file() {
+            read_long_metrics(&window_path)?
+        } else {
+            MetricTable::default()
+        };
         let normal_path = dir.join("normal.csv");
         let normal = if normal_path.is_file() {
             Some(read_long_metrics(&normal_path)?)

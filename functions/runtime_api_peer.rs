@@ -83,6 +83,27 @@ impl RuntimeApiPeer {
     }
 }
 
+/// Reads what the function wrote to stdout and stderr once it has exited by itself (as a
+/// function whose init failed does), waiting at most `timeout` before ending it.
+pub fn exited(child: Child, timeout: Duration) -> (String, String) {
+    let id = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(Ok(output)) => (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ),
+        Ok(Err(error)) => panic!("function output: {error}"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            panic!("the function did not exit within {timeout:?}")
+        }
+    }
+}
+
 /// Reads what the function wrote to stdout and stderr after ending it.
 pub fn stop(mut child: Child) -> (String, String) {
     let _ = child.kill();

@@ -94,8 +94,9 @@ where
 }
 
 /// Reports an init failure to the Runtime API (when there is one: `AWS_LAMBDA_RUNTIME_API`),
-/// logs it once as JSON, and gives back the error for `main` to return, which ends the process
-/// as the Runtime API expects after an init error.
+/// logs it once as JSON, and ends the process with status 1, as the Runtime API expects after an
+/// init error. It exits itself rather than give `main` an error to return, because Rust prints
+/// a returned error again, as plain text (`Error: …`), after the JSON line.
 pub async fn init_failed<E>(error_type: &'static str, error: E) -> lambda_runtime::Error
 where
     E: std::fmt::Display + Into<lambda_runtime::Error>,
@@ -109,7 +110,7 @@ where
     {
         tracing::error!(error = %report, "the init failure could not be reported to the Runtime API");
     }
-    error.into()
+    std::process::exit(1)
 }
 
 /// POSTs the diagnostic to `/runtime/init/error` of the Runtime API at `api` (`host:port`).

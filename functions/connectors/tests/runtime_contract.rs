@@ -7,14 +7,14 @@
 #[path = "../../runtime_api_peer.rs"]
 mod runtime_api_peer;
 
-use runtime_api_peer::{RuntimeApiPeer, assert_logged_once_as_json, stop};
+use runtime_api_peer::{RuntimeApiPeer, assert_logged_once_as_json, exited};
 use std::time::Duration;
 
 fn assert_init_error(binary: &str, environment: &[(&str, &str)]) {
     let peer = RuntimeApiPeer::start(Vec::new());
     let child = peer.run(binary, environment);
     let report = peer.recorded(Duration::from_secs(30)).expect("no report");
-    let (stdout, stderr) = stop(child);
+    let (stdout, stderr) = exited(child, Duration::from_secs(30));
     assert_eq!(report.path, "/2018-06-01/runtime/init/error", "{report:?}");
     assert_eq!(
         report.header("Lambda-Runtime-Function-Error-Type"),

@@ -6,7 +6,7 @@
 #[path = "../../runtime_api_peer.rs"]
 mod runtime_api_peer;
 
-use runtime_api_peer::{RuntimeApiPeer, assert_logged_once_as_json, stop};
+use runtime_api_peer::{RuntimeApiPeer, assert_logged_once_as_json, exited, stop};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -16,7 +16,7 @@ fn a_missing_setting_is_reported_to_init_error_as_invalid_settings() {
     let peer = RuntimeApiPeer::start(Vec::new());
     let child = peer.run(env!("CARGO_BIN_EXE_log-analyzer"), &[]);
     let report = peer.recorded(WAIT).expect("no report");
-    let (stdout, stderr) = stop(child);
+    let (stdout, stderr) = exited(child, Duration::from_secs(30));
     assert_eq!(report.path, "/2018-06-01/runtime/init/error", "{report:?}");
     assert_eq!(report.json()["errorType"], "InvalidSettings", "{report:?}");
     assert_logged_once_as_json(&stdout, &stderr, "InvalidSettings");

@@ -6,7 +6,7 @@
 #[path = "../../runtime_api_peer.rs"]
 mod runtime_api_peer;
 
-use runtime_api_peer::{RuntimeApiPeer, assert_logged_once_as_json, stop};
+use runtime_api_peer::{RuntimeApiPeer, assert_logged_once_as_json, exited, stop};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -29,7 +29,7 @@ fn a_bad_setting_is_reported_to_init_error_as_invalid_settings() {
     let report = peer
         .recorded(WAIT)
         .expect("no report reached the Runtime API");
-    let (stdout, stderr) = stop(child);
+    let (stdout, stderr) = exited(child, Duration::from_secs(30));
     assert_eq!(report.method, "POST");
     assert_eq!(report.path, "/2018-06-01/runtime/init/error", "{report:?}");
     assert_eq!(

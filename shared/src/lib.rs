@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod analysis;
+pub mod approval;
 pub mod backoff;
 pub mod bounds;
 pub mod budget;

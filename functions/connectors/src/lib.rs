@@ -3,7 +3,7 @@
 
 pub mod delivery;
 pub mod handler;
-pub mod identity;
+pub use argus::approval::identity;
 pub mod inbound;
 pub mod outbound;
 #[path = "../../runtime_contract.rs"]

@@ -4,8 +4,8 @@
 //! `email:Alice@Example.com` and a link issued to `email:alice@example.com` are one person, and
 //! so are the CloudTrail principal `…:assumed-role/Admin/alice@example.com` and that address.
 
-use argus::catalogue::RiskClass;
-use argus::config::ApprovalPolicy;
+use crate::catalogue::RiskClass;
+use crate::config::ApprovalPolicy;
 
 /// One canonical form per identity: the scheme lowercased, then `email:` addresses lowercased,
 /// `slack:` ids uppercased (Slack's own form), anything else lowercased; surrounding spaces go.

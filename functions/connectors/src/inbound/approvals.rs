@@ -6,6 +6,8 @@ use super::InboundError;
 use super::task_callback::{
     APPROVAL_REJECTED_ERROR, INCIDENT_RESOLVED_ERROR, TaskCallback, TaskCallbackError,
 };
+use argus::approval::{Answer, AnswerChannel, AskedFor, Verdict, judge};
+pub use argus::approval::{PostedMessage, Refusal};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
 use argus::incident::update_incident;
@@ -32,141 +34,16 @@ pub struct ApprovalAnswer {
     pub message: Option<PostedMessage>,
 }
 
-/// A Slack message by channel id and `ts`, as `chat.postMessage` answers and as an interaction
-/// names the message its button is on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PostedMessage {
-    pub channel: String,
-    pub ts: String,
-}
-
-/// What Argus recorded when it asked: the Slack messages it posted and the addresses it sent
-/// signed links to, per workflow execution (from the audit trail's `connector_delivered`
-/// records of `request_approval`), and every principal the incident's signals name.
-#[derive(Debug, Default)]
-struct AskedFor {
-    /// `(execution, message)`.
-    slack_messages: Vec<(String, PostedMessage)>,
-    /// `(execution, normalised identity)`.
-    link_recipients: Vec<(String, String)>,
-    principals: Vec<String>,
-}
-
-impl AskedFor {
-    fn from_record(
-        audit: &[argus::incident::AuditRecord],
-        signals: &[argus::ports::SignalRecord],
-    ) -> Self {
-        let mut asked = Self::default();
-        for record in audit
-            .iter()
-            .filter(|record| record.kind == AuditKind::ConnectorDelivered)
-            .filter(|record| {
-                record.data.get("operation").and_then(Value::as_str) == Some("request_approval")
-            })
-        {
-            let field = |name: &str| {
-                record
-                    .data
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            let execution = field("execution").unwrap_or_default();
-            match field("channel").as_deref() {
-                Some("slack") => {
-                    if let (Some(channel), Some(ts)) =
-                        (field("message_channel"), field("external_id"))
-                    {
-                        asked
-                            .slack_messages
-                            .push((execution, PostedMessage { channel, ts }));
-                    }
-                }
-                Some("email") => {
-                    if let Some(recipient) = field("recipient") {
-                        asked
-                            .link_recipients
-                            .push((execution, crate::identity::normalise(&recipient)));
-                    }
-                }
-                _ => {}
-            }
-        }
-        asked.principals = signals
-            .iter()
-            .filter_map(|record| record.signal.principal.clone())
-            .collect();
-        asked
-    }
-}
-
-/// Why an answer was refused. Each maps to one HTTP status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// No such incident, or it has no pending approval with that id.
-    UnknownApproval,
-    /// The approval (or the link) expired; the workflow fails closed.
-    Expired,
-    /// Someone already answered; an answer counts once.
-    AlreadyDecided,
-    /// The identity is not on the allow-list for the action's risk class.
-    NotAllowed,
-    /// Whoever asked for the action cannot approve it.
-    SelfApproval,
-    /// The incident was resolved or closed before the answer came: nothing is run, and the
-    /// waiting task is failed with `Argus.IncidentResolved` so the workflow ends.
-    IncidentResolved,
-    /// The Slack button is not on a message Argus posted for this approval.
-    ForeignMessage,
-    /// The link's approver is not one Argus sent this approval's links to.
-    NotARecipient,
-}
-
-impl Refusal {
-    pub fn status(self) -> u16 {
-        match self {
-            Self::UnknownApproval => 404,
-            Self::Expired | Self::IncidentResolved => 410,
-            Self::AlreadyDecided => 409,
-            Self::NotAllowed | Self::SelfApproval | Self::ForeignMessage | Self::NotARecipient => {
-                403
-            }
-        }
-    }
-
-    /// A stable name, in responses and in the audit record's `reason`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::UnknownApproval => "unknown_approval",
-            Self::Expired => "expired",
-            Self::AlreadyDecided => "already_decided",
-            Self::NotAllowed => "not_an_approver",
-            Self::SelfApproval => "self_approval",
-            Self::IncidentResolved => "incident_resolved",
-            Self::ForeignMessage => "not_argus_message",
-            Self::NotARecipient => "not_a_recipient",
-        }
-    }
-
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Self::UnknownApproval => "There is no pending approval with this id.",
-            Self::Expired => {
-                "This approval has expired; the workflow did not run the action and escalated."
-            }
-            Self::AlreadyDecided => "This approval was already answered; an answer counts once.",
-            Self::NotAllowed => "You are not on the approver list for this action's risk class.",
-            Self::SelfApproval => {
-                "Whoever asked for an action, or caused the incident, cannot approve it."
-            }
-            Self::IncidentResolved => {
-                "The incident was resolved before this answer; nothing will run and nobody needs to act."
-            }
-            Self::ForeignMessage => {
-                "This button is not on the approval request Argus posted; answer on that message."
-            }
-            Self::NotARecipient => "This link was not issued to you for this approval.",
+impl ApprovalAnswer {
+    /// The answer as the library judges it; the channel comes from the route that took it.
+    fn judged(&self) -> Answer<'_> {
+        Answer {
+            approval: &self.approval,
+            identity: &self.identity,
+            channel: match self.channel {
+                "slack" => AnswerChannel::Slack(self.message.clone()),
+                _ => AnswerChannel::Link,
+            },
         }
     }
 }
@@ -201,14 +78,6 @@ impl std::fmt::Debug for Approvals<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Approvals").finish_non_exhaustive()
     }
-}
-
-/// What the check made of the incident as stored, inside the conditional write.
-enum Verdict {
-    Accept,
-    Refuse(Refusal),
-    /// Refused because the incident is no longer open; the kept token ends the waiting task.
-    Resolved,
 }
 
 impl Approvals<'_> {
@@ -257,7 +126,13 @@ impl Approvals<'_> {
         );
         let mut verdict = Verdict::Refuse(Refusal::UnknownApproval);
         let updated = update_incident(self.store, self.clock, &id, None, |incident| {
-            verdict = self.judge(incident, answer, now, &asked);
+            verdict = judge(
+                &self.config.approvals,
+                incident,
+                &answer.judged(),
+                now,
+                &asked,
+            );
             match &verdict {
                 Verdict::Refuse(Refusal::UnknownApproval) => Vec::new(),
                 Verdict::Refuse(refusal) => {
@@ -333,68 +208,6 @@ impl Approvals<'_> {
                 })
             }
         }
-    }
-
-    fn judge(
-        &self,
-        incident: &Incident,
-        answer: &ApprovalAnswer,
-        now: chrono::DateTime<chrono::Utc>,
-        asked: &AskedFor,
-    ) -> Verdict {
-        let Some(approval) = incident
-            .approval
-            .as_ref()
-            .filter(|approval| approval.id == answer.approval)
-        else {
-            return Verdict::Refuse(Refusal::UnknownApproval);
-        };
-        if approval.decision.is_some() {
-            return Verdict::Refuse(Refusal::AlreadyDecided);
-        }
-        // A resolved or closed incident is never acted on, whoever answers and whenever: the
-        // workflow is told to end, which is also what the intake tells it when the incident
-        // resolves, so telling it twice is harmless.
-        if !incident.status.is_open() {
-            return Verdict::Resolved;
-        }
-        if now >= approval.expires_at {
-            return Verdict::Refuse(Refusal::Expired);
-        }
-        // Whoever requested the action, or whose change a signal of the incident records, is
-        // self; identities compare normalised (case, spaces, sign-in names).
-        let principals = std::iter::once(approval.requested_by.as_str())
-            .chain(asked.principals.iter().map(String::as_str));
-        if crate::identity::is_self(&self.config.approvals, principals, &answer.identity) {
-            return Verdict::Refuse(Refusal::SelfApproval);
-        }
-        if !crate::identity::may_approve(&self.config.approvals, approval.risk, &answer.identity) {
-            return Verdict::Refuse(Refusal::NotAllowed);
-        }
-        let of_this_request = |execution: &String| *execution == approval.execution_id;
-        match answer.channel {
-            "slack" => {
-                let posted = answer.message.as_ref().is_some_and(|message| {
-                    asked
-                        .slack_messages
-                        .iter()
-                        .any(|(execution, posted)| of_this_request(execution) && posted == message)
-                });
-                if !posted {
-                    return Verdict::Refuse(Refusal::ForeignMessage);
-                }
-            }
-            _ => {
-                let identity = crate::identity::normalise(&answer.identity);
-                let issued = asked.link_recipients.iter().any(|(execution, recipient)| {
-                    of_this_request(execution) && *recipient == identity
-                });
-                if !issued {
-                    return Verdict::Refuse(Refusal::NotARecipient);
-                }
-            }
-        }
-        Verdict::Accept
     }
 
     /// The task token of `incident`'s approval `approval_id`, from where the store keeps it.

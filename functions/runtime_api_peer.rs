@@ -87,7 +87,7 @@ impl RuntimeApiPeer {
 /// function whose init failed does), waiting at most `timeout` before ending it.
 pub fn exited(child: Child, timeout: Duration) -> (String, String) {
     let id = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
+    let (sender, receiver) = channel();
     std::thread::spawn(move || {
         let _ = sender.send(child.wait_with_output());
     });

@@ -399,6 +399,7 @@ async fn replay(
         investigator: investigator
             .as_ref()
             .map(|investigator| investigator as &dyn Investigator),
+        resource_tags: None,
     };
     let recoveries = Recoveries {
         config: &config,
@@ -529,6 +530,7 @@ async fn explain(
         clock: clock.as_clock(),
         config: &config,
         investigator: None,
+        resource_tags: None,
     };
     let label = event.display().to_string();
     let result = match run_file(&intake, event).await {

@@ -31,6 +31,7 @@ pub mod sdk;
 pub mod signal;
 pub mod ssm_schema;
 pub mod store;
+pub mod tags;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
 

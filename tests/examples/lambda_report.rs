@@ -71,6 +71,7 @@ async fn handler_time(signals: usize) -> Value {
         clock: &clock,
         config: &config,
         investigator: None,
+        resource_tags: None,
     };
     let events: Vec<Value> = (0..signals).map(distinct_alarm).collect();
     let mut opened = Vec::with_capacity(signals);
@@ -116,6 +117,7 @@ async fn intake_paths(endpoint: &str) -> Value {
             clock: &clock,
             config,
             investigator: None,
+            resource_tags: None,
         };
         log.take();
         let mut last = Vec::new();
@@ -248,6 +250,7 @@ async fn recovery_paths(endpoint: &str) -> Value {
             clock: &clock,
             config: &config,
             investigator: None,
+            resource_tags: None,
         };
         let report = intake
             .process_event(&distinct_alarm(100 + index))

@@ -155,6 +155,7 @@ impl Orchestrator {
             clock: &SystemClock,
             config: &self.config,
             investigator: None,
+            resource_tags: None,
         };
         // The reconciler's schedule (an EventBridge rule) sends a "Scheduled Event".
         if is_schedule(&event.payload) {

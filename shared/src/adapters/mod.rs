@@ -3,5 +3,7 @@
 
 #[cfg(feature = "cloudtrail")]
 pub mod cloudtrail;
+#[cfg(feature = "tagging")]
+pub mod tagging;
 #[cfg(feature = "xray")]
 pub mod xray;

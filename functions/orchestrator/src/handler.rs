@@ -5,6 +5,7 @@
 use crate::metrics;
 use crate::settings::{AnalystSetting, Settings};
 use crate::wiring::{RECORD_OPERATION_REFUSED, RECORDS_ALIAS};
+use argus::adapters::tagging::TaggingApiTags;
 use argus::analysis::RulesAnalyst;
 use argus::analysis::bedrock::{BedrockAnalyst, BedrockClientConfig};
 use argus::clock::SystemClock;
@@ -30,6 +31,7 @@ pub struct Orchestrator {
     workflow: StepFunctionsWorkflow,
     alarms: CloudWatchAlarms,
     analyst: SelectedAnalyst,
+    tags: TaggingApiTags,
     config: Config,
 }
 
@@ -110,6 +112,7 @@ impl Orchestrator {
                 settings.state_machine_arn,
             ),
             alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(aws)),
+            tags: TaggingApiTags::new(aws_sdk_resourcegroupstagging::Client::new(aws)),
             analyst: match settings.analyst {
                 AnalystSetting::Rules => SelectedAnalyst::Rules(RulesAnalyst),
                 AnalystSetting::Bedrock(bedrock) => {
@@ -155,7 +158,7 @@ impl Orchestrator {
             clock: &SystemClock,
             config: &self.config,
             investigator: None,
-            resource_tags: None,
+            resource_tags: Some(&self.tags),
         };
         // The reconciler's schedule (an EventBridge rule) sends a "Scheduled Event".
         if is_schedule(&event.payload) {

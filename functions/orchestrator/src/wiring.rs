@@ -46,6 +46,7 @@ pub fn api_calls() -> Vec<&'static str> {
         argus::store::sfn::API_CALLS,
         argus::store::cloudwatch::API_CALLS,
         bedrock::API_CALLS,
+        argus::adapters::tagging::API_CALLS,
     ]
     .concat()
 }

@@ -22,6 +22,7 @@ pub mod logmine;
 pub mod own_role;
 pub mod ports;
 pub mod postmortem;
+pub mod provenance;
 pub mod reconcile;
 pub mod recovery;
 pub mod resource;

@@ -98,6 +98,32 @@ pub fn incident_blocks(brief: &Brief, intro: &str) -> Vec<Value> {
         plan.push_str(&format!("\n• {}", slack_escape(reason)));
     }
     blocks.push(json!({"type": "section", "text": mrkdwn(&plan)}));
+    if let Some(action) = brief
+        .action
+        .as_ref()
+        .filter(|action| !action.sources.is_empty())
+    {
+        let mut text = String::from("*Where the values come from*");
+        for source in &action.sources {
+            text.push_str(&format!("\n• {}", slack_escape(source)));
+        }
+        blocks.push(json!({"type": "section", "text": mrkdwn(&text)}));
+    }
+    if let Some(root_cause) = brief
+        .action
+        .as_ref()
+        .and_then(|action| action.root_cause.as_ref())
+    {
+        let mut text = format!(
+            "*Why {} and not the alarming resource*\nPath: {}",
+            slack_escape(&root_cause.node),
+            slack_escape(&root_cause.path)
+        );
+        for evidence in &root_cause.evidence {
+            text.push_str(&format!("\n• {}", slack_escape(evidence)));
+        }
+        blocks.push(json!({"type": "section", "text": mrkdwn(&text)}));
+    }
     if let Some(outcome) = &brief.outcome {
         blocks.push(json!({"type": "section", "text": mrkdwn(&format!("*Outcome*\n{}", slack_escape(&outcome_text(outcome))))}));
     }
@@ -245,10 +271,28 @@ pub fn teams_card(brief: &Brief, intro: &str) -> Value {
     }
     let mut plan = teams(&brief.plan_text());
     if let Some(action) = &brief.action {
+        if !action.sources.is_empty() {
+            plan.push_str("\n\nWhere the values come from:");
+            for source in &action.sources {
+                plan.push_str(&format!("\n- {}", teams(source)));
+            }
+        }
         plan.push_str(&format!("\n\nRoll back: {}", teams(&action.rollback)));
     }
     body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Plan"}));
     body.push(json!({"type": "TextBlock", "wrap": true, "text": plan}));
+    if let Some(root_cause) = brief
+        .action
+        .as_ref()
+        .and_then(|action| action.root_cause.as_ref())
+    {
+        let mut text = format!("Path: {}", teams(&root_cause.path));
+        for evidence in &root_cause.evidence {
+            text.push_str(&format!("\n- {}", teams(evidence)));
+        }
+        body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": format!("Why {} and not the alarming resource", teams(&root_cause.node))}));
+        body.push(json!({"type": "TextBlock", "wrap": true, "text": text}));
+    }
     if let Some(outcome) = &brief.outcome {
         body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Outcome"}));
         body.push(

@@ -197,6 +197,16 @@ async fn every_parameter_of_the_rules_rollback_says_where_it_came_from() {
         .await
         .unwrap();
     let id = report.signals[0].correlation_id.clone().unwrap();
+    let shown = report.signals[0]
+        .steps
+        .iter()
+        .find(|step| step.stage == "parameters")
+        .map(|step| step.detail.clone())
+        .unwrap_or_default();
+    assert!(
+        shown.contains(&format!("target_version=41 from fact {ALIAS_MOVE}")),
+        "the replay's timeline shows the sources: {shown}"
+    );
     let action = stored_action(&harness, &id).await;
     assert!(action.on_candidate);
     assert_eq!(

@@ -298,6 +298,28 @@ impl Intake<'_> {
         {
             crate::decision::apply_ceiling(&mut decision, &ceiling);
         }
+        if let Some(action) = decision
+            .action
+            .as_ref()
+            .filter(|a| !a.provenance.is_empty())
+        {
+            let sources: Vec<String> = action
+                .provenance
+                .iter()
+                .map(|entry| {
+                    crate::signal::cap_text(
+                        &format!(
+                            "{}={} from {}",
+                            entry.parameter,
+                            entry.value,
+                            entry.source.describe()
+                        ),
+                        160,
+                    )
+                })
+                .collect();
+            report.step("parameters", sources.join("; "));
+        }
         if let (Some(action), Mode::Auto | Mode::Approval) =
             (decision.action.as_ref().map(|a| a.action), decision.mode)
         {

@@ -4,6 +4,8 @@
 //! text and Markdown, with hostile text escaped per target and every rendering in its limits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use argus::catalogue::{ActionId, ActionParams, LambdaAliasParams, RiskClass, ValidatedAction};
 use argus::decision::{Decision, Mode};
 use argus::incident::{Incident, IncidentStatus};
@@ -235,4 +237,69 @@ fn huge_provenance_and_evidence_stay_inside_every_vendor_limit() {
         "Jira's description limit"
     );
     assert!(brief.markdown().len() <= 32_767);
+}
+
+#[tokio::test]
+async fn the_approval_email_sent_for_a_candidate_rollback_says_where_its_version_came_from() {
+    use connectors::outbound::channels::{ApprovalLinks, Channels};
+    use connectors::secrets::names;
+    use connectors::signing::SigningKey;
+    let fixture = support::fixture(Mode::Approval).await;
+    // The incident's decision becomes the candidate rollback, as the intake would record it.
+    let rollback = candidate_rollback("deployed by ci")
+        .decision
+        .unwrap()
+        .action;
+    argus::incident::update_incident(
+        &*fixture.store,
+        &*fixture.clock,
+        fixture.id(),
+        None,
+        |incident| {
+            incident.decision.as_mut().unwrap().action = rollback.clone();
+            vec![argus::incident::AuditEntry::new(
+                "test",
+                argus::incident::AuditKind::Decided,
+                "decided on the candidate",
+                serde_json::json!({}),
+            )]
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut config = argus::config::Config::default();
+    config.approvals.medium = vec!["email:alice@example.com".into()];
+    let key = "approval-link-key-for-tests";
+    let channels = Channels {
+        approval_links: Some(ApprovalLinks {
+            base_url: "https://argus.example.com".into(),
+            key: SigningKey::new(key.as_bytes().to_vec()),
+        }),
+        ..Channels::default()
+    };
+    let outbound = fixture.outbound(
+        channels,
+        config,
+        support::secrets(&[(names::APPROVAL_LINK_KEY, key)]),
+    );
+    let request = support::operation_payload(
+        "request_approval",
+        fixture.id().as_str(),
+        serde_json::json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAcanary-provenance"}),
+    );
+    outbound.handle(&request).await.unwrap();
+    let emails = fixture.published();
+    assert_eq!(emails.len(), 1);
+    let body = &emails[0].body;
+    for expected in [
+        "target_version=41: fact change.pricing.UpdateAlias.1773482620",
+        "Root cause: pricing (path storefront → orders-api → pricing)",
+        "metric.pricing.latency: pricing latency was 0.85 s",
+    ] {
+        assert!(
+            body.contains(expected),
+            "the e-mail lacks {expected:?}:\n{body}"
+        );
+    }
 }

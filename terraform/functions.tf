@@ -121,6 +121,8 @@ locals {
       managed_value   = var.managed_tag_value
       quarantine_keys = var.quarantine_tag_keys
     }
+    # The one CodeBuild project the recovery role may start (iam.tf): what that action runs.
+    terraform_apply_project = var.terraform_apply_project
   }))
 
   # Built from the name, not from aws_sfn_state_machine.recovery.arn: the state machine names

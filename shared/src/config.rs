@@ -37,6 +37,9 @@ pub struct Config {
     /// Which tags make a resource Argus' to act on, and which quarantine it (read before any
     /// action is proposed).
     pub tags: crate::tags::TagPolicy,
+    /// The CodeBuild project `codebuild.terraform_apply` starts (Terraform writes the one the
+    /// recovery role may start); empty: the action has no project and is refused.
+    pub terraform_apply_project: String,
 }
 
 /// How long an open incident may go without a new signal before it auto-resolves, per kind of
@@ -174,6 +177,7 @@ impl Default for Config {
             approvals: ApprovalPolicy::default(),
             lifecycle: LifecyclePolicy::default(),
             tags: crate::tags::TagPolicy::default(),
+            terraform_apply_project: String::new(),
         }
     }
 }

@@ -267,3 +267,76 @@ async fn an_action_on_the_alarming_resource_names_the_incident_as_its_source() {
     assert_eq!(source_of(&action, "instance_id"), &Source::IncidentResource);
     assert!(action.root_cause.is_none());
 }
+
+fn terraform_apply(project: &str) -> Assessment {
+    Assessment {
+        analyst: "test-analyst".into(),
+        classification: Classification::ConfigurationChange,
+        severity: 6,
+        confidence: 0.9,
+        summary: "the instance drifted".into(),
+        hypotheses: vec![Hypothesis {
+            statement: "drift".into(),
+            likelihood: 0.9,
+            evidence: vec!["alarm.state".into()],
+        }],
+        proposal: Some(Proposal {
+            action_id: "codebuild.terraform_apply".into(),
+            params: json!({"project_name": project, "resource": "ec2:instance/i-0123456789abcdef0"}),
+            rationale: "apply the project the runbook names".into(),
+        }),
+        usage: None,
+    }
+}
+
+#[tokio::test]
+async fn a_model_named_build_project_is_not_the_one_that_runs() {
+    let mut config = Config::default();
+    config.terraform_apply_project = "infra-apply".into();
+    let harness = Harness::new(config);
+    *harness.analyst.answer.lock().unwrap() = Some(Ok(terraform_apply("destroy-prod")));
+    let report = harness
+        .deliver(&support::alarm_event(
+            "ALARM",
+            argus::testing::epoch(),
+            "i-0123456789abcdef0",
+        ))
+        .await
+        .unwrap();
+    let action = report.signals[0]
+        .decision
+        .as_ref()
+        .unwrap()
+        .action
+        .clone()
+        .unwrap();
+    let ActionParams::TerraformApply(params) = &action.params else {
+        panic!("{:?}", action.params);
+    };
+    assert_eq!(params.project_name, "infra-apply");
+    assert_eq!(
+        source_of(&action, "project_name"),
+        &Source::Configuration {
+            setting: "terraform_apply_project".into()
+        }
+    );
+    // Without a configured project, the proposal is refused.
+    let harness = Harness::new(Config::default());
+    *harness.analyst.answer.lock().unwrap() = Some(Ok(terraform_apply("destroy-prod")));
+    let report = harness
+        .deliver(&support::alarm_event(
+            "ALARM",
+            argus::testing::epoch(),
+            "i-0123456789abcdef0",
+        ))
+        .await
+        .unwrap();
+    let decision = report.signals[0].decision.clone().unwrap();
+    assert!(
+        decision
+            .action
+            .as_ref()
+            .is_none_or(|action| action.action != ActionId::CodebuildTerraformApply),
+        "{decision:?}"
+    );
+}

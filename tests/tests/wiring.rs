@@ -1378,6 +1378,14 @@ fn the_orchestrator_reads_the_tags_the_recovery_role_is_conditioned_on() {
         3,
         "every TagPolicy field is written: {fields:?}"
     );
+    // The build `codebuild.terraform_apply` runs is the one the recovery role may start.
+    assert!(
+        merged.contains("terraform_apply_project=var.terraform_apply_project"),
+        "{file}: local.orchestrator_policy_json must set terraform_apply_project: {merged}"
+    );
+    let config =
+        argus::config::Config::from_json(r#"{"terraform_apply_project": "infra-apply"}"#).unwrap();
+    assert_eq!(config.terraform_apply_project, "infra-apply");
     let (file, condition) = tf.local("managed_condition_variable");
     assert!(
         compact(condition).contains("${var.managed_tag_key}"),

@@ -142,9 +142,28 @@ pub fn settle(
             }
         }
         ActionParams::TerraformApply(params) => {
-            // The recovery role may start only the deployed project (terraform/iam.tf), so a
-            // name the analyst gives can start nothing else.
-            record("project_name", &params.project_name, Source::Analyst);
+            // Which build runs is the deployment's: the one project the recovery role may start.
+            let project = &config.terraform_apply_project;
+            if project.is_empty() {
+                return Err(unfounded(
+                    "project_name",
+                    "no CodeBuild project is configured (`terraform_apply_project`)",
+                ));
+            }
+            if params.project_name != *project {
+                notes.push(format!(
+                    "`project_name` {:?} from the analyst replaced by {project:?}, the configured `terraform_apply_project`",
+                    bounded(&params.project_name)
+                ));
+                params.project_name = project.clone();
+            }
+            record(
+                "project_name",
+                &params.project_name,
+                Source::Configuration {
+                    setting: "terraform_apply_project".to_string(),
+                },
+            );
             record("resource", params.resource.as_str(), target_source);
         }
         ActionParams::None(_) => {}

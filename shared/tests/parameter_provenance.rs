@@ -291,8 +291,10 @@ fn terraform_apply(project: &str) -> Assessment {
 
 #[tokio::test]
 async fn a_model_named_build_project_is_not_the_one_that_runs() {
-    let mut config = Config::default();
-    config.terraform_apply_project = "infra-apply".into();
+    let config = Config {
+        terraform_apply_project: "infra-apply".into(),
+        ..Config::default()
+    };
     let harness = Harness::new(config);
     *harness.analyst.answer.lock().unwrap() = Some(Ok(terraform_apply("destroy-prod")));
     let report = harness

@@ -117,6 +117,15 @@ locals {
     signals = merge(try(local.deployer_policy.signals, {}), {
       self_role_arns = [aws_iam_role.state_machine.arn]
     })
+    # The tags the orchestrator reads before proposing an action are the ones the recovery
+    # role's IAM conditions name (iam.tf): one source, so the two never disagree.
+    tags = {
+      managed_key     = var.managed_tag_key
+      managed_value   = var.managed_tag_value
+      quarantine_keys = var.quarantine_tag_keys
+    }
+    # The one CodeBuild project the recovery role may start (iam.tf): what that action runs.
+    terraform_apply_project = var.terraform_apply_project
   }))
 
   # Built from the name, not from aws_sfn_state_machine.recovery.arn: the state machine names

@@ -89,6 +89,15 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["*"]
   }
 
+  # Before proposing an action, the orchestrator reads the target's tags (managed, quarantined).
+  # GetResources has no resource-level permissions; it only reads.
+  statement {
+    sid       = "ReadResourceTags"
+    effect    = "Allow"
+    actions   = ["tag:GetResources"]
+    resources = ["*"]
+  }
+
   statement {
     sid     = "AnalyseWithBedrock"
     effect  = "Allow"
@@ -234,7 +243,8 @@ data "aws_iam_policy_document" "state_machine" {
 
   # A quarantined instance (security stopped or isolated it) is never started or rebooted by
   # Argus, whatever a signal or an approval says: one Deny per quarantine tag key, matching any
-  # value. Argus reads no tags before proposing, so the role is where this holds.
+  # value. The orchestrator reads the same keys before proposing (functions.tf writes them into
+  # its policy); this Deny holds even if that read were wrong.
   dynamic "statement" {
     for_each = { for index, key in var.quarantine_tag_keys : tostring(index) => key }
     content {

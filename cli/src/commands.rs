@@ -447,6 +447,20 @@ async fn replay(
     let investigator = world
         .as_ref()
         .map(|snapshot| snapshot_investigator(snapshot, &log_anomalies));
+    // A recorded world may say what the resources are tagged with (`tags.json`); then a replay
+    // reads them before proposing, as the orchestrator does.
+    let recorded_tags = snapshot
+        .map(|dir| dir.join("tags.json"))
+        .filter(|path| path.exists())
+        .map(|path| {
+            std::fs::read_to_string(&path)
+                .map_err(|error| error.to_string())
+                .and_then(|text| argus::tags::StaticTags::from_json(&text))
+                .map_err(|reason| {
+                    CliError::new(EXIT_INVALID_EVENT, format!("{}: {reason}", path.display()))
+                })
+        })
+        .transpose()?;
     let clock = AnyClock::new(at)?;
     let analyst = SelectedAnalyst::select(analyst, &config).await?;
     let workflow = store.local_workflow();
@@ -460,6 +474,9 @@ async fn replay(
         investigator: investigator
             .as_ref()
             .map(|investigator| investigator as &dyn Investigator),
+        resource_tags: recorded_tags
+            .as_ref()
+            .map(|tags| tags as &dyn argus::tags::ResourceTags),
     };
     let recoveries = Recoveries {
         config: &config,
@@ -622,6 +639,7 @@ async fn explain(
         investigator: investigator
             .as_ref()
             .map(|investigator| investigator as &dyn Investigator),
+        resource_tags: None,
     };
     let label = event.display().to_string();
     let result = match run_file(&intake, event, source, global.json).await {

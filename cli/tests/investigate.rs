@@ -330,3 +330,73 @@ fn a_cpu_alarm_explained_in_its_recorded_world_shows_the_metric_that_moved_and_t
     );
     assert!(text_of("change.").contains("ModifyInstanceAttribute"));
 }
+
+/// Replays the scenario's alarm in the copied world `dir` (its own store), without running the
+/// workflow, and answers the decision of its one signal.
+fn replay_decision(dir: &Path) -> Value {
+    let home = scratch("replay-home");
+    let alarm = sample().join("alarm.json");
+    let run = argus(&[
+        "--home",
+        &home.to_string_lossy(),
+        "--json",
+        "replay",
+        "--no-recovery",
+        "--at",
+        "2026-03-14T10:07:40Z",
+        "--snapshot",
+        &dir.to_string_lossy(),
+        &alarm.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    report["report"]["signals"][0]["decision"].clone()
+}
+
+#[test]
+fn a_replay_reads_the_recorded_tags_before_proposing() {
+    // GIVEN the recorded world says pricing carries Argus' managed tag
+    let dir = copy_sample("tags-managed");
+    std::fs::write(
+        dir.join("tags.json"),
+        r#"{"lambda:function/pricing": {"argus:managed": "true"}}"#,
+    )
+    .unwrap();
+    let decision = replay_decision(&dir);
+    assert_eq!(
+        decision["action"]["action"], "lambda.rollback_alias",
+        "{decision}"
+    );
+    assert_eq!(decision["mode"], "approval");
+    // WHEN it says pricing is not Argus' to act on, the rollback is withdrawn with the reason
+    let dir = copy_sample("tags-unmanaged");
+    std::fs::write(
+        dir.join("tags.json"),
+        r#"{"lambda:function/pricing": {"team": "pricing"}}"#,
+    )
+    .unwrap();
+    let decision = replay_decision(&dir);
+    assert!(decision["action"].is_null(), "{decision}");
+    assert!(
+        decision["reasons"].to_string().contains("managed tag"),
+        "{decision}"
+    );
+    // AND a tags file naming an id outside its kind's grammar is a clear error
+    let dir = copy_sample("tags-invalid");
+    std::fs::write(
+        dir.join("tags.json"),
+        r#"{"ec2:instance/not-an-instance": {"argus:managed": "true"}}"#,
+    )
+    .unwrap();
+    let run = argus(&[
+        "--home",
+        &scratch("replay-home").to_string_lossy(),
+        "replay",
+        "--no-recovery",
+        "--snapshot",
+        &dir.to_string_lossy(),
+        &sample().join("alarm.json").to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("tags.json"), "{}", run.stderr);
+}

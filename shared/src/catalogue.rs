@@ -353,6 +353,13 @@ pub struct ValidatedAction {
     /// resource that alarmed: a person always approves such an action.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_candidate: bool,
+    /// Where each parameter's value came from (`analysis::provenance` fills it in).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<crate::provenance::ParameterSource>,
+    /// For an action on a root-cause candidate: the path from the alarming resource to it and
+    /// the evidence behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<crate::provenance::RootCausePath>,
 }
 
 fn parse_params<T: serde::de::DeserializeOwned>(
@@ -565,6 +572,8 @@ pub fn validate_for(
         risk,
         target,
         on_candidate,
+        provenance: Vec::new(),
+        root_cause: None,
     })
 }
 

@@ -34,6 +34,12 @@ pub struct Config {
     pub approvals: ApprovalPolicy,
     /// When an incident nobody cleared ends by itself.
     pub lifecycle: LifecyclePolicy,
+    /// Which tags make a resource Argus' to act on, and which quarantine it (read before any
+    /// action is proposed).
+    pub tags: crate::tags::TagPolicy,
+    /// The CodeBuild project `codebuild.terraform_apply` starts (Terraform writes the one the
+    /// recovery role may start); empty: the action has no project and is refused.
+    pub terraform_apply_project: String,
 }
 
 /// How long an open incident may go without a new signal before it auto-resolves, per kind of
@@ -180,6 +186,8 @@ impl Default for Config {
             resume_after_seconds: 180,
             approvals: ApprovalPolicy::default(),
             lifecycle: LifecyclePolicy::default(),
+            tags: crate::tags::TagPolicy::default(),
+            terraform_apply_project: String::new(),
         }
     }
 }
@@ -477,6 +485,9 @@ impl Config {
             reason: reason.to_string(),
         };
         let unit = |value: f64| (0.0..=1.0).contains(&value);
+        if let Some(problem) = self.tags.problem() {
+            return Err(invalid("tags", &problem));
+        }
         for document in &self.ssm_documents {
             let target = &document.target.parameter;
             if target.trim().is_empty() || document.parameters.contains_key(target) {

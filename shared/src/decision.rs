@@ -291,6 +291,8 @@ mod tests {
                 risk,
                 target: ResourceRef::parse("ec2:instance/i-1").ok(),
                 on_candidate: false,
+                provenance: Vec::new(),
+                root_cause: None,
             }),
             notes: vec![],
         }

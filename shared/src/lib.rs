@@ -23,6 +23,7 @@ pub mod logmine;
 pub mod own_role;
 pub mod ports;
 pub mod postmortem;
+pub mod provenance;
 pub mod reconcile;
 pub mod recovery;
 pub mod resource;
@@ -32,6 +33,7 @@ pub mod sdk;
 pub mod signal;
 pub mod ssm_schema;
 pub mod store;
+pub mod tags;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
 pub mod webhooks;

@@ -237,6 +237,7 @@ async fn through_intake(harness: &Harness, analyst: &BedrockAnalyst) -> SignalRe
         clock: &harness.clock,
         config: &harness.config,
         investigator: None,
+        resource_tags: None,
     };
     let report = intake
         .process_event(&sample(

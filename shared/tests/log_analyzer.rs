@@ -600,6 +600,7 @@ async fn the_orchestrator_opens_one_incident_for_an_anomaly_published_twice() {
         clock: &clock,
         config: &config,
         investigator: None,
+        resource_tags: None,
     };
     let first = intake
         .process_event(&delivered(

@@ -73,6 +73,7 @@ async fn handler_time(signals: usize) -> Value {
         clock: &clock,
         config: &config,
         investigator: None,
+        resource_tags: None,
     };
     let events: Vec<Value> = (0..signals).map(distinct_alarm).collect();
     let mut opened = Vec::with_capacity(signals);
@@ -118,6 +119,7 @@ async fn intake_paths(endpoint: &str) -> Value {
             clock: &clock,
             config,
             investigator: None,
+            resource_tags: None,
         };
         log.take();
         let mut last = Vec::new();
@@ -250,6 +252,7 @@ async fn recovery_paths(endpoint: &str) -> Value {
             clock: &clock,
             config: &config,
             investigator: None,
+            resource_tags: None,
         };
         let report = intake
             .process_event(&distinct_alarm(100 + index))
@@ -334,6 +337,7 @@ async fn investigation() -> Value {
                 clock: &clock,
                 config: &config,
                 investigator: Some(&investigator),
+                resource_tags: None,
             };
             let started = Instant::now();
             let report = intake.process_event(&event).await.unwrap();

@@ -46,6 +46,7 @@ async fn a_new_incident_stays_within_six_dynamodb_requests_and_one_analysis() {
         clock: &clock,
         config: &config,
         investigator: None,
+        resource_tags: None,
     };
     log.take();
 

@@ -91,6 +91,7 @@ impl Faulty {
             clock: &self.clock,
             config: &self.config,
             investigator: None,
+            resource_tags: None,
         }
     }
 

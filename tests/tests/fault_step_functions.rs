@@ -100,6 +100,7 @@ async fn a_failed_start_leaves_the_incident_open_and_the_reconciler_starts_it_on
         clock: &clock,
         config: &config,
         investigator: None,
+        resource_tags: None,
     };
     let executions = || async {
         direct

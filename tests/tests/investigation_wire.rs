@@ -48,6 +48,7 @@ async fn on_the_wire_the_front_end_alarm_becomes_the_rollback_of_the_redeployed_
         clock: &clock,
         config: &config,
         investigator: Some(&investigator),
+        resource_tags: None,
     };
     let report = intake.process_event(&event).await.unwrap();
     let signal = &report.signals[0];

@@ -134,6 +134,7 @@ impl Run {
             clock: &self.clock,
             config: &self.config,
             investigator: None,
+            resource_tags: None,
         }
     }
 }

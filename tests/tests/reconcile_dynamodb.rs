@@ -60,6 +60,7 @@ impl Deps {
             clock: &self.clock,
             config: &self.config,
             investigator: None,
+            resource_tags: None,
         }
     }
 

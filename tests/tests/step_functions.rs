@@ -144,6 +144,7 @@ async fn an_alarm_becomes_an_incident_and_an_execution_over_both_peers() {
         clock: &clock,
         config: &config,
         investigator: None,
+        resource_tags: None,
     };
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

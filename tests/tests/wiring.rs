@@ -1471,3 +1471,76 @@ fn the_new_recovery_actions_act_only_on_resources_tagged_for_argus() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn the_orchestrator_reads_the_tags_the_recovery_role_is_conditioned_on() {
+    let tf = terraform();
+    let (file, merged) = tf.local("orchestrator_policy_json");
+    let merged = compact(merged);
+    // The policy's `tags` section, as the code reads it, is written from the variables the
+    // recovery role's conditions use.
+    let policy = argus::tags::TagPolicy::default();
+    let written = serde_json::to_value(&policy).unwrap();
+    let fields: Vec<&String> = written.as_object().unwrap().keys().collect();
+    for (field, variable) in [
+        ("managed_key", "var.managed_tag_key"),
+        ("managed_value", "var.managed_tag_value"),
+        ("quarantine_keys", "var.quarantine_tag_keys"),
+    ] {
+        assert!(
+            fields.iter().any(|name| name.as_str() == field),
+            "TagPolicy has no `{field}`: {fields:?}"
+        );
+        assert!(
+            merged.contains(&format!("{field}={variable}")),
+            "{file}: local.orchestrator_policy_json must set tags.{field} = {variable}: {merged}"
+        );
+    }
+    assert_eq!(
+        fields.len(),
+        3,
+        "every TagPolicy field is written: {fields:?}"
+    );
+    // The build `codebuild.terraform_apply` runs is the one the recovery role may start.
+    assert!(
+        merged.contains("terraform_apply_project=var.terraform_apply_project"),
+        "{file}: local.orchestrator_policy_json must set terraform_apply_project: {merged}"
+    );
+    let config =
+        argus::config::Config::from_json(r#"{"terraform_apply_project": "infra-apply"}"#).unwrap();
+    assert_eq!(config.terraform_apply_project, "infra-apply");
+    let (file, condition) = tf.local("managed_condition_variable");
+    assert!(
+        compact(condition).contains("${var.managed_tag_key}"),
+        "{file}: the recovery role's condition names another key than var.managed_tag_key"
+    );
+    let (file, statements) = policy_statements(&tf, "state_machine");
+    let conditioned_on_value = statements.iter().any(|statement| {
+        blocks(statement, "condition").any(|condition| {
+            attribute(&condition.body, "values").map(compact).as_deref()
+                == Some("[var.managed_tag_value]")
+        })
+    });
+    assert!(
+        conditioned_on_value,
+        "{file}: no recovery statement is conditioned on var.managed_tag_value"
+    );
+    let (file, block) = tf.block("data", "aws_iam_policy_document", "state_machine");
+    let quarantine_loop = blocks(&block.body, "dynamic")
+        .filter_map(|dynamic| attribute(&dynamic.body, "for_each").map(compact))
+        .any(|for_each| for_each.contains("var.quarantine_tag_keys"));
+    assert!(
+        quarantine_loop,
+        "{file}: the quarantine Deny does not loop over var.quarantine_tag_keys"
+    );
+    // The defaults agree, so a policy without the section judges as a deployment does.
+    let (_, key) = tf.variable_default("managed_tag_key");
+    let (_, value) = tf.variable_default("managed_tag_value");
+    let (_, quarantine) = tf.variable_default("quarantine_tag_keys");
+    assert_eq!(literal(key).as_deref(), Some(policy.managed_key.as_str()));
+    assert_eq!(
+        literal(value).as_deref(),
+        Some(policy.managed_value.as_str())
+    );
+    assert_eq!(strings(quarantine), policy.quarantine_keys);
+}

@@ -887,6 +887,32 @@ async fn incident_made_of(text: &str) -> (Incident, Vec<SignalRecord>, Vec<Audit
     let decision = incident.decision.as_mut().unwrap();
     decision.escalate = true;
     decision.reasons = vec![text.to_string(); 50];
+    // Where the values came from, and a root-cause candidate's path and evidence, as long as
+    // they can be.
+    let action = decision.action.as_mut().unwrap();
+    action.provenance = vec![
+        argus::provenance::ParameterSource {
+            parameter: text.to_string(),
+            value: text.to_string(),
+            source: argus::provenance::Source::Fact {
+                evidence: text.to_string(),
+                summary: text.to_string(),
+            },
+        };
+        20
+    ];
+    action.root_cause = Some(argus::provenance::RootCausePath {
+        node: text.to_string(),
+        path: vec![text.to_string(); 20],
+        score: 1.0,
+        evidence: vec![
+            argus::provenance::EvidenceRef {
+                id: text.to_string(),
+                text: text.to_string(),
+            };
+            20
+        ],
+    });
     for record in &mut audit {
         record.summary = text.to_string();
         if record.kind == argus::incident::AuditKind::RecoveryOutcome {

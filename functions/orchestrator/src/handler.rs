@@ -8,6 +8,7 @@ use crate::settings::{AnalystSetting, Settings};
 use crate::wiring::{RECORD_OPERATION_REFUSED, RECORDS_ALIAS};
 use argus::adapters::cloudwatch::CloudWatchAlarms;
 use argus::adapters::sfn::StepFunctionsWorkflow;
+use argus::adapters::tagging::TaggingApiTags;
 use argus::analysis::RulesAnalyst;
 use argus::analysis::bedrock::{BedrockAnalyst, BedrockClientConfig};
 use argus::clock::SystemClock;
@@ -33,6 +34,7 @@ pub struct Orchestrator {
     alarms: CloudWatchAlarms,
     analyst: SelectedAnalyst,
     investigation: Option<Investigation>,
+    tags: TaggingApiTags,
     config: Config,
 }
 
@@ -121,6 +123,7 @@ impl Orchestrator {
                     Some(Investigation::new(aws, cloudwatch, store, deadline))
                 }
             },
+            tags: TaggingApiTags::new(aws_sdk_resourcegroupstagging::Client::new(aws)),
             analyst: match settings.analyst {
                 AnalystSetting::Rules => SelectedAnalyst::Rules(RulesAnalyst),
                 AnalystSetting::Bedrock(bedrock) => {
@@ -169,6 +172,7 @@ impl Orchestrator {
                 .investigation
                 .as_ref()
                 .map(|investigation| investigation as &dyn Investigator),
+            resource_tags: Some(&self.tags),
         };
         // The reconciler's schedule (an EventBridge rule) sends a "Scheduled Event".
         if is_schedule(&event.payload) {

@@ -28,6 +28,7 @@ mod tests {
             clock: &clock,
             config: &config,
             investigator: None,
+            resource_tags: None,
         };
         let event: serde_json::Value = serde_json::from_str(include_str!(
             "../../../events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json"
@@ -68,6 +69,7 @@ mod tests {
             clock: &clock,
             config: &config,
             investigator: None,
+            resource_tags: None,
         };
         let event: serde_json::Value = serde_json::from_str(include_str!(
             "../../../events/cloudwatch-alarm/eventbridge-metric-alarm-ALARM.json"

@@ -52,6 +52,7 @@ pub fn api_calls() -> Vec<&'static str> {
         argus::adapters::cloudwatch_metrics::API_CALLS,
         argus::adapters::xray::API_CALLS,
         argus::adapters::cloudtrail::API_CALLS,
+        argus::adapters::tagging::API_CALLS,
     ]
     .concat()
 }

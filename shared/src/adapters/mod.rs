@@ -14,5 +14,7 @@ pub mod cloudwatchlogs;
 pub mod eventbridge;
 #[cfg(feature = "sfn")]
 pub mod sfn;
+#[cfg(feature = "tagging")]
+pub mod tagging;
 #[cfg(feature = "xray")]
 pub mod xray;

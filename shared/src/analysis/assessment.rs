@@ -119,6 +119,9 @@ pub enum AssessmentError {
     Proposal(#[from] ActionError),
     #[error("the proposal's parameters name another resource ({0}) than the incident's")]
     ForeignResource(String),
+    /// A parameter that selects what runs has no fact Argus read to come from.
+    #[error("the proposal's `{parameter}` has no fact to come from: {reason}")]
+    Unfounded { parameter: String, reason: String },
 }
 
 /// An assessment that passed validation, with what validation changed and why.
@@ -192,7 +195,7 @@ pub fn validate_assessment(
         ));
         assessment.confidence = UNGROUNDED_CONFIDENCE_CAP;
     }
-    let action = match &assessment.proposal {
+    let mut action = match &assessment.proposal {
         Some(proposal) => Some(catalogue::validate_for(
             &proposal.action_id,
             &proposal.params,
@@ -202,6 +205,9 @@ pub fn validate_assessment(
         )?),
         None => None,
     };
+    if let Some(action) = &mut action {
+        super::provenance::settle(action, context, config, &mut notes)?;
+    }
     if let Some(ValidatedAction {
         params: ActionParams::SsmAutomation(automation),
         ..

@@ -9,6 +9,7 @@ pub mod bedrock;
 mod context;
 pub mod learning;
 pub mod prompt;
+mod provenance;
 mod root_cause;
 mod rules;
 pub mod sanitise;

@@ -521,6 +521,9 @@ pub enum AuditKind {
     PostmortemPublished,
     /// A stalled incident was picked up again (by a re-delivery or the reconciler).
     Resumed,
+    /// What the tags of the resource an action would run on said (or why they could not be
+    /// read), before the action was proposed.
+    TagsRead,
 }
 
 /// What an audit record says, before it is sealed into the chain.

@@ -291,6 +291,35 @@ impl Intake<'_> {
         for ceiling in ceilings.iter().flatten() {
             crate::decision::apply_ceiling(&mut decision, ceiling);
         }
+        // Read only when an action would still run: the tags of the resource it runs on.
+        if let Some(ceiling) = self
+            .tag_ceiling(incident, &decision, report, &mut audit)
+            .await
+        {
+            crate::decision::apply_ceiling(&mut decision, &ceiling);
+        }
+        if let Some(action) = decision
+            .action
+            .as_ref()
+            .filter(|a| !a.provenance.is_empty())
+        {
+            let sources: Vec<String> = action
+                .provenance
+                .iter()
+                .map(|entry| {
+                    crate::signal::cap_text(
+                        &format!(
+                            "{}={} from {}",
+                            entry.parameter,
+                            entry.value,
+                            entry.source.describe()
+                        ),
+                        160,
+                    )
+                })
+                .collect();
+            report.step("parameters", sources.join("; "));
+        }
         if let (Some(action), Mode::Auto | Mode::Approval) =
             (decision.action.as_ref().map(|a| a.action), decision.mode)
         {

@@ -1,8 +1,8 @@
 //! Argus never undoes a deliberate stop: a StopInstances made by a person (any caller that is
 //! not Argus' own role) is never started again, and a stop whose maker Argus cannot know yet
 //! (an EC2 state change: CloudTrail tells who, minutes later) is started only on a person's
-//! approval. An instance carrying a quarantine tag is refused by the recovery role's IAM
-//! (terraform/iam.tf), since no read of Argus' tells it the instance's tags.
+//! approval. An instance carrying a quarantine tag gets no action at all (`tag_guard.rs`, which
+//! reads the target's tags), and the recovery role's IAM refuses it too (terraform/iam.tf).
 
 use super::*;
 use crate::decision::Ceiling;

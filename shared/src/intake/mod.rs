@@ -8,6 +8,7 @@ mod deliberate_stop;
 mod external_scope;
 mod replay;
 mod resume;
+mod tag_guard;
 
 pub use decide::decision_summary;
 
@@ -56,6 +57,10 @@ pub struct Intake<'a> {
     /// Looks around the alarming resource before analysis (`None`: the analysis sees the
     /// signal and the store only).
     pub investigator: Option<&'a dyn crate::investigation::investigator::Investigator>,
+    /// Reads the tags of the resource an action would run on, before it is proposed (`None`:
+    /// no tags are read, and only the recovery role's IAM conditions hold; the orchestrator
+    /// always has one).
+    pub resource_tags: Option<&'a dyn crate::tags::ResourceTags>,
 }
 
 impl std::fmt::Debug for Intake<'_> {

@@ -133,6 +133,7 @@ impl Harness {
             clock: &self.clock,
             config: &self.config,
             investigator: None,
+            resource_tags: None,
         }
     }
 

@@ -16,6 +16,10 @@ const HYPOTHESES_SHOWN: usize = 3;
 const EVIDENCE_SHOWN: usize = 3;
 /// Decision reasons shown; the rest are in the audit trail.
 const REASONS_SHOWN: usize = 5;
+/// Parameter sources shown; the rest are on the incident's record.
+const SOURCES_SHOWN: usize = 8;
+/// Evidence lines shown behind a root-cause candidate.
+const ROOT_CAUSE_EVIDENCE_SHOWN: usize = 5;
 
 // The longest text (in bytes, so also in characters) a message keeps of each field. Titles,
 // summaries, hypotheses and evidence come from alarms, webhooks and the model, so any of them
@@ -32,6 +36,10 @@ const EVIDENCE_LIMIT: usize = 160;
 const REASON_LIMIT: usize = 300;
 const OUTCOME_LIMIT: usize = 300;
 const PARAMETERS_LIMIT: usize = 300;
+/// One parameter's value and where it came from.
+const SOURCE_LIMIT: usize = 300;
+/// The path from the alarming resource to a root-cause candidate.
+const PATH_LIMIT: usize = 300;
 /// Step Functions execution ARNs are far shorter; a longer execution id gets no console link.
 const EXECUTION_ID_LIMIT: usize = 512;
 
@@ -96,6 +104,20 @@ pub struct ActionLine {
     pub parameters: String,
     /// How to undo it, from the catalogue.
     pub rollback: String,
+    /// `name=value: where it came from`, one per parameter.
+    pub sources: Vec<String>,
+    /// For an action on a root-cause candidate: how the alarm led to it, and why.
+    pub root_cause: Option<RootCauseLine>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootCauseLine {
+    /// The candidate node.
+    pub node: String,
+    /// `alarming → … → candidate`.
+    pub path: String,
+    /// `id: text` of the evidence behind the candidate.
+    pub evidence: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +200,41 @@ impl Brief {
                         },
                         str::to_string,
                     ),
+                    sources: validated
+                        .provenance
+                        .iter()
+                        .take(SOURCES_SHOWN)
+                        .map(|entry| {
+                            clean(
+                                &format!(
+                                    "{}={}: {}",
+                                    entry.parameter,
+                                    entry.value,
+                                    entry.source.describe()
+                                ),
+                                SOURCE_LIMIT,
+                            )
+                        })
+                        .collect(),
+                    root_cause: validated.root_cause.as_ref().map(|found| RootCauseLine {
+                        node: clean(&found.node, NAME_LIMIT),
+                        path: clean(
+                            &if found.path.is_empty() {
+                                format!("{} → {}", incident.resource, found.node)
+                            } else {
+                                found.path.join(" → ")
+                            },
+                            PATH_LIMIT,
+                        ),
+                        evidence: found
+                            .evidence
+                            .iter()
+                            .take(ROOT_CAUSE_EVIDENCE_SHOWN)
+                            .map(|item| {
+                                clean(&format!("{}: {}", item.id, item.text), EVIDENCE_LIMIT)
+                            })
+                            .collect(),
+                    }),
                 }
             });
         let execution = execution_id
@@ -385,6 +442,21 @@ impl Brief {
             if !action.parameters.is_empty() {
                 line(format!("      Parameters: {}", action.parameters));
             }
+            if !action.sources.is_empty() {
+                line("      Where the values come from:".to_string());
+                for source in &action.sources {
+                    line(format!("        - {source}"));
+                }
+            }
+            if let Some(root_cause) = &action.root_cause {
+                line(format!(
+                    "      Root cause: {} (path {})",
+                    root_cause.node, root_cause.path
+                ));
+                for evidence in &root_cause.evidence {
+                    line(format!("        - {evidence}"));
+                }
+            }
             line(format!("      Roll back: {}", action.rollback));
         }
         for reason in &self.reasons {
@@ -437,9 +509,23 @@ impl Brief {
         text.push_str(&format!("### Plan\n\n{}\n", self.plan_text()));
         if let Some(action) = &self.action {
             text.push_str(&format!(
-                "\n- Parameters: `{}`\n- Roll back: {}\n",
-                action.parameters, action.rollback
+                "\n- Parameters: `{}`\n",
+                argus::escape::markdown_code(&action.parameters, false)
             ));
+            for source in &action.sources {
+                text.push_str(&format!("  - {}\n", escape_markdown(source)));
+            }
+            if let Some(root_cause) = &action.root_cause {
+                text.push_str(&format!(
+                    "- Root cause: {} (path {})\n",
+                    escape_markdown(&root_cause.node),
+                    escape_markdown(&root_cause.path)
+                ));
+                for evidence in &root_cause.evidence {
+                    text.push_str(&format!("  - {}\n", escape_markdown(evidence)));
+                }
+            }
+            text.push_str(&format!("- Roll back: {}\n", action.rollback));
         }
         for reason in &self.reasons {
             text.push_str(&format!("- {}\n", escape_markdown(reason)));

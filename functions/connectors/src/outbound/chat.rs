@@ -98,6 +98,32 @@ pub fn incident_blocks(brief: &Brief, intro: &str) -> Vec<Value> {
         plan.push_str(&format!("\n• {}", slack_escape(reason)));
     }
     blocks.push(json!({"type": "section", "text": mrkdwn(&plan)}));
+    if let Some(action) = brief
+        .action
+        .as_ref()
+        .filter(|action| !action.sources.is_empty())
+    {
+        let mut text = String::from("*Where the values come from*");
+        for source in &action.sources {
+            text.push_str(&format!("\n• {}", slack_escape(source)));
+        }
+        blocks.push(json!({"type": "section", "text": mrkdwn(&text)}));
+    }
+    if let Some(root_cause) = brief
+        .action
+        .as_ref()
+        .and_then(|action| action.root_cause.as_ref())
+    {
+        let mut text = format!(
+            "*Why {} and not the alarming resource*\nPath: {}",
+            slack_escape(&root_cause.node),
+            slack_escape(&root_cause.path)
+        );
+        for evidence in &root_cause.evidence {
+            text.push_str(&format!("\n• {}", slack_escape(evidence)));
+        }
+        blocks.push(json!({"type": "section", "text": mrkdwn(&text)}));
+    }
     if let Some(outcome) = &brief.outcome {
         blocks.push(json!({"type": "section", "text": mrkdwn(&format!("*Outcome*\n{}", slack_escape(&outcome_text(outcome))))}));
     }
@@ -203,9 +229,45 @@ pub async fn post_slack_message(
     }
 }
 
+/// Teams refuses a message over about 28 KB, measured as UTF-16; a card is kept under this.
+const TEAMS_CARD_UTF16_BYTES: usize = 27_000;
+
+/// How much of the parameters' sources and a candidate's evidence a Teams card carries.
+#[derive(Clone, Copy, PartialEq)]
+enum Provenance {
+    /// Every source and evidence line the brief holds.
+    Full,
+    /// Two of each.
+    Short,
+    /// A pointer to the incident's record.
+    Pointer,
+}
+
 /// An Adaptive Card in the message envelope that Teams incoming webhooks (and Workflows
-/// webhooks) accept.
+/// webhooks) accept. Where the values came from is shown in full when the card stays inside
+/// Teams' limit, else shortened, else pointed at: the rest of the card is bounded on its own.
 pub fn teams_card(brief: &Brief, intro: &str) -> Value {
+    let fits = |card: &Value| {
+        serde_json::to_string(card).map_or(0, |text| text.encode_utf16().count() * 2)
+            <= TEAMS_CARD_UTF16_BYTES
+    };
+    let full = teams_card_with(brief, intro, Provenance::Full);
+    if fits(&full) {
+        return full;
+    }
+    let short = teams_card_with(brief, intro, Provenance::Short);
+    if fits(&short) {
+        return short;
+    }
+    teams_card_with(brief, intro, Provenance::Pointer)
+}
+
+fn teams_card_with(brief: &Brief, intro: &str, provenance: Provenance) -> Value {
+    let shown = match provenance {
+        Provenance::Full => usize::MAX,
+        Provenance::Short => 2,
+        Provenance::Pointer => 0,
+    };
     let mut body = vec![
         json!({"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": true, "text": teams(&brief.headline())}),
         json!({"type": "TextBlock", "wrap": true, "text": teams(intro)}),
@@ -245,10 +307,35 @@ pub fn teams_card(brief: &Brief, intro: &str) -> Value {
     }
     let mut plan = teams(&brief.plan_text());
     if let Some(action) = &brief.action {
+        if !action.sources.is_empty() {
+            plan.push_str("\n\nWhere the values come from:");
+            for source in action.sources.iter().take(shown) {
+                plan.push_str(&format!("\n- {}", teams(source)));
+            }
+            if action.sources.len() > shown {
+                plan.push_str("\n- (more on the incident's record: `argus incidents show`)");
+            }
+        }
         plan.push_str(&format!("\n\nRoll back: {}", teams(&action.rollback)));
     }
     body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Plan"}));
     body.push(json!({"type": "TextBlock", "wrap": true, "text": plan}));
+    if let Some(root_cause) = brief
+        .action
+        .as_ref()
+        .and_then(|action| action.root_cause.as_ref())
+    {
+        let mut text = if provenance == Provenance::Pointer {
+            "Path and evidence: on the incident's record (`argus incidents show`)".to_string()
+        } else {
+            format!("Path: {}", teams(&root_cause.path))
+        };
+        for evidence in root_cause.evidence.iter().take(shown) {
+            text.push_str(&format!("\n- {}", teams(evidence)));
+        }
+        body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": format!("Why {} and not the alarming resource", teams(&root_cause.node))}));
+        body.push(json!({"type": "TextBlock", "wrap": true, "text": text}));
+    }
     if let Some(outcome) = &brief.outcome {
         body.push(json!({"type": "TextBlock", "weight": "Bolder", "text": "Outcome"}));
         body.push(

@@ -204,6 +204,8 @@ pub async fn fixture_in(
             risk: RiskClass::Low,
             target: Some(resource),
             on_candidate: false,
+            provenance: Vec::new(),
+            root_cause: None,
         }),
         escalate: false,
         suppressed: false,

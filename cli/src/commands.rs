@@ -334,7 +334,9 @@ fn world_settings(args: &crate::RecoveryArgs) -> WorldSettings {
         approval,
         throttle_action: args.throttle_action,
         action_fails: args.action_fails,
-        approver: std::env::var("USER").unwrap_or_else(|_| "local-operator".to_string()),
+        approver: args.approver.clone().unwrap_or_else(|| {
+            std::env::var("USER").unwrap_or_else(|_| "local-operator".to_string())
+        }),
         ..WorldSettings::default()
     }
 }

@@ -206,6 +206,12 @@ struct RecoveryArgs {
     /// Reject actions that need approval (the workflow escalates).
     #[arg(long)]
     reject: bool,
+    /// Who answers the approval (default: $USER). The answer is judged as the deployed endpoint
+    /// judges one: the policy's approver list for the action's risk class, and never whoever
+    /// caused the incident; a policy that names no approver for the class admits this one, and
+    /// the replay says so.
+    #[arg(long, value_name = "IDENTITY")]
+    approver: Option<String>,
     /// The action is throttled this many times before it goes through.
     #[arg(long, default_value_t = 0, value_name = "N")]
     throttle_action: u32,

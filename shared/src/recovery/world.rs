@@ -7,6 +7,7 @@
 use super::engine::{TaskCall, TaskFailure, TaskOutput, TaskRunner};
 use super::record;
 use super::verifier::{VerifyRequest, verify};
+use crate::approval::{Answer, AnswerChannel, AskedFor, Refusal, Verdict, judge};
 use crate::config::Config;
 use crate::correlation::CorrelationId;
 use crate::incident::update_incident;
@@ -321,28 +322,24 @@ impl<'a> LocalRunner<'a> {
                 Approval::Reject => Some(false),
                 Approval::NoAnswer => None,
             };
-            if let Some(approved) = answer {
-                let approver = self.settings.approver.clone();
-                update_incident(self.store, &FixedClock(answered_at), id, None, |incident| {
-                    let Some(approval) = incident.approval.as_mut().filter(|approval| approval.decision.is_none()) else {
-                        return Vec::new();
-                    };
-                    approval.decision = Some(ApprovalDecision {
-                        approved,
-                        approver: approver.clone(),
-                        channel: "local".to_string(),
-                        decided_at: answered_at,
-                    });
-                    let verb = if approved { "approved" } else { "rejected" };
-                    vec![AuditEntry::new(
-                        &approver,
-                        AuditKind::ApprovalDecided,
-                        format!("{approver} {verb} {} through local", approval.action),
-                        json!({"approval": approval.id, "action": approval.action, "risk": approval.risk, "approved": approved, "approver": approver, "channel": "local"}),
-                    )]
-                })
-                .await
-                .map_err(|error| failure(error.error_type(), error.to_string(), HUMAN_SECONDS))?;
+            if let Some(approved) = answer
+                && let Some(refusal) = self.answer_locally(id, approved, answered_at).await?
+            {
+                let mut state = self.lock();
+                state.messages.push(format!(
+                    "connectors: approval requested; {}'s answer refused ({}): {}",
+                    self.settings.approver,
+                    refusal.code(),
+                    refusal.explanation()
+                ));
+                // As deployed: a refused answer reaches nobody, so the approval waits out its
+                // timeout and the workflow escalates.
+                let waited = call.timeout_seconds.unwrap_or(3600) as f64;
+                return Err(failure(
+                    "States.Timeout",
+                    "the approval was not answered in time",
+                    waited,
+                ));
             }
         }
         let mut state = self.lock();
@@ -380,6 +377,90 @@ impl<'a> LocalRunner<'a> {
                 ))
             }
         }
+    }
+
+    /// The local operator's answer, judged as the endpoint judges one (`approval::judge`) on
+    /// the incident as stored: recorded when it stands, else refused and audited as the endpoint
+    /// audits a refusal. A policy that names no approver for the action's risk class admits the
+    /// local operator (deployed, nobody could answer; the replay says so), so a replay without a
+    /// policy can still be approved; with approvers configured, the operator must be one of them.
+    async fn answer_locally(
+        &self,
+        id: &CorrelationId,
+        approved: bool,
+        answered_at: DateTime<Utc>,
+    ) -> Result<Option<Refusal>, TaskFailure> {
+        let store_failure = |error: crate::ports::StoreError| {
+            failure(error.error_type(), error.to_string(), HUMAN_SECONDS)
+        };
+        let asked = AskedFor::from_record(
+            &self.store.audit_trail(id).await.map_err(store_failure)?,
+            &self.store.signals(id).await.map_err(store_failure)?,
+        );
+        let approver = self.settings.approver.clone();
+        let mut policy = self.config.approvals.clone();
+        let mut admitted_unlisted = None;
+        let mut refused = None;
+        update_incident(self.store, &FixedClock(answered_at), id, None, |incident| {
+            refused = None;
+            let Some(pending) = incident.approval.clone() else {
+                return Vec::new();
+            };
+            if policy.approvers_for(pending.risk).is_empty() {
+                policy.high.push(approver.clone());
+                admitted_unlisted = Some(pending.risk);
+            }
+            let answer = Answer {
+                approval: &pending.id,
+                identity: &approver,
+                channel: AnswerChannel::Local,
+            };
+            match judge(&policy, incident, &answer, answered_at, &asked) {
+                Verdict::Accept => {
+                    let Some(approval) = incident.approval.as_mut() else {
+                        return Vec::new();
+                    };
+                    approval.decision = Some(ApprovalDecision {
+                        approved,
+                        approver: approver.clone(),
+                        channel: "local".to_string(),
+                        decided_at: answered_at,
+                    });
+                    let verb = if approved { "approved" } else { "rejected" };
+                    vec![AuditEntry::new(
+                        &approver,
+                        AuditKind::ApprovalDecided,
+                        format!("{approver} {verb} {} through local", approval.action),
+                        json!({"approval": approval.id, "action": approval.action, "risk": approval.risk, "approved": approved, "approver": approver, "channel": "local"}),
+                    )]
+                }
+                Verdict::Refuse(refusal) => {
+                    refused = Some(refusal);
+                    vec![AuditEntry::new(
+                        CONNECTORS_ACTOR,
+                        AuditKind::ApprovalRefused,
+                        format!(
+                            "refused an answer from {approver} through local: {}",
+                            refusal.explanation()
+                        ),
+                        json!({"approval": pending.id, "reason": refusal.code(), "identity": approver, "channel": "local", "approve": approved}),
+                    )]
+                }
+                Verdict::Resolved => {
+                    refused = Some(Refusal::IncidentResolved);
+                    Vec::new()
+                }
+            }
+        })
+        .await
+        .map_err(|error| failure(error.error_type(), error.to_string(), HUMAN_SECONDS))?;
+        if let Some(risk) = admitted_unlisted {
+            self.lock().messages.push(format!(
+                "approvals: no approver is configured for {} risk; {approver} answers as if listed (deployed, nobody could approve)",
+                format!("{risk:?}").to_lowercase()
+            ));
+        }
+        Ok(refused)
     }
 
     /// The incident resolved while its approval waited: the intake fails the task with

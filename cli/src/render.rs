@@ -354,11 +354,9 @@ pub fn incident_detail(
         for tally in counted {
             let kind = format!("{:?}", tally.kind);
             let between = match (tally.first_at, tally.last_at) {
-                (Some(first), Some(last)) => format!(
-                    "{}..{}",
-                    first.format("%H:%M:%S"),
-                    last.format("%H:%M:%S")
-                ),
+                (Some(first), Some(last)) => {
+                    format!("{}..{}", first.format("%H:%M:%S"), last.format("%H:%M:%S"))
+                }
                 _ => String::new(),
             };
             line(

@@ -78,7 +78,12 @@ fn attack_5000_repeats_of_an_alarm_are_counted_and_reported_everywhere() {
     }
     let (code, replayed) = argus(
         &home,
-        &["--json", "replay", "--no-recovery", events.to_str().unwrap()],
+        &[
+            "--json",
+            "replay",
+            "--no-recovery",
+            events.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 0);
     let first: Value = serde_json::from_str(replayed.lines().next().unwrap()).unwrap();

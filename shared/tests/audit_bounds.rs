@@ -43,7 +43,11 @@ async fn attack_5000_attached_signals_keep_a_bounded_trail_and_every_one_is_coun
     let signals = harness.store.signals(&id).await.unwrap();
     assert_eq!(incident.signal_count, 5_001);
     assert!(audit.len() <= RECORD_BOUND, "{} audit records", audit.len());
-    assert!(signals.len() <= RECORD_BOUND, "{} signal records", signals.len());
+    assert!(
+        signals.len() <= RECORD_BOUND,
+        "{} signal records",
+        signals.len()
+    );
     assert!(verify_chain(&incident, &audit).is_intact());
 
     let postmortem = Postmortem::build(&incident, &audit, &signals, None);
@@ -124,7 +128,11 @@ async fn attack_5000_refused_answers_keep_a_bounded_trail_and_every_one_is_count
         .filter(|repeated| repeated.kind == AuditKind::ApprovalRefused)
         .map(|repeated| repeated.counted)
         .sum();
-    assert_eq!(recorded + counted, 5_050, "every refusal is recorded or counted");
+    assert_eq!(
+        recorded + counted,
+        5_050,
+        "every refusal is recorded or counted"
+    );
     let attacker = postmortem
         .audit
         .repeated

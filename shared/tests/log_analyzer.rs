@@ -788,6 +788,47 @@ async fn attack_at_the_template_cap_the_stalest_templates_are_evicted_and_new_on
     assert_eq!(group["lines_over_template_cap"], 0, "{group}");
     assert_eq!(group["new_templates"], 10, "{group}");
     assert!(report.groups[0].templates <= 50, "{group}");
+    // AND the ten stalest went (none seen in windows one or two), as tombstones under their ids
+    assert_eq!(group["templates_evicted"], 10, "{group}");
+    let records = world.records().await;
+    let evicted: Vec<&TemplateRecord> = records
+        .iter()
+        .filter(|record| record.evicted_at.is_some())
+        .collect();
+    assert_eq!(evicted.len(), 10);
+    for record in &evicted {
+        let line = old
+            .iter()
+            .position(|line| record.text == *line)
+            .unwrap_or_else(|| panic!("evicted {} is not an old template", record.text));
+        assert!(
+            (5..40).contains(&line),
+            "line {line} was seen in a recent window"
+        );
+    }
+    for line in old[..5].iter().chain(&old[40..50]) {
+        assert!(
+            records
+                .iter()
+                .any(|record| record.is_live() && record.text == *line),
+            "{line} was seen recently and stays"
+        );
+    }
+    // WHEN an evicted template's line comes back THEN it is learned under the same id, with
+    // the baseline it had
+    let returning = evicted[0].clone();
+    world.put(3, std::slice::from_ref(&returning.text));
+    let report = world.run_through(3).await;
+    no_errors(&report);
+    let revived = world
+        .records()
+        .await
+        .into_iter()
+        .find(|record| record.template_id == returning.template_id)
+        .unwrap();
+    assert!(revived.is_live(), "{revived:?}");
+    assert_eq!(revived.stats.lines_total, returning.stats.lines_total + 1);
+    assert_eq!(report.groups[0].templates_evicted, 1);
 }
 
 #[tokio::test]

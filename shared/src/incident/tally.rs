@@ -125,7 +125,8 @@ pub fn place(
         .data
         .get("principal")
         .is_some_and(|principal| !principal.is_null());
-    if !tallies.contains_key(&group) {
+    let new_group = !tallies.contains_key(&group);
+    if new_group {
         // A signal naming a principal is what tells the approval check who caused the
         // incident: its group's first entry is always recorded. Principals come only from
         // CloudTrail, so their number is bounded by the account's identities.

@@ -194,7 +194,9 @@ impl Postmortem {
             );
             for repeated in &self.audit.repeated {
                 let between = match (repeated.first_counted_at, repeated.last_counted_at) {
-                    (Some(first), Some(last)) => format!(" between {} and {}", utc(first), utc(last)),
+                    (Some(first), Some(last)) => {
+                        format!(" between {} and {}", utc(first), utc(last))
+                    }
                     _ => String::new(),
                 };
                 let _ = writeln!(

@@ -213,3 +213,57 @@ pub fn seal(head_hash: &str, tallies: &BTreeMap<String, AuditTally>) -> Option<S
 pub fn counted_total(tallies: &BTreeMap<String, AuditTally>) -> u64 {
     tallies.values().map(|tally| tally.counted).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn attached(origin: &str, principal: Option<&str>) -> AuditEntry {
+        AuditEntry::new(
+            "argus/orchestrator",
+            AuditKind::SignalAttached,
+            "signal attached",
+            json!({"origin": origin, "state": "ALARM", "outcome": "attached", "principal": principal}),
+        )
+    }
+
+    #[test]
+    fn past_the_groups_kept_entries_are_counted_in_the_kinds_overflow() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap();
+        let mut tallies = BTreeMap::new();
+        for n in 0..MAX_TALLIES {
+            assert_eq!(
+                place(&mut tallies, &attached(&format!("o{n}"), None), at),
+                Placement::Record
+            );
+        }
+        assert_eq!(
+            place(&mut tallies, &attached("one-too-many", None), at),
+            Placement::Counted
+        );
+        assert_eq!(tallies["signal_attached:other"].counted, 1);
+        // A signal naming a principal new to the incident is recorded all the same: the
+        // approval check reads who caused the incident from the recorded signals.
+        assert_eq!(
+            place(
+                &mut tallies,
+                &attached("o0", Some("arn:aws:iam::123456789012:user/alice")),
+                at
+            ),
+            Placement::Record
+        );
+    }
+
+    #[test]
+    fn a_kind_that_does_not_repeat_at_an_outsiders_will_is_always_recorded() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap();
+        let mut tallies = BTreeMap::new();
+        let decided = AuditEntry::new("argus", AuditKind::Decided, "decided", json!({}));
+        for _ in 0..(FULL_RECORDS_PER_KEY * 3) {
+            assert_eq!(place(&mut tallies, &decided, at), Placement::Record);
+        }
+        assert!(tallies.is_empty());
+    }
+}

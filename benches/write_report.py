@@ -26,6 +26,7 @@ PRICES = {
     "dynamodb_on_demand_rru": 0.125 / 1e6,
     "bedrock_haiku_4_5_input_token": 1.00 / 1e6,
     "bedrock_haiku_4_5_output_token": 5.00 / 1e6,
+    "cloudwatch_get_metric_data_metric": 0.01 / 1000,
 }
 # Model assumptions, stated in the report.
 MEMORY_GB = 0.25                    # every function billed at 256 MB (the largest of the workflow's)
@@ -145,6 +146,26 @@ def main():
                     [[r["path"], r["state_transitions"], r["lambda_invocations"], r["dynamodb_requests"]]
                      for r in recovery]), ""]
 
+    investigation = paths.get("investigation")
+    if investigation:
+        calls = investigation["calls"]
+        lines += ["## Investigation", "",
+                  "One investigated alarm on the intake path: the \"slow dependency, just redeployed\" "
+                  "scenario served on the wire by a loopback peer in X-Ray's, CloudTrail's and "
+                  "CloudWatch's documented shapes, read by the orchestrator's own adapters "
+                  "(tests/support/investigation_world.rs), embedded store, rules analyst. AWS calls "
+                  "of one investigation:", "",
+                  table(["call", "requests"], [[name, count] for name, count in sorted(calls.items())]),
+                  "",
+                  f"GetMetricData requested {investigation['metrics_requested']} metric(s). "
+                  "Time from the event to the decision (median of "
+                  f"{investigation['time_to_decision'][0]['runs']} runs) with every AWS call answered "
+                  "after the latency shown (set latencies, not recorded AWS ones; the stage's deadline "
+                  "is 5 s):", "",
+                  table(["latency per call", "time to decision"],
+                        [[f"{row['call_latency_ms']} ms", f"{row['time_to_decision_ms_median']:.1f} ms"]
+                         for row in investigation["time_to_decision"]]), ""]
+
     # Cost per incident: a new incident, approved and recovered.
     path = next(r for r in recovery if r["path"].startswith("approval, approved, recovered"))
     wru_in, rru_in = request_units(new["requests"])
@@ -162,6 +183,10 @@ def main():
         ("Bedrock input", f"{input_tokens} tokens", input_tokens * PRICES["bedrock_haiku_4_5_input_token"]),
         ("Bedrock output", f"≤ {OUTPUT_TOKENS} tokens", OUTPUT_TOKENS * PRICES["bedrock_haiku_4_5_output_token"]),
     ]
+    if investigation:
+        metrics = investigation["metrics_requested"]
+        items.append(("Investigation: CloudWatch GetMetricData", f"{metrics} metrics",
+                      metrics * PRICES["cloudwatch_get_metric_data_metric"]))
     total = sum(cost for _, _, cost in items)
     lines += ["## Cost per incident", "",
               "Modelled for one new incident that is analysed, approved and recovered (the workflow "
@@ -178,7 +203,10 @@ def main():
               "(1 WRU per KB written, doubled in transactions; 1 RRU per 4 KB read). The connectors' "
               "own DynamoDB writes (audit records of deliveries) and the vendors' prices are not in "
               "the workflow count; CloudWatch Logs ingestion and alarm events (free on the default "
-              "bus) are left out.", "", END]
+              "bus) are left out. The investigation's X-Ray service-graph and statistics calls and "
+              "CloudTrail LookupEvents are taken as $0 (X-Ray bills traces recorded, retrieved and "
+              "scanned, and these calls fetch none; CloudTrail's event history has no charge); its "
+              "wall time adds to the intake invocation's compute (see the time to decision).", "", END]
 
     section = "\n".join(lines) + "\n"
     text = open(benchmarks).read() if os.path.exists(benchmarks) else ""

@@ -27,6 +27,9 @@ locals {
         ARGUS_BEDROCK_MAX_TOKENS        = tostring(var.bedrock.max_tokens)
         ARGUS_BEDROCK_TIMEOUT_MS        = tostring(var.bedrock.timeout_ms)
         ARGUS_BEDROCK_MAX_ATTEMPTS      = tostring(var.bedrock.max_attempts)
+        # What Argus looks at before it proposes (README, "Investigation").
+        ARGUS_INVESTIGATION             = var.investigation.enabled ? "on" : "off"
+        ARGUS_INVESTIGATION_DEADLINE_MS = tostring(var.investigation.deadline_ms)
         ARGUS_TLS_ROOTS                 = var.tls_roots
       }
     }

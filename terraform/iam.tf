@@ -74,6 +74,21 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.arn_prefix}:cloudwatch:${local.region}:${local.account_id}:alarm:*"]
   }
 
+  # Investigation reads before analysis: the service graph and its nodes' statistics (X-Ray),
+  # recent write calls (CloudTrail) and the alarming resource's metrics (CloudWatch). None of
+  # these actions supports resource-level permissions, hence "*"; all are reads.
+  statement {
+    sid    = "Investigate"
+    effect = "Allow"
+    actions = [
+      "cloudtrail:LookupEvents",
+      "cloudwatch:GetMetricData",
+      "xray:GetServiceGraph",
+      "xray:GetTimeSeriesServiceStatistics",
+    ]
+    resources = ["*"]
+  }
+
   statement {
     sid     = "AnalyseWithBedrock"
     effect  = "Allow"

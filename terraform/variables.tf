@@ -273,6 +273,20 @@ variable "analyst" {
   }
 }
 
+variable "investigation" {
+  description = "The orchestrator's investigation before analysis: on or off, and its deadline in milliseconds (what has not answered by then is recorded as missing)."
+  type = object({
+    enabled     = optional(bool, true)
+    deadline_ms = optional(number, 5000)
+  })
+  default = {}
+
+  validation {
+    condition     = var.investigation.deadline_ms >= 100 && var.investigation.deadline_ms <= 20000
+    error_message = "investigation.deadline_ms must be from 100 to 20000."
+  }
+}
+
 variable "bedrock" {
   description = "Bedrock settings of the orchestrator's analyst: the model (or system inference profile) id, an optional application inference profile, max output tokens, the per-call timeout and attempts."
   type = object({

@@ -9,7 +9,8 @@ use argus::correlation::CorrelationId;
 use argus::incident::{IncidentStatus, verify_chain};
 use argus::intake::{EventReport, Intake, IntakeError};
 use argus::investigation::investigator::{Investigator, SourcesInvestigator};
-use argus::investigation::{InvestigationLimits, LocaliseConfig};
+use argus::investigation::log_anomalies::StoredLogAnomalies;
+use argus::investigation::{InvestigationLimits, LocaliseConfig, ResourceMetricsSource};
 use argus::ports::{IncidentQuery, IncidentStore, PatternStore};
 use argus::postmortem::Postmortem;
 use argus::recovery::engine::execute;
@@ -377,17 +378,23 @@ async fn replay(
     let world = snapshot
         .map(crate::investigate::open_snapshot)
         .transpose()?;
+    let store = open_store(&global.home)?;
+    let log_anomalies = StoredLogAnomalies { store: &store };
     let investigator = world.as_ref().map(|snapshot| SourcesInvestigator {
         topology: snapshot,
         metrics: snapshot,
         changes: snapshot,
+        resource_metrics: snapshot
+            .resource_metrics
+            .is_some()
+            .then_some(snapshot as &dyn ResourceMetricsSource),
+        log_anomalies: Some(&log_anomalies),
         limits: InvestigationLimits::default(),
         localise: LocaliseConfig::default(),
         nodes: Default::default(),
     });
     let clock = AnyClock::new(at)?;
     let analyst = SelectedAnalyst::select(analyst, &config).await?;
-    let store = open_store(&global.home)?;
     let workflow = store.local_workflow();
     let intake = Intake {
         store: &store,

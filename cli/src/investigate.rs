@@ -67,13 +67,9 @@ pub async fn run(dir: &Path, method: Method, json: bool) -> Result<u8, CliError>
             .await
         }
         Method::Baseline => Findings {
-            target: target.clone(),
             graph_size: Some((snapshot.graph.node_count(), snapshot.graph.edge_count())),
             candidates: baseline(&snapshot.graph, &target, &snapshot.window, normal),
-            verdict: None,
-            changes: Vec::new(),
-            logs: Vec::new(),
-            missing: Vec::new(),
+            ..Findings::empty(&target)
         },
     };
     if let Some(problem) = findings.missing.iter().find(|m| m.source == "localisation") {

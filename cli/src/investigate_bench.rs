@@ -484,6 +484,7 @@ async fn time_stage(dataset: &Path, runs: usize) -> Result<Timing, CliError> {
             normal: Some(normal),
             target: Some(target.clone()),
             changes: Vec::new(),
+            resource_metrics: None,
         };
         let started = Instant::now();
         let findings = investigate(

@@ -15,6 +15,9 @@ use argus::decision::Mode;
 use argus::incident::AuditKind;
 use argus::intake::Intake;
 use argus::investigation::investigator::SourcesInvestigator;
+use argus::investigation::log_anomalies::StoredLogAnomalies;
+use argus::investigation::ports::{ResourceMetricsSource, SourceError, TimeRange};
+use argus::investigation::resource_metrics::{MetricSeries, MetricSpec};
 use argus::investigation::{InvestigationLimits, LocaliseConfig, RecordedSnapshot};
 use argus::ports::IncidentStore;
 use argus::recovery::engine::{ExecutionStatus, execute};
@@ -37,6 +40,8 @@ fn investigator(snapshot: &RecordedSnapshot) -> SourcesInvestigator<'_> {
         topology: snapshot,
         metrics: snapshot,
         changes: snapshot,
+        resource_metrics: None,
+        log_anomalies: None,
         limits: InvestigationLimits::default(),
         localise: LocaliseConfig::default(),
         nodes: Default::default(),
@@ -291,5 +296,119 @@ async fn an_action_on_a_candidate_is_never_automatic() {
             .any(|reason| reason.contains("root-cause candidate")),
         "{:?}",
         decision.reasons
+    );
+}
+
+/// The resource's own metrics as a recorded source: CPU at 10 % until eight minutes before the
+/// alarm, then 97 %; status checks passing throughout.
+struct RecordedCpu {
+    alert: i64,
+}
+
+#[async_trait::async_trait]
+impl ResourceMetricsSource for RecordedCpu {
+    async fn series(
+        &self,
+        specs: &[MetricSpec],
+        range: TimeRange,
+    ) -> Result<Vec<MetricSeries>, SourceError> {
+        Ok(specs
+            .iter()
+            .map(|spec| MetricSeries {
+                spec: spec.clone(),
+                points: (range.from..self.alert)
+                    .step_by(60)
+                    .map(|time| {
+                        let cpu = if time >= self.alert - 480 { 97.0 } else { 10.0 };
+                        (
+                            time,
+                            if spec.metric_name == "CPUUtilization" {
+                                cpu
+                            } else {
+                                0.0
+                            },
+                        )
+                    })
+                    .collect(),
+                complete: true,
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn a_cpu_alarm_is_investigated_through_its_own_metrics_and_the_log_anomalies_on_it() {
+    let harness = Harness::new(Config::default());
+    let now = argus::ports::Clock::now(&harness.clock);
+    let instance = "i-0123456789abcdef0";
+    // GIVEN the log analyzer reported an anomaly on the instance five minutes ago
+    let mut anomaly = sample("argus/log-anomaly.json");
+    anomaly["id"] = json!("anomaly-on-the-instance");
+    anomaly["detail"]["resource"] = json!(format!("ec2:instance/{instance}"));
+    anomaly["detail"]["log_group"] = json!("/app/worker");
+    anomaly["detail"]["window"]["start"] =
+        json!((now - chrono::Duration::minutes(10)).to_rfc3339());
+    anomaly["detail"]["window"]["end"] = json!((now - chrono::Duration::minutes(5)).to_rfc3339());
+    harness.deliver(&anomaly).await.unwrap();
+    // WHEN its CPU alarm fires and the investigation reads the instance's metrics
+    let snapshot = RecordedSnapshot::open(&scenario_dir()).unwrap();
+    let metrics = RecordedCpu {
+        alert: now.timestamp(),
+    };
+    let logs = StoredLogAnomalies {
+        store: &harness.store,
+    };
+    let investigator = SourcesInvestigator {
+        resource_metrics: Some(&metrics),
+        log_anomalies: Some(&logs),
+        ..investigator(&snapshot)
+    };
+    let report = investigating(&harness, &investigator)
+        .process_event(&support::alarm_event("ALARM", now, instance))
+        .await
+        .unwrap();
+    let signal = &report.signals[0];
+    // THEN the report says the CPU moved and the status checks did not
+    let findings = signal
+        .steps
+        .iter()
+        .find(|step| step.stage == "findings")
+        .unwrap();
+    assert!(
+        findings
+            .detail
+            .contains("not localised; 0 change(s); 1 of 2 resource metric(s) away from normal"),
+        "{}",
+        findings.detail
+    );
+    // AND the context holds the shift, dated, and the log anomaly, as evidence items
+    let context = signal.context.as_ref().unwrap();
+    let item = |id: &str| context.items.iter().find(|item| item.id == id);
+    let cpu = item("metric.resource.CPUUtilization")
+        .or_else(|| item("metric.resource.cpuutilization"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}",
+                context.items.iter().map(|i| &i.id).collect::<Vec<_>>()
+            )
+        });
+    assert!(cpu.text.contains("normal 10, now 97"), "{}", cpu.text);
+    assert!(cpu.text.contains("8 min before the alarm"), "{}", cpu.text);
+    let log = context
+        .items
+        .iter()
+        .find(|item| item.id.starts_with("logs."))
+        .unwrap();
+    assert!(log.text.contains("/app/worker"), "{}", log.text);
+    // AND the audit trail names the metric that moved
+    let id = signal.correlation_id.clone().unwrap();
+    let trail = harness.store.audit_trail(&id).await.unwrap();
+    let investigated = trail
+        .iter()
+        .find(|record| record.kind == AuditKind::Investigated)
+        .unwrap();
+    assert_eq!(
+        investigated.data["resource_metrics_away"],
+        json!(["CPUUtilization"])
     );
 }

@@ -1,8 +1,10 @@
 //! Measurements behind the Lambda section of BENCHMARKS.md, printed as one JSON document:
 //! the orchestrator's handler time per signal (embedded store, rules analyst), the DynamoDB
 //! requests and analyst calls of each intake path (against DynamoDB Local, counted on the wire),
-//! and the Step Functions state transitions of each recovery path (the ASL run by the local
-//! engine). `bash benches/report.sh` runs it and turns the JSON into the report.
+//! the Step Functions state transitions of each recovery path (the ASL run by the local
+//! engine), and an investigation's AWS calls and time to decision (the "slow dependency, just
+//! redeployed" world served on the wire, each call answered after a set latency).
+//! `bash benches/report.sh` runs it and turns the JSON into the report.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use argus::clock::ManualClock;
@@ -280,6 +282,81 @@ async fn recovery_paths(endpoint: &str) -> Value {
     Value::Array(rows)
 }
 
+/// Per-call latencies the investigation world answers with, in milliseconds: none (the
+/// investigation's own work), then latencies an in-region AWS read might take (an assumption,
+/// not a recording: the time to decision is reported for each).
+const INVESTIGATION_LATENCIES_MS: [u64; 3] = [0, 50, 200];
+const INVESTIGATION_RUNS: usize = 5;
+
+/// An investigated alarm on the intake path: its AWS calls (counted on the wire) and the time
+/// from the event to the decision, per call latency, median of a few runs (embedded store,
+/// rules analyst).
+async fn investigation() -> Value {
+    use argus::analysis::RulesAnalyst;
+    use argus::investigation::log_anomalies::StoredLogAnomalies;
+    use argus_integration_tests::investigation_world::{InvestigationWorld, scenario};
+    const SCENARIO: &str = "slow-dependency-redeployed";
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../events/scenarios")
+                .join(SCENARIO)
+                .join("alarm.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let alarm_time = chrono::DateTime::parse_from_rfc3339(event["time"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut rows = Vec::new();
+    let mut calls = Value::Null;
+    let mut metrics_requested = 0;
+    for latency_ms in INVESTIGATION_LATENCIES_MS {
+        let mut millis = Vec::new();
+        for _ in 0..INVESTIGATION_RUNS {
+            let world = InvestigationWorld::serve(
+                scenario(SCENARIO),
+                std::time::Duration::from_millis(latency_ms),
+            );
+            let adapters = world.adapters().await;
+            let store = EmbeddedStore::in_memory().unwrap();
+            let logs = StoredLogAnomalies { store: &store };
+            let investigator = adapters.investigator(&logs);
+            let clock = ManualClock::new(alarm_time + chrono::Duration::seconds(30));
+            let workflow = RecordingWorkflow::default();
+            let config = Config::default();
+            let intake = Intake {
+                store: &store,
+                patterns: &store,
+                analyst: &RulesAnalyst,
+                workflow: &workflow,
+                clock: &clock,
+                config: &config,
+                investigator: Some(&investigator),
+            };
+            let started = Instant::now();
+            let report = intake.process_event(&event).await.unwrap();
+            millis.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert!(report.signals[0].decision.is_some());
+            calls = json!(world.calls());
+            metrics_requested = world.metrics_requested();
+        }
+        millis.sort_by(f64::total_cmp);
+        rows.push(json!({
+            "call_latency_ms": latency_ms,
+            "time_to_decision_ms_median": millis[millis.len() / 2],
+            "runs": millis.len(),
+        }));
+    }
+    json!({
+        "scenario": SCENARIO,
+        "calls": calls,
+        "metrics_requested": metrics_requested,
+        "time_to_decision": rows,
+    })
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let signals: usize = std::env::args()
@@ -310,10 +387,13 @@ async fn main() {
         }
         None => Value::Null,
     };
+    eprintln!("lambda_report: an investigation on the wire (loopback peer, set latencies)");
+    let investigation = investigation().await;
     let report = json!({
         "handler_time": handler,
         "intake_paths": paths,
         "recovery_paths": recovery,
+        "investigation": investigation,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
 }

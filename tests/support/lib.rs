@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod http_peer;
+pub mod investigation_world;
 pub mod paths;
 pub mod workflow;
 

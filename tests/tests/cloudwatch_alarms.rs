@@ -4,8 +4,8 @@
 //! `smithy-protocol: rpc-v2-cbor` header). moto does not serve that protocol, hence the peer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use argus::adapters::cloudwatch::CloudWatchAlarms;
 use argus::reconcile::{AlarmSource, AlarmSourceError};
-use argus::store::cloudwatch::CloudWatchAlarms;
 use argus_integration_tests::http_peer::{Action, HttpMessage, HttpPeer};
 use argus_integration_tests::sdk_config;
 use aws_sdk_cloudwatch::config::retry::RetryConfig;

@@ -3,8 +3,8 @@
 //! an accepted entry is never sent again; permanent failures are not retried; all are counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use argus::adapters::eventbridge::{EventBridgeBus, PutCounts};
 use argus::loganalysis::ports::{BusEvent, EventBus, EventBusError};
-use argus::store::eventbridge::{EventBridgeBus, PutCounts};
 use argus::testing::epoch;
 use argus_integration_tests::http_peer::{Action, HttpMessage, HttpPeer};
 use argus_integration_tests::sdk_config;

@@ -5,6 +5,7 @@
 //! runs against moto too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use argus::adapters::sfn::StepFunctionsWorkflow;
 use argus::analysis::RulesAnalyst;
 use argus::clock::ManualClock;
 use argus::config::Config;
@@ -13,7 +14,6 @@ use argus::intake::{Intake, Outcome};
 use argus::ports::{IncidentQuery, IncidentStore};
 use argus::reconcile::{ExecutionLookup, ExecutionStatus, ReconcileLimits, Reconciler};
 use argus::store::dynamodb::{DynamoStore, create_tables};
-use argus::store::sfn::StepFunctionsWorkflow;
 use argus::testing::epoch;
 use argus::testing::reconcile::FakeAlarms;
 use argus_integration_tests::http_peer::{Action, HttpPeer, aws_json_error};

@@ -246,3 +246,148 @@ async fn write_calls_on_each_node_are_looked_up_and_reads_are_left_out() {
         "the first four nodes only, one of them over two pages"
     );
 }
+
+/// An `UpdateAlias` (or `CreateAlias`) of `pricing`'s `live` alias to `version`, as CloudTrail's
+/// event history returns it: the request parameters inside the `CloudTrailEvent` string.
+fn alias_event(id: &str, name: &str, at: i64, version: &str) -> Value {
+    let detail = json!({
+        "eventName": name,
+        "requestParameters": {"functionName": "pricing", "name": "live", "functionVersion": version},
+        "responseElements": {"name": "live", "functionVersion": version}
+    });
+    json!({
+        "EventId": id,
+        "EventName": name,
+        "ReadOnly": "false",
+        "EventTime": at,
+        "EventSource": "lambda.amazonaws.com",
+        "Username": "deployer",
+        "Resources": [{"ResourceType": "AWS::Lambda::Function", "ResourceName": "pricing"}],
+        "CloudTrailEvent": detail.to_string()
+    })
+}
+
+#[tokio::test]
+async fn the_version_an_alias_pointed_at_before_comes_from_its_previous_move() {
+    const MOVED: i64 = ALERT - 240;
+    let peer = HttpPeer::start(None, |_, request| {
+        let body = request.json();
+        let from = body["StartTime"].as_f64().unwrap() as i64;
+        let events = if from == ALERT - 3_600 {
+            // The window: the deployment and the alias move, newest first.
+            json!({"Events": [
+                alias_event("move-42", "UpdateAlias20150331", MOVED, "42"),
+                trail_event("code", "UpdateFunctionCode20150331v2", false, MOVED - 10, "deployer"),
+            ]})
+        } else {
+            // The history before the move, newest first: the move that set 41 is the one.
+            assert_eq!(body["EndTime"].as_f64(), Some(MOVED as f64));
+            assert_eq!(from, MOVED - 90 * 86_400, "CloudTrail keeps 90 days");
+            json!({"Events": [
+                alias_event("move-41", "UpdateAlias20150331", ALERT - 3 * 86_400, "41"),
+                alias_event("create-40", "CreateAlias20150331", ALERT - 30 * 86_400, "40"),
+            ]})
+        };
+        respond(events, "application/x-amz-json-1.1")
+    });
+    let changes = cloudtrail(&peer)
+        .await
+        .changes(&["pricing".to_string()], range())
+        .await
+        .unwrap();
+    let moved = changes
+        .iter()
+        .find_map(|change| change.alias.as_ref())
+        .unwrap();
+    assert_eq!(
+        (
+            moved.name.as_str(),
+            moved.from_version.as_deref(),
+            moved.to_version.as_str()
+        ),
+        ("live", Some("41"), "42")
+    );
+    assert_eq!(peer.requests().len(), 2, "the window, then the history");
+}
+
+#[tokio::test]
+async fn an_earlier_move_in_the_window_needs_no_history_and_none_anywhere_leaves_it_unknown() {
+    let in_window = HttpPeer::start(None, |_, _| {
+        respond(
+            json!({"Events": [
+                alias_event("move-42", "UpdateAlias20150331", ALERT - 240, "42"),
+                alias_event("move-41", "UpdateAlias20150331", ALERT - 1_200, "41"),
+            ]}),
+            "application/x-amz-json-1.1",
+        )
+    });
+    let changes = cloudtrail(&in_window)
+        .await
+        .changes(&["pricing".to_string()], range())
+        .await
+        .unwrap();
+    let newest = changes.iter().max_by_key(|change| change.time).unwrap();
+    assert_eq!(
+        newest.alias.as_ref().unwrap().from_version.as_deref(),
+        Some("41")
+    );
+    assert_eq!(in_window.requests().len(), 1);
+
+    let nowhere = HttpPeer::start(None, |index, _| {
+        respond(
+            if index == 0 {
+                json!({"Events": [alias_event("move-42", "UpdateAlias20150331", ALERT - 240, "42")]})
+            } else {
+                json!({"Events": []})
+            },
+            "application/x-amz-json-1.1",
+        )
+    });
+    let changes = cloudtrail(&nowhere)
+        .await
+        .changes(&["pricing".to_string()], range())
+        .await
+        .unwrap();
+    assert_eq!(changes[0].alias.as_ref().unwrap().from_version, None);
+}
+
+#[tokio::test]
+async fn a_function_or_table_node_carries_its_arn_so_an_action_can_target_it() {
+    let peer = HttpPeer::start(None, |_, _| {
+        let with_account = |mut service: Value| {
+            service["AccountId"] = json!("123456789012");
+            service
+        };
+        respond(
+            json!({
+                "StartTime": ALERT - 3_600, "EndTime": ALERT + 900,
+                "Services": [
+                    with_account(service(1, "petsite", "AWS::EKS::Container", &[2])),
+                    with_account(service(2, "petsearch", "AWS::Lambda::Function", &[3])),
+                    with_account(service(3, "PetAdoptions", "AWS::DynamoDB::Table", &[])),
+                    // No account on record: no ARN is made up.
+                    service(4, "statusupdater", "AWS::Lambda::Function", &[]),
+                ],
+                "ContainsOldGroupVersions": false
+            }),
+            "application/json",
+        )
+    });
+    let graph = xray(&peer)
+        .await
+        .call_graph("petsite", range())
+        .await
+        .unwrap();
+    // The peers' SDK configuration is in us-east-1 (argus::testing::peer_sdk_config).
+    let region = "us-east-1";
+    assert_eq!(
+        graph.resource("petsearch"),
+        Some(format!("arn:aws:lambda:{region}:123456789012:function:petsearch").as_str())
+    );
+    assert_eq!(
+        graph.resource("PetAdoptions"),
+        Some(format!("arn:aws:dynamodb:{region}:123456789012:table/PetAdoptions").as_str())
+    );
+    assert_eq!(graph.resource("petsite"), None);
+    assert_eq!(graph.resource("statusupdater"), None);
+}

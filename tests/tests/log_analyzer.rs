@@ -6,6 +6,8 @@
 //! restart.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use argus::adapters::cloudwatchlogs::CloudWatchLogSource;
+use argus::adapters::eventbridge::EventBridgeBus;
 use argus::clock::ManualClock;
 use argus::config::SignalConfig;
 use argus::loganalysis::{
@@ -17,9 +19,7 @@ use argus::signal::{
     LOG_ANOMALY_DETAIL_TYPE, LOG_ANOMALY_SOURCE, LogAnomalyDetail, Normalised, SignalSource,
     normalise,
 };
-use argus::store::cloudwatchlogs::CloudWatchLogSource;
 use argus::store::dynamodb::{DynamoStore, create_tables};
-use argus::store::eventbridge::EventBridgeBus;
 use argus_integration_tests::{
     DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer, sdk_config, unique_name,
 };

@@ -2,6 +2,7 @@
 //! so a retried start never creates a second execution; and the whole intake path over both peers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use argus::adapters::sfn::StepFunctionsWorkflow;
 use argus::analysis::RulesAnalyst;
 use argus::clock::ManualClock;
 use argus::config::Config;
@@ -9,7 +10,6 @@ use argus::correlation::CorrelationId;
 use argus::intake::{Intake, Outcome};
 use argus::ports::{IncidentStore, Workflow};
 use argus::store::dynamodb::{DynamoStore, create_tables};
-use argus::store::sfn::StepFunctionsWorkflow;
 use argus::testing::epoch;
 use argus_integration_tests::{
     DYNAMODB_ENDPOINT_ENV, MOTO_ENDPOINT_ENV, peer, sdk_config, unique_name,

@@ -2,11 +2,11 @@
 //! log group into a stable `errorType`.
 
 use crate::settings::Settings;
+use argus::adapters::cloudwatchlogs::CloudWatchLogSource;
+use argus::adapters::eventbridge::EventBridgeBus;
 use argus::clock::SystemClock;
 use argus::loganalysis::{AnalyzerConfig, LogAnalyzer};
-use argus::store::cloudwatchlogs::CloudWatchLogSource;
 use argus::store::dynamodb::DynamoStore;
-use argus::store::eventbridge::EventBridgeBus;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;

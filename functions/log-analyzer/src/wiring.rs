@@ -20,8 +20,8 @@ pub const ENVIRONMENT: &[&str] = &[
 /// IAM actions of every AWS call the log analyzer's adapters make.
 pub fn api_calls() -> Vec<&'static str> {
     [
-        argus::store::cloudwatchlogs::API_CALLS,
-        argus::store::eventbridge::API_CALLS,
+        argus::adapters::cloudwatchlogs::API_CALLS,
+        argus::adapters::eventbridge::API_CALLS,
         argus::store::dynamodb_baselines::API_CALLS,
     ]
     .concat()

@@ -2,22 +2,24 @@
 //! schedule's event, one reconciliation), and its errors into stable `errorType` names for
 //! retries, the failure destination and alarms.
 
+use crate::investigation::Investigation;
 use crate::metrics;
 use crate::settings::{AnalystSetting, Settings};
 use crate::wiring::{RECORD_OPERATION_REFUSED, RECORDS_ALIAS};
+use argus::adapters::cloudwatch::CloudWatchAlarms;
+use argus::adapters::sfn::StepFunctionsWorkflow;
 use argus::analysis::RulesAnalyst;
 use argus::analysis::bedrock::{BedrockAnalyst, BedrockClientConfig};
 use argus::clock::SystemClock;
 use argus::config::Config;
 use argus::intake::{Intake, IntakeError, SignalReport};
+use argus::investigation::investigator::{InvestigationSetting, Investigator};
 use argus::ports::Analyst;
 use argus::reconcile::{
     ReconcileFailure, ReconcileLimits, Reconciler, SCHEDULED_EVENT_DETAIL_TYPE,
 };
 use argus::recovery::record::{self, RecordError};
-use argus::store::cloudwatch::CloudWatchAlarms;
 use argus::store::dynamodb::DynamoStore;
-use argus::store::sfn::StepFunctionsWorkflow;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -30,6 +32,7 @@ pub struct Orchestrator {
     workflow: StepFunctionsWorkflow,
     alarms: CloudWatchAlarms,
     analyst: SelectedAnalyst,
+    investigation: Option<Investigation>,
     config: Config,
 }
 
@@ -99,17 +102,25 @@ impl From<HandlerError> for Diagnostic {
 
 impl Orchestrator {
     pub fn new(aws: &aws_config::SdkConfig, settings: Settings) -> Self {
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(aws);
+        let store = DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            settings.incidents_table,
+            settings.patterns_table,
+        );
         Self {
-            store: DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                settings.incidents_table,
-                settings.patterns_table,
-            ),
+            store: store.clone(),
             workflow: StepFunctionsWorkflow::new(
                 aws_sdk_sfn::Client::new(aws),
                 settings.state_machine_arn,
             ),
-            alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(aws)),
+            alarms: CloudWatchAlarms::new(cloudwatch.clone()),
+            investigation: match settings.investigation {
+                InvestigationSetting::Off => None,
+                InvestigationSetting::On { deadline } => {
+                    Some(Investigation::new(aws, cloudwatch, store, deadline))
+                }
+            },
             analyst: match settings.analyst {
                 AnalystSetting::Rules => SelectedAnalyst::Rules(RulesAnalyst),
                 AnalystSetting::Bedrock(bedrock) => {
@@ -154,7 +165,10 @@ impl Orchestrator {
             workflow: &self.workflow,
             clock: &SystemClock,
             config: &self.config,
-            investigator: None,
+            investigator: self
+                .investigation
+                .as_ref()
+                .map(|investigation| investigation as &dyn Investigator),
         };
         // The reconciler's schedule (an EventBridge rule) sends a "Scheduled Event".
         if is_schedule(&event.payload) {

@@ -2,6 +2,7 @@
 //! clients built once, then the runtime loop.
 
 mod handler;
+mod investigation;
 #[cfg(test)]
 mod logging;
 mod metrics;

@@ -1,9 +1,10 @@
 //! The orchestrator's configuration from its environment, validated once at init.
 
+use argus::adapters::sfn::STATE_MACHINE_ARN_ENV;
 use argus::analysis::bedrock::{BedrockSettings, BedrockSettingsError};
 use argus::config::{Config, POLICY_ENV};
+use argus::investigation::investigator::{InvestigationSetting, InvestigationSettingError};
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
-use argus::store::sfn::STATE_MACHINE_ARN_ENV;
 
 pub use argus::analysis::bedrock::ANALYST_ENV;
 
@@ -23,6 +24,7 @@ pub struct Settings {
     pub state_machine_arn: String,
     pub config: Config,
     pub analyst: AnalystSetting,
+    pub investigation: InvestigationSetting,
     pub tls_roots: argus::sdk::TrustRoots,
 }
 
@@ -40,6 +42,8 @@ pub enum SettingsError {
     Bedrock(#[from] BedrockSettingsError),
     #[error(transparent)]
     Tls(#[from] argus::sdk::SdkSetupError),
+    #[error(transparent)]
+    Investigation(#[from] InvestigationSettingError),
 }
 
 impl Settings {
@@ -75,6 +79,7 @@ impl Settings {
             state_machine_arn,
             config,
             analyst,
+            investigation: InvestigationSetting::from_env(&read)?,
             tls_roots: argus::sdk::TrustRoots::from_env(&read)?,
         })
     }
@@ -136,6 +141,8 @@ mod tests {
                     Some("model".to_string())
                 }
                 "ARGUS_TLS_ROOTS" => Some("system".to_string()),
+                "ARGUS_INVESTIGATION" => Some("on".to_string()),
+                "ARGUS_INVESTIGATION_DEADLINE_MS" => Some("5000".to_string()),
                 _ => Some("{}".to_string()),
             }
         });

@@ -3,16 +3,17 @@
 //! compiles this file (it cannot depend on a function crate) and holds Terraform and the state
 //! machine to it; the settings tests hold it to what `Settings::from_env` really reads.
 
+use argus::adapters::sfn::STATE_MACHINE_ARN_ENV;
 use argus::analysis::bedrock;
 use argus::config::POLICY_ENV;
 use argus::incident::TransitionError;
 use argus::intake::IntakeError;
+use argus::investigation::investigator;
 use argus::ports::{StoreError, WorkflowError};
 use argus::reconcile::{AlarmSourceError, ReconcileError};
 use argus::recovery::record::RecordError;
 use argus::signal::NormaliseError;
 use argus::store::dynamodb::schema::{INCIDENTS_TABLE_ENV, PATTERNS_TABLE_ENV};
-use argus::store::sfn::STATE_MACHINE_ARN_ENV;
 
 /// The alias of the orchestrator that the recovery state machine invokes for its record
 /// operations (terraform/iam.tf `aws_lambda_alias.orchestrator_records`); its resource policy
@@ -36,6 +37,8 @@ pub const ENVIRONMENT: &[&str] = &[
     bedrock::MAX_TOKENS_ENV,
     bedrock::TIMEOUT_MS_ENV,
     bedrock::MAX_ATTEMPTS_ENV,
+    investigator::INVESTIGATION_ENV,
+    investigator::INVESTIGATION_DEADLINE_MS_ENV,
     argus::sdk::TLS_ROOTS_ENV,
 ];
 
@@ -43,9 +46,12 @@ pub const ENVIRONMENT: &[&str] = &[
 pub fn api_calls() -> Vec<&'static str> {
     [
         argus::store::dynamodb::API_CALLS,
-        argus::store::sfn::API_CALLS,
-        argus::store::cloudwatch::API_CALLS,
+        argus::adapters::sfn::API_CALLS,
+        argus::adapters::cloudwatch::API_CALLS,
         bedrock::API_CALLS,
+        argus::adapters::cloudwatch_metrics::API_CALLS,
+        argus::adapters::xray::API_CALLS,
+        argus::adapters::cloudtrail::API_CALLS,
     ]
     .concat()
 }

@@ -6,7 +6,7 @@ use crate::investigation::ports::{ChangeSource, SourceError, TimeRange};
 use async_trait::async_trait;
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::primitives::DateTime;
-use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use aws_sdk_cloudtrail::types::{Event, LookupAttribute, LookupAttributeKey};
 
 /// The IAM actions this adapter calls (checked against its source by a test).
 pub const API_CALLS: &[&str] = &["cloudtrail:LookupEvents"];
@@ -17,6 +17,10 @@ const SOURCE: &str = "CloudTrail";
 /// looks up the alarming node and the top candidates only, one after another, and reads at
 /// most this many pages for each.
 const MAX_PAGES_PER_NODE: usize = 2;
+
+/// How far back the previous move of an alias is looked for: CloudTrail's event history keeps
+/// 90 days.
+const ALIAS_HISTORY_SECONDS: i64 = 90 * 86_400;
 
 /// Nodes looked up at most per investigation (the first ones given: the target, then the
 /// candidates best first).
@@ -32,7 +36,13 @@ impl CloudTrailChanges {
         Self { client }
     }
 
-    async fn node_changes(&self, node: &str, range: TimeRange) -> Result<Vec<Change>, SourceError> {
+    /// The events on `node` during `range`, newest first, at most `max_pages` pages.
+    async fn node_events(
+        &self,
+        node: &str,
+        range: TimeRange,
+        max_pages: usize,
+    ) -> Result<Vec<Event>, SourceError> {
         let attribute = LookupAttribute::builder()
             .attribute_key(LookupAttributeKey::ResourceName)
             .attribute_value(node)
@@ -50,8 +60,8 @@ impl CloudTrailChanges {
             .max_results(50)
             .into_paginator()
             .send();
-        let mut changes = Vec::new();
-        for _ in 0..MAX_PAGES_PER_NODE {
+        let mut events = Vec::new();
+        for _ in 0..max_pages {
             let Some(page) = pages.next().await else {
                 break;
             };
@@ -59,45 +69,111 @@ impl CloudTrailChanges {
                 source_name: SOURCE,
                 message: aws_sdk_cloudtrail::error::DisplayErrorContext(&error).to_string(),
             })?;
-            for event in page.events() {
-                // Reads change nothing; an event that does not say is kept.
-                if event.read_only() == Some("true") {
-                    continue;
+            events.extend(page.events().iter().cloned());
+        }
+        Ok(events)
+    }
+
+    async fn node_changes(&self, node: &str, range: TimeRange) -> Result<Vec<Change>, SourceError> {
+        let mut changes = Vec::new();
+        for event in self.node_events(node, range, MAX_PAGES_PER_NODE).await? {
+            // Reads change nothing; an event that does not say is kept.
+            if event.read_only() == Some("true") {
+                continue;
+            }
+            let (Some(action), Some(at)) = (event.event_name(), event.event_time()) else {
+                continue;
+            };
+            let resources: Vec<&str> = event
+                .resources()
+                .iter()
+                .filter_map(|resource| resource.resource_name())
+                .collect();
+            let summary = match (event.event_source(), resources.is_empty()) {
+                (Some(service), false) => Some(format!("{service} on {}", resources.join(", "))),
+                (Some(service), true) => Some(service.to_string()),
+                (None, false) => Some(resources.join(", ")),
+                (None, true) => None,
+            };
+            changes.push(Change {
+                node: node.to_string(),
+                time: at.secs(),
+                action: action.to_string(),
+                actor: event.username().map(str::to_string),
+                summary,
+                alias: alias_move(action, event.cloud_trail_event()),
+            });
+        }
+        self.previous_alias_versions(node, &mut changes).await?;
+        Ok(changes)
+    }
+
+    /// CloudTrail's UpdateAlias names only the version the alias points at now; the version it
+    /// pointed at before is what the previous move of the same alias set. Only each alias's
+    /// newest move is completed (it is the one a rollback undoes); the previous move is looked up
+    /// in the changes already read, then in the event history before the move (two pages, newest
+    /// first). When neither has it, it stays unknown and nothing is rolled back on a guess.
+    async fn previous_alias_versions(
+        &self,
+        node: &str,
+        changes: &mut [Change],
+    ) -> Result<(), SourceError> {
+        for index in 0..changes.len() {
+            let Some(current) = changes[index].alias.clone() else {
+                continue;
+            };
+            if current.from_version.is_some() {
+                continue;
+            }
+            let moved_at = changes[index].time;
+            // Only the newest move of an alias can be rolled back: an older one is left as read.
+            let superseded = changes.iter().any(|change| {
+                change.time > moved_at
+                    && change
+                        .alias
+                        .as_ref()
+                        .is_some_and(|alias| alias.name == current.name)
+            });
+            if superseded {
+                continue;
+            }
+            let earlier_in_window = changes
+                .iter()
+                .filter(|change| change.time < moved_at)
+                .filter_map(|change| Some((change.time, change.alias.as_ref()?)))
+                .filter(|(_, alias)| alias.name == current.name)
+                .max_by_key(|(time, _)| *time)
+                .map(|(_, alias)| alias.to_version.clone());
+            let previous = match earlier_in_window {
+                Some(version) => Some(version),
+                None => {
+                    let history = TimeRange {
+                        from: moved_at - ALIAS_HISTORY_SECONDS,
+                        to: moved_at,
+                    };
+                    self.node_events(node, history, MAX_PAGES_PER_NODE)
+                        .await?
+                        .iter()
+                        .filter(|event| event.event_time().is_some_and(|at| at.secs() < moved_at))
+                        .filter_map(|event| {
+                            alias_move(event.event_name()?, event.cloud_trail_event())
+                        })
+                        .find(|alias| alias.name == current.name)
+                        .map(|alias| alias.to_version)
                 }
-                let (Some(action), Some(at)) = (event.event_name(), event.event_time()) else {
-                    continue;
-                };
-                let resources: Vec<&str> = event
-                    .resources()
-                    .iter()
-                    .filter_map(|resource| resource.resource_name())
-                    .collect();
-                let summary = match (event.event_source(), resources.is_empty()) {
-                    (Some(service), false) => {
-                        Some(format!("{service} on {}", resources.join(", ")))
-                    }
-                    (Some(service), true) => Some(service.to_string()),
-                    (None, false) => Some(resources.join(", ")),
-                    (None, true) => None,
-                };
-                changes.push(Change {
-                    node: node.to_string(),
-                    time: at.secs(),
-                    action: action.to_string(),
-                    actor: event.username().map(str::to_string),
-                    summary,
-                    alias: alias_move(action, event.cloud_trail_event()),
-                });
+            };
+            if let Some(alias) = changes[index].alias.as_mut() {
+                alias.from_version = previous;
             }
         }
-        Ok(changes)
+        Ok(())
     }
 }
 
-/// The alias an `UpdateAlias` call moved and the version it now points at, from the event's
-/// request parameters (the version it pointed at before is not in the event).
+/// The alias an `UpdateAlias` or `CreateAlias` call set and the version it now points at, from
+/// the event's request parameters (the version it pointed at before is not in the event).
 fn alias_move(action: &str, event: Option<&str>) -> Option<AliasMove> {
-    if !action.starts_with("UpdateAlias") {
+    if !action.starts_with("UpdateAlias") && !action.starts_with("CreateAlias") {
         return None;
     }
     let event: serde_json::Value = serde_json::from_str(event?).ok()?;

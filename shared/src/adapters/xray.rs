@@ -176,6 +176,29 @@ fn service_selector(node: &str) -> String {
     )
 }
 
+/// The ARN of a service whose X-Ray name is its resource's own name — a Lambda function or a
+/// DynamoDB table — so an action can target it. The service graph carries no ARN: the account
+/// is the service's, the region the client's (X-Ray is regional), the partition the region's.
+fn resource_arn(service: &aws_sdk_xray::types::Service, region: Option<&str>) -> Option<String> {
+    let (account, name, region) = (service.account_id()?, service.name()?, region?);
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    match service.r#type()? {
+        "AWS::Lambda::Function" | "AWS::Lambda" => Some(format!(
+            "arn:{partition}:lambda:{region}:{account}:function:{name}"
+        )),
+        "AWS::DynamoDB::Table" => Some(format!(
+            "arn:{partition}:dynamodb:{region}:{account}:table/{name}"
+        )),
+        _ => None,
+    }
+}
+
 fn unavailable<E: std::error::Error + 'static>(
     error: aws_sdk_xray::error::SdkError<E>,
 ) -> SourceError {
@@ -207,6 +230,11 @@ impl TopologySource for XRayInvestigation {
             .iter()
             .filter_map(|service| Some((service.reference_id()?, service.name()?)))
             .collect();
+        let region = self
+            .client
+            .config()
+            .region()
+            .map(|region| region.to_string());
         let mut graph = CallGraph::new();
         for service in &services {
             let Some(name) = service.name() else {
@@ -214,6 +242,9 @@ impl TopologySource for XRayInvestigation {
             };
             graph.add_node(name);
             graph.set_kind(name, NodeKind::from_name(name));
+            if let Some(arn) = resource_arn(service, region.as_deref()) {
+                graph.set_resource(name, &arn);
+            }
             for edge in service.edges() {
                 if let Some(callee) = edge.reference_id().and_then(|id| names.get(&id)) {
                     graph.add_call(name, callee);

@@ -427,20 +427,29 @@ impl Intake<'_> {
                     .iter()
                     .map(|candidate| format!("{} ({:.2})", candidate.node, candidate.score))
                     .collect();
-                let summary = match findings.candidates.first() {
-                    Some(top) => format!(
-                        "around {}: {} candidate(s), {} first; {} change(s)",
-                        findings.target.node,
-                        candidates.len(),
-                        top.node,
-                        findings.changes.len()
-                    ),
-                    None => format!(
-                        "around {}: nothing downstream to blame; {} change(s)",
-                        findings.target.node,
-                        findings.changes.len()
-                    ),
+                let localisation = match (findings.candidates.first(), findings.graph_size) {
+                    (Some(top), _) => {
+                        format!("{} candidate(s), {} first", candidates.len(), top.node)
+                    }
+                    (None, Some(_)) => "nothing downstream to blame".to_owned(),
+                    (None, None) => "not localised".to_owned(),
                 };
+                let mut summary = format!(
+                    "around {}: {localisation}; {} change(s)",
+                    findings.target.node,
+                    findings.changes.len()
+                );
+                if !findings.resource_metrics.is_empty() {
+                    let shifted = findings
+                        .resource_metrics
+                        .iter()
+                        .filter(|shift| shift.shifted())
+                        .count();
+                    summary.push_str(&format!(
+                        "; {shifted} of {} resource metric(s) away from normal",
+                        findings.resource_metrics.len()
+                    ));
+                }
                 let missing: Vec<String> = findings
                     .missing
                     .iter()
@@ -458,7 +467,7 @@ impl Intake<'_> {
                     ACTOR,
                     AuditKind::Investigated,
                     summary,
-                    json!({"node": findings.target.node, "candidates": candidates, "changes": findings.changes.len(), "missing": missing}),
+                    json!({"node": findings.target.node, "candidates": candidates, "changes": findings.changes.len(), "resource_metrics_away": findings.resource_metrics.iter().filter(|shift| shift.shifted()).map(|shift| shift.metric_name.clone()).collect::<Vec<_>>(), "missing": missing}),
                 ));
                 context.add_findings(findings, self.config);
             }

@@ -6,6 +6,8 @@
 
 use super::localise::{Candidate, Evidence, Verdict, id_segment};
 use super::model::{Change, Target};
+use super::resource_metrics::{MetricShift, describe};
+use crate::resource::ResourceRef;
 use serde::{Deserialize, Serialize};
 
 /// A log anomaly on a candidate's log group (from the log analyzer's patterns).
@@ -42,15 +44,53 @@ pub struct Findings {
     pub verdict: Option<Verdict>,
     /// Changes on the target and the candidates, newest first.
     pub changes: Vec<Change>,
+    /// The alarming resource's own metrics (the alarm's first), when read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_metrics: Vec<MetricShift>,
+    /// The alarming resource, which `resource_metrics` describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<ResourceRef>,
     pub logs: Vec<LogFinding>,
     pub missing: Vec<MissingSource>,
 }
 
 impl Findings {
+    /// Nothing found yet about `target`.
+    pub fn empty(target: &Target) -> Self {
+        Self {
+            target: target.clone(),
+            graph_size: None,
+            candidates: Vec::new(),
+            verdict: None,
+            changes: Vec::new(),
+            resource_metrics: Vec::new(),
+            resource: None,
+            logs: Vec::new(),
+            missing: Vec::new(),
+        }
+    }
+
     /// The findings as evidence items, most relevant first (the context drops from the end
-    /// under its token budget): candidates in rank order with their changes, then the rest.
+    /// under its token budget): the alarming resource's metrics that moved, candidates in rank
+    /// order with their changes, then the rest (metrics that did not move among it).
     pub fn evidence(&self) -> Vec<EvidenceItem> {
         let mut items = Vec::new();
+        let metric_item = |shift: &MetricShift| EvidenceItem {
+            id: format!("metric.resource.{}", id_segment(&shift.metric_name)),
+            text: describe(
+                shift,
+                self.resource
+                    .as_ref()
+                    .map_or(self.target.node.as_str(), ResourceRef::as_str),
+                self.target.alert_time,
+            ),
+        };
+        items.extend(
+            self.resource_metrics
+                .iter()
+                .filter(|shift| shift.shifted())
+                .map(metric_item),
+        );
         if let Some((nodes, edges)) = self.graph_size {
             items.push(EvidenceItem {
                 id: "topology.graph".to_owned(),
@@ -86,6 +126,12 @@ impl Findings {
                 .into_iter()
                 .filter(|(node, _)| *node == self.target.node)
                 .map(|(_, item)| item),
+        );
+        items.extend(
+            self.resource_metrics
+                .iter()
+                .filter(|shift| !shift.shifted())
+                .map(metric_item),
         );
         for log in &self.logs {
             items.push(EvidenceItem {

@@ -1,11 +1,15 @@
 //! The investigation sources as narrow ports: the call graph around a node (X-Ray's service
 //! graph, or a configured graph), metric series (CloudWatch / X-Ray statistics) for the
 //! incident's window and for a normal reference period, and recent changes (CloudTrail write
-//! calls). [`super::snapshot::RecordedSnapshot`] implements all three from a recorded folder.
+//! calls), and the alarming resource's own metrics (CloudWatch GetMetricData).
+//! [`super::snapshot::RecordedSnapshot`] implements them all from a recorded folder.
 
+use super::findings::LogFinding;
 use super::graph::CallGraph;
 use super::model::{Change, MetricTable};
+use super::resource_metrics::{MetricSeries, MetricSpec};
 use super::snapshot::SnapshotError;
+use crate::resource::ResourceRef;
 use async_trait::async_trait;
 
 /// A time range in unix seconds, `from` included, `to` excluded.
@@ -63,4 +67,27 @@ pub trait ChangeSource: Send + Sync {
     /// Changes on `nodes` during `range`, oldest first.
     async fn changes(&self, nodes: &[String], range: TimeRange)
     -> Result<Vec<Change>, SourceError>;
+}
+
+/// The alarming resource's own metrics (CloudWatch's namespaces and dimensions).
+#[async_trait]
+pub trait ResourceMetricsSource: Send + Sync {
+    /// The points of each of `specs` during `range`, oldest first; a spec with no data is an
+    /// empty series, not an error.
+    async fn series(
+        &self,
+        specs: &[MetricSpec],
+        range: TimeRange,
+    ) -> Result<Vec<MetricSeries>, SourceError>;
+}
+
+/// What the log analyzer found on resources: the log anomalies Argus recorded.
+#[async_trait]
+pub trait LogAnomalySource: Send + Sync {
+    /// The log anomalies on each `(node, resource)` that were seen during `range`.
+    async fn log_anomalies(
+        &self,
+        resources: &[(String, ResourceRef)],
+        range: TimeRange,
+    ) -> Result<Vec<LogFinding>, SourceError>;
 }

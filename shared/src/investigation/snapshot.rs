@@ -6,7 +6,8 @@
 //! - **Argus' own format**: `graph.json` (nodes with optional kind and resource, and calls),
 //!   `metrics.csv` (the incident's window) and `normal.csv` (normal behaviour), both in long
 //!   form `node,metric,statistic,timestamp,value`, `target.json` (node, metric, statistic,
-//!   alert time) and optionally `changes.json`.
+//!   alert time) and optionally `changes.json` and `resource-metrics.json` (the alarming
+//!   resource's own CloudWatch metrics).
 //! - **The PetShop dataset's layout**: `graph.csv` (square 0/1 matrix, row = caller, column =
 //!   callee), `metrics.csv` (three header rows node / metric / statistic, a `unix_timestamp`
 //!   row, then one row per bucket), `target.json`, of which only the `target` object is taken
@@ -18,7 +19,10 @@
 use super::csv::{parse_value, split_record};
 use super::graph::{CallGraph, NodeKind};
 use super::model::{Change, MetricTable, SeriesKey, Target};
-use super::ports::{ChangeSource, MetricsSource, SourceError, TimeRange, TopologySource};
+use super::ports::{
+    ChangeSource, MetricsSource, ResourceMetricsSource, SourceError, TimeRange, TopologySource,
+};
+use super::resource_metrics::{MetricSeries, MetricSpec};
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,6 +82,25 @@ pub struct RecordedSnapshot {
     /// `None` when the folder has no `target.json` (a replay takes the target from its event).
     pub target: Option<Target>,
     pub changes: Vec<Change>,
+    /// The alarming resource's own metrics, when the folder records them.
+    pub resource_metrics: Option<Vec<RecordedMetric>>,
+}
+
+/// One of the alarming resource's metrics as `resource-metrics.json` records it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedMetric {
+    pub namespace: String,
+    pub metric_name: String,
+    pub stat: String,
+    /// `[unix seconds, value]` pairs.
+    pub points: Vec<(i64, f64)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordedMetricsFile {
+    series: Vec<RecordedMetric>,
 }
 
 fn read_text(path: &Path) -> Result<String, SnapshotError> {
@@ -144,6 +167,12 @@ impl RecordedSnapshot {
         } else {
             Vec::new()
         };
+        let resource_metrics_path = dir.join("resource-metrics.json");
+        let resource_metrics = if resource_metrics_path.is_file() {
+            Some(from_json::<RecordedMetricsFile>(&resource_metrics_path)?.series)
+        } else {
+            None
+        };
         Ok(Self {
             layout: SnapshotLayout::Argus,
             graph,
@@ -151,6 +180,7 @@ impl RecordedSnapshot {
             normal,
             target,
             changes,
+            resource_metrics,
         })
     }
 
@@ -176,6 +206,7 @@ impl RecordedSnapshot {
             normal,
             target,
             changes: Vec::new(),
+            resource_metrics: None,
         })
     }
 }
@@ -676,6 +707,42 @@ impl ChangeSource for RecordedSnapshot {
             .filter(|change| nodes.is_empty() || nodes.contains(&change.node))
             .filter(|change| change.time >= range.from && change.time < range.to)
             .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ResourceMetricsSource for RecordedSnapshot {
+    /// Each spec's recorded points in `range` (matched by namespace, metric and statistic: the
+    /// file records one resource's metrics); a spec the file does not record is empty.
+    async fn series(
+        &self,
+        specs: &[MetricSpec],
+        range: TimeRange,
+    ) -> Result<Vec<MetricSeries>, SourceError> {
+        let recorded = self.resource_metrics.as_deref().unwrap_or_default();
+        Ok(specs
+            .iter()
+            .map(|spec| MetricSeries {
+                spec: spec.clone(),
+                points: recorded
+                    .iter()
+                    .find(|metric| {
+                        metric.namespace == spec.namespace
+                            && metric.metric_name == spec.metric_name
+                            && metric.stat == spec.stat
+                    })
+                    .map(|metric| {
+                        metric
+                            .points
+                            .iter()
+                            .copied()
+                            .filter(|(time, _)| *time >= range.from && *time < range.to)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                complete: true,
+            })
             .collect())
     }
 }

@@ -32,7 +32,7 @@ impl Default for InvestigationLimits {
     }
 }
 
-fn missing(source: &str, reason: impl Into<String>) -> MissingSource {
+pub(crate) fn missing(source: &str, reason: impl Into<String>) -> MissingSource {
     MissingSource {
         source: source.to_owned(),
         reason: reason.into(),
@@ -86,25 +86,12 @@ pub async fn investigate_on(
     deadline: tokio::time::Instant,
 ) -> Findings {
     let range = window_of(target, limits);
-    let mut findings = Findings {
-        target: target.clone(),
-        graph_size: None,
-        candidates: Vec::new(),
-        verdict: None,
-        changes: Vec::new(),
-        logs: Vec::new(),
-        missing: Vec::new(),
-    };
+    let mut findings = Findings::empty(target);
     let graph = match graph {
         Ok(graph) => graph,
         Err(reason) => {
-            findings.missing.push(missing("topology", reason));
-            // Without a graph there is nothing to walk; changes on the target still count.
-            let nodes = vec![target.node.clone()];
-            match bounded(deadline, changes.changes(&nodes, range)).await {
-                Ok(found) => findings.changes = newest_first(found),
-                Err(reason) => findings.missing.push(missing("changes", reason)),
-            }
+            let mut findings = changes_on_target(changes, target, limits, deadline).await;
+            findings.missing.insert(0, missing("topology", reason));
             return findings;
         }
     };
@@ -172,6 +159,23 @@ pub async fn investigate_on(
                 .filter(|(node, _)| *node == candidate.node)
                 .map(|(_, evidence)| evidence.clone()),
         );
+    }
+    findings
+}
+
+/// Findings without a graph to walk: the changes on the alarming node alone (for an alarm
+/// whose metric localisation does not read, or when the topology did not answer).
+pub async fn changes_on_target(
+    changes: &dyn ChangeSource,
+    target: &Target,
+    limits: &InvestigationLimits,
+    deadline: tokio::time::Instant,
+) -> Findings {
+    let mut findings = Findings::empty(target);
+    let nodes = vec![target.node.clone()];
+    match bounded(deadline, changes.changes(&nodes, window_of(target, limits))).await {
+        Ok(found) => findings.changes = newest_first(found),
+        Err(reason) => findings.missing.push(missing("changes", reason)),
     }
     findings
 }

@@ -1,6 +1,6 @@
-//! Adapters for the store, workflow and log-analysis ports: embedded (redb, for local runs and
-//! tests) and DynamoDB / Step Functions / CloudWatch / CloudWatch Logs / EventBridge (for AWS), each behind
-//! its own cargo feature.
+//! The stores: incidents, patterns and log baselines, embedded (redb, for local runs and tests)
+//! and on DynamoDB (for AWS), each behind its own cargo feature. Adapters that store nothing live
+//! in `crate::adapters`.
 
 pub mod approval_token;
 #[cfg(feature = "embedded")]
@@ -12,15 +12,3 @@ mod embedded_baselines;
 pub mod dynamodb;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb_baselines;
-
-#[cfg(feature = "cloudwatch")]
-pub mod cloudwatch;
-
-#[cfg(feature = "cloudwatchlogs")]
-pub mod cloudwatchlogs;
-
-#[cfg(feature = "eventbridge")]
-pub mod eventbridge;
-
-#[cfg(feature = "sfn")]
-pub mod sfn;

@@ -2,9 +2,9 @@
 //! secrets read once at init, SDK clients built once, then the runtime loop. Each invocation is
 //! one HTTP request, answered by `connectors::inbound::Inbound`.
 
+use argus::adapters::eventbridge::EventBridgeBus;
 use argus::clock::SystemClock;
 use argus::store::dynamodb::DynamoStore;
-use argus::store::eventbridge::EventBridgeBus;
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };

@@ -40,7 +40,7 @@ pub const TASK_CALLBACK_ERROR_TYPES: &[&str] = &[
 pub fn api_calls() -> Vec<&'static str> {
     [
         argus::store::dynamodb::API_CALLS,
-        argus::store::eventbridge::API_CALLS,
+        argus::adapters::eventbridge::API_CALLS,
         TASK_CALLBACK_API_CALLS,
         &["secretsmanager:GetSecretValue"],
     ]

@@ -204,7 +204,7 @@ mod tests {
             .collect();
         assert_eq!(
             calls, API_CALLS,
-            "store/cloudwatch.rs calls differ from its API_CALLS"
+            "adapters/cloudwatch.rs calls differ from its API_CALLS"
         );
     }
 

@@ -200,7 +200,7 @@ mod tests {
             .collect();
         assert_eq!(
             calls, API_CALLS,
-            "store/sfn.rs calls differ from its API_CALLS"
+            "adapters/sfn.rs calls differ from its API_CALLS"
         );
     }
 

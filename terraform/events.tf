@@ -104,6 +104,57 @@ locals {
         "detail-type" = ["AWS Health Event"]
       }
     }
+    ecs-deployments-and-services = {
+      description = "ECS deployment state changes and service actions"
+      bus         = "default"
+      pattern = {
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Deployment State Change", "ECS Service Action"]
+      }
+    }
+    ecs-stopped-tasks = {
+      description = "ECS tasks that stopped (running tasks are not sent)"
+      bus         = "default"
+      pattern = {
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Task State Change"]
+        detail = {
+          lastStatus = ["STOPPED"]
+        }
+      }
+    }
+    rds-events = {
+      description = "RDS DB instance and cluster events"
+      bus         = "default"
+      pattern = {
+        source        = ["aws.rds"]
+        "detail-type" = ["RDS DB Instance Event", "RDS DB Cluster Event"]
+      }
+    }
+    spot-notices = {
+      description = "EC2 Spot interruption warnings and rebalance recommendations"
+      bus         = "default"
+      pattern = {
+        source        = ["aws.ec2"]
+        "detail-type" = ["EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation"]
+      }
+    }
+    autoscaling-launches = {
+      description = "EC2 Auto Scaling launch results"
+      bus         = "default"
+      pattern = {
+        source        = ["aws.autoscaling"]
+        "detail-type" = ["EC2 Instance Launch Unsuccessful", "EC2 Instance Launch Successful"]
+      }
+    }
+    parameter-store-changes = {
+      description = "Systems Manager Parameter Store changes"
+      bus         = "default"
+      pattern = {
+        source        = ["aws.ssm"]
+        "detail-type" = ["Parameter Store Change"]
+      }
+    }
     log-anomalies = {
       description = "Argus' own signals: the log analyzer's anomalies"
       bus         = aws_cloudwatch_event_bus.argus.name

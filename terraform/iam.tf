@@ -291,6 +291,32 @@ data "aws_iam_policy_document" "state_machine" {
   }
 
   statement {
+    sid       = "RebootTaggedDatabases"
+    effect    = "Allow"
+    actions   = ["rds:RebootDBInstance"] # rds.reboot, with or without failover
+    resources = ["${local.arn_prefix}:rds:${local.region}:${local.account_id}:db:*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = local.managed_condition_variable
+      values   = [var.managed_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "ReplaceInstancesOfTaggedGroups"
+    effect    = "Allow"
+    actions   = ["autoscaling:SetInstanceHealth"] # asg.replace_instance: the group replaces it
+    resources = ["${local.arn_prefix}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = local.managed_condition_variable
+      values   = [var.managed_tag_value]
+    }
+  }
+
+  statement {
     sid     = "RunAllowListedAutomation"
     effect  = "Allow"
     actions = ["ssm:StartAutomationExecution"]
@@ -348,9 +374,10 @@ data "aws_iam_policy_document" "state_machine" {
   statement {
     sid     = "ReadRecoveryEvidence"
     effect  = "Allow"
-    actions = ["cloudwatch:DescribeAlarms", "ec2:DescribeInstanceStatus", "ecs:DescribeServices"]
-    # These reads have no resource-level permissions (DescribeAlarms and DescribeInstanceStatus)
-    # or name the service in the request body (DescribeServices); they change nothing.
+    actions = ["autoscaling:DescribeAutoScalingInstances", "cloudwatch:DescribeAlarms", "ec2:DescribeInstanceStatus", "ecs:DescribeServices", "rds:DescribeDBInstances"]
+    # These reads have no resource-level permissions (DescribeAlarms, DescribeInstanceStatus,
+    # DescribeAutoScalingInstances) or name the resource in the request body (DescribeServices,
+    # DescribeDBInstances); they change nothing.
     resources = ["*"]
   }
 

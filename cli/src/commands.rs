@@ -2,7 +2,9 @@
 
 use crate::analyst::SelectedAnalyst;
 use crate::render;
-use crate::{AnalystChoice, Cli, Command, ConfigCommand, IncidentsCommand, LogsCommand};
+use crate::{
+    AnalystChoice, Cli, Command, ConfigCommand, IncidentsCommand, LogsCommand, PayloadSource,
+};
 use argus::clock::{Clock, ManualClock, SystemClock};
 use argus::config::Config;
 use argus::correlation::CorrelationId;
@@ -17,6 +19,7 @@ use argus::recovery::engine::execute;
 use argus::recovery::recovery_machine;
 use argus::recovery::world::{Approval, Behaviour, LocalRunner, WorldSettings};
 use argus::store::embedded::EmbeddedStore;
+use argus::webhooks::{self, Vendor};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -66,12 +69,20 @@ pub async fn run(cli: Cli) -> u8 {
                 args.at.as_deref(),
                 args.analyst,
                 args.snapshot.as_deref(),
+                args.source,
                 &args.recovery,
             )
             .await
         }
         Command::Explain(args) => {
-            explain(&cli.global, &args.event, args.at.as_deref(), args.analyst).await
+            explain(
+                &cli.global,
+                &args.event,
+                args.at.as_deref(),
+                args.analyst,
+                args.source,
+            )
+            .await
         }
         Command::Incidents(IncidentsCommand::List {
             statuses,
@@ -240,14 +251,63 @@ impl AnyClock {
 async fn run_file(
     intake: &Intake<'_>,
     path: &Path,
+    source: PayloadSource,
+    json: bool,
 ) -> Result<Result<EventReport, IntakeError>, CliError> {
     let text = read_event(path)?;
-    Ok(match serde_json::from_str::<Value>(&text) {
-        Ok(event) => intake.process_event(&event).await,
-        Err(error) => Err(IntakeError::Invalid(
-            argus::signal::NormaliseError::Malformed(error.to_string()),
-        )),
-    })
+    let malformed = |message: String| {
+        Err(IntakeError::Invalid(
+            argus::signal::NormaliseError::Malformed(message),
+        ))
+    };
+    let event = match serde_json::from_str::<Value>(&text) {
+        Ok(event) => event,
+        Err(error) => return Ok(malformed(error.to_string())),
+    };
+    let vendor = match source {
+        PayloadSource::Auto => webhooks::detect(&event),
+        PayloadSource::Aws => None,
+        PayloadSource::Alertmanager => Some(Vendor::Alertmanager),
+        PayloadSource::Grafana => Some(Vendor::Grafana),
+        PayloadSource::Datadog => Some(Vendor::Datadog),
+        PayloadSource::Pagerduty => Some(Vendor::PagerDuty),
+    };
+    let Some(vendor) = vendor else {
+        return Ok(intake.process_event(&event).await);
+    };
+    // The deployed endpoint turns the body into one bus event per alert; so does the replay.
+    let events = match webhooks::delivered_events(vendor, text.as_bytes(), intake.clock.now()) {
+        Ok(events) => events,
+        Err(error) => return Ok(malformed(error.to_string())),
+    };
+    if !json {
+        errln!(
+            "{}: {} webhook, {} alert(s) as \"Argus External Alert\" events",
+            path.display(),
+            vendor.as_str(),
+            events.len()
+        );
+    }
+    if events.is_empty() {
+        return Ok(Ok(EventReport {
+            ignored: Some(format!(
+                "the {} webhook carries no alert Argus acts on (an acknowledgement, a note, a ping)",
+                vendor.as_str()
+            )),
+            signals: Vec::new(),
+        }));
+    }
+    let mut merged = EventReport {
+        ignored: None,
+        signals: Vec::new(),
+    };
+    for event in &events {
+        match intake.process_event(event).await {
+            Ok(report) => merged.signals.extend(report.signals),
+            Err(error) => return Ok(Err(error)),
+        }
+    }
+    Ok(Ok(merged))
 }
 
 fn exit_code_of(error: &IntakeError) -> u8 {
@@ -371,6 +431,7 @@ async fn replay(
     at: Option<&str>,
     analyst: AnalystChoice,
     snapshot: Option<&Path>,
+    source: PayloadSource,
     recovery: &crate::RecoveryArgs,
 ) -> Result<u8, CliError> {
     let config = load_config(global.config.as_deref())?;
@@ -423,7 +484,7 @@ async fn replay(
             errln!("[{}/{}] {}", index + 1, files.len(), path.display());
         }
         let label = path.display().to_string();
-        let result = run_file(&intake, path).await?;
+        let result = run_file(&intake, path, source, global.json).await?;
         if let Ok(report) = &result {
             touched.extend(
                 report
@@ -508,6 +569,7 @@ async fn explain(
     event: &Path,
     at: Option<&str>,
     analyst: AnalystChoice,
+    source: PayloadSource,
 ) -> Result<u8, CliError> {
     let config = load_config(global.config.as_deref())?;
     let clock = AnyClock::new(at)?;
@@ -538,7 +600,7 @@ async fn explain(
         investigator: None,
     };
     let label = event.display().to_string();
-    let result = match run_file(&intake, event).await {
+    let result = match run_file(&intake, event, source, global.json).await {
         Ok(Ok(report)) => {
             render::event_report(
                 &label,

@@ -33,12 +33,12 @@ use std::process::ExitCode;
 
 /// Argus: self-healing incident response for AWS, run locally.
 ///
-/// `argus replay` takes CloudWatch alarm, CloudTrail, EC2, AWS Health and Argus events (JSON
-/// files as AWS delivers them) through the same path the orchestrator Lambda runs: de-duplicate,
-/// correlate into incidents, apply maintenance windows and remediation budgets, assess with the
-/// rules analyst (or Bedrock, `--analyst bedrock`), decide auto / approval / advisory, and start
-/// the recovery workflow. State is kept in an embedded store (default `.argus/`), so replaying
-/// an event twice shows the duplicate.
+/// `argus replay` takes CloudWatch alarm, CloudTrail, EC2, AWS Health, ECS, RDS, Spot, Auto
+/// Scaling, Parameter Store and Argus events (JSON files as AWS delivers them) through the same
+/// path the orchestrator Lambda runs: de-duplicate, correlate into incidents, apply maintenance
+/// windows and remediation budgets, assess with the rules analyst (or Bedrock, `--analyst
+/// bedrock`), decide auto / approval / advisory, and start the recovery workflow. State is kept
+/// in an embedded store (default `.argus/`), so replaying an event twice shows the duplicate.
 ///
 /// `argus logs mine` groups log lines into templates with the same miner the log analyzer runs.
 ///
@@ -166,8 +166,30 @@ struct ReplayArgs {
     /// investigate`): its service graph, metrics and changes stand in for X-Ray and CloudTrail.
     #[arg(long, value_name = "DIR")]
     snapshot: Option<PathBuf>,
+    /// What the files are: detected from their shape by default; an AWS event, or an alerting
+    /// vendor's webhook body (Alertmanager, Grafana, Datadog, PagerDuty), which becomes the
+    /// "Argus External Alert" events the deployed endpoint would publish.
+    #[arg(long, value_enum, default_value = "auto", value_name = "SOURCE")]
+    source: PayloadSource,
     #[command(flatten)]
     recovery: RecoveryArgs,
+}
+
+/// What a replayed or explained file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PayloadSource {
+    /// Detected from the file's shape.
+    Auto,
+    /// An AWS event (EventBridge, SNS, an alarm action) or Argus' own.
+    Aws,
+    /// A Prometheus Alertmanager webhook (version 4).
+    Alertmanager,
+    /// A Grafana alerting webhook.
+    Grafana,
+    /// A Datadog webhook (its default payload or the one Argus documents).
+    Datadog,
+    /// A PagerDuty v3 webhook.
+    Pagerduty,
 }
 
 /// How the recovery workflow runs locally after each started execution.
@@ -210,6 +232,9 @@ struct ExplainArgs {
     /// Evaluate as if at this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
+    /// What the file is (as for `replay`): detected from its shape by default.
+    #[arg(long, value_enum, default_value = "auto", value_name = "SOURCE")]
+    source: PayloadSource,
 }
 
 #[derive(Debug, Subcommand)]

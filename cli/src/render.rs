@@ -210,6 +210,12 @@ fn signal_timeline(report: &SignalReport) {
             signal.source_event_id
         ),
     );
+    if argus::signal::is_derived(&signal.source_event_id) {
+        line(
+            "",
+            "the event carries no id: its id was derived from its content (SHA-256 of its canonical JSON)",
+        );
+    }
     for step in &report.steps {
         line(step.stage, &step.detail);
     }

@@ -626,3 +626,71 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     }
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn an_event_without_an_id_replays_with_its_derived_id_shown_and_de_duplicates() {
+    // GIVEN one CloudTrail record without eventID, then the same record in a log file
+    let home = home();
+    let run = argus(
+        &home,
+        &[
+            "replay",
+            "--no-recovery",
+            &path("tolerant/cloudtrail-single-record-without-event-id.json"),
+            &path("tolerant/cloudtrail-records-without-event-id.json"),
+        ],
+    );
+    // THEN both are accepted, the id is shown as derived, and the second is the same event
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("event cloudtrail:derived-sha256-"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("its id was derived from its content"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("=> duplicate incident"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn every_new_aws_sample_replays_without_being_refused() {
+    // ECS, RDS, Spot, Auto Scaling and Parameter Store samples: problems open incidents,
+    // healthy events clear or are ignored with a reason, and nothing exits non-zero.
+    let home = home();
+    let run = argus(
+        &home,
+        &[
+            "replay",
+            "--no-recovery",
+            // The page's three deployment samples share one time; the failure goes first, as
+            // it would arrive, before the folder replays the completion.
+            &path("ecs/deployment-failed.json"),
+            &path("ecs"),
+            &path("rds"),
+            &path("ec2-spot"),
+            &path("autoscaling"),
+            &path("ssm"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("UnsupportedEvent"), "{}", run.stderr);
+    for expected in [
+        "proposes ecs.rollback_task_definition",
+        "proposes rds.reboot",
+        "proposes asg.replace_instance",
+        "ignored    ECS task is RUNNING",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "`{expected}` missing:\n{}",
+            run.stdout
+        );
+    }
+}

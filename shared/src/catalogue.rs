@@ -25,10 +25,16 @@ pub enum ActionId {
     CodebuildTerraformApply,
     #[serde(rename = "notify.only")]
     NotifyOnly,
+    #[serde(rename = "ecs.rollback_task_definition")]
+    EcsRollbackTaskDefinition,
+    #[serde(rename = "rds.reboot")]
+    RdsReboot,
+    #[serde(rename = "asg.replace_instance")]
+    AsgReplaceInstance,
 }
 
 impl ActionId {
-    pub const ALL: [ActionId; 8] = [
+    pub const ALL: [ActionId; 11] = [
         Self::Ec2Reboot,
         Self::Ec2Start,
         Self::EcsForceNewDeployment,
@@ -37,6 +43,9 @@ impl ActionId {
         Self::SsmAutomation,
         Self::CodebuildTerraformApply,
         Self::NotifyOnly,
+        Self::EcsRollbackTaskDefinition,
+        Self::RdsReboot,
+        Self::AsgReplaceInstance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +66,9 @@ impl ActionId {
             Self::SsmAutomation => &SSM_AUTOMATION,
             Self::CodebuildTerraformApply => &CODEBUILD_TERRAFORM_APPLY,
             Self::NotifyOnly => &NOTIFY_ONLY,
+            Self::EcsRollbackTaskDefinition => &ECS_ROLLBACK_TASK_DEFINITION,
+            Self::RdsReboot => &RDS_REBOOT,
+            Self::AsgReplaceInstance => &ASG_REPLACE_INSTANCE,
         }
     }
 
@@ -190,6 +202,51 @@ static NOTIFY_ONLY: ActionSpec = ActionSpec {
     parameters: &[],
 };
 
+static ECS_ROLLBACK_TASK_DEFINITION: ActionSpec = ActionSpec {
+    name: "ecs.rollback_task_definition",
+    title: "Roll the ECS service back to the task definition it ran before the deployment",
+    risk: RiskClass::Medium,
+    target_kind: Some("ecs:service"),
+    // Undoing it would redeploy the task definition that just failed.
+    inverse: None,
+    // The task definition to go back to is no parameter: the workflow reads it from the
+    // service's own deployments (the one still ACTIVE beside the failed PRIMARY), so neither
+    // a model nor an event's text can choose it.
+    parameters: &[
+        ("cluster", "the cluster name"),
+        ("service", "the service name"),
+    ],
+};
+static RDS_REBOOT: ActionSpec = ActionSpec {
+    name: "rds.reboot",
+    title: "Reboot the RDS DB instance (optionally failing over to its standby)",
+    // Connections drop while it reboots; a person always approves it.
+    risk: RiskClass::Medium,
+    target_kind: Some("rds:db"),
+    inverse: None,
+    parameters: &[
+        ("db_instance_identifier", "the DB instance"),
+        (
+            "force_failover",
+            "true to reboot with failover to the Multi-AZ standby, false for a plain reboot",
+        ),
+    ],
+};
+static ASG_REPLACE_INSTANCE: ActionSpec = ActionSpec {
+    name: "asg.replace_instance",
+    title: "Mark the instance Unhealthy so its Auto Scaling group replaces it",
+    risk: RiskClass::Low,
+    target_kind: Some("ec2:instance"),
+    inverse: None,
+    parameters: &[
+        ("instance_id", "the instance to replace, i-…"),
+        (
+            "respect_grace_period",
+            "whether the group's health check grace period still applies (false replaces now)",
+        ),
+    ],
+};
+
 /// Parameters of an action, parsed and checked: each variant is one action's schema.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -200,7 +257,23 @@ pub enum ActionParams {
     AutoScalingGroup(AutoScalingGroupParams),
     SsmAutomation(SsmAutomationParams),
     TerraformApply(TerraformApplyParams),
+    RdsInstance(RdsRebootParams),
+    AutoScalingInstance(ReplaceInstanceParams),
     None(NoParams),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RdsRebootParams {
+    pub db_instance_identifier: String,
+    pub force_failover: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceInstanceParams {
+    pub instance_id: String,
+    pub respect_grace_period: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -363,7 +436,7 @@ pub fn validate_for(
             let target = ResourceRef::new("ec2", "instance", &parsed.instance_id).ok();
             (ActionParams::Instance(parsed), target)
         }
-        ActionId::EcsForceNewDeployment => {
+        ActionId::EcsForceNewDeployment | ActionId::EcsRollbackTaskDefinition => {
             let parsed: EcsServiceParams = parse_params(action, params)?;
             non_empty(action, "cluster", &parsed.cluster)?;
             non_empty(action, "service", &parsed.service)?;
@@ -448,6 +521,24 @@ pub fn validate_for(
             grammar(action, "resource", parsed.resource.check_grammar())?;
             let target = Some(parsed.resource.clone());
             (ActionParams::TerraformApply(parsed), target)
+        }
+        ActionId::RdsReboot => {
+            let parsed: RdsRebootParams = parse_params(action, params)?;
+            let target = grammar(
+                action,
+                "db_instance_identifier",
+                ResourceRef::checked("rds", "db", &parsed.db_instance_identifier),
+            )?;
+            (ActionParams::RdsInstance(parsed), Some(target))
+        }
+        ActionId::AsgReplaceInstance => {
+            let parsed: ReplaceInstanceParams = parse_params(action, params)?;
+            let target = grammar(
+                action,
+                "instance_id",
+                ResourceRef::checked("ec2", "instance", &parsed.instance_id),
+            )?;
+            (ActionParams::AutoScalingInstance(parsed), Some(target))
         }
         ActionId::NotifyOnly => {
             let parsed: NoParams = parse_params(action, params)?;

@@ -50,6 +50,10 @@ pub struct LifecyclePolicy {
     pub external_alert_quiet_seconds: u64,
     pub aws_health_quiet_seconds: u64,
     pub ec2_state_quiet_seconds: u64,
+    /// ECS, RDS, EC2 Spot and Auto Scaling events.
+    pub service_event_quiet_seconds: u64,
+    /// Parameter Store changes: a change, like a CloudTrail call, never clears itself.
+    pub parameter_change_quiet_seconds: u64,
     pub recheck_seconds: u64,
 }
 
@@ -62,6 +66,8 @@ impl Default for LifecyclePolicy {
             external_alert_quiet_seconds: 24 * 3600,
             aws_health_quiet_seconds: 7 * 24 * 3600,
             ec2_state_quiet_seconds: 24 * 3600,
+            service_event_quiet_seconds: 6 * 3600,
+            parameter_change_quiet_seconds: 24 * 3600,
             recheck_seconds: 900,
         }
     }
@@ -79,6 +85,10 @@ impl LifecyclePolicy {
             Source::ExternalAlert => self.external_alert_quiet_seconds,
             Source::AwsHealth => self.aws_health_quiet_seconds,
             Source::Ec2StateChange => self.ec2_state_quiet_seconds,
+            Source::Ecs | Source::Rds | Source::Ec2Spot | Source::AutoScaling => {
+                self.service_event_quiet_seconds
+            }
+            Source::ParameterStore => self.parameter_change_quiet_seconds,
         }
     }
 }
@@ -606,6 +616,14 @@ impl Config {
                 lifecycle.aws_health_quiet_seconds,
             ),
             ("ec2_state_quiet_seconds", lifecycle.ec2_state_quiet_seconds),
+            (
+                "service_event_quiet_seconds",
+                lifecycle.service_event_quiet_seconds,
+            ),
+            (
+                "parameter_change_quiet_seconds",
+                lifecycle.parameter_change_quiet_seconds,
+            ),
         ] {
             if !(300..=MAX_QUIET_SECONDS).contains(&seconds) {
                 return Err(invalid(

@@ -33,6 +33,7 @@ pub mod ssm_schema;
 pub mod store;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;

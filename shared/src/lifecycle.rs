@@ -45,9 +45,16 @@ pub fn due_work(incident: &Incident) -> DueWork {
 }
 
 /// Whether a source reports the end of what it raised (an alarm's OK, an alert's `resolved`);
-/// CloudTrail calls and log anomalies never do, so only their quiet period ends them.
+/// CloudTrail calls, log anomalies, Spot notices and Parameter Store changes never do, so only
+/// their quiet period ends them.
 pub fn source_clears(source: SignalSource) -> bool {
-    !matches!(source, SignalSource::CloudTrail | SignalSource::LogAnomaly)
+    !matches!(
+        source,
+        SignalSource::CloudTrail
+            | SignalSource::LogAnomaly
+            | SignalSource::Ec2Spot
+            | SignalSource::ParameterStore
+    )
 }
 
 pub fn quiet_period(incident: &Incident) -> Duration {

@@ -17,6 +17,7 @@
 //! - DynamoDB table: 3-255 of `a-z A-Z 0-9 _ - .` (DynamoDB naming rules).
 //! - RDS DB instance: 1-63 letters, digits or hyphens, a letter first, no trailing hyphen and no
 //!   two consecutive hyphens (CreateDBInstance).
+//! - RDS DB cluster: the same rules as a DB instance identifier (CreateDBCluster).
 //! - SQS queue: 1-80 letters, digits, hyphens and underscores, a FIFO queue ending `.fifo`
 //!   within the 80 (CreateQueue).
 //! - CloudWatch Logs log group: 1-512 of `a-z A-Z 0-9 _ - / . #` (CreateLogGroup).
@@ -49,6 +50,8 @@ pub fn check(service: &str, kind: &str, id: &str) -> Result<(), &'static str> {
         ("autoscaling", "group") => auto_scaling_group_name(id),
         ("dynamodb", "table") => dynamodb_table_name(id),
         ("rds", "db") => rds_instance_identifier(id),
+        // A DB cluster identifier follows the DB instance identifier's rules (CreateDBCluster).
+        ("rds", "cluster") => rds_instance_identifier(id),
         ("sqs", "queue") => sqs_queue_name(id),
         ("logs", "log-group") => log_group_name(id),
         ("ssm", "parameter") => ssm_parameter_name(id),
@@ -307,6 +310,7 @@ mod tests {
             ("autoscaling", "group"),
             ("dynamodb", "table"),
             ("rds", "db"),
+            ("rds", "cluster"),
             ("sqs", "queue"),
             ("logs", "log-group"),
             ("ssm", "parameter"),

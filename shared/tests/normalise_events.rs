@@ -377,6 +377,249 @@ fn expectations() -> Vec<(&'static str, Expect)> {
             },
         ),
         (
+            "tolerant/cloudtrail-single-record-without-event-id.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ec2:StopInstances",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "tolerant/cloudtrail-records-without-event-id.json",
+            Signal {
+                source: CloudTrail,
+                effect: Opens,
+                signature: "cloudtrail:ec2:StopInstances",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "tolerant/ec2-stopped-without-id.json",
+            Signal {
+                source: Ec2StateChange,
+                effect: Opens,
+                signature: "ec2:instance-state",
+                resource: "ec2:instance/i-1234567890abcdef0",
+            },
+        ),
+        (
+            "ecs/deployment-failed.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:deployment",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/deployment-rolling-back.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:deployment",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/deployment-completed.json",
+            Signal {
+                source: Ecs,
+                effect: Clears,
+                signature: "ecs:deployment",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/service-steady-state.json",
+            Signal {
+                source: Ecs,
+                effect: Clears,
+                signature: "ecs:service-health",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/service-task-start-impaired.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:service-health",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/service-task-placement-failure.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:service-health",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/service-discovery-instance-unhealthy.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:service-health",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        ("ecs/task-running.json", Ignored),
+        ("ecs/task-stopped-by-deployment.json", Ignored),
+        (
+            "ecs/task-stopped-out-of-memory.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:task-stopped:oom",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/task-stopped-essential-container-exited.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:task-stopped:essential-container-exited",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "ecs/task-stopped-failed-health-checks.json",
+            Signal {
+                source: Ecs,
+                effect: Opens,
+                signature: "ecs:task-stopped:health-check",
+                resource: "ecs:service/default/servicetest",
+            },
+        ),
+        (
+            "rds/instance-failover-started.json",
+            Signal {
+                source: Rds,
+                effect: Opens,
+                signature: "rds:failover",
+                resource: "rds:db/orders-db",
+            },
+        ),
+        (
+            "rds/instance-failover-completed.json",
+            Signal {
+                source: Rds,
+                effect: Clears,
+                signature: "rds:failover",
+                resource: "rds:db/my-db-instance",
+            },
+        ),
+        (
+            "rds/instance-stopped.json",
+            Signal {
+                source: Rds,
+                effect: Opens,
+                signature: "rds:availability",
+                resource: "rds:db/testdb",
+            },
+        ),
+        (
+            "rds/instance-storage-full.json",
+            Signal {
+                source: Rds,
+                effect: Opens,
+                signature: "rds:storage",
+                resource: "rds:db/orders-db",
+            },
+        ),
+        (
+            "rds/instance-failure.json",
+            Signal {
+                source: Rds,
+                effect: Opens,
+                signature: "rds:failure",
+                resource: "rds:db/orders-db",
+            },
+        ),
+        (
+            "rds/instance-recovery-started.json",
+            Signal {
+                source: Rds,
+                effect: Opens,
+                signature: "rds:recovery",
+                resource: "rds:db/orders-db",
+            },
+        ),
+        (
+            "rds/cluster-failover-started.json",
+            Signal {
+                source: Rds,
+                effect: Opens,
+                signature: "rds:failover",
+                resource: "rds:cluster/orders-aurora",
+            },
+        ),
+        (
+            "ec2-spot/spot-interruption-warning.json",
+            Signal {
+                source: Ec2Spot,
+                effect: Opens,
+                signature: "ec2:spot-interruption",
+                resource: "ec2:instance/i-0b662ef9931388ba0",
+            },
+        ),
+        (
+            "ec2-spot/rebalance-recommendation.json",
+            Signal {
+                source: Ec2Spot,
+                effect: Opens,
+                signature: "ec2:spot-rebalance",
+                resource: "ec2:instance/i-0b662ef9931388ba0",
+            },
+        ),
+        (
+            "autoscaling/launch-unsuccessful.json",
+            Signal {
+                source: AutoScaling,
+                effect: Opens,
+                signature: "autoscaling:launch",
+                resource: "autoscaling:group/my-auto-scaling-group",
+            },
+        ),
+        (
+            "ssm/parameter-create.json",
+            Signal {
+                source: ParameterStore,
+                effect: Informs,
+                signature: "ssm:parameter-change",
+                resource: "ssm:parameter/MyExampleParameter",
+            },
+        ),
+        (
+            "ssm/parameter-update.json",
+            Signal {
+                source: ParameterStore,
+                effect: Opens,
+                signature: "ssm:parameter-change",
+                resource: "ssm:parameter/MyExampleParameter",
+            },
+        ),
+        (
+            "ssm/parameter-delete.json",
+            Signal {
+                source: ParameterStore,
+                effect: Opens,
+                signature: "ssm:parameter-change",
+                resource: "ssm:parameter/MyExampleParameter",
+            },
+        ),
+        (
+            "invalid/forged-ecs-deployment-failed-from-my-app.json",
+            Error {
+                error_type: "UntrustedSource",
+                mentions: "aws.ecs",
+            },
+        ),
+        (
             "scheduled/scheduled-event.json",
             Error {
                 error_type: "UnsupportedEvent",
@@ -632,4 +875,60 @@ fn attack_forged_log_anomaly_from_a_foreign_source_is_refused() {
         "argus.connectors",
         "argus.log-analyzer",
     );
+}
+
+#[test]
+fn attack_forged_ecs_rds_spot_autoscaling_and_parameter_events_are_refused() {
+    // GIVEN an event of each new AWS source, put by an application or another AWS service
+    // WHEN normalised THEN it is refused: each is trusted from its own service only.
+    for (file, expected) in [
+        ("ecs/deployment-failed.json", "aws.ecs"),
+        ("ecs/service-steady-state.json", "aws.ecs"),
+        ("ecs/task-stopped-out-of-memory.json", "aws.ecs"),
+        ("rds/instance-failure.json", "aws.rds"),
+        ("rds/cluster-failover-started.json", "aws.rds"),
+        ("ec2-spot/spot-interruption-warning.json", "aws.ec2"),
+        ("ec2-spot/rebalance-recommendation.json", "aws.ec2"),
+        ("autoscaling/launch-unsuccessful.json", "aws.autoscaling"),
+        ("ssm/parameter-update.json", "aws.ssm"),
+    ] {
+        assert_refused_as_forged(file, "my.app", expected);
+        assert_refused_as_forged(file, "aws.s3", expected);
+    }
+}
+
+#[test]
+fn every_detail_type_has_exactly_one_trusted_source() {
+    for detail_type in argus::signal::DETAIL_TYPES {
+        assert!(
+            argus::signal::trusted_source(detail_type).is_some(),
+            "{detail_type} has no trusted source"
+        );
+    }
+}
+
+#[test]
+fn healthy_ecs_and_rds_events_are_never_refused() {
+    // A task that runs, a task a deployment replaced, a completed deployment, a steady state:
+    // ignored with a reason or clearing, never an error.
+    let config = SignalConfig::default();
+    for file in [
+        "ecs/task-running.json",
+        "ecs/task-stopped-by-deployment.json",
+        "ecs/deployment-completed.json",
+        "ecs/service-steady-state.json",
+        "rds/instance-failover-completed.json",
+    ] {
+        let text = std::fs::read_to_string(events_dir().join(file)).unwrap();
+        match normalise_str(&text, &config) {
+            Ok(Normalised::Ignored { reason }) => assert!(!reason.is_empty(), "{file}"),
+            Ok(Normalised::Signals(signals)) => {
+                assert!(
+                    signals.iter().all(|signal| signal.effect == Clears),
+                    "{file}: {signals:?}"
+                )
+            }
+            Err(error) => panic!("{file} refused: {error}"),
+        }
+    }
 }

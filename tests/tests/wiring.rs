@@ -1348,3 +1348,126 @@ fn a_trust_policy_names_its_source_arn_exactly() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+// ------------------------------------------------ ECS, RDS, Spot, Auto Scaling and SSM (issue 18)
+
+#[test]
+fn every_signal_rule_reaches_the_orchestrator() {
+    // Each rule of local.event_rules has a target, on its own bus, that is the orchestrator,
+    // and a permission for EventBridge to invoke it from that rule.
+    let tf = terraform();
+    let (file, rules) = tf.local("event_rules");
+    assert!(
+        object(rules).len() >= 11,
+        "{file}: local.event_rules has {} rules",
+        object(rules).len()
+    );
+    let mut problems = Vec::new();
+    let (target_file, target) = tf.block("resource", "aws_cloudwatch_event_target", "signal");
+    let (permission_file, permission) = tf.block("resource", "aws_lambda_permission", "events");
+    for (body, what, file) in [
+        (
+            &target.body,
+            "aws_cloudwatch_event_target.signal",
+            target_file,
+        ),
+        (
+            &permission.body,
+            "aws_lambda_permission.events",
+            permission_file,
+        ),
+    ] {
+        let for_each = attribute(body, "for_each").map(text);
+        if for_each.as_deref() != Some("local.event_rules") {
+            problems.push(format!(
+                "{file}: {what} is for_each {for_each:?}, not local.event_rules: some rule would reach nothing"
+            ));
+        }
+    }
+    let arn = attribute(&target.body, "arn").map(text).unwrap_or_default();
+    if !arn.contains("aws_lambda_function.function[\"orchestrator\"]") {
+        problems.push(format!(
+            "{target_file}: aws_cloudwatch_event_target.signal targets {arn}, not the orchestrator"
+        ));
+    }
+    let function = attribute(&permission.body, "function_name")
+        .map(text)
+        .unwrap_or_default();
+    if !function.contains("aws_lambda_function.function[\"orchestrator\"]") {
+        problems.push(format!(
+            "{permission_file}: aws_lambda_permission.events lets EventBridge invoke {function}, not the orchestrator"
+        ));
+    }
+    for detail_type in [
+        "ECS Deployment State Change",
+        "ECS Service Action",
+        "ECS Task State Change",
+        "RDS DB Instance Event",
+        "RDS DB Cluster Event",
+        "EC2 Spot Instance Interruption Warning",
+        "EC2 Instance Rebalance Recommendation",
+        "EC2 Instance Launch Unsuccessful",
+        "Parameter Store Change",
+    ] {
+        let routed = object(rules).into_iter().any(|(_, body)| {
+            object(body)
+                .get("pattern")
+                .map(|pattern| object(pattern))
+                .and_then(|pattern| pattern.get("detail-type").map(|d| strings(d)))
+                .is_some_and(|types| types.iter().any(|t| t == detail_type))
+        });
+        if !routed {
+            problems.push(format!(
+                "{file}: no rule of local.event_rules routes `{detail_type}`"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_new_recovery_actions_act_only_on_resources_tagged_for_argus() {
+    // The calls of ecs.rollback_task_definition, ecs.force_new_deployment, rds.reboot and
+    // asg.replace_instance are allowed only by statements conditioned on the managed tag, and
+    // only on their own kind of resource.
+    let tf = terraform();
+    let (file, statements) = policy_statements(&tf, "state_machine");
+    let mut problems = Vec::new();
+    for (action, resource_kind) in [
+        ("ecs:UpdateService", ":ecs:"),
+        ("rds:RebootDBInstance", ":rds:"),
+        ("autoscaling:SetInstanceHealth", ":autoscaling:"),
+    ] {
+        let allowing: Vec<&&hcl::Body> = statements
+            .iter()
+            .filter(|statement| {
+                attribute(statement, "effect").and_then(literal).as_deref() == Some("Allow")
+                    && actions_of(statement).contains(&action.to_string())
+            })
+            .collect();
+        if allowing.is_empty() {
+            problems.push(format!(
+                "{file}: data.aws_iam_policy_document.state_machine does not allow {action}"
+            ));
+        }
+        for statement in allowing {
+            let tagged = conditions_of(statement).iter().any(|(test, variable, _)| {
+                test == "StringEquals" && variable == "local.managed_condition_variable"
+            });
+            if !tagged {
+                problems.push(format!(
+                    "{file}: {action} is allowed without the managed-tag condition"
+                ));
+            }
+            let resources = attribute(statement, "resources")
+                .map(text)
+                .unwrap_or_default();
+            if !resources.contains(resource_kind) || resources.contains("\"*\"") {
+                problems.push(format!(
+                    "{file}: {action} is allowed on {resources}, not only on {resource_kind} resources"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -43,11 +43,14 @@ pub struct XRayInvestigation {
     /// How far back normal behaviour is read: the same window this long before (a day, so
     /// the time of day matches).
     normal_offset_seconds: i64,
+    /// The client's region, which the service graph's ARNs are in (X-Ray is regional).
+    region: Option<String>,
 }
 
 impl XRayInvestigation {
     pub fn new(client: Client) -> Self {
         Self {
+            region: client.config().region().map(ToString::to_string),
             client,
             period_seconds: 60,
             normal_offset_seconds: 86_400,
@@ -230,11 +233,6 @@ impl TopologySource for XRayInvestigation {
             .iter()
             .filter_map(|service| Some((service.reference_id()?, service.name()?)))
             .collect();
-        let region = self
-            .client
-            .config()
-            .region()
-            .map(|region| region.to_string());
         let mut graph = CallGraph::new();
         for service in &services {
             let Some(name) = service.name() else {
@@ -242,7 +240,7 @@ impl TopologySource for XRayInvestigation {
             };
             graph.add_node(name);
             graph.set_kind(name, NodeKind::from_name(name));
-            if let Some(arn) = resource_arn(service, region.as_deref()) {
+            if let Some(arn) = resource_arn(service, self.region.as_deref()) {
                 graph.set_resource(name, &arn);
             }
             for edge in service.edges() {

@@ -95,6 +95,33 @@ impl RulesAnalyst {
                 format!("an external monitor reports {}", signal.title),
                 &["alert.summary", "alert.description", "alert.labels"],
             ),
+            SignalSource::Ecs => ecs_verdict(context),
+            SignalSource::Rds => rds_verdict(context),
+            SignalSource::Ec2Spot => spot_verdict(context),
+            SignalSource::AutoScaling => Verdict::notify(
+                Classification::InfrastructureEvent,
+                6,
+                0.7,
+                format!(
+                    "{} cannot launch instances (capacity, a quota, or its launch template); replacing instances would fail the same way",
+                    context.resource
+                ),
+                &[
+                    "autoscaling.activity",
+                    "autoscaling.status",
+                    "autoscaling.cause",
+                ],
+            ),
+            SignalSource::ParameterStore => Verdict::notify(
+                Classification::ConfigurationChange,
+                4,
+                0.6,
+                format!(
+                    "{} ({}); whatever reads it may change behaviour",
+                    signal.title, context.resource
+                ),
+                &["ssm.change", "ssm.description"],
+            ),
         };
         let mut confidence = verdict.confidence;
         let mut hypotheses = vec![Hypothesis {
@@ -342,5 +369,207 @@ fn ec2_state_verdict(context: &AnalysisContext) -> Verdict {
             ),
             &["ec2.state"],
         )
+    }
+}
+
+/// The cluster and service of an `ecs:service/<cluster>/<service>` resource.
+fn ecs_service_params(context: &AnalysisContext) -> Value {
+    let (cluster, service) = context
+        .resource
+        .id()
+        .split_once('/')
+        .unwrap_or((context.resource.id(), ""));
+    json!({"cluster": cluster, "service": service})
+}
+
+fn ecs_verdict(context: &AnalysisContext) -> Verdict {
+    let signal = &context.signal;
+    let resource = &context.resource;
+    let on_service = resource.kind() == "ecs:service";
+    match (signal.signature.as_str(), signal.state.as_str()) {
+        // ECS's circuit breaker gave up and did not roll back: the service still has the
+        // deployment before it, which the workflow reads and goes back to.
+        (crate::signal::ECS_DEPLOYMENT_SIGNATURE, "SERVICE_DEPLOYMENT_FAILED") if on_service => {
+            Verdict {
+                classification: Classification::DeploymentRegression,
+                severity: 7,
+                confidence: 0.7,
+                statement: format!(
+                    "the latest deployment of ECS service {} failed: its new task definition does not start or stay healthy",
+                    resource.id()
+                ),
+                evidence: &["ecs.deployment", "ecs.reason"],
+                action: ActionId::EcsRollbackTaskDefinition,
+                params: ecs_service_params(context),
+                rationale: "going back to the task definition the service ran before the failed deployment (read from the service's own deployments) restores what worked",
+            }
+        }
+        (crate::signal::ECS_DEPLOYMENT_SIGNATURE, _) => Verdict::notify(
+            Classification::DeploymentRegression,
+            6,
+            0.7,
+            format!(
+                "ECS's deployment circuit breaker is rolling {} back by itself; people check why the deployment failed",
+                resource.id()
+            ),
+            &["ecs.deployment", "ecs.reason"],
+        ),
+        (_, "SERVICE_DISCOVERY_INSTANCE_UNHEALTHY") if on_service => Verdict {
+            classification: Classification::Availability,
+            severity: 6,
+            confidence: 0.6,
+            statement: format!(
+                "a task of ECS service {} is unhealthy in its service registry",
+                resource.id()
+            ),
+            evidence: &["ecs.service_action", "ecs.reason"],
+            action: ActionId::EcsForceNewDeployment,
+            params: ecs_service_params(context),
+            rationale: "fresh tasks replace the unhealthy one on the same task definition",
+        },
+        (_, "SERVICE_TASK_PLACEMENT_FAILURE" | "SERVICE_TASK_CONFIGURATION_FAILURE") => {
+            Verdict::notify(
+                Classification::ResourceSaturation,
+                7,
+                0.75,
+                format!(
+                    "ECS cannot place tasks of {}: the cluster lacks capacity or the service's configuration is refused; a redeployment would fail the same way",
+                    resource.id()
+                ),
+                &["ecs.service_action", "ecs.reason", "ecs.capacity_providers"],
+            )
+        }
+        (signature, _) if signature.starts_with("ecs:task-stopped:oom") => Verdict::notify(
+            Classification::ResourceSaturation,
+            6,
+            0.8,
+            format!(
+                "a task of {} was killed for using more memory than its limit; ECS restarts it, but the limit or a leak needs a person",
+                resource.id()
+            ),
+            &["ecs.task", "ecs.containers", "ecs.task_definition"],
+        ),
+        (signature, _) if signature.starts_with("ecs:task-stopped:health-check") => {
+            Verdict::notify(
+                Classification::Availability,
+                6,
+                0.65,
+                format!(
+                    "a task of {} failed its health checks and was replaced by ECS",
+                    resource.id()
+                ),
+                &["ecs.task", "ecs.containers", "ecs.task_definition"],
+            )
+        }
+        (signature, _) if signature.starts_with("ecs:task-stopped:") => Verdict::notify(
+            Classification::Availability,
+            5,
+            0.6,
+            format!(
+                "a task of {} stopped ({}); ECS starts another, people look at why",
+                resource.id(),
+                signal.state
+            ),
+            &["ecs.task", "ecs.containers", "ecs.task_definition"],
+        ),
+        _ => Verdict::notify(
+            Classification::Availability,
+            6,
+            0.6,
+            format!(
+                "ECS service {} cannot keep its tasks running",
+                resource.id()
+            ),
+            &["ecs.service_action", "ecs.reason"],
+        ),
+    }
+}
+
+fn rds_verdict(context: &AnalysisContext) -> Verdict {
+    let signal = &context.signal;
+    let resource = &context.resource;
+    let evidence: &'static [&'static str] = &["rds.event", "rds.message"];
+    let instance = resource.kind() == "rds:db";
+    // An instance in a failed state, or one that could not restart: a reboot (approved by a
+    // person, always) is the step before a restore.
+    let failing = signal.signature == "rds:failure" || signal.state == "RDS-EVENT-0022";
+    if instance && failing {
+        return Verdict {
+            classification: Classification::Availability,
+            severity: 8,
+            confidence: 0.55,
+            statement: format!(
+                "RDS DB instance {} is failing: {}",
+                resource.id(),
+                signal.title
+            ),
+            evidence,
+            action: ActionId::RdsReboot,
+            params: json!({"db_instance_identifier": resource.id(), "force_failover": false}),
+            rationale: "a reboot restarts the database engine; a person approves it, since connections drop while it restarts",
+        };
+    }
+    match signal.signature.as_str() {
+        "rds:storage" => Verdict::notify(
+            Classification::ResourceSaturation,
+            8,
+            0.85,
+            format!(
+                "{} is running out of storage; more storage (or storage autoscaling) is needed",
+                resource
+            ),
+            evidence,
+        ),
+        "rds:failover" => Verdict::notify(
+            Classification::InfrastructureEvent,
+            6,
+            0.75,
+            format!("{} is failing over: {}", resource, signal.title),
+            evidence,
+        ),
+        "rds:recovery" => Verdict::notify(
+            Classification::InfrastructureEvent,
+            6,
+            0.75,
+            format!(
+                "RDS is recovering {}; nothing to do but wait and watch",
+                resource
+            ),
+            evidence,
+        ),
+        _ => Verdict::notify(
+            Classification::Availability,
+            5,
+            0.6,
+            format!("{} is unavailable: {}", resource, signal.title),
+            evidence,
+        ),
+    }
+}
+
+fn spot_verdict(context: &AnalysisContext) -> Verdict {
+    let signal = &context.signal;
+    let resource = &context.resource;
+    let interruption = signal.signature == crate::signal::SPOT_INTERRUPTION_SIGNATURE;
+    Verdict {
+        classification: Classification::InfrastructureEvent,
+        severity: if interruption { 6 } else { 4 },
+        confidence: if interruption { 0.85 } else { 0.55 },
+        statement: if interruption {
+            format!(
+                "EC2 reclaims Spot instance {} in two minutes ({})",
+                resource.id(),
+                signal.state
+            )
+        } else {
+            format!(
+                "Spot instance {} is at elevated risk of interruption",
+                resource.id()
+            )
+        },
+        evidence: &["ec2.spot"],
+        action: ActionId::AsgReplaceInstance,
+        params: json!({"instance_id": resource.id(), "respect_grace_period": false}),
+        rationale: "marked Unhealthy, the instance is replaced by its Auto Scaling group now, while EC2's notice still leaves time to drain it",
     }
 }

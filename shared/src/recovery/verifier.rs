@@ -153,8 +153,10 @@ fn read_resource(request: &VerifyRequest) -> Reading {
         .and_then(Value::as_str);
     let expected = match action {
         Some("ec2.reboot" | "ec2.start") => "InstanceStatuses",
-        Some("ecs.force_new_deployment") => "Services",
+        Some("ecs.force_new_deployment" | "ecs.rollback_task_definition") => "Services",
         Some("lambda.rollback_alias") => "FunctionVersion",
+        Some("rds.reboot") => "DbInstanceStatuses",
+        Some("asg.replace_instance") => "LifecycleStates",
         // The state machine reads no resource health for other actions ("No resource health to
         // read" passes `{}`), so there is nothing to judge.
         _ => return Reading::NotApplicable,
@@ -166,8 +168,106 @@ fn read_resource(request: &VerifyRequest) -> Reading {
     };
     match expected {
         "InstanceStatuses" => read_instance(answer),
+        "Services" if action == Some("ecs.rollback_task_definition") => {
+            match resource
+                .get("expected_task_definition")
+                .and_then(Value::as_str)
+                .filter(|expected| !expected.is_empty())
+            {
+                Some(expected) => read_rolled_back_service(answer, expected),
+                None => Reading::Unknown(
+                    "the task definition the rollback chose is missing, so what the service runs says nothing"
+                        .to_string(),
+                ),
+            }
+        }
         "Services" => read_service(answer),
+        "DbInstanceStatuses" => read_database(answer),
+        "LifecycleStates" => read_replaced_instance(answer, field(resource, "HealthStatuses")),
         _ => read_alias(answer, request),
+    }
+}
+
+/// A rolled-back service is healthy when it is healthy as any service is (all tasks running,
+/// one deployment) and that one deployment runs the task definition the rollback chose.
+fn read_rolled_back_service(services: &Value, expected: &str) -> Reading {
+    let reading = read_service(services);
+    let Reading::Healthy(reason) = reading else {
+        return reading;
+    };
+    let running = services
+        .get(0)
+        .and_then(|service| field(service, "Deployments"))
+        .and_then(|deployments| deployments.get(0))
+        .and_then(|deployment| field(deployment, "TaskDefinition"))
+        .and_then(Value::as_str);
+    match running {
+        Some(running) if running == expected => {
+            Reading::Healthy(format!("{reason}, on task definition {running}"))
+        }
+        Some(running) => Reading::Unhealthy(format!(
+            "the service runs task definition {running}, not {expected}"
+        )),
+        None => Reading::Unknown(
+            "the ECS answer does not say which task definition the service runs".to_string(),
+        ),
+    }
+}
+
+/// An RDS DB instance after a reboot: `available` is healthy, the states a reboot passes
+/// through are settling, anything else (failed, storage-full, stopped) is unhealthy.
+fn read_database(statuses: &Value) -> Reading {
+    let Some(statuses) = statuses.as_array() else {
+        return Reading::Unknown("the RDS answer's statuses are not a list".to_string());
+    };
+    let Some(status) = statuses.first() else {
+        return Reading::Unhealthy("the DB instance was not found".to_string());
+    };
+    let Some(status) = status.as_str() else {
+        return Reading::Unknown("the DB instance status is not text".to_string());
+    };
+    match status {
+        "available" => Reading::Healthy("the DB instance is available".to_string()),
+        "rebooting"
+        | "starting"
+        | "modifying"
+        | "backing-up"
+        | "maintenance"
+        | "configuring-enhanced-monitoring" => {
+            Reading::Settling(format!("the DB instance is {status}"))
+        }
+        other => Reading::Unhealthy(format!("the DB instance is {other}")),
+    }
+}
+
+/// An instance marked Unhealthy for its group to replace: gone from the group, or on its way
+/// out (`Terminating…`, `Terminated`), is replaced; still in service is not.
+fn read_replaced_instance(states: &Value, health: Option<&Value>) -> Reading {
+    let Some(states) = states.as_array() else {
+        return Reading::Unknown("the Auto Scaling answer's states are not a list".to_string());
+    };
+    let Some(state) = states.first() else {
+        return Reading::Healthy(
+            "the instance has left its Auto Scaling group: it was replaced".to_string(),
+        );
+    };
+    let Some(state) = state.as_str() else {
+        return Reading::Unknown("the instance's lifecycle state is not text".to_string());
+    };
+    let health = health
+        .and_then(|health| health.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    if state.starts_with("Terminat") {
+        Reading::Healthy(format!(
+            "the instance is {state}: its Auto Scaling group is replacing it"
+        ))
+    } else if health.eq_ignore_ascii_case("unhealthy") {
+        Reading::Settling(format!(
+            "the instance is {state} and marked {health}; the group has not replaced it yet"
+        ))
+    } else {
+        Reading::Unhealthy(format!("the instance is still {state} and {health}"))
     }
 }
 
@@ -715,5 +815,86 @@ mod tests {
         );
         other.policy = policy;
         assert_ne!(verify(&other, now()).verdict, Verdict::Recovered);
+    }
+
+    fn resource_request(action: &str, resource: Value) -> VerifyRequest {
+        VerifyRequest {
+            incident: json!({"resource": "ecs:service/default/servicetest"}),
+            decision: json!({"action": {"action": action, "params": {}}}),
+            alarm: Value::Null,
+            resource,
+            other_alarms: json!({"MetricAlarms": []}),
+            check: 1,
+            policy: RecoveryPolicy::default(),
+        }
+    }
+
+    fn service_on(definition: &str) -> Value {
+        json!([{"RunningCount": 3, "DesiredCount": 3, "Deployments": [{"Status": "PRIMARY", "TaskDefinition": definition}]}])
+    }
+
+    #[test]
+    fn a_rollback_counts_only_on_the_task_definition_it_chose() {
+        let on = |running: &str, expected: Value| {
+            verify(
+                &resource_request(
+                    "ecs.rollback_task_definition",
+                    json!({"Services": service_on(running), "expected_task_definition": expected}),
+                ),
+                now(),
+            )
+            .verdict
+        };
+        assert_eq!(on("td:7", json!("td:7")), Verdict::Recovered);
+        assert_ne!(on("td:8", json!("td:7")), Verdict::Recovered);
+        // Without the choice on record, nothing says the rollback happened.
+        assert_ne!(on("td:7", Value::Null), Verdict::Recovered);
+    }
+
+    #[test]
+    fn a_rebooted_database_counts_only_when_available() {
+        let status = |statuses: Value| {
+            verify(
+                &resource_request("rds.reboot", json!({"DbInstanceStatuses": statuses})),
+                now(),
+            )
+            .verdict
+        };
+        assert_eq!(status(json!(["available"])), Verdict::Recovered);
+        for other in [
+            json!(["rebooting"]),
+            json!(["failed"]),
+            json!([]),
+            json!("available"),
+        ] {
+            assert_ne!(status(other.clone()), Verdict::Recovered, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_replaced_instance_counts_once_its_group_lets_it_go() {
+        let read = |states: Value, health: Value| {
+            verify(
+                &resource_request(
+                    "asg.replace_instance",
+                    json!({"LifecycleStates": states, "HealthStatuses": health}),
+                ),
+                now(),
+            )
+            .verdict
+        };
+        assert_eq!(
+            read(json!(["Terminating"]), json!(["UNHEALTHY"])),
+            Verdict::Recovered
+        );
+        assert_eq!(read(json!([]), json!([])), Verdict::Recovered);
+        assert_ne!(
+            read(json!(["InService"]), json!(["HEALTHY"])),
+            Verdict::Recovered
+        );
+        assert_ne!(
+            read(json!(["InService"]), json!(["UNHEALTHY"])),
+            Verdict::Recovered
+        );
     }
 }

@@ -127,6 +127,15 @@ const SDK_SECONDS: f64 = 0.5;
 const HUMAN_SECONDS: f64 = 90.0;
 const BUILD_SECONDS: f64 = 240.0;
 
+/// The revisions of the simulated world's ECS service: the one a failed deployment brought, and
+/// the one it ran before, which a rollback goes back to.
+const FAILED_REVISION: u32 = 8;
+const PREVIOUS_REVISION: u32 = 7;
+
+fn simulated_task_definition(service: &str, revision: u32) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{service}:{revision}")
+}
+
 fn failure(error: &str, cause: impl Into<String>, seconds: f64) -> TaskFailure {
     TaskFailure {
         error: error.to_string(),
@@ -516,8 +525,40 @@ impl<'a> LocalRunner<'a> {
                 json!({"InstanceStatuses": [{"InstanceState": {"Name": state}, "InstanceStatus": {"Status": status}, "SystemStatus": {"Status": "ok"}}]})
             }
             "describeServices" => {
-                let running = if healthy { 3 } else { 1 };
-                json!({"Services": [{"RunningCount": running, "DesiredCount": 3, "Deployments": [{}]}]})
+                let service = call
+                    .parameters
+                    .pointer("/Services/0")
+                    .and_then(Value::as_str)
+                    .unwrap_or("service");
+                let previous = simulated_task_definition(service, PREVIOUS_REVISION);
+                let failed = simulated_task_definition(service, FAILED_REVISION);
+                if healthy {
+                    // After a rollback the service runs the previous revision; after a forced
+                    // deployment, whatever it ran (the previous one too, in this world).
+                    json!({"Services": [{"RunningCount": 3, "DesiredCount": 3, "Deployments": [
+                        {"Status": "PRIMARY", "TaskDefinition": previous, "RolloutState": "COMPLETED"}
+                    ]}]})
+                } else {
+                    // Before the action (or when it changed nothing): the failed deployment is
+                    // PRIMARY and the one before it still ACTIVE beside it.
+                    json!({"Services": [{"RunningCount": 1, "DesiredCount": 3, "Deployments": [
+                        {"Status": "PRIMARY", "TaskDefinition": failed, "RolloutState": "FAILED"},
+                        {"Status": "ACTIVE", "TaskDefinition": previous, "RolloutState": "COMPLETED"}
+                    ]}]})
+                }
+            }
+            // The SDK's own shapes; the state machine's ResultSelector keeps what the verifier reads.
+            "describeDBInstances" => {
+                let status = if healthy { "available" } else { "failed" };
+                json!({"DbInstances": [{"DbInstanceIdentifier": call.parameters.get("DbInstanceIdentifier"), "DbInstanceStatus": status}]})
+            }
+            "describeAutoScalingInstances" => {
+                let (state, health) = if healthy {
+                    ("Terminating", "UNHEALTHY")
+                } else {
+                    ("InService", "HEALTHY")
+                };
+                json!({"AutoScalingInstances": [{"InstanceId": call.parameters.pointer("/InstanceIds/0"), "LifecycleState": state, "HealthStatus": health}]})
             }
             _ => {
                 // getAlias: the version before the action, or the target after a successful one.
@@ -568,7 +609,10 @@ impl TaskRunner for LocalRunner<'_> {
                 seconds: SDK_SECONDS,
             }),
             "describeAlarms" => Ok(self.describe_alarms(&call)),
-            "describeInstanceStatus" | "describeServices" => Ok(self.resource_health(&call, api)),
+            "describeInstanceStatus"
+            | "describeServices"
+            | "describeDBInstances"
+            | "describeAutoScalingInstances" => Ok(self.resource_health(&call, api)),
             "getAlias" => {
                 if self.lock().acted_at.is_none() {
                     Ok(TaskOutput {
@@ -605,6 +649,10 @@ impl TaskRunner for LocalRunner<'_> {
             }
             "startAutomationExecution" => self.act(&call, "Ssm", "Ssm.ThrottlingException"),
             "startBuild" => self.act(&call, "CodeBuild", "CodeBuild.ThrottlingException"),
+            "rebootDBInstance" => self.act(&call, "Rds", "Rds.SdkClientException"),
+            "setInstanceHealth" => {
+                self.act(&call, "AutoScaling", "AutoScaling.ThrottlingException")
+            }
             other => Err(failure(
                 "States.TaskFailed",
                 format!("the simulated world does not answer {other}"),

@@ -20,8 +20,10 @@ pub const CORRELATION_TAG: &str = "argus:correlation-id";
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Record {
-    #[serde(rename = "eventID")]
-    event_id: String,
+    /// AWS always sets it on delivered records; records copied from documentation, CloudTrail
+    /// Lake or S3 exports can lack it, and then the id is derived from the record's content.
+    #[serde(rename = "eventID", default)]
+    event_id: Option<String>,
     event_name: String,
     event_source: String,
     event_time: DateTime<Utc>,
@@ -55,14 +57,33 @@ pub(super) fn from_eventbridge(
 ) -> Result<Normalised, NormaliseError> {
     let envelope = envelope(event, EVENT)?;
     let record: Record = decode(&envelope.detail, EVENT, "detail")?;
+    let event_id = record_event_id(&record, &envelope.detail);
     let account = envelope
         .account
         .clone()
         .or(record.recipient_account_id.clone());
-    from_record(record, account, config)
+    from_record(record, event_id, account, config)
 }
 
-/// A CloudTrail log file (`{"Records": [...]}`) as `argus replay` may be given one.
+/// The record's `eventID`, or one derived from its content when it has none.
+fn record_event_id(record: &Record, value: &Value) -> String {
+    record
+        .event_id
+        .clone()
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| super::derived_id::derived_event_id(value))
+}
+
+/// Whether a lone object reads as one CloudTrail record (the shape documentation and CloudTrail
+/// Lake give), rather than a log file or an EventBridge event.
+pub(super) fn is_record(object: &serde_json::Map<String, Value>) -> bool {
+    ["eventName", "eventSource", "eventTime"]
+        .iter()
+        .all(|key| object.contains_key(*key))
+}
+
+/// A CloudTrail log file (`{"Records": [...]}`) as `argus replay` may be given one, or a
+/// single record.
 pub(super) fn from_log_records(
     records: &[Value],
     config: &SignalConfig,
@@ -70,9 +91,10 @@ pub(super) fn from_log_records(
     let mut signals = Vec::new();
     for (index, value) in records.iter().enumerate() {
         let record: Record = decode(value, EVENT, &format!("Records[{index}]"))?;
+        let event_id = record_event_id(&record, value);
         let account = record.recipient_account_id.clone();
         // Records that are not sensitive calls are skipped; the count below says how many.
-        if let Normalised::Signals(found) = from_record(record, account, config)? {
+        if let Normalised::Signals(found) = from_record(record, event_id, account, config)? {
             signals.extend(found);
         }
     }
@@ -110,6 +132,7 @@ pub fn call_name(event_name: &str) -> &str {
 
 fn from_record(
     record: Record,
+    event_id: String,
     account: Option<String>,
     config: &SignalConfig,
 ) -> Result<Normalised, NormaliseError> {
@@ -180,7 +203,7 @@ fn from_record(
                 ));
             }
             Signal {
-                source_event_id: format!("cloudtrail:{}:{}", record.event_id, resource),
+                source_event_id: format!("cloudtrail:{event_id}:{resource}"),
                 source: SignalSource::CloudTrail,
                 effect: SignalEffect::Opens,
                 signature: format!("cloudtrail:{service}:{call}"),

@@ -2,21 +2,30 @@
 
 mod alarm;
 mod argus_events;
+mod autoscaling;
 mod bounds;
 mod cloudtrail;
 pub(crate) use cloudtrail::resource_from_arn;
+mod derived_id;
+pub use derived_id::{DERIVED_ID_PREFIX, derived_event_id, is_derived};
 mod ec2;
+mod ecs;
 mod health;
 mod normalise;
+mod rds;
+mod spot;
+mod ssm;
 
 pub use alarm::STATE_CHANGE_DETAIL_TYPE as ALARM_STATE_CHANGE_DETAIL_TYPE;
 pub use argus_events::{
     Baseline, EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail,
     LOG_ANOMALY_DETAIL_TYPE, LOG_ANOMALY_SOURCE, LogAnomalyDetail, TimeWindow,
 };
+pub use ecs::DEPLOYMENT_SIGNATURE as ECS_DEPLOYMENT_SIGNATURE;
 pub use normalise::{
     NormaliseError, Normalised, TrustedSource, normalise, normalise_str, trusted_source,
 };
+pub use spot::INTERRUPTION_SIGNATURE as SPOT_INTERRUPTION_SIGNATURE;
 
 /// Every EventBridge detail-type the normalisers accept; terraform/events.tf routes exactly
 /// these to the orchestrator (checked by tests/tests/wiring.rs).
@@ -27,6 +36,16 @@ pub const DETAIL_TYPES: &[&str] = &[
     health::DETAIL_TYPE,
     LOG_ANOMALY_DETAIL_TYPE,
     EXTERNAL_ALERT_DETAIL_TYPE,
+    ecs::DEPLOYMENT_DETAIL_TYPE,
+    ecs::SERVICE_ACTION_DETAIL_TYPE,
+    ecs::TASK_DETAIL_TYPE,
+    rds::INSTANCE_DETAIL_TYPE,
+    rds::CLUSTER_DETAIL_TYPE,
+    spot::INTERRUPTION_DETAIL_TYPE,
+    spot::REBALANCE_DETAIL_TYPE,
+    autoscaling::LAUNCH_UNSUCCESSFUL_DETAIL_TYPE,
+    autoscaling::LAUNCH_SUCCESSFUL_DETAIL_TYPE,
+    ssm::PARAMETER_DETAIL_TYPE,
 ];
 
 use crate::correlation::CorrelationId;
@@ -57,6 +76,16 @@ pub enum SignalSource {
     LogAnomaly,
     /// "Argus External Alert", from the connectors' webhooks.
     ExternalAlert,
+    /// "ECS Deployment State Change", "ECS Service Action", "ECS Task State Change".
+    Ecs,
+    /// "RDS DB Instance Event", "RDS DB Cluster Event".
+    Rds,
+    /// "EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation".
+    Ec2Spot,
+    /// "EC2 Instance Launch Unsuccessful" / "Successful" from EC2 Auto Scaling.
+    AutoScaling,
+    /// "Parameter Store Change" from Systems Manager.
+    ParameterStore,
 }
 
 impl SignalSource {
@@ -70,6 +99,11 @@ impl SignalSource {
             Self::AwsHealth => "AWS Health",
             Self::LogAnomaly => "Argus log anomaly",
             Self::ExternalAlert => "Argus external alert",
+            Self::Ecs => "ECS event",
+            Self::Rds => "RDS event",
+            Self::Ec2Spot => "EC2 Spot notice",
+            Self::AutoScaling => "EC2 Auto Scaling event",
+            Self::ParameterStore => "Parameter Store change",
         }
     }
 }

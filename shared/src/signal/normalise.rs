@@ -1,6 +1,8 @@
 //! Entry point of normalisation: recognises the event's shape and hands it to its normaliser.
 
-use super::{Signal, alarm, argus_events, cloudtrail, ec2, health};
+use super::{
+    Signal, alarm, argus_events, autoscaling, cloudtrail, ec2, ecs, health, rds, spot, ssm,
+};
 use crate::config::SignalConfig;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -25,7 +27,11 @@ pub enum NormaliseError {
     #[error(
         "unsupported event: detail-type `{detail_type}` from source `{source_name}`; Argus accepts \
          CloudWatch Alarm State Change, AWS API Call via CloudTrail, EC2 Instance State-change \
-         Notification, AWS Health Event, Argus Log Anomaly and Argus External Alert"
+         Notification, AWS Health Event, ECS Deployment State Change, ECS Service Action, ECS \
+         Task State Change, RDS DB Instance Event, RDS DB Cluster Event, EC2 Spot Instance \
+         Interruption Warning, EC2 Instance Rebalance Recommendation, EC2 Instance Launch \
+         Unsuccessful (and Successful), Parameter Store Change, Argus Log Anomaly and Argus \
+         External Alert"
     )]
     UnknownDetailType {
         detail_type: String,
@@ -33,7 +39,9 @@ pub enum NormaliseError {
     },
     #[error(
         "unrecognised event: expected an EventBridge event (with `detail-type`), the payload of \
-         an alarm's Lambda action (with `alarmData`), or an SNS notification (with `Records`); {hint}"
+         an alarm's Lambda action (with `alarmData`), an SNS notification or a CloudTrail log file \
+         (with `Records`), or one CloudTrail record (with `eventName`, `eventSource`, `eventTime`); \
+         {hint}"
     )]
     UnknownShape { hint: String },
     /// A detail-type Argus trusts only from one sender arrived from another: anyone with
@@ -102,6 +110,16 @@ fn normalise_unbounded(event: &Value, config: &SignalConfig) -> Result<Normalise
             health::DETAIL_TYPE => health::from_eventbridge(event),
             argus_events::LOG_ANOMALY_DETAIL_TYPE => argus_events::log_anomaly(event),
             argus_events::EXTERNAL_ALERT_DETAIL_TYPE => argus_events::external_alert(event),
+            ecs::DEPLOYMENT_DETAIL_TYPE => ecs::deployment(event),
+            ecs::SERVICE_ACTION_DETAIL_TYPE => ecs::service_action(event),
+            ecs::TASK_DETAIL_TYPE => ecs::task(event),
+            rds::INSTANCE_DETAIL_TYPE => rds::from_eventbridge(event, false),
+            rds::CLUSTER_DETAIL_TYPE => rds::from_eventbridge(event, true),
+            spot::INTERRUPTION_DETAIL_TYPE => spot::from_eventbridge(event, true),
+            spot::REBALANCE_DETAIL_TYPE => spot::from_eventbridge(event, false),
+            autoscaling::LAUNCH_UNSUCCESSFUL_DETAIL_TYPE => autoscaling::launch(event, false),
+            autoscaling::LAUNCH_SUCCESSFUL_DETAIL_TYPE => autoscaling::launch(event, true),
+            ssm::PARAMETER_DETAIL_TYPE => ssm::parameter_change(event),
             other => Err(NormaliseError::UnknownDetailType {
                 detail_type: other.to_string(),
                 source_name: source.to_string(),
@@ -127,6 +145,9 @@ fn normalise_unbounded(event: &Value, config: &SignalConfig) -> Result<Normalise
         return Err(NormaliseError::UnknownShape {
             hint: "`Records` holds neither SNS records nor CloudTrail records".to_string(),
         });
+    }
+    if cloudtrail::is_record(object) {
+        return cloudtrail::from_log_records(std::slice::from_ref(event), config);
     }
     let mut keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
     keys.sort_unstable();
@@ -170,7 +191,20 @@ pub fn trusted_source(detail_type: &str) -> Option<TrustedSource> {
             Some(TrustedSource::Exactly("aws.cloudwatch"))
         }
         cloudtrail::DETAIL_TYPE => Some(TrustedSource::AnyUnder("aws.")),
-        ec2::DETAIL_TYPE => Some(TrustedSource::Exactly("aws.ec2")),
+        ec2::DETAIL_TYPE | spot::INTERRUPTION_DETAIL_TYPE | spot::REBALANCE_DETAIL_TYPE => {
+            Some(TrustedSource::Exactly("aws.ec2"))
+        }
+        ecs::DEPLOYMENT_DETAIL_TYPE | ecs::SERVICE_ACTION_DETAIL_TYPE | ecs::TASK_DETAIL_TYPE => {
+            Some(TrustedSource::Exactly(ecs::SOURCE))
+        }
+        rds::INSTANCE_DETAIL_TYPE | rds::CLUSTER_DETAIL_TYPE => {
+            Some(TrustedSource::Exactly(rds::SOURCE))
+        }
+        autoscaling::LAUNCH_UNSUCCESSFUL_DETAIL_TYPE
+        | autoscaling::LAUNCH_SUCCESSFUL_DETAIL_TYPE => {
+            Some(TrustedSource::Exactly(autoscaling::SOURCE))
+        }
+        ssm::PARAMETER_DETAIL_TYPE => Some(TrustedSource::Exactly(ssm::SOURCE)),
         health::DETAIL_TYPE => Some(TrustedSource::Exactly("aws.health")),
         argus_events::LOG_ANOMALY_DETAIL_TYPE => {
             Some(TrustedSource::Exactly(argus_events::LOG_ANOMALY_SOURCE))
@@ -258,20 +292,44 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The EventBridge envelope fields every detail-type shares.
-#[derive(Debug, serde::Deserialize)]
+/// The EventBridge envelope fields every detail-type shares. `id` is the event's own, or, for
+/// a hand-written event without one, derived from its content (`derived_id`).
+#[derive(Debug)]
 pub(super) struct Envelope {
     pub id: String,
-    #[serde(default)]
     pub account: Option<String>,
-    #[serde(default)]
     pub region: Option<String>,
     pub time: chrono::DateTime<chrono::Utc>,
-    #[serde(default)]
     pub resources: Vec<String>,
     pub detail: Value,
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct RawEnvelope {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    time: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    resources: Vec<String>,
+    detail: Value,
+}
+
 pub(super) fn envelope(event: &Value, name: &'static str) -> Result<Envelope, NormaliseError> {
-    decode(event, name, "")
+    let raw: RawEnvelope = decode(event, name, "")?;
+    let id = raw
+        .id
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| super::derived_id::derived_event_id(event));
+    Ok(Envelope {
+        id,
+        account: raw.account,
+        region: raw.region,
+        time: raw.time,
+        resources: raw.resources,
+        detail: raw.detail,
+    })
 }

@@ -3,7 +3,7 @@
 //! the recovery workflow. `Inbound::handle` routes one request; every response is built here
 //! and none echoes a secret.
 
-pub mod alerts;
+pub use argus::webhooks::alerts;
 pub mod approvals;
 pub mod auth;
 pub mod http;

@@ -3,9 +3,9 @@
 //! or the payload Argus documents) and PagerDuty (v3 webhooks). A grouped notification becomes
 //! one alert per member, each with a stable id so that its `resolved` matches its `firing`.
 
-use argus::loganalysis::ports::BusEvent;
-use argus::resource::ResourceRef;
-use argus::signal::{EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail};
+use crate::loganalysis::ports::BusEvent;
+use crate::resource::ResourceRef;
+use crate::signal::{EXTERNAL_ALERT_DETAIL_TYPE, EXTERNAL_ALERT_SOURCE, ExternalAlertDetail};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -72,7 +72,7 @@ fn payload_error(vendor: Vendor, reason: impl Into<String>) -> PayloadError {
     PayloadError {
         vendor: vendor.as_str(),
         // Reasons may quote the payload: keep them short whatever a sender put in it.
-        reason: argus::signal::cap_text(&reason.into(), 300),
+        reason: crate::signal::cap_text(&reason.into(), 300),
     }
 }
 
@@ -99,7 +99,7 @@ const MAX_LABEL_KEY_BYTES: usize = 128;
 const MAX_LABEL_VALUE_BYTES: usize = 1024;
 
 fn bounded(mut alert: ExternalAlertDetail) -> ExternalAlertDetail {
-    use argus::bounds::truncate_with_marker as cut;
+    use crate::bounds::truncate_with_marker as cut;
     alert.name = cut(&alert.name, MAX_NAME_BYTES).into_owned();
     alert.summary = cut(&alert.summary, MAX_SUMMARY_BYTES).into_owned();
     alert.severity = alert
@@ -148,7 +148,7 @@ fn parse_json<'a, T: Deserialize<'a>>(vendor: Vendor, body: &'a [u8]) -> Result<
             }
             // serde quotes the offending value (and the path its keys), which a sender can make
             // as long as the body; the reason goes back in the answer and into the logs.
-            _ => argus::signal::cap_text(&format!("field `{path}`: {}", error.inner()), 300),
+            _ => crate::signal::cap_text(&format!("field `{path}`: {}", error.inner()), 300),
         };
         payload_error(vendor, what)
     })
@@ -184,7 +184,7 @@ fn published_alert_id(vendor: Vendor, id: String) -> Result<String, PayloadError
 }
 
 fn resource_safe_id(id: String) -> String {
-    if argus::resource_grammar::other_id(&id).is_ok() {
+    if crate::resource_grammar::other_id(&id).is_ok() {
         return id;
     }
     let digest = Sha256::digest(id.as_bytes());
@@ -658,7 +658,7 @@ mod tests {
             "title": "[Triggered] CPU high", "date": "1764489600000"});
         let alerts = normalise(Vendor::Datadog, trigger.to_string().as_bytes()).unwrap();
         assert_eq!(alerts[0].alert_id.len(), 64, "{}", alerts[0].alert_id);
-        assert!(argus::resource_grammar::other_id(&alerts[0].alert_id).is_ok());
+        assert!(crate::resource_grammar::other_id(&alerts[0].alert_id).is_ok());
     }
 
     #[test]

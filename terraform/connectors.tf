@@ -7,7 +7,8 @@
 # with its 5-minute window, and HMAC-signed single-use approval links. Anything else gets 401
 # before any work is done; reserved concurrency bounds what a flood can cost. Each source address
 # has its own budget in the function (429 past it, before anything is parsed); a flood from many
-# addresses is for AWS WAF, which needs a CloudFront front (variable endpoint_waf, off by default).
+# addresses is for AWS WAF, which needs a CloudFront front (variable endpoint_waf, off by default;
+# waf.tf).
 resource "aws_lambda_function_url" "connectors" {
   # checkov:skip=CKV_AWS_258: the senders cannot sign with SigV4 (see above); every route authenticates its sender in the function and refuses unauthenticated requests with 401.
   function_name      = aws_lambda_function.function["connectors-http"].function_name

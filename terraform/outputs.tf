@@ -56,6 +56,11 @@ output "connectors_url" {
   value       = aws_lambda_function_url.connectors.function_url
 }
 
+output "connectors_front_url" {
+  description = "With endpoint_waf.enabled: the CloudFront front of the connectors endpoint, behind AWS WAF; give it to the senders instead of connectors_url. Empty otherwise."
+  value       = var.endpoint_waf.enabled ? "https://${aws_cloudfront_distribution.endpoint[0].domain_name}/" : ""
+}
+
 output "incidents_topic_arn" {
   description = "SNS topic the connectors send incident notifications and approval requests to."
   value       = aws_sns_topic.incidents.arn
@@ -77,6 +82,6 @@ output "kms_key_arn" {
 }
 
 output "public_endpoint_protection" {
-  description = "What protects the public connectors endpoint: the function's own per-source limit always, and whether the AWS WAF front (variable endpoint_waf) is expected in front of it."
-  value       = var.endpoint_waf.enabled ? "per-source limit in the function; AWS WAF rate-based rule of ${var.endpoint_waf.rate_limit_per_5_minutes} requests per 5 minutes per address on the CloudFront front" : "per-source limit in the function only (endpoint_waf.enabled = false)"
+  description = "What protects the public connectors endpoint: the function's own per-source limit always, and whether the AWS WAF front (variable endpoint_waf) is in front of it."
+  value       = var.endpoint_waf.enabled ? "per-source limit in the function; AWS WAF (rate-based rule of ${var.endpoint_waf.rate_limit_per_5_minutes} requests per 5 minutes per address, AWS common and known-bad-inputs rules) on the CloudFront front, connectors_front_url" : "per-source limit in the function only (endpoint_waf.enabled = false)"
 }

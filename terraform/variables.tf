@@ -360,11 +360,13 @@ variable "endpoint_waf" {
     limits each source address (60 requests at once, refilled at one a second, per instance) and
     authenticates every route before any store access; what it cannot stop is a flood from many
     addresses taking the endpoint's reserved concurrency. AWS WAF does not attach to a Lambda
-    Function URL: with enabled = true, put a CloudFront distribution whose origin is the
-    connectors_url output (origin access control for Lambda, so the URL answers CloudFront only)
-    and a CLOUDFRONT-scope web ACL with a rate-based rule of rate_limit_per_5_minutes per address
-    in front of it, and give the distribution's domain to the senders and as
-    connectors.approval_base_url. The public_endpoint_protection output says which is in force.
+    Function URL: enabled = true creates a CloudFront distribution in front of the URL and a
+    CLOUDFRONT-scope web ACL (in us-east-1) with a rate-based rule of rate_limit_per_5_minutes
+    per address, AWS' common rule set and its known-bad-inputs set (waf.tf). Give the
+    connectors_front_url output to the senders and as connectors.approval_base_url. The
+    Function URL keeps auth type NONE and stays reachable directly (CloudFront's origin access
+    control for Lambda needs signed POST bodies, which no sender sends). The
+    public_endpoint_protection output says which is in force.
   EOT
   type = object({
     enabled                  = optional(bool, false)

@@ -69,10 +69,12 @@ CFG
     say "SKIPPED plan: ARGUS_TEST_MOTO_ENDPOINT is unset (run this script under bash tests/peers.sh)"
     return 0
   fi
-  local endpoint=$ARGUS_TEST_MOTO_ENDPOINT services="cloudwatch cloudwatchlogs dynamodb events iam kms lambda s3 secretsmanager sfn sns sqs sts" s
-  # Nothing leaves loopback: every service the configuration touches points at moto.
-  {
+  local endpoint=$ARGUS_TEST_MOTO_ENDPOINT services="cloudfront cloudwatch cloudwatchlogs dynamodb events iam kms lambda s3 secretsmanager sfn sns sqs sts wafv2" s alias
+  # Nothing leaves loopback: every service the configuration touches, through either provider
+  # (the default one and aws.us_east_1 of the WAF option), points at moto.
+  for alias in "" us_east_1; do
     echo 'provider "aws" {'
+    [[ -z "$alias" ]] || echo "  alias                       = \"$alias\""
     echo '  access_key                  = "test"'
     echo '  secret_key                  = "test"'
     echo '  skip_credentials_validation = true'
@@ -85,7 +87,7 @@ CFG
     for s in $services; do echo "    $s = \"$endpoint\""; done
     echo '  }'
     echo '}'
-  } >"$work/terraform/emulator_override.tf"
+  done >"$work/terraform/emulator_override.tf"
   # Placeholder artifacts, one per binary (a package's main and its src/bin/*.rs), named as
   # `cargo lambda build` names them, so no release build is needed.
   local fn bin
@@ -123,6 +125,42 @@ for m in machines:
     assert "${" not in definition, f"{m['address']}: an ASL placeholder was left unfilled"
     json.loads(definition)
 print("terraform-checks: plan rendered the state machine", file=sys.stderr)
+waf = [r for r in plan["planned_values"]["root_module"]["resources"] if r["type"] in ("aws_wafv2_web_acl", "aws_cloudfront_distribution")]
+assert not waf, f"the WAF option is off by default, yet the plan has {[r['address'] for r in waf]}"
+PY
+
+  step "terraform plan against moto, with the WAF option on (endpoint_waf.enabled = true)"
+  env -u AWS_PROFILE AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true \
+    "${tf[@]}" plan -input=false -lock=false -no-color \
+    -var-file="$work/terraform/terraform.tfvars.example" \
+    -var region=us-east-1 \
+    -var "artifact_dir=$work/artifacts" \
+    -var terraform_apply_project=argus-terraform-apply \
+    -var 'endpoint_waf={enabled = true, rate_limit_per_5_minutes = 500}' \
+    -out="$work/plan-waf.out" >"$work/plan-waf.log" 2>&1 || {
+    cat "$work/plan-waf.log" >&2
+    return 1
+  }
+  grep -E '^Plan:' "$work/plan-waf.log" >&2 || true
+  "${tf[@]}" show -json "$work/plan-waf.out" >"$work/plan-waf.json" || return 1
+  python3 - "$work/plan-waf.json" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+resources = {r["address"]: r for r in plan["planned_values"]["root_module"]["resources"]}
+acl = resources["aws_wafv2_web_acl.endpoint[0]"]["values"]
+assert acl["scope"] == "CLOUDFRONT", acl["scope"]
+rate = [rule for rule in acl["rule"] if rule["statement"][0]["rate_based_statement"]]
+assert rate and rate[0]["statement"][0]["rate_based_statement"][0]["limit"] == 500, rate
+groups = sorted(rule["statement"][0]["managed_rule_group_statement"][0]["name"] for rule in acl["rule"] if rule["statement"][0]["managed_rule_group_statement"])
+assert groups == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"], groups
+front = resources["aws_cloudfront_distribution.endpoint[0]"]["values"]
+behaviour = front["default_cache_behavior"][0]
+assert behaviour["viewer_protocol_policy"] == "https-only", behaviour
+assert "POST" in behaviour["allowed_methods"], behaviour
+config = plan["configuration"]["root_module"]["resources"]
+acl_provider = [r for r in config if r["address"] == "aws_wafv2_web_acl.endpoint"][0]["provider_config_key"]
+assert acl_provider == "aws.us_east_1", acl_provider
+print("terraform-checks: the WAF option plans a CLOUDFRONT web ACL in us-east-1 and its distribution", file=sys.stderr)
 PY
 }
 

@@ -347,6 +347,33 @@ pub fn incident_detail(
             ),
         );
     }
+    let counted: Vec<_> = incident
+        .audit_tallies
+        .values()
+        .filter(|tally| tally.counted > 0)
+        .collect();
+    if !counted.is_empty() {
+        outln!(
+            "  counted, not recorded one by one ({} entries)",
+            argus::incident::counted_total(&incident.audit_tallies)
+        );
+        for tally in counted {
+            let kind = format!("{:?}", tally.kind);
+            let between = match (tally.first_at, tally.last_at) {
+                (Some(first), Some(last)) => {
+                    format!("{}..{}", first.format("%H:%M:%S"), last.format("%H:%M:%S"))
+                }
+                _ => String::new(),
+            };
+            line(
+                "",
+                &format!(
+                    "{kind:<20} {} counted after {} recorded, {between}; the last: {}",
+                    tally.counted, tally.recorded, tally.summary
+                ),
+            );
+        }
+    }
     match verdict {
         ChainVerdict::Intact { records } => line(
             "chain",

@@ -519,6 +519,113 @@ pub async fn incident_store_conformance(store: &dyn IncidentStore, label: &str) 
     origin_clear_conformance(store, &run).await;
 
     approval_token_conformance(store, &run).await;
+
+    counted_entries_conformance(store, &run).await;
+}
+
+/// Repeated attachments as the intake writes them (`Incident::record`): past the records kept
+/// per group only the incident's tallies change, the event is still claimed in the same write,
+/// no signal or audit item is added, and the chain with its sealed tallies reads back intact.
+async fn counted_entries_conformance(store: &dyn IncidentStore, run: &str) {
+    let t0 = epoch();
+    let opening = alarm_signal(
+        &format!("ec2:instance/i-{run}-counted"),
+        "alarm:counted",
+        &format!("{run}-counted-0"),
+        t0,
+        SignalEffect::Opens,
+    );
+    let (_, opened) = open(store, &opening, t0).await;
+    let id = opened.incident.id.clone();
+    let repeats = crate::incident::FULL_RECORDS_PER_KEY as usize + 3;
+    let mut last_write = None;
+    for n in 1..=repeats {
+        let at = t0 + Duration::seconds(n as i64);
+        let mut signal = opening.clone();
+        signal.source_event_id = format!("{run}-counted-{n}");
+        signal.observed_at = at;
+        let mut incident = store.incident(&id).await.unwrap().unwrap();
+        let expected_revision = incident.revision;
+        incident.revision += 1;
+        incident.signal_count += 1;
+        let kept = incident.record(
+            AuditEntry::new(
+                "test",
+                AuditKind::SignalAttached,
+                "attached",
+                json!({"origin": signal.origin_key(), "state": "ALARM", "outcome": "attached"}),
+            ),
+            at,
+        );
+        let audit: Vec<_> = kept.iter().cloned().collect();
+        let record = SignalRecord {
+            incident_id: id.clone(),
+            received_at: at,
+            outcome: "attached".into(),
+            signal: signal.clone(),
+        };
+        let event_claim = claim(&signal.source_event_id, Some(&id), at);
+        let write = IncidentWrite {
+            incident: &incident,
+            expected_revision,
+            closes: false,
+            claim: Some(&event_claim),
+            signal: kept.is_some().then_some(&record),
+            audit: &audit,
+            origin_clear: None,
+        };
+        assert_eq!(
+            store.write_incident(write).await.unwrap(),
+            WriteOutcome::Written,
+            "a counted attachment is written"
+        );
+        if kept.is_none() {
+            assert_eq!(
+                store.write_incident(write).await.unwrap(),
+                WriteOutcome::Duplicate {
+                    correlation_id: Some(id.clone())
+                },
+                "a counted attachment's event is claimed"
+            );
+        }
+        last_write = Some(incident);
+    }
+    let written = last_write.unwrap();
+    let stored = store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(stored, written, "the tallies read back as written");
+    assert_eq!(
+        crate::incident::counted_total(&stored.audit_tallies),
+        3,
+        "the repeats past the records kept are counted"
+    );
+    let full = 1 + crate::incident::FULL_RECORDS_PER_KEY as usize;
+    let trail = store.audit_trail(&id).await.unwrap();
+    assert_eq!(trail.len(), full, "only the records kept are audit items");
+    assert_eq!(
+        store.signals(&id).await.unwrap().len(),
+        full,
+        "only the attachments recorded are signal items"
+    );
+    assert!(
+        verify_chain(&stored, &trail).is_intact(),
+        "the chain and its sealed tallies verify"
+    );
+    let items = store.item_expiries(&id).await.unwrap();
+    assert_eq!(
+        items.len(),
+        1 + 2 * full,
+        "the incident, its recorded signals and audit records, nothing more"
+    );
+    let mut incident = stored;
+    assert_eq!(
+        write_audited(store, &mut incident, false, None, t0 + Duration::minutes(5)).await,
+        WriteOutcome::Written
+    );
+    let stored = store.incident(&id).await.unwrap().unwrap();
+    assert!(
+        verify_chain(&stored, &store.audit_trail(&id).await.unwrap()).is_intact(),
+        "a record after counted entries keeps the chain verifiable"
+    );
 }
 
 /// The budget grants at most `max_attempts` in any window ending at a decision (no boundary

@@ -32,8 +32,8 @@ async fn file_store_conforms_and_survives_reopening() {
         .unwrap();
     assert_eq!(
         incidents.len(),
-        6,
-        "the suite's six incidents are still there after reopening"
+        7,
+        "the suite's seven incidents are still there after reopening"
     );
     drop(reopened);
     std::fs::remove_dir_all(&folder).unwrap();

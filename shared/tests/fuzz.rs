@@ -650,3 +650,91 @@ fn regression_wiki_link_brackets_make_no_link() {
         .count();
     assert_eq!(links, 0, "{markdown}");
 }
+
+/// Repeated audit entries (`Incident::record`) on hostile approvers, reasons and origins: the
+/// chain with its sealed tallies always verifies, every entry is recorded or counted exactly
+/// once, and an incident holds a bounded number of records and tallies whatever arrives.
+#[test]
+fn fuzz_audit_tallies() {
+    use argus::incident::{
+        AuditEntry, AuditKind, FULL_RECORDS_PER_KEY, Incident, MAX_FULL_REPEATED_RECORDS,
+        MAX_TALLIES, counted_total, verify_chain,
+    };
+    let kinds = [
+        AuditKind::ApprovalRefused,
+        AuditKind::SignalAttached,
+        AuditKind::SelfCausedAttached,
+        AuditKind::Decided,
+    ];
+    // Mostly a few repeated values (what an attacker repeats), sometimes hostile text.
+    let key_text = prop_oneof![
+        8 => proptest::sample::select(vec!["slack:U0ATTACKER", "already_decided", "alarm-arn"])
+            .prop_map(str::to_string),
+        2 => fuzz::hostile_text(),
+    ];
+    let entry = (
+        0..kinds.len(),
+        key_text.clone(),
+        key_text,
+        proptest::option::weighted(0.02, fuzz::hostile_text()),
+    );
+    let strategy = proptest::collection::vec(entry, 0..200);
+    fuzz::run("audit-tallies", strategy, |entries| {
+        let signal = argus::testing::alarm_signal(
+            "ec2:instance/i-0123456789abcdef0",
+            "alarm:fuzz",
+            "fuzz-open",
+            epoch(),
+            argus::signal::SignalEffect::Opens,
+        );
+        let id = CorrelationId::derive(&signal.signature, signal.resource.as_str(), "e", epoch());
+        let mut incident = Incident::open(id, &signal, epoch());
+        let mut records = Vec::new();
+        let mut principals = std::collections::BTreeSet::new();
+        for (n, (kind, first, second, principal)) in entries.iter().enumerate() {
+            let kind = kinds[*kind];
+            if let Some(principal) = principal {
+                principals.insert((first.clone(), second.clone(), principal.clone()));
+            }
+            let data = match kind {
+                AuditKind::ApprovalRefused => {
+                    json!({"reason": first, "identity": second, "channel": "slack"})
+                }
+                _ => {
+                    json!({"origin": first, "state": second, "outcome": "attached", "principal": principal})
+                }
+            };
+            let at = epoch() + chrono::Duration::seconds(n as i64);
+            records
+                .extend(incident.record(AuditEntry::new("fuzz", kind, second.clone(), data), at));
+        }
+        prop_assert!(verify_chain(&incident, &records).is_intact());
+        let repeatable = |kind: AuditKind| kind != AuditKind::Decided;
+        let recorded_repeatable = records.iter().filter(|r| repeatable(r.kind)).count() as u64;
+        let inputs_repeatable = entries.iter().filter(|e| repeatable(kinds[e.0])).count() as u64;
+        prop_assert_eq!(
+            recorded_repeatable + counted_total(&incident.audit_tallies),
+            inputs_repeatable,
+            "every entry recorded or counted once"
+        );
+        let principal_groups = principals.len() as u64;
+        prop_assert!(
+            recorded_repeatable
+                <= u64::from(MAX_FULL_REPEATED_RECORDS)
+                    + principal_groups * u64::from(FULL_RECORDS_PER_KEY),
+            "{recorded_repeatable} records"
+        );
+        prop_assert!(
+            incident.audit_tallies.len() as u64 <= MAX_TALLIES as u64 + 3 + principal_groups
+        );
+        for tally in incident.audit_tallies.values() {
+            prop_assert!(tally.recorded <= FULL_RECORDS_PER_KEY);
+            prop_assert!(tally.summary.len() <= 256 && tally.actor.len() <= 256);
+        }
+        if principals.is_empty() {
+            let size = serde_json::to_vec(&incident.audit_tallies).unwrap().len();
+            prop_assert!(size < 64 * 1024, "tallies of {size} bytes");
+        }
+        Ok(())
+    });
+}

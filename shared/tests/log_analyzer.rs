@@ -754,3 +754,113 @@ async fn attack_a_flood_of_distinct_lines_cannot_grow_the_templates_without_boun
     let json = serde_json::to_value(group).unwrap();
     assert_eq!(json["lines_over_template_cap"], 1_000, "{json}");
 }
+
+/// The `n`-th line of a family of lines that share no word, so each is a template of its own.
+fn distinct_line(family: usize, n: usize) -> String {
+    let base = 200_000 + family * 100_000 + n * 3;
+    format!(
+        "{} {} {}",
+        letters(base),
+        letters(base + 1),
+        letters(base + 2)
+    )
+}
+
+#[tokio::test]
+async fn attack_at_the_template_cap_the_stalest_templates_are_evicted_and_new_ones_learned() {
+    // GIVEN a group at its cap of 50 templates, ten of them seen again in the next window
+    let world = World::new(AnalyzerTuning {
+        max_templates_per_group: 50,
+        ..tuning()
+    });
+    let old: Vec<String> = (0..50).map(|n| distinct_line(0, n)).collect();
+    world.put(0, &old);
+    world.put(1, &old[40..50]);
+    no_errors(&world.run_through(0).await);
+    no_errors(&world.run_through(1).await);
+    // WHEN ten new kinds of line arrive in a window that also repeats five old ones
+    let mut window_two: Vec<String> = old[..5].to_vec();
+    window_two.extend((0..10).map(|n| distinct_line(1, n)));
+    world.put(2, &window_two);
+    let report = world.run_through(2).await;
+    no_errors(&report);
+    // THEN the new lines are learned, no line is left out, and the cap holds
+    let group = serde_json::to_value(&report.groups[0]).unwrap();
+    assert_eq!(group["lines_over_template_cap"], 0, "{group}");
+    assert_eq!(group["new_templates"], 10, "{group}");
+    assert!(report.groups[0].templates <= 50, "{group}");
+    // AND the ten stalest went (none seen in windows one or two), as tombstones under their ids
+    assert_eq!(group["templates_evicted"], 10, "{group}");
+    let records = world.records().await;
+    let evicted: Vec<&TemplateRecord> = records
+        .iter()
+        .filter(|record| record.evicted_at.is_some())
+        .collect();
+    assert_eq!(evicted.len(), 10);
+    for record in &evicted {
+        let line = old
+            .iter()
+            .position(|line| record.text == *line)
+            .unwrap_or_else(|| panic!("evicted {} is not an old template", record.text));
+        assert!(
+            (5..40).contains(&line),
+            "line {line} was seen in a recent window"
+        );
+    }
+    for line in old[..5].iter().chain(&old[40..50]) {
+        assert!(
+            records
+                .iter()
+                .any(|record| record.is_live() && record.text == *line),
+            "{line} was seen recently and stays"
+        );
+    }
+    // WHEN an evicted template's line comes back THEN it is learned under the same id, with
+    // the baseline it had
+    let returning = evicted[0].clone();
+    world.put(3, std::slice::from_ref(&returning.text));
+    let report = world.run_through(3).await;
+    no_errors(&report);
+    let revived = world
+        .records()
+        .await
+        .into_iter()
+        .find(|record| record.template_id == returning.template_id)
+        .unwrap();
+    assert!(revived.is_live(), "{revived:?}");
+    assert_eq!(revived.stats.lines_total, returning.stats.lines_total + 1);
+    assert_eq!(report.groups[0].templates_evicted, 1);
+}
+
+#[tokio::test]
+async fn attack_a_part_read_window_at_the_largest_cap_keeps_its_checkpoint_under_the_item_limit() {
+    // GIVEN the largest template cap, five samples per template, and lines whose samples grow
+    // when written as JSON (every backslash is escaped)
+    let tuning = AnalyzerTuning {
+        max_templates_per_group: 4_000,
+        samples_per_anomaly: 5,
+        max_events_per_run: 4_100,
+        page_size: 1_000,
+        ..tuning()
+    };
+    tuning.validate().unwrap();
+    let world = World::new(tuning);
+    let padding = "\\".repeat(600);
+    let mut lines = Vec::new();
+    for n in 0..4_000 {
+        let repeats = if n < 64 { 5 } else { 1 };
+        for _ in 0..repeats {
+            lines.push(format!("{} {padding}", distinct_line(2, n)));
+        }
+    }
+    world.put(0, &lines);
+    // WHEN a run stops inside the window
+    let report = world.run_through(0).await;
+    no_errors(&report);
+    assert_eq!(report.groups[0].stopped, Some(StopReason::EventBudget));
+    // THEN the checkpoint with its part-read counts stays well under DynamoDB's 400 KB
+    let state = world.store.inner().load_log_group(GROUP).await.unwrap();
+    let checkpoint = state.checkpoint.unwrap();
+    let size = serde_json::to_vec(&checkpoint).unwrap().len();
+    assert!(size < 300_000, "a {size}-byte checkpoint");
+}

@@ -534,3 +534,180 @@ async fn dynamodb_passes_the_baseline_store_conformance_suite() {
     )
     .await;
 }
+
+/// `n` as lower-case letters (no digits, which the miner would mask into one template).
+fn letters(mut n: usize) -> String {
+    let mut word = String::new();
+    loop {
+        word.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 {
+            return word;
+        }
+    }
+}
+
+/// Lines that share no word, so each is a template of its own.
+fn distinct_line(family: usize, n: usize) -> String {
+    let base = 200_000 + family * 100_000 + n * 3;
+    format!(
+        "{} {} {}",
+        letters(base),
+        letters(base + 1),
+        letters(base + 2)
+    )
+}
+
+/// Runs over an in-memory log source (the item sizes, not the log source, are under test) with
+/// the baselines in DynamoDB Local, the clock at the end of window `index` after the epoch.
+async fn run_in_memory(
+    index: i64,
+    source: &argus::loganalysis::memory::MemoryLogSource,
+    store: &DynamoStore,
+    config: &AnalyzerConfig,
+) -> RunReport {
+    let clock = ManualClock::new(argus::testing::epoch() + Duration::seconds(60 * (index + 1)));
+    LogAnalyzer {
+        source,
+        store,
+        bus: &argus::loganalysis::memory::MemoryEventBus::new(),
+        clock: &clock,
+        config,
+    }
+    .run(None)
+    .await
+}
+
+fn put_in_memory(
+    source: &argus::loganalysis::memory::MemoryLogSource,
+    log_group: &str,
+    index: i64,
+    lines: &[String],
+) {
+    let start = (argus::testing::epoch() + Duration::seconds(60 * index)).timestamp_millis();
+    source.put(
+        log_group,
+        lines
+            .iter()
+            .enumerate()
+            .map(|(offset, line)| argus::loganalysis::LogEvent {
+                timestamp_ms: start + offset as i64,
+                message: line.clone(),
+            }),
+    );
+}
+
+#[tokio::test]
+async fn attack_a_part_read_window_at_the_largest_cap_is_saved_in_dynamodb() {
+    let Some(peers) =
+        peers("attack_a_part_read_window_at_the_largest_cap_is_saved_in_dynamodb").await
+    else {
+        return;
+    };
+    let store = peers.store();
+    let log_group = format!("/aws/lambda/{}", unique_name("flood"));
+    // GIVEN the largest template cap, five samples per template, lines whose samples double
+    // in size as JSON, and a run budget that stops inside the window
+    let config = config(
+        &log_group,
+        AnalyzerTuning {
+            max_templates_per_group: 4_000,
+            samples_per_anomaly: 5,
+            max_events_per_run: 4_100,
+            page_size: 1_000,
+            ..tuning()
+        },
+    );
+    config.tuning.validate().unwrap();
+    let source = argus::loganalysis::memory::MemoryLogSource::new();
+    let padding = "\\".repeat(600);
+    let mut lines = Vec::new();
+    for n in 0..4_000 {
+        for _ in 0..if n < 64 { 5 } else { 1 } {
+            lines.push(format!("{} {padding}", distinct_line(0, n)));
+        }
+    }
+    put_in_memory(&source, &log_group, 0, &lines);
+    // WHEN the run stops part-way THEN its checkpoint is accepted by DynamoDB
+    let report = run_in_memory(0, &source, &store, &config).await;
+    ok(&report);
+    assert_eq!(report.groups[0].stopped, Some(StopReason::EventBudget));
+    let partial = store
+        .load_log_group(&log_group)
+        .await
+        .unwrap()
+        .checkpoint
+        .unwrap()
+        .partial
+        .unwrap();
+    assert_eq!(partial.events, 4_100);
+    // AND the next run finishes the window, every line counted once
+    let report = run_in_memory(0, &source, &store, &config).await;
+    ok(&report);
+    assert_eq!(report.groups[0].windows_closed, 1);
+    let state = store.load_log_group(&log_group).await.unwrap();
+    let total: u64 = state
+        .templates
+        .iter()
+        .map(|record| record.stats.lines_total)
+        .sum();
+    assert_eq!(total, lines.len() as u64);
+}
+
+#[tokio::test]
+async fn templates_evicted_at_the_cap_are_tombstones_that_expire_in_dynamodb() {
+    let Some(peers) =
+        peers("templates_evicted_at_the_cap_are_tombstones_that_expire_in_dynamodb").await
+    else {
+        return;
+    };
+    let store = peers.store();
+    let log_group = format!("/aws/lambda/{}", unique_name("evict"));
+    let config = config(
+        &log_group,
+        AnalyzerTuning {
+            max_templates_per_group: 20,
+            ..tuning()
+        },
+    );
+    let source = argus::loganalysis::memory::MemoryLogSource::new();
+    let old: Vec<String> = (0..20).map(|n| distinct_line(1, n)).collect();
+    put_in_memory(&source, &log_group, 0, &old);
+    ok(&run_in_memory(0, &source, &store, &config).await);
+    let new: Vec<String> = (0..3).map(|n| distinct_line(2, n)).collect();
+    put_in_memory(&source, &log_group, 1, &new);
+    let report = run_in_memory(1, &source, &store, &config).await;
+    ok(&report);
+    assert_eq!(report.groups[0].templates_evicted, 3);
+    assert_eq!(report.groups[0].lines_over_template_cap, 0);
+    let state = store.load_log_group(&log_group).await.unwrap();
+    let evicted: Vec<&TemplateRecord> = state
+        .templates
+        .iter()
+        .filter(|record| record.evicted_at.is_some())
+        .collect();
+    assert_eq!(evicted.len(), 3);
+    for record in evicted {
+        let item = peers
+            .dynamodb
+            .get_item()
+            .table_name(&peers.patterns_table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("LOG#{log_group}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("TPL#{}", record.template_id)),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert!(
+            item.contains_key("expires_at"),
+            "an evicted tombstone expires: {item:?}"
+        );
+    }
+}

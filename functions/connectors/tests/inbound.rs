@@ -1471,3 +1471,48 @@ async fn attack_junk_from_one_source_is_throttled_while_other_senders_are_served
     world.clock.advance(Duration::seconds(120));
     assert_eq!(world.inbound.handle(&junk).await.status, 401);
 }
+
+#[tokio::test]
+async fn attack_5000_clicks_on_a_decided_approval_are_counted_not_recorded_one_by_one() {
+    let world = world();
+    let id = awaiting_approval(&world).await;
+    let click = slack_click(&id, "UAPPROVER", true, APPROVAL_ID, world.clock.now());
+    assert_eq!(world.inbound.handle(&click).await.status, 200);
+    // One approver clicks the decided approval 5,000 more times, a second apart (within the
+    // endpoint's per-source budget, so every click reaches the approval check).
+    for _ in 0..5_000 {
+        world.clock.advance(Duration::seconds(1));
+        let again = slack_click(&id, "UAPPROVER", true, APPROVAL_ID, world.clock.now());
+        let response = world.inbound.handle(&again).await;
+        assert!(
+            matches!(response.status, 409 | 410),
+            "{} {:?}",
+            response.status,
+            body_json(&response)
+        );
+    }
+    assert_eq!(world.callback.calls().len(), 1, "the workflow heard once");
+    let incident = world.store.incident(&id).await.unwrap().unwrap();
+    let trail = world.store.audit_trail(&id).await.unwrap();
+    assert!(verify_chain(&incident, &trail).is_intact());
+    let recorded = trail
+        .iter()
+        .filter(|record| record.kind == AuditKind::ApprovalRefused)
+        .count() as u64;
+    assert!(recorded <= 10, "{recorded} refusal records");
+    let signals = world.store.signals(&id).await.unwrap();
+    let postmortem = argus::postmortem::Postmortem::build(&incident, &trail, &signals, None);
+    let counted: u64 = postmortem
+        .audit
+        .repeated
+        .iter()
+        .filter(|repeated| repeated.kind == AuditKind::ApprovalRefused)
+        .map(|repeated| repeated.counted)
+        .sum();
+    assert_eq!(
+        recorded + counted,
+        5_000,
+        "every refused click is recorded or counted"
+    );
+    assert!(postmortem.to_markdown().contains("- approval_refused: "));
+}

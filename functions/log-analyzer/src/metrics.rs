@@ -6,9 +6,11 @@ use serde_json::json;
 pub const NAMESPACE: &str = "Argus";
 /// Lines a log group could not give a template because it held `max_templates_per_group`.
 pub const LINES_OVER_TEMPLATE_CAP: &str = "LogLinesOverTemplateCap";
+/// Templates evicted at `max_templates_per_group` to make room for new ones.
+pub const TEMPLATES_EVICTED: &str = "LogTemplatesEvicted";
 
-/// One EMF record per group: the lines left out at the template cap (0 when none), so an alarm
-/// can watch a group that has stopped learning.
+/// One EMF record per group: the lines left out at the template cap and the templates evicted
+/// there (0 when none), so an alarm can watch a group that has stopped learning or churns.
 pub fn record(group: &GroupReport) -> serde_json::Value {
     json!({
         "_aws": {
@@ -16,10 +18,14 @@ pub fn record(group: &GroupReport) -> serde_json::Value {
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["LogGroup"]],
-                "Metrics": [{"Name": LINES_OVER_TEMPLATE_CAP, "Unit": "Count"}]
+                "Metrics": [
+                    {"Name": LINES_OVER_TEMPLATE_CAP, "Unit": "Count"},
+                    {"Name": TEMPLATES_EVICTED, "Unit": "Count"}
+                ]
             }]
         },
         LINES_OVER_TEMPLATE_CAP: group.lines_over_template_cap,
+        TEMPLATES_EVICTED: group.templates_evicted,
         "LogGroup": group.log_group,
         "function": "log-analyzer",
     })
@@ -34,10 +40,16 @@ mod tests {
         let group = GroupReport {
             log_group: "/aws/lambda/checkout".into(),
             lines_over_template_cap: 7,
+            templates_evicted: 3,
             ..GroupReport::default()
         };
         let record = record(&group);
         assert_eq!(record[LINES_OVER_TEMPLATE_CAP], 7);
+        assert_eq!(record[TEMPLATES_EVICTED], 3);
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            TEMPLATES_EVICTED
+        );
         assert_eq!(record["LogGroup"], "/aws/lambda/checkout");
         assert_eq!(
             record["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],

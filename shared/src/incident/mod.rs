@@ -1,7 +1,11 @@
 //! Incidents: lifecycle states, the record kept per incident, and its hash-chained audit trail.
 
+mod tally;
 mod write;
 
+pub use tally::{
+    AuditTally, FULL_RECORDS_PER_KEY, MAX_FULL_REPEATED_RECORDS, MAX_TALLIES, counted_total,
+};
 pub use write::{IncidentWriteError, update_incident};
 pub(crate) use write::{MAX_WRITE_ATTEMPTS, conflict_backoff};
 
@@ -92,6 +96,10 @@ pub struct AuditHead {
     /// Sequence number the next record takes.
     pub next_seq: u64,
     pub hash: String,
+    /// The seal of the incident's tallies ([`Incident::audit_tallies`]) to this head, while it
+    /// has any: a hash of `hash` and every tally, so an edited count breaks verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tallies: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -134,6 +142,10 @@ pub struct Incident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<PendingApproval>,
     pub audit_head: AuditHead,
+    /// Repeated entries (refused answers, attached signals) counted instead of recorded one by
+    /// one, per group (`incident::tally`), so the trail stays bounded whatever arrives.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub audit_tallies: BTreeMap<String, AuditTally>,
     /// Each alarm or alert that opened, joined or cleared part of the incident (by
     /// [`Signal::origin_key`]), with its state as of the source's own time. The incident
     /// resolves only when none of them is firing, and a signal older than the state already
@@ -300,7 +312,9 @@ impl Incident {
             audit_head: AuditHead {
                 next_seq: 0,
                 hash: genesis,
+                tallies: None,
             },
+            audit_tallies: BTreeMap::new(),
             timing: None,
             look_again_at: None,
             origins: BTreeMap::from([(
@@ -467,13 +481,28 @@ impl Incident {
         shown
     }
 
-    /// Appends a record to the chain: its hash covers the previous hash and its own content.
+    /// Records `entry`, or only counts it when it repeats what the incident holds enough
+    /// records of (`incident::tally`): `None` then, and the tally (sealed to the chain's head)
+    /// carries it. Every writer of outsider-driven entries goes through this.
+    pub fn record(&mut self, entry: AuditEntry, at: DateTime<Utc>) -> Option<AuditRecord> {
+        match tally::place(&mut self.audit_tallies, &entry, at) {
+            tally::Placement::Record => Some(self.audit(entry, at)),
+            tally::Placement::Counted => {
+                self.audit_head.tallies = tally::seal(&self.audit_head.hash, &self.audit_tallies);
+                None
+            }
+        }
+    }
+
+    /// Appends a record to the chain, always: its hash covers the previous hash and its own
+    /// content.
     pub fn audit(&mut self, entry: AuditEntry, at: DateTime<Utc>) -> AuditRecord {
         let seq = self.audit_head.next_seq;
         let prev_hash = self.audit_head.hash.clone();
         let hash = record_hash(&prev_hash, seq, at, &entry);
         self.audit_head = AuditHead {
             next_seq: seq + 1,
+            tallies: tally::seal(&hash, &self.audit_tallies),
             hash: hash.clone(),
         };
         AuditRecord {
@@ -636,6 +665,12 @@ pub fn verify_chain(incident: &Incident, records: &[AuditRecord]) -> ChainVerdic
     let count = records.len() as u64;
     if incident.audit_head.next_seq != count || incident.audit_head.hash != expected_prev {
         return ChainVerdict::Broken { seq: count, reason: "the chain does not end at the incident's recorded head (records missing at the end)".to_string() };
+    }
+    if incident.audit_head.tallies != tally::seal(&expected_prev, &incident.audit_tallies) {
+        return ChainVerdict::Broken {
+            seq: count,
+            reason: "the counted entries do not match the seal at the chain's head".to_string(),
+        };
     }
     ChainVerdict::Intact { records: count }
 }

@@ -45,7 +45,9 @@ pub(crate) async fn conflict_backoff(attempt: usize) {
 
 /// Applies `change` to the incident and writes it conditionally on its revision, reading it
 /// again and re-applying on conflict. `None` when the incident does not exist; a change that
-/// returns no audit entries writes nothing. Every writer of incidents goes through this.
+/// returns no audit entries writes nothing. Every writer of incidents goes through this; entries
+/// that repeat what the incident holds enough records of are counted, not recorded
+/// (`Incident::record`).
 pub async fn update_incident<F>(
     store: &dyn IncidentStore,
     clock: &dyn Clock,
@@ -75,9 +77,11 @@ where
         let now = clock.now();
         incident.revision += 1;
         incident.updated_at = now;
+        // Repeated entries may only be counted (`Incident::record`): the write still happens,
+        // since the count on the incident changed.
         let audit: Vec<_> = entries
             .into_iter()
-            .map(|entry| incident.audit(entry, now))
+            .filter_map(|entry| incident.record(entry, now))
             .collect();
         let write = IncidentWrite {
             incident: &incident,

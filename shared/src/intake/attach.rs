@@ -160,15 +160,26 @@ impl Intake<'_> {
                     format!("signal attached: {}", signal.title),
                 ),
             };
-            let mut audit = vec![incident.audit(
+            // Repeats of one origin's state are counted rather than recorded one by one
+            // (`Incident::record`; the group is the origin, state, outcome and principal), and
+            // their signal is recorded only when their audit record is.
+            let attached = incident.record(
                 AuditEntry::new(
                     ACTOR,
                     kind,
                     summary,
-                    json!({"source_event_id": signal.source_event_id, "state": signal.state}),
+                    json!({
+                        "source_event_id": signal.source_event_id,
+                        "state": signal.state,
+                        "origin": signal.origin_key(),
+                        "outcome": outcome.as_str(),
+                        "principal": signal.principal,
+                    }),
                 ),
                 now,
-            )];
+            );
+            let counted_only = attached.is_none();
+            let mut audit: Vec<_> = attached.into_iter().collect();
             if outcome == Outcome::Resolved {
                 incident.transition(IncidentStatus::Resolved, now)?;
                 incident.resolution = Some(format!(
@@ -198,7 +209,7 @@ impl Intake<'_> {
                 expected_revision,
                 closes: outcome == Outcome::Resolved,
                 claim: Some(&claim),
-                signal: Some(&record),
+                signal: (!counted_only).then_some(&record),
                 audit: &audit,
                 origin_clear: origin_clear.as_ref(),
             };
@@ -221,6 +232,11 @@ impl Intake<'_> {
                             }
                             Outcome::Stale => format!(
                                 "recorded on incident {id} and ignored: older than what its source said since"
+                            ),
+                            _ if counted_only => format!(
+                                "attached to open incident {id} ({} signals, {} of them counted rather than recorded one by one)",
+                                incident.signal_count,
+                                counted_signals(&incident)
                             ),
                             _ => format!(
                                 "attached to open incident {id} ({} signals)",
@@ -426,4 +442,19 @@ impl Intake<'_> {
         report.incident_status = Some(incident.status);
         self.resume_if_stalled(&incident, signal, report).await
     }
+}
+
+/// Attached signals the incident only counted (`Incident::record`).
+fn counted_signals(incident: &Incident) -> u64 {
+    incident
+        .audit_tallies
+        .values()
+        .filter(|tally| {
+            matches!(
+                tally.kind,
+                AuditKind::SignalAttached | AuditKind::SelfCausedAttached
+            )
+        })
+        .map(|tally| tally.counted)
+        .sum()
 }

@@ -39,6 +39,12 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024;
 const MAX_PARTIAL_SAMPLED_TEMPLATES: usize = 64;
 /// Bound on following renames, which only ever point from a template to a more general one.
 const MAX_RENAME_HOPS: usize = 64;
+/// At the template cap, up to the cap divided by this is evicted at once.
+const EVICTION_BATCH_DIVISOR: usize = 50;
+/// A part-read window's samples take at most this many bytes (as stored), so with the counts of
+/// at most [`super::config::MAX_TEMPLATES_PER_GROUP`] templates the checkpoint item stays far
+/// below DynamoDB's 400 KB.
+const MAX_PARTIAL_SAMPLE_BYTES: usize = 48 * 1024;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnalyzerError {
@@ -95,8 +101,11 @@ pub struct GroupReport {
     pub bytes_read: u64,
     pub templates: usize,
     pub new_templates: usize,
-    /// Lines that fit no template while the group held `max_templates_per_group`: not learned.
+    /// Lines that fit no template while the group held `max_templates_per_group` and no
+    /// template could be evicted (all were seen in the window being read): not learned.
     pub lines_over_template_cap: u64,
+    /// Templates evicted at the cap to make room for new ones (kept as tombstones).
+    pub templates_evicted: u64,
     pub anomalies: Vec<AnomalySummary>,
     pub anomalies_suppressed: usize,
     /// Where the next window starts (the checkpoint after this run).
@@ -220,11 +229,26 @@ impl WindowCounts {
     fn to_partial(&self, next_token: String) -> PartialWindow {
         let mut by_count: Vec<(&TemplateId, &u64)> = self.counts.iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let samples = by_count
-            .into_iter()
-            .take(MAX_PARTIAL_SAMPLED_TEMPLATES)
-            .filter_map(|(id, _)| Some((*id, self.samples.get(id)?.clone())))
-            .collect();
+        let mut sample_bytes = 0usize;
+        let mut samples = BTreeMap::new();
+        for (id, _) in by_count.into_iter().take(MAX_PARTIAL_SAMPLED_TEMPLATES) {
+            let Some(kept) = self.samples.get(id) else {
+                continue;
+            };
+            let mut fitting = Vec::new();
+            for sample in kept {
+                // Measured as stored (JSON), where escapes can double a line's size.
+                let size = serde_json::to_string(sample).map_or(usize::MAX, |json| json.len());
+                if sample_bytes.saturating_add(size) > MAX_PARTIAL_SAMPLE_BYTES {
+                    break;
+                }
+                sample_bytes += size;
+                fitting.push(sample.clone());
+            }
+            if !fitting.is_empty() {
+                samples.insert(*id, fitting);
+            }
+        }
         PartialWindow {
             next_token,
             counts: self.counts.clone(),
@@ -276,40 +300,51 @@ fn window_index(start: DateTime<Utc>, window_seconds: u32) -> i64 {
     start.timestamp().div_euclid(i64::from(window_seconds))
 }
 
+/// The miner rebuilt from live template records.
+fn build_miner(
+    log_group: &str,
+    mut live: Vec<&TemplateRecord>,
+) -> Result<TemplateMiner, AnalyzerError> {
+    // Creation order decides which of several candidate templates a line is compared with
+    // first, so the rebuilt miner must see them in the order they were first seen.
+    live.sort_by(|a, b| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then(a.template_id.cmp(&b.template_id))
+    });
+    let miner_state = MinerState {
+        format_version: STATE_FORMAT_VERSION,
+        config: MinerConfig::default(),
+        templates: live
+            .iter()
+            .map(|record| SavedTemplate {
+                id: record.template_id,
+                text: record.text.clone(),
+                count: record.stats.lines_total,
+                sample: record.sample.clone(),
+                tokens: record.tokens.clone(),
+            })
+            .collect(),
+    };
+    TemplateMiner::from_state(&miner_state).map_err(|error| AnalyzerError::CorruptTemplates {
+        log_group: log_group.to_string(),
+        reason: error.to_string(),
+    })
+}
+
 impl GroupState {
     fn load(log_group: &str, state: &LogGroupState) -> Result<Self, AnalyzerError> {
         let mut live: Vec<&TemplateRecord> = state
             .templates
             .iter()
-            .filter(|record| record.renamed_to.is_none())
+            .filter(|record| record.is_live())
             .collect();
-        // Creation order decides which of several candidate templates a line is compared with
-        // first, so the rebuilt miner must see them in the order they were first seen.
         live.sort_by(|a, b| {
             a.first_seen
                 .cmp(&b.first_seen)
                 .then(a.template_id.cmp(&b.template_id))
         });
-        let miner_state = MinerState {
-            format_version: STATE_FORMAT_VERSION,
-            config: MinerConfig::default(),
-            templates: live
-                .iter()
-                .map(|record| SavedTemplate {
-                    id: record.template_id,
-                    text: record.text.clone(),
-                    count: record.stats.lines_total,
-                    sample: record.sample.clone(),
-                    tokens: record.tokens.clone(),
-                })
-                .collect(),
-        };
-        let miner = TemplateMiner::from_state(&miner_state).map_err(|error| {
-            AnalyzerError::CorruptTemplates {
-                log_group: log_group.to_string(),
-                reason: error.to_string(),
-            }
-        })?;
+        let miner = build_miner(log_group, live.clone())?;
         let mut aliases = HashMap::new();
         for record in &state.templates {
             if let Some(successor) = record.renamed_to {
@@ -369,7 +404,7 @@ impl GroupState {
         let mut merged_into: BTreeMap<TemplateId, Vec<TemplateRecord>> = BTreeMap::new();
         let mut renamed: Vec<(TemplateId, TemplateId)> = Vec::new();
         for record in self.records.values() {
-            if record.renamed_to.is_some() {
+            if !record.is_live() {
                 continue;
             }
             let current = self.resolve(record.template_id);
@@ -390,7 +425,9 @@ impl GroupState {
             let sources = merged_into.remove(&template.id).unwrap_or_default();
             match self.records.get_mut(&template.id) {
                 Some(record) if record.renamed_to.is_none() => {
-                    let mut changed = record.tokens != template.tokens;
+                    // An evicted template whose lines came back is live again, baseline and all.
+                    let mut changed =
+                        record.tokens != template.tokens || record.evicted_at.take().is_some();
                     if changed {
                         record.tokens = template.tokens.clone();
                         record.text = template.text.clone();
@@ -436,6 +473,7 @@ impl GroupState {
                         stats,
                         prior: None,
                         renamed_to: None,
+                        evicted_at: None,
                     };
                     self.records.insert(template.id, record);
                     self.mark(template.id);
@@ -455,6 +493,58 @@ impl GroupState {
             }
         }
         records
+    }
+
+    /// Makes room at the template cap: the stalest live templates (least recently seen, then
+    /// fewest lines) become tombstones and leave the miner, never one seen in the window being
+    /// read (`counts`, already resolved, and whatever was last seen at or after `start`). Up to
+    /// a fiftieth of the cap goes at once, so a run rebuilds the miner rarely. Returns how many.
+    fn evict(
+        &mut self,
+        log_group: &str,
+        start: DateTime<Utc>,
+        counts: &WindowCounts,
+        tuning: &AnalyzerTuning,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AnalyzerError> {
+        let mut candidates: Vec<&TemplateRecord> = self
+            .records
+            .values()
+            .filter(|record| {
+                record.is_live()
+                    && record.last_seen < start
+                    && !counts.counts.contains_key(&record.template_id)
+            })
+            .collect();
+        candidates.sort_by(|a, b| {
+            a.last_seen
+                .cmp(&b.last_seen)
+                .then(a.stats.lines_total.cmp(&b.stats.lines_total))
+                .then(a.template_id.cmp(&b.template_id))
+        });
+        let batch = (tuning.max_templates_per_group / EVICTION_BATCH_DIVISOR).max(1);
+        let victims: Vec<TemplateId> = candidates
+            .iter()
+            .take(batch)
+            .map(|record| record.template_id)
+            .collect();
+        if victims.is_empty() {
+            return Ok(0);
+        }
+        for id in &victims {
+            if let Some(record) = self.records.get_mut(id) {
+                record.evicted_at = Some(now);
+            }
+            self.mark(*id);
+        }
+        self.miner = build_miner(
+            log_group,
+            self.records
+                .values()
+                .filter(|record| record.is_live())
+                .collect(),
+        )?;
+        Ok(victims.len())
     }
 
     /// Undoes `take_dirty`'s revision moves after a failed save.
@@ -518,6 +608,7 @@ impl LogAnalyzer<'_> {
                 events = group.events_read,
                 templates = group.templates,
                 lines_over_template_cap = group.lines_over_template_cap,
+                templates_evicted = group.templates_evicted,
                 anomalies = group.anomalies.len(),
                 stopped = ?group.stopped,
                 "log group analysed"
@@ -621,17 +712,30 @@ impl LogAnalyzer<'_> {
                     // sample or published anomaly ever carries one.
                     let line = super::redact::redact(cut_line(&event.message));
                     let line = line.as_ref();
-                    // At the cap a line may only join a template learned so far.
-                    let template_id =
-                        if group.miner.template_count() >= tuning.max_templates_per_group {
-                            group.miner.match_line(line)
-                        } else {
-                            let learned = group.miner.add_line(line);
-                            if learned.is_new {
-                                report.new_templates += 1;
-                            }
-                            Some(learned.template_id)
-                        };
+                    // At the cap a line that fits no template learned so far makes room by
+                    // evicting stale templates, or is left out when none may go.
+                    let mut template_id = None;
+                    if group.miner.template_count() >= tuning.max_templates_per_group {
+                        template_id = group.miner.match_line(line);
+                        if template_id.is_none() {
+                            // Renames and new templates become records first, and the counts
+                            // move to the ids that cover them, since the miner is rebuilt.
+                            group.reconcile((start, end), tuning);
+                            counts = std::mem::take(&mut counts)
+                                .resolved(|id| group.resolve(id), tuning.samples_per_anomaly);
+                            let evicted = group.evict(log_group, start, &counts, tuning, now)?;
+                            report.templates_evicted += evicted as u64;
+                        }
+                    }
+                    if template_id.is_none()
+                        && group.miner.template_count() < tuning.max_templates_per_group
+                    {
+                        let learned = group.miner.add_line(line);
+                        if learned.is_new {
+                            report.new_templates += 1;
+                        }
+                        template_id = Some(learned.template_id);
+                    }
                     match template_id {
                         Some(id) => {
                             counts.add(id, line, event.timestamp_ms, tuning.samples_per_anomaly);
@@ -728,7 +832,7 @@ impl LogAnalyzer<'_> {
         let ids: Vec<TemplateId> = group
             .records
             .values()
-            .filter(|record| record.renamed_to.is_none())
+            .filter(|record| record.is_live())
             .map(|record| record.template_id)
             .collect();
         for id in ids {

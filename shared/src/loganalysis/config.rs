@@ -14,6 +14,10 @@ pub const TUNING_ENV: &str = "ARGUS_LOG_ANALYZER";
 
 /// CloudWatch Logs returns at most this many events per FilterLogEvents page.
 const MAX_PAGE_SIZE: u32 = 10_000;
+/// The largest template cap a log group may be given: a part-read window's checkpoint holds a
+/// count per template seen (about 40 bytes each as stored), and must stay far below DynamoDB's
+/// 400 KB item limit.
+pub const MAX_TEMPLATES_PER_GROUP: usize = 4_000;
 
 /// How the analyzer windows, bounds and judges. `{}` is a complete tuning.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,10 +56,13 @@ pub struct AnalyzerTuning {
     pub samples_per_anomaly: usize,
     /// Records of templates that were generalised into others are kept this long.
     pub tombstone_days: u32,
-    /// Templates a log group may hold. Past it, a line that fits no template learned so far
-    /// makes no new one: it is counted (`lines_over_template_cap`, a metric) and left out, so
-    /// a flood of distinct lines cannot grow the group's records, its checkpoint's part-read
-    /// counts (a DynamoDB item of at most 400 KB) or the miner's memory without bound.
+    /// Templates a log group may hold (at most [`MAX_TEMPLATES_PER_GROUP`]). At the cap, a line
+    /// that fits no template learned so far evicts the stalest templates (least recently seen,
+    /// then fewest lines; never one seen in the window being read), which become tombstones
+    /// (`templates_evicted`, a metric); when none may go it is counted
+    /// (`lines_over_template_cap`, a metric) and left out. So a flood of distinct lines cannot
+    /// grow the group's records, its checkpoint's part-read counts (a DynamoDB item of at most
+    /// 400 KB) or the miner's memory without bound.
     pub max_templates_per_group: usize,
 }
 
@@ -154,8 +161,10 @@ impl AnalyzerTuning {
         if !spike_valid {
             return bad("spike_z must be positive and spike_min_ratio at least 1");
         }
-        if self.max_templates_per_group == 0 {
-            return bad("max_templates_per_group must be at least 1");
+        if self.max_templates_per_group == 0
+            || self.max_templates_per_group > MAX_TEMPLATES_PER_GROUP
+        {
+            return bad("max_templates_per_group must be between 1 and 4000");
         }
         if self.samples_per_anomaly > 5 {
             return bad("samples_per_anomaly is at most 5 (the orchestrator keeps 5)");

@@ -32,6 +32,7 @@ fn record(line: &str, revision: u64) -> TemplateRecord {
         stats: BaselineStats::new(60).with_window(29_000_000, 7, 60, 0.1),
         prior: Some(BaselineStats::new(60)),
         renamed_to: None,
+        evicted_at: None,
     }
 }
 
@@ -154,6 +155,29 @@ pub async fn baseline_store_conformance(store: &dyn BaselineStore, group_prefix:
         .find(|record| record.template_id == successor.template_id)
         .unwrap();
     assert_eq!(live, &successor);
+
+    // A template evicted at the cap is a tombstone that keeps its id and baseline.
+    let mut evicted = successor.clone();
+    evicted.revision = 3;
+    evicted.evicted_at = Some(at(5));
+    assert_eq!(
+        store
+            .save_log_group(write(&group, std::slice::from_ref(&evicted), None))
+            .await
+            .unwrap(),
+        SaveOutcome::Saved
+    );
+    let loaded = store.load_log_group(&group).await.unwrap();
+    let stored = loaded
+        .templates
+        .iter()
+        .find(|record| record.template_id == evicted.template_id)
+        .unwrap();
+    assert_eq!(
+        stored, &evicted,
+        "an evicted tombstone reads back as written"
+    );
+    assert!(stored.is_tombstone());
 
     // The checkpoint moves on with the next revision.
     let moved = checkpoint(&group, 2, false);

@@ -154,6 +154,23 @@ pub struct TemplateRecord {
     /// Set on a tombstone: the template this one was generalised into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_to: Option<TemplateId>,
+    /// Set on a tombstone of a template evicted at the group's template cap (the least recently
+    /// seen, fewest lines first): its id stays known, and if its lines come back it is learned
+    /// again under the same id with its baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evicted_at: Option<DateTime<Utc>>,
+}
+
+impl TemplateRecord {
+    /// A live template: neither generalised into another nor evicted.
+    pub fn is_live(&self) -> bool {
+        self.renamed_to.is_none() && self.evicted_at.is_none()
+    }
+
+    /// A tombstone (generalised or evicted), which the store lets expire.
+    pub fn is_tombstone(&self) -> bool {
+        !self.is_live()
+    }
 }
 
 /// A window read in part: where to resume and what was counted so far.

@@ -329,6 +329,21 @@ impl Postmortem {
         for record in signals {
             *outcomes.entry(record.outcome.clone()).or_default() += 1;
         }
+        for tally in incident.audit_tallies.values().filter(|tally| {
+            matches!(
+                tally.kind,
+                AuditKind::SignalAttached | AuditKind::SelfCausedAttached
+            )
+        }) {
+            let outcome = tally
+                .data
+                .get("outcome")
+                .and_then(Value::as_str)
+                .unwrap_or("attached");
+            let counted = u32::try_from(tally.counted).unwrap_or(u32::MAX);
+            let total = outcomes.entry(clean(outcome)).or_default();
+            *total = total.saturating_add(counted);
+        }
         let impact = Impact {
             resource: incident.resource.to_string(),
             signature: incident.signature.clone(),
@@ -346,9 +361,29 @@ impl Postmortem {
                 .map(|assessment| assessment.classification.as_str().to_string()),
         };
 
+        let mut repeated: Vec<RepeatedEntries> = incident
+            .audit_tallies
+            .values()
+            .filter(|tally| tally.counted > 0)
+            .map(|tally| RepeatedEntries {
+                kind: tally.kind,
+                summary: clean(&tally.summary),
+                recorded: tally.recorded,
+                counted: tally.counted,
+                first_counted_at: tally.first_at,
+                last_counted_at: tally.last_at,
+            })
+            .collect();
+        // Stable: most counted first, then by what they say.
+        repeated.sort_by(|a, b| {
+            b.counted
+                .cmp(&a.counted)
+                .then_with(|| a.summary.cmp(&b.summary))
+        });
         let audit_integrity = AuditIntegrity {
             verdict,
             records: audit.len(),
+            repeated,
             head: incident.audit_head.hash.clone(),
         };
         let follow_ups = follow_ups(

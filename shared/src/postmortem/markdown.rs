@@ -6,6 +6,14 @@ use crate::escape;
 use crate::incident::ChainVerdict;
 use std::fmt::Write as _;
 
+/// An audit kind as its snake_case name (`approval_refused`).
+fn kind_label(kind: crate::incident::AuditKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl Postmortem {
     /// `Post-mortem: <incident title> (<correlation id>)`.
     pub fn title(&self) -> String {
@@ -176,6 +184,29 @@ impl Postmortem {
                     out,
                     "Integrity: **BROKEN** at record {seq}: {}. This post-mortem was built from a trail that failed verification.",
                     inline(reason)
+                );
+            }
+        }
+        if !self.audit.repeated.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nRepeated entries, counted rather than recorded one by one (the counts are sealed to the chain's head):\n"
+            );
+            for repeated in &self.audit.repeated {
+                let between = match (repeated.first_counted_at, repeated.last_counted_at) {
+                    (Some(first), Some(last)) => {
+                        format!(" between {} and {}", utc(first), utc(last))
+                    }
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "- {}: {} in all ({} recorded, {} counted{between}); the last: {}",
+                    kind_label(repeated.kind),
+                    u64::from(repeated.recorded) + repeated.counted,
+                    repeated.recorded,
+                    repeated.counted,
+                    inline(&repeated.summary)
                 );
             }
         }

@@ -3,7 +3,7 @@
 
 use crate::correlation::CorrelationId;
 use crate::decision::Mode;
-use crate::incident::{ChainVerdict, IncidentStatus};
+use crate::incident::{AuditKind, ChainVerdict, IncidentStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -73,7 +73,8 @@ pub struct Impact {
     /// Opened to closed; `None` while the incident is still open.
     pub duration_seconds: Option<i64>,
     pub signals: u32,
-    /// How each recorded signal was taken in (opened, attached, resolved, self-caused), by count.
+    /// How each signal was taken in (opened, attached, resolved, self-caused), by count: the
+    /// recorded ones and those only counted.
     pub signals_by_outcome: BTreeMap<String, u32>,
     pub severity: Option<u8>,
     pub classification: Option<String>,
@@ -201,10 +202,26 @@ pub struct Recurrence {
     pub action_verified_successes: Option<u64>,
 }
 
+/// Entries of one group that repeated past what an incident records one by one: how many were
+/// recorded, how many only counted, and when the counted ones came.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepeatedEntries {
+    pub kind: AuditKind,
+    /// The last counted entry's summary (untrusted text inside: escaped where shown).
+    pub summary: String,
+    pub recorded: u32,
+    pub counted: u64,
+    pub first_counted_at: Option<DateTime<Utc>>,
+    pub last_counted_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditIntegrity {
     pub verdict: ChainVerdict,
     pub records: usize,
+    /// Entries counted and not recorded one by one (sealed to the chain's head), per group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeated: Vec<RepeatedEntries>,
     /// The chain's head as the incident records it.
     pub head: String,
 }

@@ -70,7 +70,7 @@ impl DynamoStore {
     ) -> Result<TransactWriteItem, StoreError> {
         let mut item = key(log_pk(log_group), template_sk(record.template_id));
         item.insert(DOCUMENT.to_string(), document(record)?);
-        if record.renamed_to.is_some() {
+        if record.is_tombstone() {
             item.insert(
                 TTL_ATTRIBUTE.to_string(),
                 n(tombstone_expires_at.timestamp()),
@@ -184,6 +184,7 @@ mod tests {
             stats: BaselineStats::new(60),
             prior: None,
             renamed_to: renamed_to.map(TemplateId),
+            evicted_at: None,
         }
     }
 

@@ -263,6 +263,14 @@ async fn a_failing_analyst_falls_back_to_the_rules_and_says_why() {
         "{}",
         fallback.summary
     );
+    // AND what replay and explain print says so and why, not only the audit trail
+    let said = signal
+        .steps
+        .iter()
+        .find(|step| step.stage == "fallback")
+        .unwrap_or_else(|| panic!("no fallback step in {:?}", signal.steps));
+    assert!(said.detail.contains("timed out"), "{}", said.detail);
+    assert!(said.detail.contains("rules analyst"), "{}", said.detail);
 }
 
 #[tokio::test]

@@ -251,6 +251,15 @@ impl Intake<'_> {
         self.investigate(signal, &mut context, report, &mut audit)
             .await;
         let validated = self.analyse(&context, &mut audit).await;
+        // A refused answer or a failed call is said where people read the path, not only in
+        // the audit trail.
+        if let Some(fallback) = audit
+            .iter()
+            .rev()
+            .find(|entry| entry.kind == AuditKind::AnalystFallback)
+        {
+            report.step("fallback", fallback.summary.clone());
+        }
         report.step(
             "assessment",
             format!(
